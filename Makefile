@@ -1,0 +1,44 @@
+# Two commands do all set-up: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+.PHONY: demo test lint lock clean help
+
+help:
+	@echo "make demo   install into .venv/ and run the whole loop on a bundled example"
+	@echo "make test   install dev dependencies and run lint, types, layers and the test suite"
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+
+$(VENV)/.runtime: $(BIN)/uv requirements.lock pyproject.toml
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.lock
+	@touch $@
+
+demo: $(VENV)/.runtime
+	$(BIN)/python examples/demo.py
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest -p no:cacheprovider -q
+
+# Regenerate the lock files after changing dependencies in pyproject.toml.
+lock: $(BIN)/uv
+	$(BIN)/uv pip compile -q pyproject.toml -p 3.11 -o requirements.lock
+	$(BIN)/uv pip compile -q pyproject.toml -p 3.11 --extra dev -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .loopml build *.egg-info src/*.egg-info

@@ -1,0 +1,83 @@
+"""Read a dataset from a file or a SQL query into a DataFrame, and fingerprint it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from loopml.config import DataConfig
+from loopml.errors import DataError
+
+READERS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def load(cfg: DataConfig) -> pd.DataFrame:
+    """Load ``cfg.source``: a .csv/.parquet/.jsonl path, or a SQLAlchemy URL with ``query``."""
+    frame = _load_sql(cfg.source, cfg.query or "") if cfg.is_sql() else read_file(cfg.source)
+    if frame.empty:
+        raise DataError(f"{cfg.source}: the data has no rows; point data.source at a filled file")
+    return frame
+
+
+def read_file(source: str) -> pd.DataFrame:
+    """Read one tabular file, choosing the reader from its extension."""
+    kind = file_kind(source)
+    if "://" not in source and not Path(source).is_file():
+        raise DataError(f"{source}: no such file; check data.source (relative to loopml.yaml)")
+    try:
+        if kind == "csv":
+            sep = "\t" if source.endswith(".tsv") else ","
+            return pd.read_csv(source, sep=sep)
+        if kind == "parquet":
+            return pd.read_parquet(source)
+        return pd.read_json(source, lines=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source}: the file is empty; it needs a header and rows") from None
+    except (ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "Empty CSV file" in first or "No columns to parse" in first:
+            raise DataError(f"{source}: the file is empty; it needs a header and rows") from None
+        raise DataError(f"{source}: cannot read as {kind} ({first}); check the file") from None
+
+
+def file_kind(source: str) -> str:
+    suffix = Path(source.split("?")[0]).suffix.lower()
+    if suffix not in READERS:
+        known = ", ".join(sorted(READERS))
+        raise DataError(f"{source}: unknown file type '{suffix}'; use one of {known}")
+    return READERS[suffix]
+
+
+def _load_sql(url: str, query: str) -> pd.DataFrame:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except Exception as exc:  # SQLAlchemy raises several unrelated types for bad URLs
+        raise DataError(f"data.source '{url}': not a usable SQLAlchemy URL ({exc})") from None
+    try:
+        with engine.connect() as conn:
+            return pd.read_sql_query(sqlalchemy.text(query), conn)
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise DataError(f"data.query failed on {url}: {reason}; fix the query") from None
+    finally:
+        engine.dispose()
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A content hash of the rows, column names and dtypes (order-sensitive)."""
+    digest = hashlib.sha256()
+    digest.update("|".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()).encode())
+    row_hashes = pd.util.hash_pandas_object(frame, index=False)
+    digest.update(row_hashes.to_numpy().tobytes())
+    return digest.hexdigest()[:16]

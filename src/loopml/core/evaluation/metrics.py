@@ -1,0 +1,104 @@
+"""Metrics by name: how to compute each, and whether higher is better."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from loopml.config import Task
+from loopml.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    task: Task
+    higher_is_better: bool
+    needs_proba: bool
+    compute: Callable[..., float]
+
+
+def _roc_auc(y: Any, proba: np.ndarray, classes: np.ndarray) -> float:
+    if len(classes) == 2:
+        return float(skm.roc_auc_score(y, proba[:, 1]))
+    return float(skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
+
+
+def _log_loss(y: Any, proba: np.ndarray, classes: np.ndarray) -> float:
+    return float(skm.log_loss(y, proba, labels=classes))
+
+
+def _rmse(y: Any, pred: Any) -> float:
+    return float(np.sqrt(skm.mean_squared_error(y, pred)))
+
+
+def _label(name: str, fn: Callable[..., Any], **kw: Any) -> Metric:
+    return Metric(name, "classification", True, False, lambda y, p: float(fn(y, p, **kw)))
+
+
+METRICS: dict[str, Metric] = {
+    "accuracy": _label("accuracy", skm.accuracy_score),
+    "balanced_accuracy": _label("balanced_accuracy", skm.balanced_accuracy_score),
+    "f1_macro": _label("f1_macro", skm.f1_score, average="macro", zero_division=0),
+    "f1_weighted": _label("f1_weighted", skm.f1_score, average="weighted", zero_division=0),
+    "precision_macro": _label(
+        "precision_macro", skm.precision_score, average="macro", zero_division=0
+    ),
+    "recall_macro": _label("recall_macro", skm.recall_score, average="macro", zero_division=0),
+    "roc_auc": Metric("roc_auc", "classification", True, True, _roc_auc),
+    "log_loss": Metric("log_loss", "classification", False, True, _log_loss),
+    "r2": Metric("r2", "regression", True, False, lambda y, p: float(skm.r2_score(y, p))),
+    "rmse": Metric("rmse", "regression", False, False, _rmse),
+    "mae": Metric(
+        "mae", "regression", False, False, lambda y, p: float(skm.mean_absolute_error(y, p))
+    ),
+    "mape": Metric(
+        "mape",
+        "regression",
+        False,
+        False,
+        lambda y, p: float(skm.mean_absolute_percentage_error(y, p)),
+    ),
+}
+
+DEFAULT_METRIC: dict[Task, str] = {"classification": "f1_macro", "regression": "r2"}
+REPORTED: dict[Task, tuple[str, ...]] = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
+    "regression": ("r2", "rmse", "mae"),
+}
+
+
+def resolve(name: str | None, task: Task) -> Metric:
+    """The metric called ``name`` (or the task's default), checked against the task."""
+    name = name or DEFAULT_METRIC[task]
+    if name not in METRICS:
+        raise ConfigError(f"metric: unknown metric '{name}'; use one of {', '.join(METRICS)}")
+    metric = METRICS[name]
+    if metric.task != task:
+        fits = ", ".join(n for n, m in METRICS.items() if m.task == task)
+        raise ConfigError(
+            f"metric: '{name}' is a {metric.task} metric; for {task} use one of {fits}"
+        )
+    return metric
+
+
+def score(
+    metric: Metric, y_true: Any, y_pred: Any, proba: np.ndarray | None, classes: Any
+) -> float:
+    """Compute one metric; NaN when it needs probabilities the model does not give."""
+    if metric.needs_proba:
+        if proba is None:
+            return float("nan")
+        return metric.compute(y_true, proba, np.asarray(classes))
+    return metric.compute(y_true, y_pred)
+
+
+def report(
+    task: Task, y_true: Any, y_pred: Any, proba: np.ndarray | None, classes: Any
+) -> dict[str, float]:
+    """The standard metrics of a task, by name."""
+    return {n: score(METRICS[n], y_true, y_pred, proba, classes) for n in REPORTED[task]}

@@ -1,0 +1,100 @@
+"""A trained pipeline with what it needs to score new rows: column specs, task and classes.
+
+Pure: it takes and returns frames and arrays. Loading it from MLflow lives in tracking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from loopml.config import Task
+from loopml.core.data.roles import ColumnRoles
+from loopml.errors import PredictionInputError
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    role: str  # numeric | categorical | text | datetime
+
+
+def column_specs(roles: ColumnRoles) -> list[ColumnSpec]:
+    return [
+        ColumnSpec(column, role)
+        for role in ("numeric", "categorical", "text", "datetime")
+        for column in getattr(roles, role)
+    ]
+
+
+@dataclass
+class ScoringModel:
+    """What ``loopml.load_model`` returns: predict on frames with the training columns."""
+
+    pipeline: Pipeline
+    task: Task
+    target: str
+    columns: list[ColumnSpec]
+    classes: list[Any] = field(default_factory=list)
+    id_columns: list[str] = field(default_factory=list)
+    name: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+    uri: str | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.pipeline.predict(self.conform(frame)))
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.task != "classification" or not hasattr(self.pipeline, "predict_proba"):
+            raise PredictionInputError(f"model {self.describe()} gives no class probabilities")
+        return np.asarray(self.pipeline.predict_proba(self.conform(frame)))
+
+    def describe(self) -> str:
+        if self.name and self.version:
+            return f"{self.name} v{self.version}"
+        return self.uri or "model"
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The feature columns in training order, numbers as numbers; a clear error otherwise."""
+        missing = [c for c in self.feature_names if c not in frame.columns]
+        if missing:
+            names = ", ".join(f"'{c}'" for c in missing[:10])
+            raise PredictionInputError(
+                f"input is missing {len(missing)} column(s) the model needs: {names}; "
+                "add them (empty values are allowed)"
+            )
+        features = frame[self.feature_names].copy()
+        for spec in self.columns:
+            if spec.role == "numeric" and not pd.api.types.is_numeric_dtype(features[spec.name]):
+                features[spec.name] = _as_numbers(features[spec.name], spec.name)
+        return features
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predictions (and one probability column per class) for each row of ``frame``."""
+        features = self.conform(frame)
+        out = pd.DataFrame({"prediction": self.pipeline.predict(features)}, index=frame.index)
+        if self.task == "classification" and hasattr(self.pipeline, "predict_proba"):
+            proba = self.pipeline.predict_proba(features)
+            for i, label in enumerate(self.classes):
+                out[f"proba_{label}"] = proba[:, i]
+        return out
+
+
+def _as_numbers(series: pd.Series, column: str) -> pd.Series:
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = series[numbers.isna() & series.notna()]
+    if len(bad):
+        raise PredictionInputError(
+            f"column '{column}' must be numeric but has {len(bad)} other values "
+            f"(e.g. {bad.iloc[0]!r}); send numbers or leave the value empty"
+        )
+    return numbers

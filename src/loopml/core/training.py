@@ -1,0 +1,95 @@
+"""Fit the baseline and the candidates on the training split; pick the best on validation."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+
+from loopml.config import Task
+from loopml.core.data.roles import ColumnRoles
+from loopml.core.evaluation import metrics
+from loopml.core.models import build_pipeline
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What to fit: a name, its estimator and the parameters it was configured with."""
+
+    name: str
+    estimator: BaseEstimator
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a candidate fit needs, in one picklable value for the compute backend."""
+
+    task: Task
+    target: str
+    roles: ColumnRoles
+    metric_name: str  # a name, not the Metric, so the problem pickles
+    train: pd.DataFrame
+    validation: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Fitted:
+    name: str
+    params: dict[str, Any]
+    pipeline: Pipeline | None
+    train_score: float
+    validation_score: float
+    fit_seconds: float
+    error: str | None = None
+
+
+def fit_candidate(problem: Problem, candidate: Candidate) -> Fitted:
+    """Fit one candidate on train and score it on train and validation; never raises."""
+    started = time.perf_counter()
+    try:
+        pipeline = build_pipeline(problem.roles, candidate.estimator)
+        pipeline.fit(problem.train[list(problem.roles.features)], problem.train[problem.target])
+        train_score = score_on(pipeline, problem.train, problem)
+        validation_score = score_on(pipeline, problem.validation, problem)
+    except Exception as exc:  # a user's estimator may fail in any way; report, don't crash
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return Fitted(candidate.name, candidate.params, None, math.nan, math.nan, 0.0, reason)
+    elapsed = time.perf_counter() - started
+    return Fitted(
+        candidate.name, candidate.params, pipeline, train_score, validation_score, elapsed
+    )
+
+
+def score_on(pipeline: Pipeline, frame: pd.DataFrame, problem: Problem) -> float:
+    predicted, proba = predict(pipeline, frame[list(problem.roles.features)], problem.task)
+    classes = getattr(pipeline, "classes_", None)
+    return metrics.score(
+        metrics.METRICS[problem.metric_name], frame[problem.target], predicted, proba, classes
+    )
+
+
+def predict(
+    pipeline: Pipeline, features: pd.DataFrame, task: Task
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions and, for classifiers that have them, class probabilities."""
+    predicted = pipeline.predict(features)
+    proba = None
+    if task == "classification" and hasattr(pipeline, "predict_proba"):
+        proba = pipeline.predict_proba(features)
+    return np.asarray(predicted), proba
+
+
+def pick_best(fitted: list[Fitted], metric: metrics.Metric) -> Fitted:
+    """The candidate with the best validation score; ties go to the one listed first."""
+    usable = [f for f in fitted if f.pipeline is not None and not math.isnan(f.validation_score)]
+    if not usable:
+        return fitted[0]
+    sign = 1.0 if metric.higher_is_better else -1.0
+    return max(usable, key=lambda f: sign * f.validation_score)

@@ -1,0 +1,126 @@
+"""Load a registered or logged loopml model from MLflow into a ``ScoringModel``.
+
+The skops file is loaded with an allow-list that loopml decides (scikit-learn, LightGBM,
+NumPy, SciPy, loopml and the estimators the run declared), not the list stored in the
+model itself, so a tampered artifact cannot whitelist arbitrary code.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from loopml.core.scoring import ColumnSpec, ScoringModel
+from loopml.errors import ModelNotFoundError, TrackingError
+
+SAFE_PREFIXES = (
+    "sklearn.",
+    "lightgbm.",
+    "numpy.",
+    "scipy.",
+    "loopml.core.",
+    "collections.",
+    "builtins.",
+)
+_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[\w-]+)$")
+_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+_RUN_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{32})/(?P<path>.+)$")
+
+
+def pip_requirements() -> list[str]:
+    """What an environment needs to load the model: pinned to the versions that trained it."""
+    names = ["scikit-learn", "lightgbm", "skops", "pandas", "numpy", "scipy", "loopml"]
+    return [f"{n}=={importlib_metadata.version(n)}" for n in names if _installed(n)]
+
+
+def _installed(name: str) -> bool:
+    try:
+        importlib_metadata.version(name)
+    except importlib_metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def load(uri: str, *, tracking_uri: str | None = None) -> ScoringModel:
+    """Load ``runs:/<id>/model``, ``models:/<name>@<alias>`` or ``models:/<name>/<version>``."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+    name, version = _registry_coordinates(uri)
+    try:
+        info = mlflow.models.get_model_info(uri)
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except MlflowException as exc:
+        raise ModelNotFoundError(
+            f"model '{uri}' not found ({exc.message}); see `loopml runs`"
+        ) from None
+    meta = info.metadata or {}
+    if "loopml" not in meta:
+        raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")
+    pipeline = _load_skops(local, meta["loopml"])
+    return _scoring_model(pipeline, meta["loopml"], uri, name, version, info.run_id)
+
+
+def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if m := _ALIAS_URI.match(uri):
+        try:
+            mv = mlflow.MlflowClient().get_model_version_by_alias(m["name"], m["alias"])
+        except MlflowException:
+            raise ModelNotFoundError(
+                f"no model version has alias '{m['alias']}' in '{m['name']}'; "
+                "train one with `loopml run` or check `loopml runs`"
+            ) from None
+        return m["name"], str(mv.version)
+    if m := _VERSION_URI.match(uri):
+        return m["name"], m["version"]
+    if _RUN_URI.match(uri):
+        return None, None
+    raise ModelNotFoundError(
+        f"'{uri}' is not a model URI; use runs:/<run_id>/model or models:/<name>@<alias>"
+    )
+
+
+def _load_skops(local: Path, meta: dict[str, Any]) -> Any:
+    import skops.io
+
+    files = list(local.rglob("*.skops"))
+    if not files:
+        raise TrackingError(f"{local}: no skops model file; was it logged by loopml?")
+    declared = tuple(meta.get("custom_estimators", []))
+    untrusted = skops.io.get_untrusted_types(file=files[0])
+    refused = [t for t in untrusted if not t.startswith(SAFE_PREFIXES) and t not in declared]
+    if refused:
+        raise TrackingError(
+            f"{files[0]}: refusing to load types loopml does not trust: {', '.join(refused)}"
+        )
+    return skops.io.load(files[0], trusted=untrusted)
+
+
+def _scoring_model(
+    pipeline: Any,
+    meta: dict[str, Any],
+    uri: str,
+    name: str | None,
+    version: str | None,
+    run_id: str | None,
+) -> ScoringModel:
+    return ScoringModel(
+        pipeline=pipeline,
+        task=meta["task"],
+        target=meta["target"],
+        columns=[ColumnSpec(c["name"], c["role"]) for c in meta["columns"]],
+        classes=list(meta.get("classes", [])),
+        id_columns=list(meta.get("id_columns", [])),
+        name=name,
+        version=version,
+        run_id=run_id,
+        uri=uri,
+    )

@@ -1,0 +1,312 @@
+"""MLflow runs and registry: log a training run whole or not at all, register, list.
+
+One ``Tracker`` per project. A failed log deletes its run, so a bad input never leaves
+a half-written run or registry entry behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from loopml.config import TrackingConfig
+from loopml.errors import ModelNotFoundError, TrackingError
+
+KIND_TAG = "loopml.kind"
+KEY_TAG = "loopml.training_key"
+FINGERPRINT_TAG = "loopml.data_fingerprint"
+WINNER_TAG = "loopml.winner"
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+@dataclass
+class ChildRun:
+    name: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunRecord:
+    """Everything one `loopml run` logs: the tracker writes it in one go."""
+
+    name: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    documents: dict[str, Any]  # artifact path -> JSON/YAML-serialisable value
+    figures: dict[str, Figure]
+    children: list[ChildRun]
+    model: Any  # fitted scikit-learn pipeline
+    model_input: pd.DataFrame  # training features: signature and input example
+    model_output: Any
+    model_metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    version: str
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    started: pd.Timestamp
+    winner: str
+    metric: str
+    validation: float
+    test: float
+    baseline_test: float
+    version: str | None
+    aliases: tuple[str, ...]
+
+
+class Tracker:
+    """MLflow tracking and registry for one project."""
+
+    def __init__(self, cfg: TrackingConfig, experiment: str, model_name: str):
+        import mlflow
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        self.cfg, self.experiment, self.model_name = cfg, experiment, model_name
+        self._ensure_store_folder()
+        mlflow.set_tracking_uri(cfg.uri)
+        mlflow.set_registry_uri(cfg.uri)
+        self.client = mlflow.MlflowClient(tracking_uri=cfg.uri, registry_uri=cfg.uri)
+
+    def _ensure_store_folder(self) -> None:
+        if self.cfg.uri.startswith("sqlite:///"):
+            Path(self.cfg.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    def experiment_id(self, create: bool = True) -> str | None:
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            return str(found.experiment_id)
+        if not create:
+            return None
+        location = self.cfg.artifacts
+        if "://" not in location:
+            Path(location).mkdir(parents=True, exist_ok=True)
+            location = Path(location).resolve().as_uri()
+        return str(self.client.create_experiment(self.experiment, artifact_location=location))
+
+    def find_same_run(self, training_key: str, fingerprint: str) -> str | None:
+        """A finished run trained on the same data with the same settings, if any."""
+        experiment_id = self.experiment_id(create=False)
+        if experiment_id is None:
+            return None
+        runs = self.client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`{KEY_TAG}` = '{training_key}' and tags.`{FINGERPRINT_TAG}` = "
+                f"'{fingerprint}' and attributes.status = 'FINISHED'"
+            ),
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def log_run(self, record: RunRecord) -> tuple[str, str]:
+        """Log a whole training run; return (run_id, model_uri). On failure nothing remains."""
+        import mlflow
+
+        experiment_id = self.experiment_id()
+        run = self.client.create_run(experiment_id, run_name=record.name, tags=record.tags)  # type: ignore[arg-type]
+        run_id = run.info.run_id
+        try:
+            with _quiet(), mlflow.start_run(run_id=run_id):
+                mlflow.log_params(_flat(record.params))
+                mlflow.log_metrics(record.metrics)
+                for path, value in record.documents.items():
+                    mlflow.log_dict(value, path)
+                for path, figure in record.figures.items():
+                    mlflow.log_figure(figure, path)
+                self._log_children(experiment_id, run_id, record.children)  # type: ignore[arg-type]
+                model_uri = _log_model(record)
+        except Exception as exc:
+            self.client.delete_run(run_id)
+            raise TrackingError(
+                f"logging run to {self.cfg.uri} failed ({exc}); nothing was kept"
+            ) from exc
+        return run_id, model_uri
+
+    def _log_children(self, experiment_id: str, parent_id: str, children: list[ChildRun]) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        for child in children:
+            tags = {"mlflow.parentRunId": parent_id, KIND_TAG: "candidate", **child.tags}
+            run = self.client.create_run(experiment_id, run_name=child.name, tags=tags)
+            stamp = int(pd.Timestamp.now().timestamp() * 1000)
+            self.client.log_batch(
+                run.info.run_id,
+                metrics=[Metric(k, v, stamp, 0) for k, v in child.metrics.items() if v == v],
+                params=[Param(k, str(v)[:6000]) for k, v in _flat(child.params).items()],
+                tags=[RunTag(k, v) for k, v in tags.items()],
+            )
+            self.client.set_terminated(run.info.run_id)
+
+    def register(self, run_id: str, model_uri: str, tags: dict[str, str]) -> Registered:
+        """Register the run's model; alias it challenger, and champion if there is none yet."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._ensure_registered_model()
+            version = self.client.create_model_version(
+                self.model_name, model_uri, run_id=run_id, tags=tags
+            ).version
+            aliases = [CHALLENGER]
+            self.client.set_registered_model_alias(self.model_name, CHALLENGER, version)
+            if self.alias_version(CHAMPION) is None:
+                self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
+                aliases.append(CHAMPION)
+        except MlflowException as exc:
+            raise TrackingError(f"registering {self.model_name} failed: {exc.message}") from exc
+        return Registered(self.model_name, str(version), tuple(aliases))
+
+    def _ensure_registered_model(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            self.client.create_registered_model(self.model_name)
+
+    def alias_version(self, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException:
+            return None
+
+    def registry_snapshot(self) -> dict[str, Any]:
+        """Versions and aliases of the project's model: compare before and after a command."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            return {"versions": [], "aliases": {}}
+        versions = self.client.search_model_versions(f"name = '{self.model_name}'")
+        return {"versions": sorted(v.version for v in versions), "aliases": dict(model.aliases)}
+
+    def list_runs(self, limit: int = 20) -> list[RunRow]:
+        experiment_id = self.experiment_id(create=False)
+        if experiment_id is None:
+            return []
+        runs = self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{KIND_TAG}` = 'training'",
+            order_by=["attributes.start_time DESC"],
+            max_results=limit,
+        )
+        by_run = self._versions_by_run()
+        return [_row(run, by_run.get(run.info.run_id)) for run in runs]
+
+    def _versions_by_run(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        snapshot = self.registry_snapshot()
+        if not snapshot["versions"]:
+            return {}
+        aliases_of: dict[str, list[str]] = {}
+        for alias, version in snapshot["aliases"].items():
+            aliases_of.setdefault(str(version), []).append(alias)
+        return {
+            str(v.run_id): (str(v.version), tuple(sorted(aliases_of.get(str(v.version), []))))
+            for v in self.client.search_model_versions(f"name = '{self.model_name}'")
+        }
+
+    def run_exists(self, run_id: str) -> bool:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(run_id).info.lifecycle_stage == "active"
+        except MlflowException:
+            return False
+
+
+def _row(run: Any, registered: tuple[str, tuple[str, ...]] | None) -> RunRow:
+    metric = run.data.tags.get("loopml.metric", "")
+    m = run.data.metrics
+    return RunRow(
+        run_id=run.info.run_id,
+        started=pd.Timestamp(run.info.start_time, unit="ms"),
+        winner=run.data.tags.get(WINNER_TAG, "?"),
+        metric=metric,
+        validation=m.get(f"validation_{metric}", float("nan")),
+        test=m.get(f"test_{metric}", float("nan")),
+        baseline_test=m.get(f"baseline_test_{metric}", float("nan")),
+        version=registered[0] if registered else None,
+        aliases=registered[1] if registered else (),
+    )
+
+
+def _log_model(record: RunRecord) -> str:
+    import mlflow.sklearn
+    import skops.io
+    from mlflow.models import infer_signature
+
+    from loopml.tracking.models import pip_requirements
+
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(record.model))
+    signature = infer_signature(record.model_input, record.model_output)
+    info = mlflow.sklearn.log_model(
+        record.model,
+        name="model",
+        serialization_format="skops",
+        skops_trusted_types=trusted,
+        signature=signature,
+        input_example=record.model_input.head(3),
+        pip_requirements=pip_requirements(),
+        metadata=record.model_metadata,
+    )
+    return str(info.model_uri)
+
+
+def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow prints progress bars and hints while logging; keep the user's terminal clean."""
+    import os
+
+    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
+
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "ChildRun",
+    "ModelNotFoundError",
+    "Registered",
+    "RunRecord",
+    "RunRow",
+    "Tracker",
+]

@@ -1,0 +1,132 @@
+"""`loopml predict`: score a CSV or Parquet file in chunks, writing ids beside predictions."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from loopml.config import ProjectConfig
+from loopml.core.data.ingest import file_kind
+from loopml.core.scoring import ScoringModel
+from loopml.errors import DataError, PredictionInputError
+from loopml.tracking.models import load
+from loopml.workflows.events import Reporter, SilentReporter
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    output: Path
+    rows: int
+    model: str
+    id_columns: tuple[str, ...]
+
+
+def model_uri(cfg: ProjectConfig, model: str | None) -> str:
+    """A run id, an alias, a version number or a full URI, as the user typed it."""
+    if not model:
+        return f"models:/{cfg.model_name}@{cfg.serve.alias}"
+    if model.startswith(("runs:/", "models:/")):
+        return model
+    if model.isdigit():
+        return f"models:/{cfg.model_name}/{model}"
+    if len(model) == 32 and all(c in "0123456789abcdef" for c in model):
+        return f"runs:/{model}/model"
+    return f"models:/{cfg.model_name}@{model}"
+
+
+def predict_file(
+    cfg: ProjectConfig,
+    source: Path,
+    output: Path,
+    *,
+    model: str | None = None,
+    reporter: Reporter | None = None,
+) -> PredictResult:
+    """Score ``source`` chunk by chunk; the output appears only when every row is scored."""
+    reporter = reporter or SilentReporter()
+    if not source.is_file():
+        raise DataError(f"{source}: no such file; pass a CSV or Parquet file to score")
+    out_kind = file_kind(str(output))
+    scorer = load(model_uri(cfg, model), tracking_uri=cfg.tracking.uri)
+    reporter.stage(f"Scoring {source} with {scorer.describe()}")
+    rows = _write_atomically(output, out_kind, _scored_chunks(scorer, source, cfg, reporter))
+    ids = tuple(c for c in scorer.id_columns)
+    return PredictResult(output, rows, scorer.describe(), ids)
+
+
+def _scored_chunks(
+    scorer: ScoringModel, source: Path, cfg: ProjectConfig, reporter: Reporter
+) -> Iterator[pd.DataFrame]:
+    done, total = 0, _row_count(source)
+    for chunk in _read_chunks(source, cfg.batch.chunk_rows):
+        keep = [c for c in scorer.id_columns if c in chunk.columns]
+        try:
+            scored = scorer.score_frame(chunk)
+        except PredictionInputError as exc:
+            raise PredictionInputError(f"{source}: {exc}") from None
+        yield pd.concat([chunk[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
+        done += len(chunk)
+        reporter.progress("rows scored", done, total or done)
+
+
+def _read_chunks(source: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    kind = file_kind(str(source))
+    if kind == "parquet":
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
+    elif kind == "csv":
+        yield from pd.read_csv(source, chunksize=chunk_rows)
+    else:
+        yield from pd.read_json(source, lines=True, chunksize=chunk_rows)
+
+
+def _row_count(source: Path) -> int | None:
+    if file_kind(str(source)) == "parquet":
+        return int(pq.ParquetFile(source).metadata.num_rows)
+    return None
+
+
+def _write_atomically(output: Path, kind: str, chunks: Iterator[pd.DataFrame]) -> int:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        rows = _write(temp, kind, chunks)
+        if rows == 0:
+            raise DataError(f"the input has no rows to score; {output} was not written")
+        temp.replace(output)
+    finally:
+        temp.unlink(missing_ok=True)
+    return rows
+
+
+def _write(path: Path, kind: str, chunks: Iterator[pd.DataFrame]) -> int:
+    rows, writer = 0, None
+    try:
+        for chunk in chunks:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if writer is None:
+                writer = _open_writer(path, kind, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            rows += len(chunk)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def _open_writer(path: Path, kind: str, schema: pa.Schema) -> pq.ParquetWriter | pa_csv.CSVWriter:
+    if kind == "parquet":
+        return pq.ParquetWriter(path, schema)
+    if kind == "csv":
+        return pa_csv.CSVWriter(path, schema)
+    raise DataError(f"{path}: write predictions as .parquet or .csv")

@@ -1,0 +1,49 @@
+"""Load, check and split the project's data: the first stages of every training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from loopml.config import ProjectConfig, Task
+from loopml.core.data import checks, ingest, split
+from loopml.core.data.roles import ColumnRoles, infer_roles, infer_task
+from loopml.errors import DataValidationError
+from loopml.workflows.events import Reporter
+
+
+@dataclass(frozen=True)
+class Prepared:
+    frame: pd.DataFrame
+    target: str
+    task: Task
+    roles: ColumnRoles
+    splits: split.Splits
+    fingerprint: str
+    warnings: tuple[str, ...]
+
+
+def prepare(cfg: ProjectConfig, reporter: Reporter) -> Prepared:
+    """Read the data, check it, infer roles and split it. Raises on anything unusable."""
+    reporter.stage(f"Loading {cfg.data.source}")
+    frame = ingest.load(cfg.data)
+    checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
+    task = infer_task(frame[cfg.data.target], cfg.data.task)
+    frame, warnings = checks.check_target(frame, cfg.data.target, task)
+    roles = infer_roles(frame, cfg.data.target, cfg.data.columns)
+    if not roles.features:
+        raise DataValidationError(
+            f"{cfg.data.source}: no feature columns left after removing the target, ids and "
+            "ignored columns; declare roles in data.columns"
+        )
+    reporter.stage(f"Validating {len(frame):,} rows x {frame.shape[1]} columns ({task})")
+    checks.check_roles(frame, roles)
+    checks.check_leakage(frame, cfg.data.target, task, roles)
+    warnings += checks.describe_frame(frame, roles)
+    for message in warnings:
+        reporter.warn(message)
+    splits = split.make(frame, cfg.split, cfg.data.target, task)
+    return Prepared(
+        frame, cfg.data.target, task, roles, splits, ingest.fingerprint(frame), tuple(warnings)
+    )

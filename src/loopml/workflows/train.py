@@ -1,0 +1,266 @@
+"""`loopml run`: validate -> split -> baseline -> candidates -> evaluate -> log -> register."""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import loopml
+from loopml import compute
+from loopml.config import ProjectConfig, Task
+from loopml.core import models, training
+from loopml.core.data.roles import ColumnRoles
+from loopml.core.evaluation import metrics
+from loopml.core.scoring import column_specs
+from loopml.errors import LoopmlError
+from loopml.reports import plots
+from loopml.tracking.store import (
+    FINGERPRINT_TAG,
+    KEY_TAG,
+    KIND_TAG,
+    WINNER_TAG,
+    ChildRun,
+    Registered,
+    RunRecord,
+    Tracker,
+)
+from loopml.workflows.events import Reporter, SilentReporter
+from loopml.workflows.prepare import Prepared, prepare
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One model's standard metrics on the test split."""
+
+    selection: float
+    all: dict[str, float]
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    skipped: bool
+    task: Task
+    metric: str
+    roles: ColumnRoles
+    split_sizes: dict[str, int]
+    split_how: str
+    fingerprint: str
+    warnings: tuple[str, ...] = ()
+    leaderboard: list[training.Fitted] = field(default_factory=list)
+    winner: str = ""
+    test: Scores | None = None
+    baseline_test: Scores | None = None
+    registered: Registered | None = None
+
+
+def train(
+    cfg: ProjectConfig, *, reporter: Reporter | None = None, force: bool = False
+) -> TrainResult:
+    """Train, compare, log and register; skip when data and config are unchanged."""
+    reporter = reporter or SilentReporter()
+    data = prepare(cfg, reporter)
+    metric = metrics.resolve(cfg.metric, data.task)
+    candidates = _candidates(cfg, data.task)
+    tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
+    previous = None if force else tracker.find_same_run(cfg.training_key(), data.fingerprint)
+    if previous:
+        return _result(data, metric, previous, skipped=True)
+    fitted = _fit_all(cfg, data, metric, candidates, reporter)
+    best = training.pick_best(fitted[1:], metric) if len(fitted) > 1 else fitted[0]
+    if best.pipeline is None:
+        raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
+    reporter.stage(f"Scoring {best.name} and the baseline on the test split")
+    test, baseline_test, figure = _test_scores(data, metric, best, fitted[0])
+    reporter.stage(f"Logging to {cfg.tracking.uri}")
+    record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
+    run_id, model_uri = tracker.log_run(record)
+    registered = tracker.register(run_id, model_uri, {"loopml.winner": best.name})
+    result = _result(data, metric, run_id, skipped=False)
+    result.leaderboard, result.winner, result.registered = fitted, best.name, registered
+    result.test, result.baseline_test = test, baseline_test
+    return result
+
+
+def _candidates(cfg: ProjectConfig, task: Task) -> list[training.Candidate]:
+    seed = cfg.split.seed
+    chosen = models.candidate_names(cfg.models.candidates, task)
+    listed = [training.Candidate(models.BASELINE, models.baseline(task))]
+    for name, params in chosen.items():
+        listed.append(
+            training.Candidate(name, models.make_estimator(name, params, task, seed), params)
+        )
+    return listed
+
+
+def _fit_all(
+    cfg: ProjectConfig,
+    data: Prepared,
+    metric: metrics.Metric,
+    candidates: list[training.Candidate],
+    reporter: Reporter,
+) -> list[training.Fitted]:
+    problem = training.Problem(
+        data.task,
+        cfg.data.target,
+        data.roles,
+        metric.name,
+        data.splits.train,
+        data.splits.validation,
+    )
+    reporter.stage(
+        f"Fitting the baseline and {len(candidates) - 1} candidates ({data.splits.how} split)"
+    )
+    done = 0
+
+    def tick(result: training.Fitted) -> None:
+        nonlocal done
+        done += 1
+        reporter.progress(f"fitted {result.name}", done, len(candidates))
+        if result.error:
+            reporter.warn(f"candidate {result.name} failed and is left out: {result.error}")
+
+    backend = compute.make(cfg.compute)
+    return backend.map(functools.partial(training.fit_candidate, problem), candidates, on_done=tick)
+
+
+def _test_scores(
+    data: Prepared, metric: metrics.Metric, best: training.Fitted, baseline: training.Fitted
+) -> tuple[Scores, Scores, Any]:
+    test, scored = data.splits.test, []
+    y_true = test[data.target]
+    for fitted in (best, baseline):
+        assert fitted.pipeline is not None
+        predicted, proba = training.predict(
+            fitted.pipeline, test[list(data.roles.features)], data.task
+        )
+        classes = getattr(fitted.pipeline, "classes_", None)
+        every = metrics.report(data.task, y_true, predicted, proba, classes)
+        every[metric.name] = metrics.score(metric, y_true, predicted, proba, classes)
+        scored.append((Scores(every[metric.name], every), predicted))
+    figure = _figure(data, best, scored[0][1])
+    return scored[0][0], scored[1][0], figure
+
+
+def _figure(data: Prepared, best: training.Fitted, predicted: np.ndarray) -> Any:
+    y_true = data.splits.test[data.target]
+    title = f"{best.name} on the test split"
+    if data.task == "classification":
+        labels = list(getattr(best.pipeline, "classes_", np.unique(y_true)))
+        return plots.confusion_matrix(y_true, predicted, labels, title)
+    return plots.residuals(y_true, predicted, title)
+
+
+def _record(
+    cfg: ProjectConfig,
+    data: Prepared,
+    metric: metrics.Metric,
+    fitted: list[training.Fitted],
+    best: training.Fitted,
+    test: Scores,
+    baseline_test: Scores,
+    figure: Any,
+) -> RunRecord:
+    features = data.splits.train[list(data.roles.features)]
+    assert best.pipeline is not None
+    plot_name = "confusion_matrix.png" if data.task == "classification" else "residuals.png"
+    return RunRecord(
+        name=f"{cfg.name}-{best.name}",
+        params={
+            "winner": best.name,
+            "model": best.params,
+            "task": data.task,
+            "metric": metric.name,
+            "split": cfg.split.model_dump(),
+            "rows": data.splits.sizes(),
+        },
+        metrics=_run_metrics(best, metric.name, test, baseline_test),
+        tags={
+            KIND_TAG: "training",
+            KEY_TAG: cfg.training_key(),
+            FINGERPRINT_TAG: data.fingerprint,
+            WINNER_TAG: best.name,
+            "loopml.metric": metric.name,
+            "loopml.version": loopml.__version__,
+        },
+        documents={
+            "config/loopml.json": cfg.model_dump(mode="json"),
+            "data/roles.json": data.roles.as_dict(),
+            "data/warnings.json": list(data.warnings),
+            "leaderboard.json": [_board_row(f) for f in fitted],
+        },
+        figures={plot_name: figure},
+        children=[
+            ChildRun(
+                f.name, f.params, _child_metrics(f, metric.name), {"loopml.error": f.error or ""}
+            )
+            for f in fitted
+        ],
+        model=best.pipeline,
+        model_input=features,
+        model_output=best.pipeline.predict(features.head(50)),
+        model_metadata={"loopml": _model_metadata(cfg, data, best)},
+    )
+
+
+def _run_metrics(
+    best: training.Fitted, metric: str, test: Scores, baseline_test: Scores
+) -> dict[str, float]:
+    values = {f"train_{metric}": best.train_score, f"validation_{metric}": best.validation_score}
+    for name, value in test.all.items():
+        values[f"test_{name}"] = value
+    for name, value in baseline_test.all.items():
+        values[f"baseline_test_{name}"] = value
+    return {k: v for k, v in values.items() if not math.isnan(v)}
+
+
+def _child_metrics(fitted: training.Fitted, metric: str) -> dict[str, float]:
+    return {
+        f"train_{metric}": fitted.train_score,
+        f"validation_{metric}": fitted.validation_score,
+        "fit_seconds": fitted.fit_seconds,
+    }
+
+
+def _board_row(fitted: training.Fitted) -> dict[str, Any]:
+    return {
+        "name": fitted.name,
+        "params": fitted.params,
+        "train": fitted.train_score,
+        "validation": fitted.validation_score,
+        "fit_seconds": round(fitted.fit_seconds, 3),
+        "error": fitted.error,
+    }
+
+
+def _model_metadata(cfg: ProjectConfig, data: Prepared, best: training.Fitted) -> dict[str, Any]:
+    classes = getattr(best.pipeline, "classes_", [])
+    return {
+        "task": data.task,
+        "target": cfg.data.target,
+        "columns": [{"name": c.name, "role": c.role} for c in column_specs(data.roles)],
+        "classes": pd.Series(classes).tolist(),
+        "id_columns": list(data.roles.id),
+        "custom_estimators": [n for n in (cfg.models.candidates or {}) if "." in n],
+        "winner": best.name,
+        "version": loopml.__version__,
+    }
+
+
+def _result(data: Prepared, metric: metrics.Metric, run_id: str, *, skipped: bool) -> TrainResult:
+    return TrainResult(
+        run_id=run_id,
+        skipped=skipped,
+        task=data.task,
+        metric=metric.name,
+        roles=data.roles,
+        split_sizes=data.splits.sizes(),
+        split_how=data.splits.how,
+        fingerprint=data.fingerprint,
+        warnings=data.warnings,
+    )
