@@ -109,7 +109,22 @@ def _text() -> Pipeline:
 
 
 def _calendar() -> Pipeline:
-    return Pipeline([("parts", CalendarFeatures()), ("impute", SimpleImputer(strategy="median"))])
+    return Pipeline(
+        [
+            ("parts", CalendarFeatures()),
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler()),
+        ]
+    )
+
+
+def category_key(value: Any) -> str:
+    """One spelling per category: 1, 1.0 and "1" are the same; True stays "True"."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | float | np.number) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class CategoryText(BaseEstimator, TransformerMixin):
@@ -121,7 +136,7 @@ class CategoryText(BaseEstimator, TransformerMixin):
 
     def transform(self, X: Any) -> np.ndarray:
         frame = pd.DataFrame(X)
-        return frame.astype(str).where(frame.notna(), np.nan).to_numpy(dtype=object)
+        return frame.map(category_key, na_action="ignore").to_numpy(dtype=object)
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
         return input_features

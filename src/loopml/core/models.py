@@ -96,7 +96,13 @@ def _import_estimator(path: str) -> BaseEstimator:
         ) from None
     if not (isinstance(cls, type) and hasattr(cls, "fit") and hasattr(cls, "predict")):
         raise ConfigError(f"models.candidates.{path}: not an estimator class with fit and predict")
-    return cls()
+    try:
+        return cls()
+    except TypeError as exc:
+        raise ConfigError(
+            f"models.candidates.{path}: cannot be created without arguments ({exc}); "
+            "wrap it in a class whose __init__ has defaults for every parameter"
+        ) from None
 
 
 def _with_params(estimator: BaseEstimator, params: dict[str, Any], name: str) -> BaseEstimator:

@@ -90,6 +90,7 @@ class ScoringModel:
 
 
 def _as_numbers(series: pd.Series, column: str) -> pd.Series:
+    series = series.mask(series.astype(str).str.strip() == "")
     numbers = pd.to_numeric(series, errors="coerce")
     bad = series[numbers.isna() & series.notna()]
     if len(bad):

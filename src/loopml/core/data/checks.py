@@ -76,7 +76,7 @@ def _check_parses(series: pd.Series, column: str, role: str, parse: object) -> N
     if len(bad):
         fix = "declare it categorical in data.columns.categorical or clean it"
         raise DataValidationError(
-            f"column '{column}' is declared {role} but has {len(bad)} values that are not "
+            f"column '{column}' is declared {role} but has {len(bad)} values that are not {role} "
             f"(e.g. {bad.iloc[0]!r}); {fix}"
         )
 

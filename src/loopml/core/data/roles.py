@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -10,7 +11,9 @@ from loopml.config import ColumnsConfig, Task
 
 FEATURE_ROLES = ("numeric", "categorical", "text", "datetime")
 ALL_ROLES = (*FEATURE_ROLES, "id", "ignore")
-_ID_NAMES = ("id", "_id", "uuid", "key")
+# "id", "user_id", "PassengerId", "order-uuid"; not "paid" or "humid".
+_SNAKE_ID = re.compile(r"(?:^|[_\s.-])(?:id|uuid|key)$", re.IGNORECASE)
+_CAMEL_ID = re.compile(r"[a-z](?:Id|ID|Uuid|UUID|Key)$")
 _MAX_CLASSES = 50
 
 
@@ -55,7 +58,6 @@ def infer_roles(frame: pd.DataFrame, target: str, declared: ColumnsConfig) -> Co
 
 
 def _guess(series: pd.Series) -> tuple[str, str]:
-    name = str(series.name).lower()
     values = series.dropna()
     n_unique = values.nunique()
     if values.empty:
@@ -67,11 +69,15 @@ def _guess(series: pd.Series) -> tuple[str, str]:
     if pd.api.types.is_datetime64_any_dtype(series):
         return "datetime", "datetime values"
     all_unique = n_unique == len(series)
-    if all_unique and (name == "id" or name.endswith(_ID_NAMES)):
+    if all_unique and looks_like_id_name(str(series.name)):
         return "id", "unique per row and named like an id"
     if pd.api.types.is_numeric_dtype(series):
         return "numeric", "numbers"
     return _guess_strings(values.astype(str), n_unique, all_unique)
+
+
+def looks_like_id_name(name: str) -> bool:
+    return bool(_SNAKE_ID.search(name) or _CAMEL_ID.search(name))
 
 
 def _guess_strings(values: pd.Series, n_unique: int, all_unique: bool) -> tuple[str, str]:

@@ -36,7 +36,9 @@ def make(frame: pd.DataFrame, cfg: SplitConfig, target: str, task: Task) -> Spli
         )
     if cfg.time_column:
         return _by_time(frame, cfg.time_column, n_val, n_test)
-    stratify = task == "classification" and cfg.stratify and _can_stratify(frame[target], n_test)
+    stratify = (
+        task == "classification" and cfg.stratify and _can_stratify(frame[target], n_val, n_test)
+    )
     strata = frame[target] if stratify else None
     rest, test = train_test_split(frame, test_size=n_test, random_state=cfg.seed, stratify=strata)
     strata = rest[target] if stratify else None
@@ -44,9 +46,10 @@ def make(frame: pd.DataFrame, cfg: SplitConfig, target: str, task: Task) -> Spli
     return Splits(_clean(train), _clean(val), _clean(test), "stratified" if stratify else "random")
 
 
-def _can_stratify(labels: pd.Series, n_test: int) -> bool:
+def _can_stratify(labels: pd.Series, n_val: int, n_test: int) -> bool:
+    """Every class needs a row in each part; otherwise fall back to a random split."""
     counts = labels.value_counts()
-    return bool(counts.min() >= 3 and n_test >= len(counts))
+    return bool(counts.min() >= 3 and min(n_val, n_test) >= len(counts))
 
 
 def _by_time(frame: pd.DataFrame, column: str, n_val: int, n_test: int) -> Splits:

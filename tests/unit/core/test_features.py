@@ -1,0 +1,152 @@
+"""The preprocessing pipeline built from column roles, and its place in the model pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+
+from loopml.core.data.roles import ColumnRoles
+from loopml.core.features import CalendarFeatures, CategoryText, build_preprocessor
+from loopml.core.models import build_pipeline
+
+ROLES = ColumnRoles(
+    numeric=("age", "fare"),
+    categorical=("port",),
+    text=("note",),
+    datetime=("booked",),
+)
+
+
+def dense(matrix: object) -> np.ndarray:
+    return np.asarray(matrix.toarray() if hasattr(matrix, "toarray") else matrix, dtype=float)
+
+
+def mixed_frame(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    ages = rng.normal(35, 10, n)
+    ages[::7] = np.nan
+    ports = np.array(["S", "C", "Q", "S"] * (n // 4), dtype=object)
+    ports[::9] = None
+    notes = np.array(["window seat please", "late booking", "window seat", "no note"] * (n // 4))
+    notes = notes.astype(object)
+    notes[::11] = np.nan
+    return pd.DataFrame(
+        {
+            "age": ages,
+            "fare": rng.uniform(5, 80, n),
+            "port": ports,
+            "note": notes,
+            "booked": pd.date_range("2023-01-01", periods=n, freq="37h").strftime("%Y-%m-%d %H:%M"),
+            "survived": np.tile([0, 1], n // 2),
+        }
+    )
+
+
+def test_preprocessor_handles_every_role_with_missing_values() -> None:
+    frame = mixed_frame()
+    pre = build_preprocessor(ROLES).fit(frame)
+    out = dense(pre.transform(frame))
+
+    assert out.shape[0] == len(frame)
+    assert np.isfinite(out).all()
+    branches = [name for name, _, _ in pre.transformers_ if name != "remainder"]
+    assert branches == ["numeric", "categorical", "text_note", "datetime"]
+    # numeric: 2 scaled + 1 missing indicator (only age has NaN); datetime: 5 calendar parts
+    numeric = pre.named_transformers_["numeric"]
+    assert numeric.transform(frame[["age", "fare"]]).shape[1] == 3
+
+
+def test_unseen_and_missing_values_at_transform_time_do_not_raise() -> None:
+    pre = build_preprocessor(ROLES).fit(mixed_frame())
+    new = pd.DataFrame(
+        {
+            "age": [np.nan, 30.0],
+            "fare": [10.0, np.nan],
+            "port": ["Atlantis", None],
+            "note": [np.nan, "completely new words"],
+            "booked": [None, "2030-12-31 23:00"],
+        }
+    )
+    out = dense(pre.transform(new))
+
+    assert out.shape[0] == 2
+    assert np.isfinite(out).all()
+
+
+def test_unseen_category_encodes_like_no_known_category() -> None:
+    train = pd.DataFrame({"port": ["S", "C", "Q"] * 10})
+    pre = build_preprocessor(ColumnRoles(categorical=("port",))).fit(train)
+    out = dense(pre.transform(pd.DataFrame({"port": ["S", "Atlantis"]})))
+
+    assert out[0].sum() == 1
+    assert out[1].sum() == 0
+
+
+def test_integer_category_matches_its_float_form() -> None:
+    train = pd.DataFrame({"pclass": [1.0, 2.0, 3.0, np.nan] * 6})
+    pre = build_preprocessor(ColumnRoles(categorical=("pclass",))).fit(train)
+
+    as_float = dense(pre.transform(pd.DataFrame({"pclass": [1.0, 2.0]})))
+    as_int = dense(pre.transform(pd.DataFrame({"pclass": [1, 2]})))
+    np.testing.assert_array_equal(as_int, as_float)
+
+
+def test_category_text_keeps_missing_values_missing() -> None:
+    out = CategoryText().fit_transform(pd.DataFrame({"c": ["a", None, np.nan, 3, True]}))
+
+    assert out[0, 0] == "a"
+    assert pd.isna(out[1, 0]) and pd.isna(out[2, 0])
+    assert out[3, 0] == "3"
+    assert out[4, 0] == "True"
+
+
+def test_calendar_features_produce_year_month_day_weekday_hour() -> None:
+    frame = pd.DataFrame({"booked": ["2024-02-29 13:45", None]})
+    cal = CalendarFeatures().fit(frame)
+    out = cal.transform(frame)
+
+    assert list(cal.get_feature_names_out()) == [
+        "booked_year",
+        "booked_month",
+        "booked_day",
+        "booked_dayofweek",
+        "booked_hour",
+    ]
+    np.testing.assert_array_equal(out[0], [2024, 2, 29, 3, 13])
+    assert np.isnan(out[1]).all()
+
+
+def test_calendar_features_accept_datetime_dtype() -> None:
+    frame = pd.DataFrame({"at": pd.to_datetime(["2021-12-31 23:00", "2022-01-01 00:00"])})
+    out = CalendarFeatures(parts=("year", "hour")).fit_transform(frame)
+
+    np.testing.assert_array_equal(out, [[2021, 23], [2022, 0]])
+
+
+def test_no_roles_gives_no_branches() -> None:
+    assert build_preprocessor(ColumnRoles()).transformers == []
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pipeline_clones_and_cross_validates() -> None:
+    frame = mixed_frame(80)
+    pipeline = build_pipeline(ROLES, LogisticRegression(max_iter=100))
+    copy = clone(pipeline)
+
+    features = frame[list(ROLES.features)]
+    scores = cross_val_score(copy, features, frame["survived"], cv=3)
+    assert len(scores) == 3
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert not hasattr(pipeline, "classes_")  # clone left the original unfitted
+
+
+def test_pipeline_learns_a_signal_from_a_categorical_column() -> None:
+    frame = pd.DataFrame({"port": ["S", "C"] * 30, "y": ["died", "lived"] * 30})
+    pipeline = build_pipeline(ColumnRoles(categorical=("port",)), LogisticRegression())
+    pipeline.fit(frame[["port"]], frame["y"])
+
+    assert list(pipeline.predict(pd.DataFrame({"port": ["C", "S"]}))) == ["lived", "died"]

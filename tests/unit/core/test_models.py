@@ -1,0 +1,127 @@
+"""The model catalog: names per task, import paths and parameter checks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.svm import SVC
+
+from loopml.core.models import (
+    CATALOG,
+    DEFAULT_CANDIDATES,
+    baseline,
+    candidate_names,
+    make_estimator,
+)
+from loopml.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "cls"),
+    [
+        ("logistic_regression", "classification", LogisticRegression),
+        ("random_forest", "classification", RandomForestClassifier),
+        ("random_forest", "regression", RandomForestRegressor),
+        ("linear_regression", "regression", LinearRegression),
+        ("ridge", "regression", Ridge),
+    ],
+)
+def test_catalog_names_give_the_model_for_the_task(name: str, task: str, cls: type) -> None:
+    assert type(make_estimator(name, {}, task, seed=0)) is cls  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_lightgbm_follows_the_task(task: str) -> None:
+    estimator = make_estimator("lightgbm", {}, task, seed=0)  # type: ignore[arg-type]
+    expected = "LGBMClassifier" if task == "classification" else "LGBMRegressor"
+
+    assert type(estimator).__name__ == expected
+
+
+def test_seed_reaches_the_estimator() -> None:
+    assert make_estimator("random_forest", {}, "classification", seed=11).random_state == 11
+
+
+def test_params_are_applied() -> None:
+    estimator = make_estimator("ridge", {"alpha": 3.5}, "regression", seed=0)
+
+    assert estimator.alpha == 3.5
+
+
+def test_classification_model_for_regression_is_rejected_with_alternatives() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_estimator("logistic_regression", {}, "regression", seed=0)
+
+    message = str(info.value)
+    assert "models.candidates.logistic_regression" in message
+    assert "not a regression model" in message
+    assert "ridge" in message
+    assert "logistic_regression, " not in message
+
+
+def test_regression_model_for_classification_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="not a classification model"):
+        make_estimator("ridge", {}, "classification", seed=0)
+
+
+def test_unknown_name_lists_known_models() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_estimator("xgboostt", {}, "classification", seed=0)
+
+    message = str(info.value)
+    assert "models.candidates.xgboostt: unknown model" in message
+    for known in CATALOG:
+        assert known in message
+
+
+def test_import_path_gives_that_class_with_params() -> None:
+    estimator = make_estimator("sklearn.svm.SVC", {"C": 0.5}, "classification", seed=0)
+
+    assert isinstance(estimator, SVC)
+    assert estimator.C == 0.5
+
+
+@pytest.mark.parametrize("path", ["sklearn.svm.NoSuchModel", "no_such_package.models.Model"])
+def test_bad_import_path_is_rejected(path: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"models.candidates.{path}: cannot import")):
+        make_estimator(path, {}, "classification", seed=0)
+
+
+def test_import_path_to_something_not_an_estimator_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="not an estimator class"):
+        make_estimator("collections.OrderedDict", {}, "classification", seed=0)
+
+
+def test_import_path_to_class_with_required_arguments_gives_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"sklearn\.ensemble\.VotingClassifier"):
+        make_estimator("sklearn.ensemble.VotingClassifier", {}, "classification", seed=0)
+
+
+def test_unknown_parameter_is_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_estimator("ridge", {"alpah": 1.0, "zeta": 2}, "regression", seed=0)
+
+    message = str(info.value)
+    assert "models.candidates.ridge.alpah: not a parameter of Ridge" in message
+    assert "alpha" in message
+
+
+def test_baseline_per_task() -> None:
+    assert isinstance(baseline("classification"), DummyClassifier)
+    assert isinstance(baseline("regression"), DummyRegressor)
+
+
+def test_candidate_names_default_to_the_catalog_per_task() -> None:
+    assert list(candidate_names(None, "regression")) == list(DEFAULT_CANDIDATES["regression"])
+    assert list(candidate_names({}, "classification")) == list(DEFAULT_CANDIDATES["classification"])
+    assert candidate_names({"ridge": {"alpha": 2}}, "regression") == {"ridge": {"alpha": 2}}
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_every_default_candidate_builds(task: str) -> None:
+    for name in DEFAULT_CANDIDATES[task]:  # type: ignore[index]
+        make_estimator(name, {}, task, seed=0)  # type: ignore[arg-type]
