@@ -2,6 +2,7 @@
 
 init -> run -> serve (real uvicorn on a free loopback port) -> requests -> predict a file
 -> runs table -> how to open the MLflow UI. The server is always stopped at the end.
+Usage: python examples/demo.py [PROJECT_DIR]   (default: ./demo-project, recreated)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ROOT / "demo-project"
+PROJECT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT / "demo-project"
 LOOPML = str(Path(sys.executable).with_name("loopml"))
 SERVER_START_LIMIT_S = 90
 

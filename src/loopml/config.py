@@ -232,30 +232,52 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
 
 
 def _describe(filename: str, exc: ValidationError) -> list[str]:
+    """One line per problem; a misspelt required key is one problem, not two."""
+    errors = exc.errors()
+    typos = {
+        (*err["loc"][:-1], suggestion)
+        for err in errors
+        if err["type"] == "extra_forbidden" and (suggestion := _closest(err["loc"]))
+    }
     lines = []
-    for err in exc.errors():
+    for err in errors:
         loc = ".".join(str(part) for part in err["loc"])
         if err["type"] == "extra_forbidden":
             lines.append(f"{filename}: {loc}: unknown key{_suggest(err['loc'])}")
-        elif err["type"] == "missing":
+        elif err["type"] == "missing" and tuple(err["loc"]) not in typos:
             lines.append(f"{filename}: {loc}: required key is missing")
-        else:
+        elif err["type"] != "missing":
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{filename}: {loc}: {msg} (got {err.get('input')!r})")
     return lines
 
 
 def _suggest(loc: tuple[Any, ...]) -> str:
+    close = _closest(loc)
+    if close:
+        return f"; did you mean '{close}'?"
+    model = _section(loc)
+    return f"; known keys: {', '.join(model.model_fields)}" if model else ""
+
+
+def _closest(loc: tuple[Any, ...]) -> str | None:
+    model = _section(loc)
+    if model is None:
+        return None
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return close[0] if close else None
+
+
+def _section(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model holding the key at ``loc``, or None inside free-form values."""
     model: type[BaseModel] = ProjectConfig
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
         annotation = field.annotation if field else None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return ""
+            return None
         model = annotation
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
-    known = ", ".join(model.model_fields)
-    return f"; did you mean '{close[0]}'?" if close else f"; known keys: {known}"
+    return model
 
 
 def _resolved(cfg: ProjectConfig, root: Path) -> ProjectConfig:

@@ -67,8 +67,9 @@ def _load_sql(url: str, query: str) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             return pd.read_sql_query(sqlalchemy.text(query), conn)
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+    except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
+        reason = str(getattr(cause, "orig", cause)).splitlines()[0]
         raise DataError(f"data.query failed on {url}: {reason}; fix the query") from None
     finally:
         engine.dispose()
