@@ -28,6 +28,7 @@ def _assert_clean_failure(project: Project, *args: str, expect: str) -> None:
     before = _state(project)
     code, stdout, stderr = cli(*args)
     assert code == 1, stderr
+    assert stdout == "", "a failed command printed a result"
     lines = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, stderr
     assert expect in lines[0]
