@@ -201,8 +201,9 @@ def _print_roles(roles: Any) -> None:
 
 
 def _print_leaderboard(result: Any) -> None:
+    sizes = " / ".join(f"{part} {rows:,}" for part, rows in result.split_sizes.items())
     table = Table(
-        title=f"Candidates ({result.metric}, {result.split_how} split {result.split_sizes})",
+        title=f"Candidates ({result.metric}; {result.split_how} split: {sizes} rows)",
         title_justify="left",
     )
     for name in ("model", f"train {result.metric}", f"validation {result.metric}", "fit s", "note"):

@@ -67,6 +67,7 @@ def train(
     data = prepare(cfg, reporter)
     metric = metrics.resolve(cfg.metric, data.task)
     candidates = _candidates(cfg, data.task)
+    reporter.stage(f"Opening the tracking store {cfg.tracking.uri}")
     tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
     previous = None if force else tracker.find_same_run(cfg.training_key(), data.fingerprint)
     if previous:
