@@ -109,8 +109,9 @@ class RichReporter:
         self._close_bar()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main_options(
+    ctx: typer.Context,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show tracebacks and library logs.")
     ] = False,
@@ -118,6 +119,9 @@ def main_options(
 ) -> None:
     if version:
         out.print(__version__)
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
         raise typer.Exit(0)
     _state["verbose"] = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
