@@ -12,6 +12,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from loopml.core.evaluation.threshold import Threshold
 from loopml.core.scoring import ColumnSpec, ScoringModel
 from loopml.errors import ModelNotFoundError, TrackingError
 
@@ -123,4 +124,5 @@ def _scoring_model(
         version=version,
         run_id=run_id,
         uri=uri,
+        threshold=Threshold.from_dict(meta.get("threshold")),
     )
