@@ -3,7 +3,8 @@
 The trained pipeline is frozen and wrapped in scikit-learn's ``CalibratedClassifierCV``,
 so the calibrated model is still one estimator that pickles, registers and serves.
 ``auto`` tries sigmoid and isotonic and keeps the better one only if it lowers log loss
-on validation rows that its calibrator did not see (cross-fitted within validation).
+(by at least 1%, more than noise) on validation rows that its calibrator did not see
+(cross-fitted within validation).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from loopml.core.evaluation.metrics import expected_calibration_error
 
 METHODS = ("sigmoid", "isotonic")
 MAX_FOLDS = 5
+MIN_GAIN = 0.01  # auto keeps calibration only if held-out log loss drops by at least 1%
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,12 @@ def calibrate(
         "ece_before": expected_calibration_error(y, before, classes),
         "ece_after": expected_calibration_error(y, tried[best], classes),
     }
-    if method == "auto" and not scores[best] < loss_before:
-        note = f"kept uncalibrated: {best} did not lower held-out log loss"
+    helps = scores[best] < (1 - MIN_GAIN) * loss_before
+    if method == "auto" and not helps:
+        note = f"kept uncalibrated: {best} did not lower held-out log loss by {MIN_GAIN:.0%}"
         return CalibrationOutcome(method, "none", model, note=note, **common)
     fitted = _calibrated(model, best).fit(features, y)
-    note = f"{best} lowers held-out log loss" if scores[best] < loss_before else ""
+    note = f"{best} lowers held-out log loss" if helps else ""
     return CalibrationOutcome(method, best, fitted, note=note, **common)
 
 
@@ -111,9 +114,9 @@ def _cannot_calibrate(model: Any, labels: pd.Series) -> str:
     counts = labels.value_counts()
     missing = [c for c in model.classes_ if c not in counts.index]
     if missing:
-        return f"the validation split has no rows of class {missing[0]!r}; not calibrated"
+        return f"the validation split has no rows of class '{missing[0]}'; not calibrated"
     if counts.min() < 2:
-        return f"the validation split has 1 row of class {counts.idxmin()!r}; not calibrated"
+        return f"the validation split has 1 row of class '{counts.idxmin()}'; not calibrated"
     return ""
 
 

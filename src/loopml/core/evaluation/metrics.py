@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -162,7 +163,9 @@ def score_safely(
 ) -> float:
     """Like ``score``, but NaN where the metric is undefined (e.g. ROC AUC on one class)."""
     try:
-        return score(metric, y_true, y_pred, proba, classes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn warns where it gives NaN
+            return score(metric, y_true, y_pred, proba, classes)
     except ValueError:
         return float("nan")
 
