@@ -1,4 +1,4 @@
-"""Behavioral tests against real fitted pipelines: invariance, directional, perturbation, examples."""
+"""Behavioral tests on real fitted pipelines: invariance, directional, perturbation, examples."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_check_names_the_test_and_suggests_a_column() -> None:
 
 def test_check_requires_a_class_for_classification_directional_tests() -> None:
     test = declare(kind="directional", column="income", change="+5%", expect="increase")
-    with pytest.raises(ConfigError, match="add label: <class>.*classes are no, yes"):
+    with pytest.raises(ConfigError, match=r"add label: <class>.*classes are no, yes"):
         behavioral.check([test], loan_data(), "classification", ["no", "yes"])
     with pytest.raises(ConfigError, match="column 'name' is not numeric"):
         behavioral.check(

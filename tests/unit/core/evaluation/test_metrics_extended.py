@@ -108,7 +108,7 @@ def test_regression_metrics_equal_sklearn() -> None:
 
 def test_per_class_table_and_confusion_matrix_equal_sklearn() -> None:
     table = metrics.per_class(Y, PRED, list(CLASSES))
-    precision, recall, f1, support = skm.precision_recall_fscore_support(Y, PRED, labels=CLASSES)
+    _, recall, f1, support = skm.precision_recall_fscore_support(Y, PRED, labels=CLASSES)
 
     assert [row["class"] for row in table] == ["a", "b", "c"]
     assert [row["f1"] for row in table] == pytest.approx(list(f1))

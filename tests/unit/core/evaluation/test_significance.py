@@ -1,4 +1,4 @@
-"""Champion comparison: confusion-matrix metrics equal scikit-learn; the tests tell luck from gain."""
+"""Champion comparison: confusion metrics equal scikit-learn; the tests tell luck from gain."""
 
 from __future__ import annotations
 

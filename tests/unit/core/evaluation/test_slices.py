@@ -47,7 +47,7 @@ def test_a_bad_slice_expression_names_the_slice_and_the_expression() -> None:
 
 
 def test_a_slice_expression_that_is_not_true_false_is_refused() -> None:
-    with pytest.raises(ConfigError, match="evaluation.slices.ages: 'age \\+ 1' does not give"):
+    with pytest.raises(ConfigError, match=r"evaluation.slices.ages: 'age \+ 1' does not give"):
         slices.declared(FRAME, {"ages": "age + 1"})
 
 
