@@ -26,6 +26,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["num"] = number
     env.filters["pct"] = percent
+    env.filters["cell"] = cell
     return env
 
 
@@ -63,6 +64,13 @@ def number(value: Any, digits: int = 4) -> str:
             return f"{value:,.0f}"
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def cell(value: Any) -> str:
+    """A data value as it is (ids stay 1178), floats rounded, missing as a dash."""
+    if isinstance(value, float):
+        return number(value)
+    return "–" if value is None else str(value)
 
 
 def percent(value: Any) -> str:
