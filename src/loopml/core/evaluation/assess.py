@@ -37,7 +37,12 @@ class Scored:
 
 
 def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
-    predicted, proba = training.predict(model.pipeline, model.conform(frame), model.task)
+    """One pass through the pipeline: a classifier's label is its most probable class."""
+    features, pipeline = model.conform(frame), model.pipeline
+    if model.task == "classification" and hasattr(pipeline, "predict_proba"):
+        proba = np.asarray(pipeline.predict_proba(features))
+        return Scored(np.asarray(pipeline.classes_)[proba.argmax(axis=1)], proba)
+    predicted, proba = training.predict(pipeline, features, model.task)
     return Scored(predicted, proba)
 
 
