@@ -43,6 +43,7 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 _state = {"verbose": False}
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Path of loopml.yaml.", show_default=True)
@@ -406,6 +407,15 @@ def _print_promotion(promotion: Any) -> None:
         err.print(f"Evaluation report: {promotion.report}", highlight=False)
 
 
+def _reported(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a workflow with progress on stderr."""
+    reporter = RichReporter()
+    try:
+        return work(*args, reporter=reporter, **kwargs)
+    finally:
+        reporter.close()
+
+
 OpenOption = Annotated[bool, typer.Option("--open", help="Open the report in a browser.")]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Where to write the HTML report.")
@@ -428,12 +438,7 @@ def evaluate(
     """Full evaluation of a model: metrics, slices, calibration, behavior; an HTML report."""
     from loopml.workflows.evaluate import evaluate as run_evaluation
 
-    cfg = _load(config, set_)
-    reporter = RichReporter()
-    try:
-        result = run_evaluation(cfg, model, reporter=reporter, output=output)
-    finally:
-        reporter.close()
+    result = _reported(run_evaluation, _load(config, set_), model, output=output)
     _print_evaluation(result.label, result.evaluation, result.decision)
     err.print(f"Report: {result.report} (logged to run {result.run_id})", highlight=False)
     _open(result.report, open_)
@@ -506,12 +511,7 @@ def behavioral_test(
     """Run the behavioral tests of loopml.yaml against a model; exit 1 if any fails."""
     from loopml.workflows.behavioral import run_tests
 
-    cfg = _load(config, set_)
-    reporter = RichReporter()
-    try:
-        outcome = run_tests(cfg, model, reporter=reporter)
-    finally:
-        reporter.close()
+    outcome = _reported(run_tests, _load(config, set_), model)
     table = Table(title=f"Behavioral tests of {outcome.label}", title_justify="left")
     for name in ("test", "result", "agreement", "required", "detail"):
         table.add_column(name, justify="right" if name in ("agreement", "required") else "left")
@@ -540,12 +540,7 @@ def promote(
     """Make a model the champion, only if every gate rule passes (else exit 1)."""
     from loopml.workflows.promote import promote as run_promotion
 
-    cfg = _load(config, set_)
-    reporter = RichReporter()
-    try:
-        result = run_promotion(cfg, model, reporter=reporter)
-    finally:
-        reporter.close()
+    result = _reported(run_promotion, _load(config, set_), model)
     _print_gate_table(result.decision)
     if result.evaluation.simpson:
         err.print(f"[yellow]warning:[/] {result.evaluation.simpson}", highlight=False)
@@ -577,11 +572,7 @@ def profile(
     from loopml.workflows.profile import profile as run_profile
 
     cfg = _load(config, set_)
-    reporter = RichReporter()
-    try:
-        result = run_profile(cfg, reporter=reporter, output=output)
-    finally:
-        reporter.close()
+    result = _reported(run_profile, cfg, output=output)
     table = Table(title=f"Profile of {cfg.data.source}", title_justify="left")
     table.add_column("")
     table.add_column("value", justify="right")

@@ -92,17 +92,23 @@ def missing_bars(missing: list[dict[str, Any]]) -> Figure:
     return fig
 
 
+def _grid(count: int, per_row: int, width: float, height: float) -> tuple[Figure, list[Any]]:
+    """A figure of ``count`` small plots, ``per_row`` a row; the unused cells hidden."""
+    rows = math.ceil(count / per_row)
+    fig = Figure(figsize=(width * per_row, height * rows))
+    axes = list(np.atleast_1d(fig.subplots(rows, per_row, squeeze=False)).ravel())
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes[:count]
+
+
 def histograms(frame: pd.DataFrame, columns: list[str]) -> Figure:
     shown = columns[:MAX_HISTOGRAMS]
-    rows = math.ceil(len(shown) / PER_ROW)
-    fig = Figure(figsize=(3.2 * PER_ROW, 2.4 * rows))
-    axes = np.atleast_1d(fig.subplots(rows, PER_ROW, squeeze=False)).ravel()
-    for ax, column in zip(axes, shown, strict=False):
+    fig, axes = _grid(len(shown), PER_ROW, 3.2, 2.4)
+    for ax, column in zip(axes, shown, strict=True):
         ax.hist(pd.to_numeric(frame[column], errors="coerce").dropna(), bins=30, color=COLORS[0])
         ax.set_title(column, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in axes[len(shown) :]:
-        ax.set_visible(False)
     fig.tight_layout()
     return fig
 
@@ -169,11 +175,9 @@ def _word_clouds(words: dict[str, dict[str, int]], seed: int) -> dict[str, str]:
 
 
 def train_test_histograms(found: DataProfile, columns: list[str]) -> Figure:
-    rows = math.ceil(len(columns) / 3)
-    fig = Figure(figsize=(11, 2.8 * rows))
-    axes = np.atleast_1d(fig.subplots(rows, 3, squeeze=False)).ravel()
+    fig, axes = _grid(len(columns), 3, 3.7, 2.8)
     train, test = found.splits.train, found.splits.test
-    for ax, column in zip(axes, columns, strict=False):
+    for ax, column in zip(axes, columns, strict=True):
         a = pd.to_numeric(train[column], errors="coerce").dropna()
         b = pd.to_numeric(test[column], errors="coerce").dropna()
         bins = np.histogram_bin_edges(pd.concat([a, b]), bins=30)
@@ -181,8 +185,6 @@ def train_test_histograms(found: DataProfile, columns: list[str]) -> Figure:
         ax.hist(b, bins=bins, density=True, alpha=0.5, label="test", color=COLORS[1])
         ax.set_title(column, fontsize=9)
         ax.legend(fontsize=7)
-    for ax in axes[len(columns) :]:
-        ax.set_visible(False)
     fig.tight_layout()
     return fig
 

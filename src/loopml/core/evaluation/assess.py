@@ -42,8 +42,8 @@ def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
     if model.task == "classification" and hasattr(pipeline, "predict_proba"):
         proba = np.asarray(pipeline.predict_proba(features))
         return Scored(np.asarray(pipeline.classes_)[proba.argmax(axis=1)], proba)
-    predicted, proba = training.predict(pipeline, features, model.task)
-    return Scored(predicted, proba)
+    predicted, _ = training.predict(pipeline, features, model.task)
+    return Scored(predicted, None)
 
 
 @dataclass(frozen=True)
