@@ -209,8 +209,11 @@ class EvaluationConfig(_Strict):
     )
     threshold: ThresholdConfig | None = None
     min_slice_rows: int = Field(20, ge=1, description="Smaller automatic slices are skipped.")
-    weak_slice_margin: float = Field(
-        0.05, ge=0, description="A slice this much worse than overall is flagged weak."
+    weak_slice_margin: float | None = Field(
+        None,
+        ge=0,
+        description="A slice worse than all rows by more than this is weak: accuracy points "
+        "for classifiers (default 0.05), a share of the MAE for regression (default 0.25).",
     )
     worst_errors: int = Field(20, ge=0, description="Most confident mistakes listed.")
     importance_rows: int = Field(2000, ge=50, description="Rows for permutation importance.")

@@ -28,6 +28,8 @@ from loopml.core.scoring import ScoringModel
 from loopml.errors import PredictionInputError
 
 LEARNING_CURVE_MAX_ROWS = 20_000
+WEAK_ACCURACY_POINTS = 0.05  # a classifier's slice this much less accurate is weak
+WEAK_MAE_SHARE = 0.25  # a regression slice with this much more MAE is weak
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,11 @@ def _add_slices(
     found.slice_metric = metric.name
     found.slices = slices.score(listed, metric, y, scored.predicted, scored.proba, classes)
     overall = metrics.score_safely(metric, y, scored.predicted, scored.proba, classes)
-    found.weak_slices = slices.flag_weak(found.slices, overall, metric, settings.weak_slice_margin)
+    regression = subject.model.task == "regression"
+    margin = settings.weak_slice_margin
+    if margin is None:
+        margin = WEAK_MAE_SHARE if regression else WEAK_ACCURACY_POINTS
+    found.weak_slices = slices.flag_weak(found.slices, overall, metric, margin, relative=regression)
     found.slice_masks = listed
 
 

@@ -153,12 +153,19 @@ def score(
 
 
 def flag_weak(
-    scores: list[SliceScore], overall: float, metric: metrics.Metric, margin: float
+    scores: list[SliceScore],
+    overall: float,
+    metric: metrics.Metric,
+    margin: float,
+    *,
+    relative: bool = False,
 ) -> list[SliceScore]:
-    """Mark slices worse than ``overall`` by more than ``margin``; return them, worst first."""
+    """Mark slices worse than ``overall`` by more than ``margin`` (a share of it if
+    ``relative``); return them, worst first."""
     sign = 1.0 if metric.higher_is_better else -1.0
+    allowed = margin * abs(overall) if relative else margin
     for s in scores:
-        s.weak = not math.isnan(s.value) and sign * (overall - s.value) > margin
+        s.weak = not math.isnan(s.value) and sign * (overall - s.value) > allowed
     weak = [s for s in scores if s.weak]
     return sorted(weak, key=lambda s: sign * s.value)
 

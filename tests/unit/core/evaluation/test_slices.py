@@ -102,3 +102,15 @@ def test_simpson_warning_when_winning_overall_but_losing_most_slices() -> None:
     assert slices.simpson_warning(scores, 0.79, 0.80, ACCURACY) == ""  # loses overall too
     scores[1].champion = 0.60
     assert slices.simpson_warning(scores, 0.85, 0.80, ACCURACY) == ""  # wins most slices
+
+
+def test_a_relative_margin_flags_regression_slices_by_share_of_the_error() -> None:
+    mae = metrics.METRICS["mae"]
+    scores = [
+        slices.SliceScore("close", "numeric bin", 30, value=45.0),
+        slices.SliceScore("far", "numeric bin", 30, value=60.0),
+    ]
+
+    weak = slices.flag_weak(scores, overall=40.0, metric=mae, margin=0.25, relative=True)
+
+    assert [s.name for s in weak] == ["far"]  # 45 is 12.5% above 40; 60 is 50% above
