@@ -17,9 +17,11 @@ import pandas as pd
 
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import metrics
+from loopml.core.features import category_key
 from loopml.errors import ConfigError
 
 MAX_VALUES_PER_COLUMN = 8
+MAX_NUMERIC_CODES = 6
 QUANTILE_BINS = 4
 
 
@@ -88,7 +90,10 @@ def automatic(frame: pd.DataFrame, roles: ColumnRoles, min_rows: int) -> list[Sl
         found += _categories(frame[column], column)
     for column in roles.numeric:
         values = pd.to_numeric(frame[column], errors="coerce")
-        found += _bins(values, column, "numeric bin", column)
+        if values.nunique() <= MAX_NUMERIC_CODES:  # a few codes (class 1, 2, 3): one each
+            found += _categories(values, column)
+        else:
+            found += _bins(values, column, "numeric bin", column)
     for column in roles.text:
         lengths = frame[column].fillna("").astype(str).str.len()
         found += _bins(lengths, column, "text length", f"len({column})")
@@ -96,19 +101,16 @@ def automatic(frame: pd.DataFrame, roles: ColumnRoles, min_rows: int) -> list[Sl
         missing = frame[column].isna().to_numpy()
         if missing.any() and not missing.all():
             found.append(Slice(f"{column} is missing", "missing", column, missing))
-    return [s for s in found if s.rows >= min_rows]
+    return [s for s in found if min_rows <= s.rows < len(frame)]
 
 
 def _categories(series: pd.Series, column: str) -> list[Slice]:
-    counts = series.dropna().astype(str).value_counts().head(MAX_VALUES_PER_COLUMN)
-    as_text = series.astype(str).to_numpy()
+    """One slice per frequent value; 1, 1.0 and "1" are the same value."""
+    present = series.notna().to_numpy()
+    keys = series.map(category_key, na_action="ignore").astype(str).to_numpy()
+    counts = pd.Series(keys[present]).value_counts().head(MAX_VALUES_PER_COLUMN)
     return [
-        Slice(
-            f"{column} = {value}",
-            "category",
-            column,
-            (as_text == value) & series.notna().to_numpy(),
-        )
+        Slice(f"{column} = {value}", "category", column, (keys == value) & present)
         for value in counts.index
     ]
 

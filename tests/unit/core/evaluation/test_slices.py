@@ -114,3 +114,12 @@ def test_a_relative_margin_flags_regression_slices_by_share_of_the_error() -> No
     weak = slices.flag_weak(scores, overall=40.0, metric=mae, margin=0.25, relative=True)
 
     assert [s.name for s in weak] == ["far"]  # 45 is 12.5% above 40; 60 is 50% above
+
+
+def test_numeric_codes_are_sliced_by_value_and_a_slice_of_every_row_is_left_out() -> None:
+    frame = pd.DataFrame({"pclass": [1, 2, 3, 1, 2, 3, 1, 1], "same": [5.0] * 8})
+    roles = ColumnRoles(numeric=("pclass", "same"))
+
+    names = [s.name for s in slices.automatic(frame, roles, min_rows=1)]
+
+    assert names == ["pclass = 1", "pclass = 2", "pclass = 3"]
