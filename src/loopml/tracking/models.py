@@ -77,7 +77,7 @@ def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
         except MlflowException:
             raise ModelNotFoundError(
                 f"no model version has alias '{m['alias']}' in '{m['name']}'; "
-                "train one with `loopml run` or check `loopml runs`"
+                "train one with `loopml run`, promote one with `loopml promote`; see `loopml runs`"
             ) from None
         return m["name"], str(mv.version)
     if m := _VERSION_URI.match(uri):
