@@ -159,7 +159,7 @@ def run(
         bool, typer.Option(help="Train even if data and config are unchanged.")
     ] = False,
 ) -> None:
-    """Validate, split, fit the baseline and candidates, evaluate, log and register."""
+    """Validate, split, fit, evaluate, log, register; promote if the gate passes."""
     from loopml.workflows.train import train
 
     cfg = _load(config, set_)
