@@ -111,15 +111,12 @@ class BehavioralItem(pytest.Item):
         self.index = index
 
     def runtest(self) -> None:
-        from loopml.core.evaluation.assess import predictor
-        from loopml.core.evaluation.behavioral import run_one
+        from loopml.core.evaluation.assess import behave
 
         state = _session(self.config, self.path.resolve())
-        model = state.loaded.model
-        classes = list(model.classes) if model.task == "classification" else []
         test = state.cfg.behavioral[self.index]
-        result = run_one(
-            test, state.loaded.data.splits.test, predictor(model), classes, state.cfg.split.seed
+        result = behave(
+            state.loaded.model, test, state.loaded.data.splits.test, state.cfg.split.seed
         )
         self.user_properties.append(("agreement", result.agreement))
         if not result.passed:

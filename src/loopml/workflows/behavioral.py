@@ -9,7 +9,7 @@ from pathlib import Path
 
 from loopml.config import ProjectConfig
 from loopml.core.evaluation import behavioral
-from loopml.core.evaluation.assess import predictor
+from loopml.core.evaluation.assess import behave
 from loopml.errors import ConfigError
 from loopml.tracking import evaluations as results
 from loopml.workflows.evaluate import load, tracker_for
@@ -42,15 +42,9 @@ def run_tests(
     tracker = tracker_for(cfg)
     loaded = load(cfg, tracker, ref, reporter)
     reporter.stage(f"Running {len(cfg.behavioral)} behavioral tests on {loaded.label}")
-    model = loaded.model
-    classes = list(model.classes) if model.task == "classification" else []
     found = []
     for done, test in enumerate(cfg.behavioral, start=1):
-        found.append(
-            behavioral.run_one(
-                test, loaded.data.splits.test, predictor(model), classes, cfg.split.seed
-            )
-        )
+        found.append(behave(loaded.model, test, loaded.data.splits.test, cfg.split.seed))
         reporter.progress("behavioral tests", done, len(cfg.behavioral))
     passed = all(r.passed for r in found)
     with tempfile.TemporaryDirectory() as folder:

@@ -159,7 +159,7 @@ def assess(
         _add_classification(found, model, y, scored, classes)
     _add_slices(found, subject, settings, y, scored, classes)
     _add_champion(found, subject, gate_cfg, champion, y, scored, classes)
-    found.behavioral = behavioral.run(tests, test, predictor(model), classes, subject.seed)
+    found.behavioral = [behave(model, t, test, subject.seed) for t in tests]
     if full:
         _add_inspection(found, subject, settings, y, scored, classes)
     return found
@@ -275,6 +275,18 @@ def _compare_slices(
     ours = metrics.score_safely(metric, y, found.test.predicted, found.test.proba, classes)
     champ = metrics.score_safely(metric, y, theirs.predicted, theirs.proba, classes)
     found.simpson = slices.simpson_warning(found.slices, ours, champ, metric)
+
+
+def behave(
+    model: ScoringModel, test: BehavioralTest, rows: pd.DataFrame, seed: int = 0
+) -> BehavioralResult:
+    """Run one behavioral test on the model; say so when it changes columns the model ignores."""
+    classes = list(model.classes) if model.task == "classification" else []
+    result = behavioral.run_one(test, rows, predictor(model), classes, seed)
+    unused = [c for c in behavioral.columns_of(test) if c not in model.feature_names]
+    if unused:
+        result.detail += f" (the model does not use {', '.join(unused)}: nothing can change)"
+    return result
 
 
 def predictor(model: ScoringModel) -> behavioral.Predictor:

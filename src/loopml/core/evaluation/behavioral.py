@@ -64,10 +64,7 @@ def check(tests: list[BehavioralTest], frame: pd.DataFrame, task: Task, classes:
     """A ConfigError naming ``behavioral[i]`` for a column or label the data does not have."""
     for i, test in enumerate(tests):
         where = f"behavioral[{i}] ({title(test)})"
-        columns = test.columns if isinstance(test, PerturbationTest) else []
-        if isinstance(test, InvarianceTest | DirectionalTest):
-            columns = [test.column]
-        for column in columns:
+        for column in columns_of(test):
             if column not in frame.columns:
                 close = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -77,6 +74,15 @@ def check(tests: list[BehavioralTest], frame: pd.DataFrame, task: Task, classes:
         if isinstance(test, PerturbationTest) and test.noise == "numeric":
             for column in test.columns:
                 _require_numeric(frame, column, where)
+
+
+def columns_of(test: BehavioralTest) -> list[str]:
+    """The columns a test changes."""
+    if isinstance(test, PerturbationTest):
+        return list(test.columns)
+    if isinstance(test, InvarianceTest | DirectionalTest):
+        return [test.column]
+    return []
 
 
 def _check_directional(
@@ -101,17 +107,6 @@ def _require_numeric(frame: pd.DataFrame, column: str, where: str) -> None:
         raise ConfigError(
             f"{where}: column '{column}' is not numeric; use it with typos or invariance"
         )
-
-
-def run(
-    tests: list[BehavioralTest],
-    rows: pd.DataFrame,
-    predictor: Predictor,
-    classes: list[Any],
-    seed: int = 0,
-) -> list[BehavioralResult]:
-    """Run every test on a sample of ``rows`` (the test split)."""
-    return [run_one(test, rows, predictor, classes, seed) for test in tests]
 
 
 def run_one(

@@ -11,7 +11,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from loopml.config import BehavioralTest
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import behavioral
-from loopml.core.evaluation.assess import predictor
+from loopml.core.evaluation.assess import behave, predictor
 from loopml.core.models import build_pipeline
 from loopml.core.scoring import ScoringModel, column_specs
 from loopml.errors import ConfigError
@@ -70,9 +70,10 @@ def test_invariance_fails_on_a_model_that_uses_the_column(uses_name: ScoringMode
 def test_invariance_passes_on_a_model_that_does_not(ignores_name: ScoringModel) -> None:
     test = declare(kind="invariance", column="name", values=["Ana", "Wei"])
 
-    result = run(test, ignores_name, loan_data(seed=5))
+    result = behave(ignores_name, test, loan_data(seed=5))
 
     assert result.passed and result.agreement == 1.0 and result.failures == []
+    assert result.detail.endswith("(the model does not use name: nothing can change)")
 
 
 def test_directional_probability_of_a_class_rises_with_income(ignores_name: ScoringModel) -> None:
