@@ -43,6 +43,7 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 _state = {"verbose": False}
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Path of loopml.yaml.", show_default=True)
@@ -162,13 +163,14 @@ def run(
         bool, typer.Option(help="Train even if data and config are unchanged.")
     ] = False,
 ) -> None:
-    """Validate, split, fit the baseline and candidates, evaluate, log and register."""
+    """Validate, split, fit, evaluate, log, register; promote if the gate passes."""
     from loopml.workflows.train import train
 
     cfg = _load(config, set_)
     reporter = RichReporter()
     try:
         result = train(cfg, reporter=reporter, force=force)
+        promotion = None if result.skipped else _promote_after(cfg, result, reporter)
     finally:
         reporter.close()
     _print_roles(result.roles)
@@ -181,6 +183,8 @@ def run(
         out.print(result.run_id)
         return
     _print_leaderboard(result)
+    if promotion is not None:
+        _print_promotion(promotion)
     out.print(result.run_id)
 
 
@@ -368,6 +372,221 @@ def predict(
         f"Wrote {result.rows:,} predictions from {result.model} to {result.output}", highlight=False
     )
     out.print(str(result.output))
+
+
+def _promote_after(cfg: ProjectConfig, result: Any, reporter: RichReporter) -> Any:
+    """The gate on the version just registered; it becomes champion only if every rule passes."""
+    import dataclasses
+
+    from loopml.workflows.promote import promote_after_training
+
+    try:
+        promotion = promote_after_training(cfg, result.run_id, reporter=reporter)
+    except LoopmlError as exc:
+        reporter.warn(f"evaluation failed, so the gate was not checked: {exc}")
+        return None
+    if promotion.promoted and result.registered is not None:
+        aliases = (*result.registered.aliases, "champion")
+        result.registered = dataclasses.replace(result.registered, aliases=aliases)
+    return promotion
+
+
+def _print_promotion(promotion: Any) -> None:
+    if promotion.evaluation.simpson:
+        err.print(f"[yellow]warning:[/] {promotion.evaluation.simpson}", highlight=False)
+    if promotion.decision.passed:
+        state = "is now the champion" if promotion.promoted else "is the champion"
+        err.print(
+            f"[green]Gate passed[/] ({promotion.decision.reasons()}): {promotion.label} {state}",
+            highlight=False,
+        )
+    else:
+        err.print(
+            f"[yellow]Gate failed[/]: {promotion.label} stays challenger "
+            "(`loopml promote` checks again):",
+            highlight=False,
+        )
+        for rule in promotion.decision.failed:
+            err.print(f"  [red]✗[/] {rule.rule}: {rule.detail}", highlight=False)
+    if promotion.report is not None:
+        err.print(f"Evaluation report: {promotion.report}", highlight=False)
+
+
+def _reported(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a workflow with progress on stderr."""
+    reporter = RichReporter()
+    try:
+        return work(*args, reporter=reporter, **kwargs)
+    finally:
+        reporter.close()
+
+
+OpenOption = Annotated[bool, typer.Option("--open", help="Open the report in a browser.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Where to write the HTML report.")
+]
+ModelArgument = Annotated[
+    str | None,
+    typer.Argument(help="Run id, version or alias (default: challenger).", show_default=False),
+]
+
+
+@app.command()
+@handles_errors
+def evaluate(
+    model: ModelArgument = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    output: OutputOption = None,
+    open_: OpenOption = False,
+) -> None:
+    """Full evaluation of a model: metrics, slices, calibration, behavior; an HTML report."""
+    from loopml.workflows.evaluate import evaluate as run_evaluation
+
+    result = _reported(run_evaluation, _load(config, set_), model, output=output)
+    _print_evaluation(result.label, result.evaluation, result.decision)
+    err.print(f"Report: {result.report} (logged to run {result.run_id})", highlight=False)
+    _open(result.report, open_)
+    out.print(str(result.report))
+
+
+def _print_evaluation(label: str, ev: Any, decision: Any) -> None:
+    table = Table(title=f"{label} on {ev.rows:,} test rows", title_justify="left")
+    table.add_column("metric")
+    table.add_column("test", justify="right")
+    for name, value in ev.metrics.items():
+        table.add_row(f"{name} (selection)" if name == ev.metric else name, _num(value))
+    err.print(table)
+    fit = ev.overfit
+    err.print(
+        f"Overfitting ({fit.metric}): train {_num(fit.train)}, validation {_num(fit.validation)}, "
+        f"test {_num(fit.test)}, gap {_num(fit.gap)}",
+        highlight=False,
+    )
+    if ev.threshold:
+        err.print(
+            f"Threshold {ev.threshold.threshold:.3f}: coverage {ev.threshold.coverage:.1%}, "
+            f"precision {_num(ev.threshold.precision)} on test",
+            highlight=False,
+        )
+    for s in ev.weak_slices[:5]:
+        err.print(
+            f"[yellow]weak slice:[/] {s.name} ({s.rows} rows): {ev.slice_metric} {_num(s.value)}",
+            highlight=False,
+        )
+    if ev.comparison:
+        c = ev.comparison
+        err.print(
+            f"vs champion v{ev.champion}: {c.metric} {_num(c.challenger)} vs {_num(c.champion)} "
+            f"({c.delta:+.4f}, p={c.p_value:.3g})",
+            highlight=False,
+        )
+    if ev.simpson:
+        err.print(f"[yellow]warning:[/] {ev.simpson}", highlight=False)
+    if ev.behavioral:
+        passed = sum(r.passed for r in ev.behavioral)
+        err.print(f"Behavioral tests: {passed} of {len(ev.behavioral)} pass", highlight=False)
+    _print_gate_table(decision)
+
+
+def _print_gate_table(decision: Any) -> None:
+    table = Table(title="Promotion gate", title_justify="left")
+    for name in ("rule", "result", "detail"):
+        table.add_column(name)
+    for rule in decision.rules:
+        mark = "[green]pass[/]" if rule.passed else "[red]fail[/]"
+        table.add_row(rule.rule, mark, rule.detail)
+    err.print(table)
+
+
+def _open(report: Path, wanted: bool) -> None:
+    if wanted:
+        import webbrowser
+
+        webbrowser.open(report.resolve().as_uri())
+
+
+@app.command("test")
+@handles_errors
+def behavioral_test(
+    model: ModelArgument = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Run the behavioral tests of loopml.yaml against a model; exit 1 if any fails."""
+    from loopml.workflows.behavioral import run_tests
+
+    outcome = _reported(run_tests, _load(config, set_), model)
+    table = Table(title=f"Behavioral tests of {outcome.label}", title_justify="left")
+    for name in ("test", "result", "agreement", "required", "detail"):
+        table.add_column(name, justify="right" if name in ("agreement", "required") else "left")
+    for r in outcome.results:
+        mark = "[green]pass[/]" if r.passed else "[red]fail[/]"
+        table.add_row(r.name, mark, f"{r.agreement:.3f}", f"{r.required:.3f}", r.detail)
+    out.print(table)
+    failed = [r for r in outcome.results if not r.passed]
+    for r in failed:
+        err.print(
+            f"[bold red]error:[/] behavioral test failed: {r.name}: agreement "
+            f"{r.agreement:.3f} < {r.required:.3f} ({r.detail})",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def promote(
+    model: ModelArgument = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Make a model the champion, only if every gate rule passes (else exit 1)."""
+    from loopml.workflows.promote import promote as run_promotion
+
+    result = _reported(run_promotion, _load(config, set_), model)
+    _print_gate_table(result.decision)
+    if result.evaluation.simpson:
+        err.print(f"[yellow]warning:[/] {result.evaluation.simpson}", highlight=False)
+    if not result.decision.passed:
+        for rule in result.decision.failed:
+            err.print(
+                f"[bold red]error:[/] gate rule {rule.rule} failed: {rule.detail}",
+                highlight=False,
+            )
+        err.print(f"{result.label} was not promoted; the decision is tagged on it", highlight=False)
+        raise typer.Exit(1)
+    if result.promoted:
+        before = f" (was v{result.champion_before})" if result.champion_before else ""
+        err.print(f"[green]Promoted[/] {result.label} to champion{before}", highlight=False)
+    else:
+        err.print(f"{result.label} passes the gate and is already the champion", highlight=False)
+    out.print(result.version)
+
+
+@app.command()
+@handles_errors
+def profile(
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    output: OutputOption = None,
+    open_: OpenOption = False,
+) -> None:
+    """Data profile (EDA) of the project's data as an HTML report, logged to MLflow."""
+    from loopml.workflows.profile import profile as run_profile
+
+    cfg = _load(config, set_)
+    result = _reported(run_profile, cfg, output=output)
+    table = Table(title=f"Profile of {cfg.data.source}", title_justify="left")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for name, value in result.highlights.items():
+        table.add_row(name, str(value))
+    err.print(table)
+    err.print(f"Report: {result.report} (logged to run {result.run_id})", highlight=False)
+    _open(result.report, open_)
+    out.print(str(result.report))
 
 
 @config_app.command("schema")

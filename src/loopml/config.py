@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -144,6 +144,11 @@ class ProjectConfig(_Strict):
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    evaluation: EvaluationConfig = Field(default_factory=lambda: EvaluationConfig())
+    behavioral: list[BehavioralTest] = Field(
+        default_factory=list, description="Behavioral tests run by `loopml test` and the gate."
+    )
+    gate: GateConfig = Field(default_factory=lambda: GateConfig())
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -167,9 +172,139 @@ class ProjectConfig(_Strict):
     def training_key(self) -> str:
         """Hash of every setting that changes what training produces."""
         relevant = self.model_dump(include={"data", "split", "models", "metric"}, mode="json")
+        relevant["evaluation"] = self.evaluation.model_dump(
+            include={"calibration", "threshold"}, mode="json"
+        )
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class ThresholdConfig(_Strict):
+    """Below a confidence, abstain or give a fallback label; applied wherever the model scores."""
+
+    min_confidence: float | None = Field(
+        None, gt=0, lt=1, description="Predictions less confident than this are not given."
+    )
+    target_precision: float | None = Field(
+        None, gt=0, le=1, description="Choose the lowest confidence reaching this precision."
+    )
+    fallback_label: str | int | float | bool | None = Field(
+        None, description="Label given below the threshold; empty means abstain."
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> ThresholdConfig:
+        if (self.min_confidence is None) == (self.target_precision is None):
+            raise ValueError("set exactly one of min_confidence or target_precision")
+        return self
+
+
+class EvaluationConfig(_Strict):
+    slices: dict[str, str] = Field(
+        default_factory=dict, description="Named pandas query expressions, e.g. 'age >= 65'."
+    )
+    calibration: Literal["none", "sigmoid", "isotonic", "auto"] = Field(
+        "none", description="Fitted on the validation split; auto keeps it if log loss improves."
+    )
+    threshold: ThresholdConfig | None = None
+    min_slice_rows: int = Field(20, ge=1, description="Smaller automatic slices are skipped.")
+    weak_slice_margin: float | None = Field(
+        None,
+        ge=0,
+        description="A slice worse than all rows by more than this is weak: accuracy points "
+        "for classifiers (default 0.05), a share of the MAE for regression (default 0.25).",
+    )
+    worst_errors: int = Field(20, ge=0, description="Most confident mistakes listed.")
+    importance_rows: int = Field(2000, ge=50, description="Rows for permutation importance.")
+    learning_curve: Literal["auto"] | bool = Field(
+        "auto", description="auto: only when the training split has at most 20,000 rows."
+    )
+    reports: str = Field("reports", description="Folder of the HTML reports.")
+
+
+_CHANGE = re.compile(r"^[+\-*]\d+(?:\.\d+)?%?$")
+
+
+class _BehavioralBase(_Strict):
+    name: str | None = Field(None, description="Shown in results; defaults to kind and column.")
+    sample: int = Field(200, gt=0, description="Test rows the check runs on.")
+
+
+class InvarianceTest(_BehavioralBase):
+    kind: Literal["invariance"]
+    column: str
+    values: list[Any] = Field(min_length=1)
+    min_agreement: float = Field(1.0, ge=0, le=1)
+
+
+class DirectionalTest(_BehavioralBase):
+    kind: Literal["directional"]
+    column: str
+    change: str = Field(description="'+10%', '-5%', '+3', '-1.5' or '*2'.")
+    expect: Literal["increase", "decrease"]
+    label: str | int | float | bool | None = Field(
+        None, description="Classification: the class whose probability should move."
+    )
+    min_agreement: float = Field(0.95, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _change_syntax(self) -> DirectionalTest:
+        if not _CHANGE.match(self.change.replace(" ", "")):
+            raise ValueError(f"change '{self.change}' is not like '+10%', '-5', or '*2'")
+        return self
+
+
+class PerturbationTest(_BehavioralBase):
+    kind: Literal["perturbation"]
+    columns: list[str] = Field(min_length=1)
+    noise: Literal["typos", "numeric"]
+    scale: float = Field(
+        0.1, gt=0, description="typos: share of words changed; numeric: share of the std."
+    )
+    min_agreement: float = Field(0.95, ge=0, le=1)
+
+
+class ExamplesTest(_BehavioralBase):
+    kind: Literal["examples"]
+    rows: list[dict[str, Any]] = Field(min_length=1, description="Inputs plus 'expect'.")
+    min_agreement: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _expectations(self) -> ExamplesTest:
+        for i, row in enumerate(self.rows):
+            if "expect" not in row:
+                raise ValueError(f"rows[{i}] has no 'expect' (the label it should get)")
+        return self
+
+
+BehavioralTest = Annotated[
+    InvarianceTest | DirectionalTest | PerturbationTest | ExamplesTest,
+    Field(discriminator="kind"),
+]
+
+
+class BeatChampionConfig(_Strict):
+    metric: str | None = Field(None, description="Defaults to the selection metric.")
+    significance: float = Field(
+        0.05, gt=0, le=1, description="The challenger must be better with p below this."
+    )
+    test: Literal["bootstrap", "mcnemar"] = "bootstrap"
+    resamples: int = Field(1000, ge=100, description="Paired bootstrap resamples.")
+
+
+class GateConfig(_Strict):
+    min: dict[str, float] = Field(
+        default_factory=dict, description="Test metrics that must be at least these."
+    )
+    max: dict[str, float] = Field(
+        default_factory=dict, description="Test metrics that must be at most these."
+    )
+    max_overfit_gap: float | None = Field(
+        None, ge=0, description="Largest train-minus-held-out gap of the selection metric."
+    )
+    beat_champion: BeatChampionConfig | None = Field(default_factory=BeatChampionConfig)
+    behavioral: Literal["must_pass", "report"] = "must_pass"
 
 
 def json_schema() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from loopml.core.evaluation.threshold import Threshold
 from loopml.core.scoring import ColumnSpec, ScoringModel
 from loopml.errors import ModelNotFoundError, TrackingError
 
@@ -76,7 +77,7 @@ def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
         except MlflowException:
             raise ModelNotFoundError(
                 f"no model version has alias '{m['alias']}' in '{m['name']}'; "
-                "train one with `loopml run` or check `loopml runs`"
+                "train one with `loopml run`, promote one with `loopml promote`; see `loopml runs`"
             ) from None
         return m["name"], str(mv.version)
     if m := _VERSION_URI.match(uri):
@@ -123,4 +124,5 @@ def _scoring_model(
         version=version,
         run_id=run_id,
         uri=uri,
+        threshold=Threshold.from_dict(meta.get("threshold")),
     )

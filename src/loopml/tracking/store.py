@@ -157,7 +157,7 @@ class Tracker:
             self.client.set_terminated(run.info.run_id)
 
     def register(self, run_id: str, model_uri: str, tags: dict[str, str]) -> Registered:
-        """Register the run's model; alias it challenger, and champion if there is none yet."""
+        """Register the run's model and alias it challenger (the gate decides on champion)."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -167,9 +167,6 @@ class Tracker:
             ).version
             aliases = [CHALLENGER]
             self.client.set_registered_model_alias(self.model_name, CHALLENGER, version)
-            if self.alias_version(CHAMPION) is None:
-                self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
-                aliases.append(CHAMPION)
         except MlflowException as exc:
             raise TrackingError(f"registering {self.model_name} failed: {exc.message}") from exc
         return Registered(self.model_name, str(version), tuple(aliases))

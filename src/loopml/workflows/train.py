@@ -29,6 +29,7 @@ from loopml.tracking.store import (
     RunRecord,
     Tracker,
 )
+from loopml.workflows import finalize
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.prepare import Prepared, prepare
 
@@ -66,6 +67,7 @@ def train(
     reporter = reporter or SilentReporter()
     data = prepare(cfg, reporter)
     metric = metrics.resolve(cfg.metric, data.task)
+    finalize.check_settings(cfg, data, metric)
     candidates = _candidates(cfg, data.task)
     reporter.stage(f"Opening the tracking store {cfg.tracking.uri}")
     tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
@@ -76,10 +78,13 @@ def train(
     best = training.pick_best(fitted[1:], metric) if len(fitted) > 1 else fitted[0]
     if best.pipeline is None:
         raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
+    final = finalize.finalize(cfg, data, best, metric, reporter)
+    best = final.fitted
     reporter.stage(f"Scoring {best.name} and the baseline on the test split")
     test, baseline_test, figure = _test_scores(data, metric, best, fitted[0])
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
+    final.add_to(record)
     run_id, model_uri = tracker.log_run(record)
     registered = tracker.register(run_id, model_uri, {"loopml.winner": best.name})
     result = _result(data, metric, run_id, skipped=False)
