@@ -287,7 +287,9 @@ def _island(inner_alias: str, float_inside: bool) -> Converter:
 
 
 def _cast(scope: Any, container: Any, source: str, target: str, to: int) -> None:
-    container.add_node("Cast", [source], [target], to=to, name=scope.get_unique_operator_name("Cast"))
+    container.add_node(
+        "Cast", [source], [target], to=to, name=scope.get_unique_operator_name("Cast")
+    )
 
 
 def _register_trees(update: Callable[..., None]) -> None:

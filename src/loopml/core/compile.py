@@ -26,7 +26,7 @@ import pandas as pd
 
 from loopml.config import Task
 from loopml.core.features import CalendarFeatures, category_key
-from loopml.core.scoring import ColumnSpec
+from loopml.core.scoring import ColumnSpec, ScoringModel
 
 MISSING_CATEGORY = "\x1floopml:missing\x1f"
 TOKEN_PATTERN = r"[\pL\pN_][\pL\pN_]+"  # RE2 spelling of scikit-learn's (?u)\b\w\w+\b
@@ -105,9 +105,7 @@ def convert(
     lowered = _take_over_lowercasing(graph_pipeline)
     parts = _select_calendar_parts(graph_pipeline)
     initial = [
-        (name, _tensor_type(c.role))
-        for c in columns
-        for name in (parts.get(c.name) or [c.name])
+        (name, _tensor_type(c.role)) for c in columns for name in (parts.get(c.name) or [c.name])
     ]
     onnx_model = convert_sklearn(
         graph_pipeline,
@@ -340,3 +338,30 @@ def _failed(reason: str, started: float) -> ParityReport:
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def abstains(model: ScoringModel) -> bool:
+    """Whether ``score_frame`` marks abstentions (a confidence threshold stored with the model).
+
+    The compiled graph gives labels and probabilities only; such a model is scored natively.
+    """
+    row = pd.DataFrame({spec.name: [None] for spec in model.columns})
+    for spec in model.columns:
+        if spec.role == "numeric":
+            row[spec.name] = np.nan
+    try:
+        return "abstained" in model.score_frame(row).columns
+    except Exception:  # a model that cannot score an all-missing row: judge by its fields
+        return bool(getattr(model, "threshold", None))
+
+
+def scored_frame(
+    predictor: OnnxPredictor, model: ScoringModel, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """What ``ScoringModel.score_frame`` returns, computed by the compiled graph."""
+    predicted, proba = predictor.run_frame(model.conform(frame))
+    out = pd.DataFrame({"prediction": predicted}, index=frame.index)
+    if proba is not None:
+        for i, label in enumerate(model.classes):
+            out[f"proba_{label}"] = proba[:, i]
+    return out
