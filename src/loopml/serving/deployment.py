@@ -64,7 +64,8 @@ def deploy(loaded: LoadedModel, role: str, settings: ServeConfig, metrics: Metri
         enabled=batching.enabled,
         on_batch=metrics.batch_rows.labels(role).observe,
     )
-    schema = InputSchema(loaded.model.columns, settings.limits.max_rows)
+    model = loaded.model
+    schema = InputSchema(model.columns, settings.limits.max_rows, tuple(model.id_columns))
     deployment = Deployment(role, loaded, engine, note, schema, batcher)
     metrics.set_model(role, deployment.name, deployment.version, engine.name)
     return deployment

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 from typing import Any
 
@@ -28,10 +29,14 @@ class UnsupportedMediaType(PredictionInputError):
 
 
 def parse_json(body: bytes) -> Any:
+    """orjson; then Python's parser, which also reads NaN and Infinity as MLflow clients send."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise PredictionInputError(f"the body is not valid JSON ({exc})") from None
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise PredictionInputError(f"the body is not valid JSON ({exc})") from None
 
 
 def _media_type(content_type: str | None) -> str:

@@ -73,11 +73,11 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
 class InputSchema:
     """Converts request rows to ``Columns`` for one model's feature columns."""
 
-    def __init__(self, columns: list[ColumnSpec], max_rows: int):
+    def __init__(self, columns: list[ColumnSpec], max_rows: int, id_columns: tuple[str, ...] = ()):
         self.columns = columns
         self.names = [c.name for c in columns]
         self.max_rows = max_rows
-        self._known = set(self.names)
+        self._known = set(self.names) | set(id_columns)  # ids may come along; they are ignored
         self._checks = [(c.name, _CHECKS[c.role]) for c in columns]
         self._dtypes = {c.name: np.float64 if c.role == "numeric" else object for c in columns}
 
