@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import mlflow
+import orjson
 import pandas as pd
 import pytest
 from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 
 import loopml
+from loopml.errors import ConfigError
 from loopml.serving.loadtest import bodies_from_csv, run_load
 from loopml.serving.runner import ServeArgs, build_app
 from loopml.workflows.init import init_project
@@ -285,7 +286,7 @@ def test_forcing_onnx_on_a_model_without_artifact_is_refused(breast_cancer: Proj
     bare = LoadedModel(model, None, "this model version has no ONNX artifact")
     engine, note = choose_engine(bare, "auto")
     assert engine.name == "native" and "no ONNX artifact" in note
-    with pytest.raises(Exception, match="serve.engine=onnx"):
+    with pytest.raises(ConfigError, match=r"serve\.engine=onnx"):
         choose_engine(bare, "onnx")
 
 
