@@ -24,10 +24,11 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
 
 from loopml.serving.loadtest import bodies_from_csv, run_load
-from loopml.workflows.init import init_project
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import train_random_forest
 
 ROOT = Path(__file__).resolve().parent
 LEVELS = (1, 8, 64)
@@ -37,19 +38,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def train(folder: Path) -> Path:
-    init_project(folder, "breast_cancer")
-    config = folder / "loopml.yaml"
-    body = yaml.safe_load(config.read_text())
-    body["models"] = {"candidates": {"random_forest": {"n_estimators": 100}}}
-    config.write_text(yaml.safe_dump(body))
-    bin_dir = Path(sys.executable).parent
-    subprocess.run(
-        [str(bin_dir / "loopml"), "run", "-c", str(config)], check=True, capture_output=True
-    )
-    return config
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -114,7 +102,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
-        config = train(Path(tmp) / "project")
+        config = train_random_forest(Path(tmp) / "project")
         rows_csv = config.parent / "data" / "score_me.csv"
         results = []
         for name, start in (("mlflow", start_mlflow), ("loopml", start_loopml)):

@@ -460,7 +460,9 @@ def predict(
     finally:
         reporter.close()
     err.print(
-        f"Wrote {result.rows:,} predictions from {result.model} to {result.output}", highlight=False
+        f"Wrote {result.rows:,} predictions from {result.model} ({result.engine} engine) "
+        f"to {result.output}",
+        highlight=False,
     )
     out.print(str(result.output))
 

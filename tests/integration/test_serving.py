@@ -191,7 +191,7 @@ def test_malformed_predict_bodies_are_4xx_naming_the_problem(
         f"{server.url}/predict", content=body, headers={"content-type": "application/json"}
     )
     assert 400 <= answer.status_code < 500
-    assert needle in answer.json()["detail"]
+    assert needle in answer.json()["detail"][0]["msg"]
 
 
 def test_wrong_types_extra_columns_and_content_type(
@@ -200,9 +200,12 @@ def test_wrong_types_extra_columns_and_content_type(
     record = _rows(breast_cancer, 1).to_dict("records")[0]
     url = f"{server.url}/predict"
     typed = http.post(url, json={"records": [{**record, "mean radius": "large"}]})
-    assert typed.status_code == 422 and "'mean radius'" in typed.json()["detail"]
+    assert typed.status_code == 422 and "'mean radius'" in typed.json()["detail"][0]["msg"]
+    assert typed.json()["detail"][0]["loc"] == ["body", "records", 0, "mean radius"]
     extra = http.post(url, json={"records": [{**record, "colour": "red"}]})
-    assert extra.status_code == 422 and "unknown column 'colour'" in extra.json()["detail"]
+    assert (
+        extra.status_code == 422 and "unknown column 'colour'" in extra.json()["detail"][0]["msg"]
+    )
     text = http.post(url, content=b"x", headers={"content-type": "text/plain"})
     assert text.status_code == 415
     nulls = http.post(url, json={"records": [{**record, "mean radius": None}]})
@@ -232,12 +235,14 @@ def test_limits_on_body_rows_and_time(breast_cancer: Project, http: httpx.Client
     )
     with _serve(breast_cancer, *overrides) as live:
         rows = http.post(f"{live.url}/predict", json={"records": [record] * 6})
-        assert rows.status_code == 413 and "limits.max_rows" in rows.json()["detail"]
+        assert rows.status_code == 413 and "limits.max_rows" in rows.json()["detail"][0]["msg"]
         body = http.post(f"{live.url}/predict", json={"records": [record] * 30})
-        assert body.status_code == 413 and "limits.max_body_bytes" in body.json()["detail"]
+        assert (
+            body.status_code == 413 and "limits.max_body_bytes" in body.json()["detail"][0]["msg"]
+        )
     with _serve(breast_cancer, "serve.limits.request_timeout_s=0.000001") as live:
         slow = http.post(f"{live.url}/predict", json={"records": [record]})
-        assert slow.status_code == 408 and "request_timeout_s" in slow.json()["detail"]
+        assert slow.status_code == 408 and "request_timeout_s" in slow.json()["detail"][0]["msg"]
 
 
 def test_bearer_token_auth(

@@ -31,7 +31,7 @@ from loopml.serving.engine import Scored
 from loopml.serving.metrics import Metrics
 from loopml.serving.predlog import Entry, PredictionLog
 from loopml.serving.reload import ModelSource, watch
-from loopml.serving.schema import Columns, InputSchema, RowsTooMany, json_schema
+from loopml.serving.schema import Columns, FieldError, InputSchema, RowsTooMany, json_schema
 from loopml.tracking.models import LoadedModel
 
 MAX_ROWS = 10_000
@@ -439,9 +439,8 @@ async def _serve(
         )
     except PredictionInputError as exc:
         status = _status_of(exc, endpoint)
-        return Response(
-            error_body(str(exc), status), status_code=status, media_type="application/json"
-        )
+        content = _field_detail(exc) if endpoint == "predict" else error_body(str(exc), status)
+        return Response(content, status_code=status, media_type="application/json")
     except TimeoutError:
         status = 408
         limit = state.settings.limits.request_timeout_s
@@ -589,7 +588,19 @@ def _oip_parse(body: bytes, content_type: str | None, schema: InputSchema) -> Co
 
 
 def _detail(message: str, status: int) -> bytes:
-    return protocols.orjson.dumps({"detail": message})
+    return protocols.orjson.dumps(
+        {"detail": [{"loc": ["body"], "msg": message, "type": "value_error"}]}
+    )
+
+
+def _field_detail(exc: PredictionInputError) -> bytes:
+    """FastAPI's validation-error shape: {"detail": [{"loc", "msg", "type"}]}."""
+    location: list[Any] = ["body"]
+    if isinstance(exc, FieldError):
+        location += ["records", *exc.location]
+    return protocols.orjson.dumps(
+        {"detail": [{"loc": location, "msg": str(exc), "type": "value_error"}]}
+    )
 
 
 def _mlflow_error(message: str, status: int) -> bytes:

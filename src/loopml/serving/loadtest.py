@@ -105,42 +105,51 @@ async def run_load(
     headers: dict[str, str] | None = None,
     timeout_s: float = 10.0,
 ) -> LoadResult:
-    import httpx
+    """Send ``bodies`` (cycled) from ``concurrency`` clients; stop at ``requests`` or time."""
+    import aiohttp
 
     if not bodies:
         raise DataError("no request bodies to send")
     send_headers = {"content-type": "application/json", **(headers or {})}
-    latencies: list[float] = []
-    statuses: Counter[str] = Counter()
-    errors: list[str] = []
+    tally = _Tally()
     ticket = itertools.count()
     deadline = time.perf_counter() + duration_s
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async with httpx.AsyncClient(limits=limits, timeout=timeout_s) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def worker() -> None:
-            while time.perf_counter() < deadline:
-                n = next(ticket)
-                if n >= requests:
-                    return
-                body = bodies[n % len(bodies)]
-                started = time.perf_counter()
-                try:
-                    response = await client.post(url, content=body, headers=send_headers)
-                    status = str(response.status_code)
-                    if response.status_code >= 400 and not errors:
-                        errors.append(f"HTTP {status}: {response.text[:200]}")
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                    errors.append(f"{status}: {exc}")
-                latencies.append(time.perf_counter() - started)
-                statuses[status] += 1
+            while time.perf_counter() < deadline and (n := next(ticket)) < requests:
+                await _one(session, url, bodies[n % len(bodies)], send_headers, tally)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return _result(url, concurrency, latencies, statuses, elapsed, errors)
+    return _result(url, concurrency, tally.latencies, tally.statuses, elapsed, tally.errors)
+
+
+@dataclass
+class _Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+
+async def _one(session: Any, url: str, body: bytes, headers: dict[str, str], tally: _Tally) -> None:
+    import aiohttp
+
+    started = time.perf_counter()
+    try:
+        async with session.post(url, data=body, headers=headers) as response:
+            text = await response.read()
+            status = str(response.status)
+            if response.status >= 400 and not tally.errors:
+                tally.errors.append(f"HTTP {status}: {text[:200].decode(errors='replace')}")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        status = type(exc).__name__
+        tally.errors.append(f"{status}: {exc}")
+    tally.latencies.append(time.perf_counter() - started)
+    tally.statuses[status] += 1
 
 
 def _result(

@@ -20,6 +20,14 @@ Columns = dict[str, np.ndarray]
 MAX_MAGNITUDE = 1e300  # beyond this a number is treated as an error, not a value
 
 
+class FieldError(PredictionInputError):
+    """A problem with one value or column of one row; ``location`` is (row, column)."""
+
+    def __init__(self, message: str, row: int, column: str):
+        super().__init__(message)
+        self.location = (row, column)
+
+
 class RowsTooMany(PredictionInputError):
     """More rows than ``limits.max_rows`` (HTTP 413)."""
 
@@ -108,16 +116,20 @@ class InputSchema:
             return
         missing = [n for n in self.names if n not in record]
         if missing:
-            raise PredictionInputError(
+            raise FieldError(
                 f"record {i} is missing {len(missing)} column(s): "
-                f"{', '.join(repr(m) for m in missing[:5])}; send null for an unknown value"
+                f"{', '.join(repr(m) for m in missing[:5])}; send null for an unknown value",
+                i,
+                missing[0],
             )
         extra = [k for k in record if k not in self._known]
         if extra and not allow_extra:
-            raise PredictionInputError(
+            raise FieldError(
                 f"record {i} has unknown column {extra[0]!r}; the model takes: "
                 f"{', '.join(repr(n) for n in self.names[:10])}"
-                + (" …" if len(self.names) > 10 else "")
+                + (" …" if len(self.names) > 10 else ""),
+                i,
+                str(extra[0]),
             )
 
     def from_split(self, columns: Any, data: Any) -> Columns:
@@ -188,7 +200,7 @@ class InputSchema:
         try:
             return check(value)
         except ValueError as exc:
-            raise PredictionInputError(f"row {row}, column {name!r}: {exc}") from None
+            raise FieldError(f"row {row}, column {name!r}: {exc}", row, name) from None
 
     def _arrays(self, values: dict[str, list[Any]]) -> Columns:
         columns: Columns = {}
