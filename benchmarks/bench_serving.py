@@ -86,7 +86,14 @@ def measure(name: str, url: str, bodies: list[bytes], seconds: float) -> list[di
     for concurrency in LEVELS:
         asyncio.run(run_load(url, bodies, concurrency=concurrency, requests=50, duration_s=2))
         result = asyncio.run(
-            run_load(url, bodies, concurrency=concurrency, requests=200_000, duration_s=seconds)
+            run_load(
+                url,
+                bodies,
+                concurrency=concurrency,
+                requests=200_000,
+                duration_s=seconds,
+                timeout_s=60,
+            )
         )
         rows.append({"server": name, **result.as_dict()})
         print(
