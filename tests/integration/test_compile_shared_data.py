@@ -20,18 +20,19 @@ from tests.integration.conftest import train_cli
 pytestmark = [pytest.mark.integration, pytest.mark.shared_data]
 
 
+def _project(folder: Path, name: str, source: str, target: str, **rest: object) -> Path:
+    data = {"source": str(shared_file(source)), "target": target, **rest.pop("data", {})}  # type: ignore[dict-item]
+    return write_project(folder, {"name": name, "data": data, **rest})
+
+
 def test_titanic_registers_a_compiled_model_with_parity_figures(tmp_path: Path) -> None:
-    config = write_project(
+    config = _project(
         tmp_path,
-        {
-            "name": "titanic",
-            "data": {
-                "source": str(shared_file("titanic_train.csv")),
-                "target": "Survived",
-                "columns": {"text": ["Name"], "ignore": ["PassengerId", "Ticket"]},
-            },
-            "models": {"candidates": {"random_forest": {"n_estimators": 100}, "lightgbm": {}}},
-        },
+        "titanic",
+        "titanic_train.csv",
+        "Survived",
+        data={"columns": {"text": ["Name"], "ignore": ["PassengerId", "Ticket"]}},
+        models={"candidates": {"random_forest": {"n_estimators": 100}, "lightgbm": {}}},
     )
     run_id = train_cli(config)
     cfg = load_config(config)
@@ -46,16 +47,12 @@ def test_titanic_registers_a_compiled_model_with_parity_figures(tmp_path: Path) 
 
 @pytest.mark.parametrize("estimator", ["logistic_regression", "lightgbm"])
 def test_text_with_tfidf_compiles_with_parity(tmp_path: Path, estimator: str) -> None:
-    config = write_project(
+    config = _project(
         tmp_path,
-        {
-            "name": "tags",
-            "data": {
-                "source": str(shared_file("madewithml_dataset.csv")),
-                "target": "tag",
-                "columns": {"text": ["title", "description"], "datetime": ["created_on"]},
-            },
-        },
+        "tags",
+        "madewithml_dataset.csv",
+        "tag",
+        data={"columns": {"text": ["title", "description"], "datetime": ["created_on"]}},
     )
     data = prepare(load_config(config), SilentReporter())
     features = list(data.roles.features)

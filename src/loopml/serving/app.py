@@ -24,7 +24,7 @@ from loopml import __version__
 from loopml.config import ServeConfig
 from loopml.core.scoring import ScoringModel
 from loopml.errors import PredictionInputError
-from loopml.serving import protocols
+from loopml.serving import openapi, protocols
 from loopml.serving.auth import TokenCheck
 from loopml.serving.deployment import Deployment, deploy
 from loopml.serving.engine import Scored
@@ -287,109 +287,40 @@ def _prediction_routes(app: FastAPI, state: ServingState) -> None:
             200 if known and state.ready else 404 if not known else 503,
         )
 
-    predict_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "records": {
-                            "type": "array",
-                            "items": record,
-                            "minItems": 1,
-                            "maxItems": limits.max_rows,
-                        }
-                    },
-                    "required": ["records"],
-                    "additionalProperties": False,
-                }
-            }
-        },
-    }
-    invocations_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "dataframe_records": {"type": "array", "items": record},
-                        "dataframe_split": {
-                            "type": "object",
-                            "properties": {
-                                "columns": {"type": "array", "items": {"type": "string"}},
-                                "data": {"type": "array", "items": {"type": "array"}},
-                            },
-                        },
-                        "instances": {"type": "array"},
-                        "inputs": {},
-                    },
-                }
-            },
-            "text/csv": {"schema": {"type": "string"}},
-        },
-    }
-    infer_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "inputs": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "name": {"type": "string"},
-                                    "shape": {"type": "array", "items": {"type": "integer"}},
-                                    "datatype": {"type": "string"},
-                                    "data": {"type": "array"},
-                                },
-                                "required": ["name", "shape", "datatype", "data"],
-                            },
-                        },
-                    },
-                    "required": ["inputs"],
-                }
-            }
-        },
-    }
-    app.add_api_route(
-        "/predict",
-        predict,
-        methods=["POST"],
-        summary="loopml protocol: records in; predictions, probabilities, abstained out.",
-        openapi_extra={"requestBody": predict_body},
-    )
-    app.add_api_route(
-        "/invocations",
-        invocations,
-        methods=["POST"],
-        summary="MLflow scoring protocol.",
-        openapi_extra={"requestBody": invocations_body},
-    )
-    app.add_api_route(
-        "/v2/models/{name}/infer",
-        infer,
-        methods=["POST"],
-        summary="Open Inference Protocol v2: inference.",
-        openapi_extra={"requestBody": infer_body},
-    )
-    app.add_api_route(
-        "/v2/models/{name}",
-        model_metadata,
-        methods=["GET"],
-        summary="Open Inference Protocol v2: model metadata.",
-    )
-    app.add_api_route(
-        "/v2/models/{name}/ready",
-        model_ready,
-        methods=["GET"],
-        summary="Open Inference Protocol v2: model readiness.",
-    )
+    routes: list[tuple[str, Callable[..., Any], str, str, dict[str, Any] | None]] = [
+        (
+            "/predict",
+            predict,
+            "POST",
+            "loopml protocol: records in; predictions, probabilities, abstained out.",
+            openapi.predict_body(record, limits.max_rows),
+        ),
+        (
+            "/invocations",
+            invocations,
+            "POST",
+            "MLflow scoring protocol.",
+            openapi.invocations_body(record),
+        ),
+        (
+            "/v2/models/{name}/infer",
+            infer,
+            "POST",
+            "Open Inference Protocol v2: inference.",
+            openapi.infer_body(),
+        ),
+        ("/v2/models/{name}", model_metadata, "GET", "Open Inference Protocol v2: metadata.", None),
+        (
+            "/v2/models/{name}/ready",
+            model_ready,
+            "GET",
+            "Open Inference Protocol v2: readiness.",
+            None,
+        ),
+    ]
+    for path, handler, method, summary, body in routes:
+        extra = {"requestBody": body} if body else None
+        app.add_api_route(path, handler, methods=[method], summary=summary, openapi_extra=extra)
 
 
 async def _serve(
@@ -421,18 +352,14 @@ async def _serve(
         content = respond(deployment, scored, request_id)
         status = 200
         latency = (time.perf_counter() - started) * 1000
-        shadow_input = (body, request.headers.get("content-type"), parse)
+        call = _Call(deployment, role, endpoint, request_id, arrived)
         _after(
             state,
-            deployment,
-            role,
-            endpoint,
-            request_id,
-            arrived,
+            call,
             columns,
             scored,
             latency,
-            shadow_input,
+            (body, request.headers.get("content-type"), parse),
         )
         return Response(
             content, media_type="application/json", headers={"x-request-id": request_id}
@@ -486,45 +413,47 @@ def _request_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One scoring of one request: by which deployment, in which role, through which endpoint."""
+
+    deployment: Deployment
+    role: str  # champion | canary | shadow
+    endpoint: str
+    request_id: str
+    arrived: float
+
+
 def _after(
     state: ServingState,
-    deployment: Deployment,
-    role: str,
-    endpoint: str,
-    request_id: str,
-    arrived: float,
+    call: _Call,
     columns: Columns,
     scored: Scored,
     latency_ms: float,
     shadow_input: tuple[bytes, str | None, Parse],
 ) -> None:
     """Count abstentions, queue the log entry, and score the shadow: all off the response."""
+    deployment = call.deployment
     abstained = int(scored.abstained.sum())
     if abstained:
         state.metrics.abstentions.labels(deployment.role).inc(abstained)
-    state.metrics.predictions.labels(deployment.role, deployment.version).inc(
-        len(scored.predictions)
-    )
-    _log(state, deployment, role, endpoint, request_id, arrived, columns, scored, latency_ms)
+    rows = len(scored.predictions)
+    state.metrics.predictions.labels(deployment.role, deployment.version).inc(rows)
+    _log(state, call, columns, scored, latency_ms)
     challenger = state.challenger
     if challenger is not None and state.settings.rollout.mode == "shadow":
-        task = asyncio.get_running_loop().create_task(
-            _shadow(state, challenger, endpoint, request_id, arrived, shadow_input)
-        )
+        shadow = _Call(challenger, "shadow", call.endpoint, call.request_id, call.arrived)
+        task = asyncio.get_running_loop().create_task(_shadow(state, shadow, shadow_input))
         state.background.add(task)
         task.add_done_callback(state.background.discard)
 
 
 async def _shadow(
-    state: ServingState,
-    challenger: Deployment,
-    endpoint: str,
-    request_id: str,
-    arrived: float,
-    shadow_input: tuple[bytes, str | None, Parse],
+    state: ServingState, call: _Call, shadow_input: tuple[bytes, str | None, Parse]
 ) -> None:
     started = time.perf_counter()
     body, content_type, parse = shadow_input
+    challenger = call.deployment
     challenger.active += 1
     try:
         columns = parse(body, content_type, challenger.schema)
@@ -533,31 +462,23 @@ async def _shadow(
         return
     finally:
         challenger.active -= 1
-    latency = (time.perf_counter() - started) * 1000
-    _log(state, challenger, "shadow", endpoint, request_id, arrived, columns, scored, latency)
+    _log(state, call, columns, scored, (time.perf_counter() - started) * 1000)
 
 
 def _log(
-    state: ServingState,
-    deployment: Deployment,
-    role: str,
-    endpoint: str,
-    request_id: str,
-    arrived: float,
-    columns: Columns,
-    scored: Scored,
-    latency_ms: float,
+    state: ServingState, call: _Call, columns: Columns, scored: Scored, latency_ms: float
 ) -> None:
     if state.prediction_log is None:
         return
+    deployment = call.deployment
     entry = Entry(
-        request_id,
-        arrived,
+        call.request_id,
+        call.arrived,
         deployment.name,
         deployment.version,
-        role,
+        call.role,
         deployment.engine.name,
-        endpoint,
+        call.endpoint,
         columns,
         scored,
         latency_ms,
