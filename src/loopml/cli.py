@@ -328,24 +328,124 @@ def serve(
         str | None, typer.Option(help="Address; default serve.host (127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default serve.port (8000).")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="native, onnx or auto (onnx when it passed parity); default serve.engine."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes; default serve.workers (1).")
+    ] = None,
 ) -> None:
     """Serve a registered model over HTTP (the 'champion' alias by default)."""
-    import uvicorn
+    from loopml.serving.runner import ServeArgs, build_app, run
 
-    from loopml.serving.app import create_app
-    from loopml.tracking.models import load
-    from loopml.workflows.predict import model_uri
-
-    cfg = _load(config, set_)
-    uri = model_uri(cfg, model)
-    scorer = load(uri, tracking_uri=cfg.tracking.uri)
+    overrides = list(set_ or [])
+    if engine is not None:
+        overrides.append(f"serve.engine={engine}")
+    if workers is not None:
+        overrides.append(f"serve.workers={workers}")
+    cfg = _load(config, overrides)
+    args = ServeArgs(str(config), overrides, model)
+    served = build_app(args)
+    state = served.state.serving
     bind_host, bind_port = host or cfg.serve.host, port if port is not None else cfg.serve.port
+    for line in state.notes():
+        err.print(f"[cyan]•[/] {line}", highlight=False)
+    if state.tokens.enabled:
+        err.print("[cyan]•[/] bearer-token auth is on", highlight=False)
     err.print(
-        f"Serving [bold]{scorer.describe()}[/] ({uri}) on http://{bind_host}:{bind_port} "
-        f"— POST /predict, GET /health, docs at /docs",
+        f"Serving [bold]{state.champion.loaded.model.describe()}[/] on "
+        f"http://{bind_host}:{bind_port} with {cfg.serve.workers} worker(s) — POST /predict, "
+        "/invocations (MLflow), /v2/models/…/infer; GET /health, /metrics; docs at /docs",
         highlight=False,
     )
-    uvicorn.run(create_app(scorer), host=bind_host, port=bind_port, log_level="warning")
+    if cfg.serve.workers > 1 and state.prediction_log is not None:
+        state.prediction_log.close()  # each worker opens its own
+    if cfg.serve.workers > 1:
+        run(args, host=bind_host, port=bind_port, workers=cfg.serve.workers)
+        return
+    import uvicorn
+
+    uvicorn.run(served, host=bind_host, port=bind_port, log_level="warning", access_log=False)
+
+
+@app.command()
+@handles_errors
+def loadtest(
+    url: Annotated[
+        str, typer.Argument(help="Endpoint to load, e.g. http://127.0.0.1:8000/predict")
+    ],
+    csv: Annotated[
+        Path | None, typer.Option(help="CSV of rows; one single-row request per row, cycled.")
+    ] = None,
+    body: Annotated[
+        Path | None, typer.Option(help="A JSON file sent as the body of every request.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Concurrent clients.")] = 8,
+    requests: Annotated[int, typer.Option(min=1, help="Stop after this many requests.")] = 2000,
+    duration: Annotated[float, typer.Option(min=0.1, help="Stop after this many seconds.")] = 30.0,
+    token: Annotated[
+        str | None, typer.Option(envvar="LOOPML_TOKEN", help="Bearer token to send.")
+    ] = None,
+    allow_remote: Annotated[bool, typer.Option(help="Allow a host that is not loopback.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Load-test a running server: requests/s, p50/p95/p99 latency and errors."""
+    import asyncio
+
+    from loopml.errors import ConfigError
+    from loopml.serving.loadtest import bodies_from_csv, check_target, run_load
+
+    check_target(url, allow_remote)
+    if (csv is None) == (body is None):
+        raise ConfigError("pass exactly one of --csv FILE (rows to send) or --body FILE (JSON)")
+    if body is not None:
+        if not body.is_file():
+            raise ConfigError(f"--body {body}: no such file")
+        bodies = [body.read_bytes()]
+    else:
+        assert csv is not None
+        bodies = bodies_from_csv(csv, url)
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    err.print(
+        f"Loading {url}: {concurrency} clients, at most {requests} requests or {duration:g} s",
+        highlight=False,
+    )
+    result = asyncio.run(
+        run_load(
+            url,
+            bodies,
+            concurrency=concurrency,
+            requests=requests,
+            duration_s=duration,
+            headers=headers,
+        )
+    )
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+    else:
+        _print_load(result)
+    if result.first_error:
+        err.print(f"[yellow]first error:[/] {result.first_error}", highlight=False)
+
+
+def _print_load(result: Any) -> None:
+    table = Table(title=f"Load test of {result.url}", title_justify="left")
+    for name in ("clients", "requests", "errors", "seconds", "req/s", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        str(result.concurrency),
+        str(result.requests),
+        str(result.errors),
+        f"{result.seconds:.2f}",
+        f"{result.requests_per_s:,.1f}",
+        f"{result.p50_ms:.2f}",
+        f"{result.p95_ms:.2f}",
+        f"{result.p99_ms:.2f}",
+    )
+    out.print(table)
 
 
 @app.command()
@@ -369,7 +469,9 @@ def predict(
     finally:
         reporter.close()
     err.print(
-        f"Wrote {result.rows:,} predictions from {result.model} to {result.output}", highlight=False
+        f"Wrote {result.rows:,} predictions from {result.model} ({result.engine} engine) "
+        f"to {result.output}",
+        highlight=False,
     )
     out.print(str(result.output))
 

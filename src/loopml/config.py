@@ -124,10 +124,68 @@ class ComputeConfig(_Strict):
     n_jobs: int = Field(-1, description="Parallel candidate fits; -1 uses every core.")
 
 
+class BatchingConfig(_Strict):
+    """Micro-batching: concurrent requests scored together in one model call."""
+
+    enabled: bool = True
+    max_batch_size: int = Field(256, ge=1, description="Most rows scored in one model call.")
+    max_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="Longest a request waits for others; never when alone."
+    )
+
+
+class AuthConfig(_Strict):
+    """Bearer tokens for prediction and admin endpoints; off when neither source is set."""
+
+    token_env: str | None = Field(None, description="Environment variable: comma-separated tokens.")
+    token_file: str | None = Field(None, description="File with one token per line.")
+    protect_health: bool = Field(False, description="Also require a token on health and metrics.")
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(1_048_576, gt=0, description="Larger bodies get 413.")
+    max_rows: int = Field(10_000, gt=0, description="More rows in one request get 413.")
+    request_timeout_s: float = Field(10.0, gt=0, description="Slower requests get 408.")
+
+
+class RolloutConfig(_Strict):
+    """Serve the challenger beside the champion: canary (a share of traffic) or shadow."""
+
+    mode: Literal["none", "canary", "shadow"] = "none"
+    challenger: str = Field("challenger", description="Registry alias of the challenger.")
+    canary_share: float = Field(0.1, ge=0, le=1, description="Share of requests (canary).")
+    seed: int | None = Field(None, description="Seed of the canary draw (tests, replays).")
+
+
+class PredictionLogConfig(_Strict):
+    """Durable log of every request, written off the hot path."""
+
+    enabled: bool = True
+    url: str = Field(
+        "sqlite:///.loopml/predictions.db", description="SQLite (WAL) or PostgreSQL URL."
+    )
+    flush_interval_s: float = Field(1.0, gt=0, description="A crash loses at most this much.")
+    max_queue: int = Field(
+        100_000, gt=0, description="Entries waiting to be written; beyond, dropped and counted."
+    )
+
+
 class ServeConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     alias: str = Field("champion", description="Registry alias of the model to serve.")
+    engine: Literal["auto", "native", "onnx"] = Field(
+        "auto", description="onnx: the compiled artifact; auto: onnx when it passed parity."
+    )
+    workers: int = Field(1, ge=1, le=64, description="Server processes, one model thread each.")
+    reload_interval_s: float = Field(
+        10.0, ge=0, description="How often to check if the alias moved; 0 turns hot reload off."
+    )
+    batching: BatchingConfig = Field(default_factory=BatchingConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    prediction_log: PredictionLogConfig = Field(default_factory=PredictionLogConfig)
 
 
 class BatchConfig(_Strict):

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from loopml.config import TrackingConfig
 from loopml.errors import ModelNotFoundError, TrackingError
+from loopml.tracking.compiled import compile_model, compiled_metrics
 
 KIND_TAG = "loopml.kind"
 KEY_TAG = "loopml.training_key"
@@ -49,6 +50,7 @@ class RunRecord:
     model_input: pd.DataFrame  # training features: signature and input example
     model_output: Any
     model_metadata: dict[str, Any]
+    check_input: pd.DataFrame | None = None  # validation features: ONNX parity is checked on them
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ class Tracker:
                     mlflow.log_figure(figure, path)
                 self._log_children(experiment_id, run_id, record.children)  # type: ignore[arg-type]
                 model_uri = _log_model(record)
+                mlflow.log_metrics(compiled_metrics(record.model_metadata))
         except Exception as exc:
             self.client.delete_run(run_id)
             raise TrackingError(
@@ -249,6 +252,8 @@ def _row(run: Any, registered: tuple[str, tuple[str, ...]] | None) -> RunRow:
 
 
 def _log_model(record: RunRecord) -> str:
+    import tempfile
+
     import mlflow.sklearn
     import skops.io
     from mlflow.models import infer_signature
@@ -257,16 +262,19 @@ def _log_model(record: RunRecord) -> str:
 
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(record.model))
     signature = infer_signature(record.model_input, record.model_output)
-    info = mlflow.sklearn.log_model(
-        record.model,
-        name="model",
-        serialization_format="skops",
-        skops_trusted_types=trusted,
-        signature=signature,
-        input_example=record.model_input.head(3),
-        pip_requirements=pip_requirements(),
-        metadata=record.model_metadata,
-    )
+    with tempfile.TemporaryDirectory(prefix="loopml-onnx-") as folder:
+        extra_files = compile_model(record, Path(folder))
+        info = mlflow.sklearn.log_model(
+            record.model,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=trusted,
+            signature=signature,
+            input_example=record.model_input.head(3),
+            pip_requirements=pip_requirements(),
+            metadata=record.model_metadata,
+            extra_files=extra_files or None,
+        )
     return str(info.model_uri)
 
 

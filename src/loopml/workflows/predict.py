@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from loopml.config import ProjectConfig
+from loopml.core.compile import OnnxPredictor, abstains, scored_frame
 from loopml.core.data.ingest import file_kind
 from loopml.core.scoring import ScoringModel
 from loopml.errors import DataError, PredictionInputError
-from loopml.tracking.models import load
+from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.events import Reporter, SilentReporter
 
 
@@ -27,6 +29,8 @@ class PredictResult:
     rows: int
     model: str
     id_columns: tuple[str, ...]
+    engine: str = "native"
+    engine_note: str = ""
 
 
 def model_uri(cfg: ProjectConfig, model: str | None) -> str:
@@ -55,21 +59,40 @@ def predict_file(
     if not source.is_file():
         raise DataError(f"{source}: no such file; pass a CSV or Parquet file to score")
     out_kind = file_kind(str(output))
-    scorer = load(model_uri(cfg, model), tracking_uri=cfg.tracking.uri)
-    reporter.stage(f"Scoring {source} with {scorer.describe()}")
-    rows = _write_atomically(output, out_kind, _scored_chunks(scorer, source, cfg, reporter))
+    loaded = load_with_compiled(model_uri(cfg, model), tracking_uri=cfg.tracking.uri)
+    scorer = loaded.model
+    score, engine, note = _chunk_scorer(loaded)
+    reporter.stage(f"Scoring {source} with {scorer.describe()} ({engine} engine: {note})")
+    chunks = _scored_chunks(scorer, score, source, cfg, reporter)
+    rows = _write_atomically(output, out_kind, chunks)
     ids = tuple(c for c in scorer.id_columns)
-    return PredictResult(output, rows, scorer.describe(), ids)
+    return PredictResult(output, rows, scorer.describe(), ids, engine, note)
+
+
+def _chunk_scorer(loaded: LoadedModel) -> tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str]:
+    """The compiled graph when the model has one that passed parity, else the pipeline."""
+    model = loaded.model
+    if loaded.compiled is None:
+        return model.score_frame, "native", loaded.compile_note
+    if abstains(model):
+        return model.score_frame, "native", "the model applies a confidence threshold"
+    compiled = loaded.compiled
+    predictor = OnnxPredictor(compiled.onnx, compiled.inputs, model.task, list(model.classes))
+    return functools.partial(scored_frame, predictor, model), "onnx", compiled.report.reason
 
 
 def _scored_chunks(
-    scorer: ScoringModel, source: Path, cfg: ProjectConfig, reporter: Reporter
+    scorer: ScoringModel,
+    score: Callable[[pd.DataFrame], pd.DataFrame],
+    source: Path,
+    cfg: ProjectConfig,
+    reporter: Reporter,
 ) -> Iterator[pd.DataFrame]:
     done, total = 0, _row_count(source)
     for chunk in _read_chunks(source, cfg.batch.chunk_rows):
         keep = [c for c in scorer.id_columns if c in chunk.columns]
         try:
-            scored = scorer.score_frame(chunk)
+            scored = score(chunk)
         except PredictionInputError as exc:
             raise PredictionInputError(f"{source}: {exc}") from None
         yield pd.concat([chunk[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1)

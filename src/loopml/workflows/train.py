@@ -211,6 +211,7 @@ def _record(
         model_input=features,
         model_output=best.pipeline.predict(features.head(50)),
         model_metadata={"loopml": _model_metadata(cfg, data, best)},
+        check_input=data.splits.validation[list(data.roles.features)],
     )
 
 
