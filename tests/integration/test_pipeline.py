@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -150,7 +153,11 @@ def test_ui_serves_the_project_store(breast_cancer: Project) -> None:
         "--port",
         str(port),
     ]
-    ui = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its own process group: `loopml ui` starts `mlflow ui`, which starts uvicorn and job
+    # workers; stopping only the first would leave the others running after the test.
+    ui = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -169,5 +176,9 @@ def test_ui_serves_the_project_store(breast_cancer: Project) -> None:
         names = [e["name"] for e in answer.json()["experiments"]]
         assert "breast-cancer" in names
     finally:
-        ui.terminate()
-        ui.wait(timeout=30)
+        os.killpg(ui.pid, signal.SIGTERM)
+        try:
+            ui.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(ui.pid, signal.SIGKILL)

@@ -84,7 +84,10 @@ def finalize(
     if outcome.note and outcome.method == "none" and wanted != "none":
         reporter.warn(f"evaluation.calibration: {outcome.note}")
     fitted = best if outcome.method == "none" else _rescored(best, outcome.model, data, metric)
-    if cfg.evaluation.threshold is None or not hasattr(fitted.pipeline, "predict_proba"):
+    if cfg.evaluation.threshold is None:
+        return Finalized(fitted, outcome)
+    if not hasattr(fitted.pipeline, "predict_proba"):
+        reporter.warn(f"evaluation.threshold: {best.name} gives no probabilities; not applied")
         return Finalized(fitted, outcome)
     proba = fitted.pipeline.predict_proba(validation[features])  # type: ignore[union-attr]
     classes = list(fitted.pipeline.classes_)  # type: ignore[union-attr]
