@@ -7,7 +7,7 @@ the server can print it at startup.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,9 @@ from loopml.core.compile import OnnxPredictor, abstains, column_feeds
 from loopml.core.scoring import ScoringModel
 from loopml.errors import ConfigError
 from loopml.serving.schema import Columns, rows_of
-from loopml.tracking.models import LoadedModel
+
+if TYPE_CHECKING:  # the prediction log imports Scored from here without loading MLflow
+    from loopml.tracking.models import LoadedModel
 
 
 @dataclass(frozen=True)
