@@ -13,8 +13,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from loopml.core.evaluation.threshold import Threshold
 from loopml.core.compile import CompiledModel
+from loopml.core.evaluation.threshold import Threshold
 from loopml.core.scoring import ColumnSpec, ScoringModel
 from loopml.errors import ModelNotFoundError, TrackingError
 from loopml.tracking.compiled import read_compiled
