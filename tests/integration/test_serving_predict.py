@@ -195,14 +195,14 @@ def test_several_errors_are_all_reported(
     assert locs[1][-2:] == [1, "worst area"]
 
 
-def test_more_than_max_rows_is_a_422(
+def test_more_than_max_rows_is_a_413(
     model: ScoringModel, http: httpx.Client, rows: pd.DataFrame
 ) -> None:
     with LiveServer(create_app(model, max_rows=5)) as small:
         at_limit = http.post(f"{small.url}/predict", json={"records": _records(rows.head(5))})
         assert at_limit.status_code == 200, at_limit.text
         over = http.post(f"{small.url}/predict", json={"records": _records(rows.head(6))})
-        assert over.status_code == 422
+        assert over.status_code == 413
         assert _locs(over)[0][-1] == "records"
 
 

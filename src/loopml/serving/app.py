@@ -31,7 +31,14 @@ from loopml.serving.engine import Scored
 from loopml.serving.metrics import Metrics
 from loopml.serving.predlog import Entry, PredictionLog
 from loopml.serving.reload import ModelSource, watch
-from loopml.serving.schema import Columns, FieldError, InputSchema, RowsTooMany, json_schema
+from loopml.serving.schema import (
+    Columns,
+    FieldError,
+    FieldErrors,
+    InputSchema,
+    RowsTooMany,
+    json_schema,
+)
 from loopml.tracking.models import LoadedModel
 
 MAX_ROWS = 10_000
@@ -516,12 +523,14 @@ def _detail(message: str, status: int) -> bytes:
 
 def _field_detail(exc: PredictionInputError) -> bytes:
     """FastAPI's validation-error shape: {"detail": [{"loc", "msg", "type"}]}."""
-    location: list[Any] = ["body"]
-    if isinstance(exc, FieldError):
-        location += ["records", *exc.location]
-    return protocols.orjson.dumps(
-        {"detail": [{"loc": location, "msg": str(exc), "type": "value_error"}]}
-    )
+    errors = exc.errors if isinstance(exc, FieldErrors) else [exc]
+    detail = []
+    for error in errors:
+        location: list[Any] = ["body", "records"]
+        if isinstance(error, FieldError):
+            location += list(error.location)
+        detail.append({"loc": location, "msg": str(error), "type": "value_error"})
+    return protocols.orjson.dumps({"detail": detail})
 
 
 def _mlflow_error(message: str, status: int) -> bytes:

@@ -28,6 +28,14 @@ class FieldError(PredictionInputError):
         self.location = (row, column)
 
 
+class FieldErrors(PredictionInputError):
+    """Every problem in a request's records, so one 422 names each bad field."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(str(e) for e in errors[:5]))
+        self.errors = errors
+
+
 class RowsTooMany(PredictionInputError):
     """More rows than ``limits.max_rows`` (HTTP 413)."""
 
@@ -101,15 +109,48 @@ class InputSchema:
             raise PredictionInputError(f"expected a list of records, got {type(records).__name__}")
         self._limit(len(records))
         values: dict[str, list[Any]] = {name: [] for name in self.names}
+        try:
+            for i, record in enumerate(records):
+                if not isinstance(record, dict):
+                    raise PredictionInputError(
+                        f"record {i} must be an object of column: value, got {_show(record)}"
+                    )
+                self._check_keys(i, record, allow_extra)
+                for name, check in self._checks:
+                    values[name].append(self._checked(i, name, record[name], check))
+        except FieldError:
+            # The fast path stops at the first problem; only a bad request pays for naming all.
+            raise FieldErrors(self._every_problem(records, allow_extra)) from None
+        return self._arrays(values)
+
+    def _every_problem(self, records: list[Any], allow_extra: bool) -> list[FieldError]:
+        problems: list[FieldError] = []
         for i, record in enumerate(records):
             if not isinstance(record, dict):
-                raise PredictionInputError(
-                    f"record {i} must be an object of column: value, got {_show(record)}"
+                continue
+            missing = [name for name in self.names if name not in record]
+            if missing:
+                problems.append(
+                    FieldError(
+                        f"record {i} is missing {len(missing)} column(s): "
+                        f"{', '.join(repr(m) for m in missing[:5])}; "
+                        "send null for an unknown value",
+                        i,
+                        missing[0],
+                    )
                 )
-            self._check_keys(i, record, allow_extra)
+            for key in record:
+                if key not in self._known and not allow_extra:
+                    problems.append(
+                        FieldError(f"record {i} has unknown column {key!r}", i, str(key))
+                    )
             for name, check in self._checks:
-                values[name].append(self._checked(i, name, record[name], check))
-        return self._arrays(values)
+                if name in record:
+                    try:
+                        self._checked(i, name, record[name], check)
+                    except FieldError as exc:
+                        problems.append(exc)
+        return problems
 
     def _check_keys(self, i: int, record: dict[str, Any], allow_extra: bool) -> None:
         if len(record) == len(self.names) and all(name in record for name in self.names):
