@@ -389,7 +389,11 @@ def test_reload_during_a_load_test_drops_nothing(two_versions: Project) -> None:
             time.sleep(1.0)
             client.set_registered_model_alias("breast-cancer", "champion", "2")
             worker.join(timeout=60)
+            deadline = time.monotonic() + 60  # the switch is in the background; bounded wait
             health = httpx.get(f"{live.url}/health").json()
+            while health["model"]["version"] != "2" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                health = httpx.get(f"{live.url}/health").json()
             reloads = httpx.get(f"{live.url}/metrics").text
     finally:
         client.set_registered_model_alias("breast-cancer", "champion", "1")
