@@ -31,6 +31,8 @@ from loopml.tracking.store import (
 )
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.prepare import Prepared, prepare
+from loopml.workflows.reference import ARTIFACT as REFERENCE_ARTIFACT
+from loopml.workflows.reference import reference_document
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class TrainResult:
     test: Scores | None = None
     baseline_test: Scores | None = None
     registered: Registered | None = None
+    test_rows: pd.DataFrame | None = None  # the test split, for gates comparing on same rows
 
 
 def train(
@@ -85,6 +88,7 @@ def train(
     result = _result(data, metric, run_id, skipped=False)
     result.leaderboard, result.winner, result.registered = fitted, best.name, registered
     result.test, result.baseline_test = test, baseline_test
+    result.test_rows = data.splits.test
     return result
 
 
@@ -194,6 +198,7 @@ def _record(
             "data/roles.json": data.roles.as_dict(),
             "data/warnings.json": list(data.warnings),
             "leaderboard.json": [_board_row(f) for f in fitted],
+            REFERENCE_ARTIFACT: reference_document(cfg, data, metric.name, best, test.selection),
         },
         figures={plot_name: figure},
         children=[

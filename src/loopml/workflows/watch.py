@@ -1,0 +1,357 @@
+"""`loopml watch`: monitor on a schedule; on a trigger retrain, gate and promote.
+
+One tick: monitor the champion (a monitoring run), decide whether a configured trigger
+fired (drift, decay, or the champion being older than ``retraining.schedule``), load the
+retraining data, and handle the trigger once: its key is the trigger kinds, the champion
+version, the data's fingerprint and the training settings. A trigger run in MLflow
+records trigger -> monitoring run -> training run -> gate -> promotion; a key that a
+finished trigger run already holds is never retrained again, so a restarted watcher picks
+up where it stopped (a crash mid-way leaves the trigger run unfinished, and the next tick
+redoes it; `loopml run` then finds the finished training run and does not fit twice).
+
+The gate here is ``promote_if_better``: the challenger's selection metric against the
+champion's on the challenger's test rows. It is to be replaced by the evaluation gate of
+`loopml promote` when that lands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loopml.config import ProjectConfig, Task, duration_seconds
+from loopml.core.data import ingest
+from loopml.core.evaluation import metrics
+from loopml.core.reference import ReferenceProfile
+from loopml.errors import ConfigError, DataError, LoopmlError
+from loopml.tracking import monitoring as runs
+from loopml.tracking.models import load
+from loopml.tracking.store import CHAMPION, Tracker
+from loopml.workflows.events import Reporter, SilentReporter
+from loopml.workflows.monitor import ALERT, MonitorResult, monitor, tracker_for
+from loopml.workflows.prepare import prepare
+from loopml.workflows.train import train
+
+DECISION_TAG = "loopml.gate.decision"  # the same tags as `loopml promote`
+REASONS_TAG = "loopml.gate.reasons"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kinds: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    passed: bool
+    promoted: bool
+    metric: str
+    challenger: str | None
+    champion: str | None
+    challenger_score: float | None
+    champion_score: float | None
+    rows: int
+    reason: str
+
+
+@dataclass
+class TickResult:
+    status: str  # the monitor's: healthy | alert, or error
+    action: str  # none | handled-before | no-new-model | promoted | rejected | error
+    message: str
+    monitor_run_id: str | None = None
+    trigger: Trigger | None = None
+    trigger_run_id: str | None = None
+    training_run_id: str | None = None
+    gate: GateOutcome | None = None
+    at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tick(cfg: ProjectConfig, *, reporter: Reporter | None = None) -> TickResult:
+    """One round: monitor, and retrain + gate + promote when a trigger fires."""
+    reporter = reporter or SilentReporter()
+    tracker = tracker_for(cfg)
+    watched = monitor(cfg, tags={"loopml.watch": "true"}, reporter=reporter)
+    found = watched.assessment
+    trigger = _trigger(cfg, tracker, watched)
+    if trigger is None:
+        summary = "; ".join(
+            [found.drift.summary(), *([found.decay.summary()] if found.decay else [])]
+        )
+        return TickResult(found.status, "none", summary, watched.run_id)
+    reporter.stage(f"Triggered by {', '.join(trigger.reasons)}")
+    frame = retraining_data(cfg, found.profile, reporter)
+    key = _trigger_key(cfg, trigger, found.ref, ingest.fingerprint(frame))
+    handled = runs.finished_trigger(tracker, key)
+    if handled:
+        message = f"trigger {key} was handled by run {handled}; waiting for new data"
+        return TickResult(found.status, "handled-before", message, watched.run_id, trigger, handled)
+    return _retrain(cfg, tracker, watched, trigger, key, frame, reporter)
+
+
+def watch(
+    cfg: ProjectConfig,
+    every: str,
+    *,
+    max_ticks: int | None = None,
+    stop: threading.Event | None = None,
+    on_tick: Callable[[TickResult], None] | None = None,
+    reporter: Reporter | None = None,
+) -> list[TickResult]:
+    """Tick every ``every`` (e.g. '10m') until ``max_ticks`` or ``stop``; errors do not stop it."""
+    try:
+        seconds = duration_seconds(every)
+    except ValueError as exc:
+        raise ConfigError(f"--every: {exc}") from None
+    stop = stop or threading.Event()
+    done: list[TickResult] = []
+    while not stop.is_set() and (max_ticks is None or len(done) < max_ticks):
+        started = time.monotonic()
+        try:
+            result = tick(cfg, reporter=reporter)
+        except LoopmlError as exc:
+            result = TickResult("error", "error", str(exc).splitlines()[0])
+        done.append(result)
+        if on_tick is not None:
+            on_tick(result)
+        if max_ticks is not None and len(done) >= max_ticks:
+            break
+        stop.wait(max(0.0, seconds - (time.monotonic() - started)))
+    return done
+
+
+def _trigger(cfg: ProjectConfig, tracker: Tracker, watched: MonitorResult) -> Trigger | None:
+    found = watched.assessment
+    kinds, reasons = [], []
+    if found.status == ALERT:
+        if "drift" in found.reasons and "drift" in cfg.retraining.trigger:
+            kinds.append("drift")
+            reasons.append(found.drift.summary())
+        if "decay" in found.reasons and "decay" in cfg.retraining.trigger and found.decay:
+            kinds.append("decay")
+            reasons.append(found.decay.summary())
+    if "schedule" in cfg.retraining.trigger and cfg.retraining.schedule:
+        age = time.time() - runs.run_started(tracker, found.ref.run_id)
+        if age >= duration_seconds(cfg.retraining.schedule):
+            kinds.append("schedule")
+            reasons.append(f"{found.ref.describe()} is older than {cfg.retraining.schedule}")
+    return Trigger(tuple(kinds), tuple(reasons)) if kinds else None
+
+
+def retraining_data(
+    cfg: ProjectConfig, profile: ReferenceProfile, reporter: Reporter | None = None
+) -> pd.DataFrame:
+    """The configured retraining data; with since: last_training, only the newer rows."""
+    reporter = reporter or SilentReporter()
+    settings = cfg.retraining.data
+    data_cfg = cfg.data.model_copy(
+        update={
+            "source": _resolve(cfg, settings.source) if settings.source else cfg.data.source,
+            "query": settings.query if settings.source else (settings.query or cfg.data.query),
+        }
+    )
+    reporter.stage(f"Loading the retraining data from {data_cfg.source}")
+    frame = ingest.load(data_cfg)
+    if settings.since == "all":
+        return frame
+    return _since_last_training(cfg, profile, frame, str(data_cfg.source))
+
+
+def _since_last_training(
+    cfg: ProjectConfig, profile: ReferenceProfile, frame: pd.DataFrame, source: str
+) -> pd.DataFrame:
+    settings = cfg.retraining.data
+    column = settings.time_column or cfg.split.time_column
+    if not column:
+        raise ConfigError(
+            "retraining.data.since: last_training needs a time column; set "
+            "retraining.data.time_column or split.time_column"
+        )
+    if column not in frame.columns:
+        raise DataError(f"{source}: no time column '{column}' (retraining.data.time_column)")
+    if profile.data_end is None:
+        raise ConfigError(
+            "retraining.data.since: last_training: the champion's profile has no end date "
+            "(it was trained without split.time_column); use since: all"
+        )
+    moments = pd.to_datetime(frame[column], errors="coerce", format="mixed")
+    start = pd.Timestamp(profile.data_end) - pd.Timedelta(days=settings.reference_days)
+    kept = frame[moments > start].reset_index(drop=True)
+    if kept.empty:
+        raise DataError(f"{source}: no rows after {start} (the end of the last training data)")
+    return kept
+
+
+def _resolve(cfg: ProjectConfig, source: str) -> str:
+    if "://" in source:
+        return source
+    path = Path(source)
+    return str(path if path.is_absolute() else (cfg.root / path).resolve())
+
+
+def _trigger_key(cfg: ProjectConfig, trigger: Trigger, ref: runs.ModelRef, data: str) -> str:
+    parts = ["+".join(sorted(trigger.kinds)), ref.version or ref.run_id, data, cfg.training_key()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _retrain(
+    cfg: ProjectConfig,
+    tracker: Tracker,
+    watched: MonitorResult,
+    trigger: Trigger,
+    key: str,
+    frame: pd.DataFrame,
+    reporter: Reporter,
+) -> TickResult:
+    found = watched.assessment
+    trigger_run = runs.start_run(
+        tracker,
+        f"retrain: {'+'.join(trigger.kinds)} on {found.ref.describe()}",
+        "retraining",
+        {
+            runs.TRIGGER_KEY_TAG: key,
+            "loopml.trigger.kinds": ",".join(trigger.kinds),
+            "loopml.trigger.reasons": " | ".join(trigger.reasons)[:4000],
+            "loopml.monitor_run_id": watched.run_id or "",
+            "loopml.champion_version": found.ref.version or "",
+        },
+    )
+    chain: dict[str, Any] = {"trigger": asdict(trigger), "monitor_run_id": watched.run_id}
+    try:
+        result = _train_and_gate(cfg, tracker, trigger_run, key, frame, found.ref, chain, reporter)
+    except BaseException as exc:
+        chain["error"] = str(exc)
+        runs.finish_run(tracker, trigger_run, {"loopml.outcome": "error"}, chain, ok=False)
+        raise
+    result.monitor_run_id, result.trigger, result.status = watched.run_id, trigger, found.status
+    return result
+
+
+def _train_and_gate(
+    cfg: ProjectConfig,
+    tracker: Tracker,
+    trigger_run: str,
+    key: str,
+    frame: pd.DataFrame,
+    champion: runs.ModelRef,
+    chain: dict[str, Any],
+    reporter: Reporter,
+) -> TickResult:
+    retrain_cfg = _with_snapshot(cfg, frame, key)
+    trained = train(retrain_cfg, reporter=reporter)
+    chain["training_run_id"] = trained.run_id
+    runs.tag_run(tracker, trained.run_id, {runs.TRIGGER_RUN_TAG: trigger_run})
+    if trained.run_id == champion.run_id:
+        outcome, gate = "no-new-model", None
+        message = f"the retraining data gives the champion's own run {trained.run_id}"
+    else:
+        rows = trained.test_rows
+        if rows is None:  # an earlier tick trained this run and stopped before the gate
+            rows = prepare(retrain_cfg, reporter).splits.test
+        gate = promote_if_better(cfg, tracker, trained.run_id, rows, trigger_run, reporter)
+        outcome = "promoted" if gate.promoted else "rejected"
+        message = gate.reason
+    chain["gate"] = asdict(gate) if gate else None
+    tags = {
+        "loopml.outcome": outcome,
+        "loopml.training_run_id": trained.run_id,
+        DECISION_TAG: "" if gate is None else ("passed" if gate.passed else "failed"),
+        REASONS_TAG: message[:4000],
+        "loopml.promoted_version": (gate.challenger or "") if gate and gate.promoted else "",
+    }
+    runs.finish_run(tracker, trigger_run, tags, chain, ok=True)
+    return TickResult(ALERT, outcome, message, None, None, trigger_run, trained.run_id, gate)
+
+
+def _with_snapshot(cfg: ProjectConfig, frame: pd.DataFrame, key: str) -> ProjectConfig:
+    """The project's config, training on a Parquet snapshot of the retraining data."""
+    folder = cfg.state_dir / "retraining"
+    folder.mkdir(parents=True, exist_ok=True)
+    snapshot = folder / f"{key}.parquet"
+    if not snapshot.exists():
+        temporary = folder / f".{key}.parquet.tmp"
+        frame.to_parquet(temporary, index=False)
+        temporary.replace(snapshot)
+    copy = cfg.model_copy(deep=True)
+    copy.data.source, copy.data.query = str(snapshot), None
+    return copy
+
+
+def promote_if_better(
+    cfg: ProjectConfig,
+    tracker: Tracker,
+    run_id: str,
+    rows: pd.DataFrame,
+    trigger_run: str = "",
+    reporter: Reporter | None = None,
+) -> GateOutcome:
+    """Move `champion` to the run's version if it beats the champion on the same rows.
+
+    Both models score ``rows`` (the challenger's test split) with the project's metric;
+    the challenger passes when it is better by more than
+    ``retraining.gate.min_improvement``. The decision is tagged on the challenger version.
+    """
+    reporter = reporter or SilentReporter()
+    challenger = runs.resolve(tracker, f"runs:/{run_id}/model")
+    if challenger.version is None:
+        raise LoopmlError(f"run {run_id} has no registered model version; nothing to promote")
+    champion_version = tracker.alias_version(CHAMPION)
+    reporter.stage(f"Gate: v{challenger.version} against the champion v{champion_version}")
+    outcome = _compare(cfg, tracker, challenger, champion_version, rows)
+    tags = {DECISION_TAG: "passed" if outcome.passed else "failed", REASONS_TAG: outcome.reason}
+    if trigger_run:
+        tags[runs.TRIGGER_RUN_TAG] = trigger_run
+    runs.tag_version(tracker, challenger.version, tags)
+    if outcome.promoted:
+        runs.set_champion(tracker, CHAMPION, challenger.version)
+    return outcome
+
+
+def _compare(
+    cfg: ProjectConfig,
+    tracker: Tracker,
+    challenger: runs.ModelRef,
+    champion_version: str | None,
+    rows: pd.DataFrame,
+) -> GateOutcome:
+    new = load(challenger.uri, tracking_uri=cfg.tracking.uri)
+    metric = metrics.resolve(cfg.metric, new.task)
+    new_score = _score(new, rows, metric)
+    if champion_version is None or champion_version == challenger.version:
+        why = "no champion yet" if champion_version is None else "it is the champion already"
+        return GateOutcome(
+            True, champion_version is None, metric.name, challenger.version, champion_version,
+            new_score, None, len(rows), f"v{challenger.version} passes: {why}",
+        )  # fmt: skip
+    old = load(f"models:/{tracker.model_name}/{champion_version}", tracking_uri=cfg.tracking.uri)
+    old_score = _score(old, rows, metric)
+    sign = 1.0 if metric.higher_is_better else -1.0
+    margin = cfg.retraining.gate.min_improvement
+    passed = sign * (new_score - old_score) > margin
+    verdict = "beats" if passed else "does not beat"
+    reason = (
+        f"v{challenger.version} {verdict} champion v{champion_version} on {len(rows)} test rows: "
+        f"{metric.name} {new_score:.4f} vs {old_score:.4f} (needs a margin over {margin:g})"
+    )
+    return GateOutcome(
+        passed, passed, metric.name, challenger.version, champion_version,
+        new_score, old_score, len(rows), reason,
+    )  # fmt: skip
+
+
+def _score(model: Any, rows: pd.DataFrame, metric: metrics.Metric) -> float:
+    task: Task = model.task
+    predicted = model.predict(rows)
+    proba = model.predict_proba(rows) if metric.needs_proba and task == "classification" else None
+    return metrics.score(metric, rows[model.target], predicted, proba, model.classes)
