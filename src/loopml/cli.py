@@ -338,10 +338,10 @@ def serve(
     bind_host, bind_port = host or cfg.serve.host, port if port is not None else cfg.serve.port
     err.print(
         f"Serving [bold]{scorer.describe()}[/] ({uri}) on http://{bind_host}:{bind_port} "
-        f"— POST /predict, GET /health, docs at /docs",
+        f"— POST /predict, GET /health, docs at /docs, dashboard at /dashboard",
         highlight=False,
     )
-    uvicorn.run(create_app(scorer), host=bind_host, port=bind_port, log_level="warning")
+    uvicorn.run(create_app(scorer, cfg=cfg), host=bind_host, port=bind_port, log_level="warning")
 
 
 @app.command()

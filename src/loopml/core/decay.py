@@ -22,7 +22,7 @@ from loopml.core.features import category_key
 
 @dataclass(frozen=True)
 class DecayPoint:
-    end: str  # prediction time of the chunk's last row (ISO 8601)
+    end: str  # prediction time of the chunk's last row (ISO 8601), or "row N" without times
     rows: int
     value: float
 
@@ -113,9 +113,15 @@ def _series(
         chunk = frame.iloc[start : start + every]
         value = _score(chunk, task, metric, classes)
         if not math.isnan(value):
-            end = pd.Timestamp(chunk["timestamp"].iloc[-1]).isoformat()
-            points.append(DecayPoint(end, len(chunk), value))
+            points.append(DecayPoint(_moment(chunk["timestamp"].iloc[-1]), len(chunk), value))
     return points
+
+
+def _moment(value: Any) -> str:
+    """A time as ISO 8601; a row number (rows without times) as 'row N'."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return f"row {int(value) + 1}"
 
 
 def _score(frame: pd.DataFrame, task: Task, metric: Metric, classes: list[str]) -> float:

@@ -243,7 +243,7 @@ def _measure(b: _Binned, min_rows: int) -> _Measured:
         psi=psi(ref_grouped, cur_grouped),
         jensen_shannon=js_distance(ref_grouped, cur_grouped),
         distribution=_distribution(b, groups, ref_grouped, cur_grouped),
-        judged=rows_judged >= min_rows and ref_present.sum() > 0,
+        judged=bool(rows_judged >= min_rows and ref_present.sum() > 0),
     )
 
 
@@ -273,7 +273,7 @@ def _verdict(m: _Measured, p_adjusted: float, settings: DriftConfig) -> FeatureD
         missing_reference=float(b.reference[-1] / ref_total) if ref_total else 0.0,
         missing_current=float(b.current[-1] / cur_total) if cur_total else 0.0,
         judged=m.judged,
-        drifted=m.judged and flagged,
+        drifted=bool(m.judged and flagged),
         distribution=m.distribution,
         note=note,
     )
@@ -413,7 +413,9 @@ def _short(value: float) -> str:
 
 
 def _clean(value: Any) -> Any:
-    """JSON-friendly: NaN and infinities become None."""
+    """JSON-friendly: NumPy scalars unwrapped, NaN and infinities as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list):

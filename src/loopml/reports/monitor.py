@@ -1,4 +1,4 @@
-"""The monitoring report: one self-contained HTML file (plots embedded as PNG, no network).
+"""The monitoring report: one self-contained HTML file (charts as inline SVG, no network).
 
 Drift per feature with reference vs current distributions, prediction drift, and decay
 over time, above a table of every statistic.
@@ -6,12 +6,11 @@ over time, above a table of every statistic.
 
 from __future__ import annotations
 
-import base64
-import io
+from html import escape
 from typing import Any
 
 from jinja2 import Environment
-from matplotlib.figure import Figure
+from markupsafe import Markup
 
 from loopml.core.decay import DecayReport
 from loopml.core.drift import Distribution, DriftReport, FeatureDrift
@@ -30,15 +29,18 @@ def render(drift: DriftReport, decay: DecayReport | None, meta: dict[str, Any], 
         drift=drift,
         decay=decay,
         features=[_row(f) for f in ordered],
-        plots=[(f, distribution_png(f.distribution, f.name, f.drifted)) for f in ordered],
+        plots=[(f, Markup(distribution_svg(f.distribution, f.name, f.drifted))) for f in ordered],
         prediction=_row(drift.prediction) if drift.prediction else None,
-        prediction_plot=(
-            distribution_png(drift.prediction.distribution, "prediction", drift.prediction.drifted)
-            if drift.prediction
-            else None
-        ),
-        decay_plot=decay_png(decay) if decay and decay.series else None,
+        prediction_plot=_prediction_svg(drift),
+        decay_plot=Markup(decay_svg(decay)) if decay and decay.series else None,
     )
+
+
+def _prediction_svg(drift: DriftReport) -> Markup | None:
+    found = drift.prediction
+    if found is None:
+        return None
+    return Markup(distribution_svg(found.distribution, "prediction", found.drifted))
 
 
 def _row(f: FeatureDrift) -> dict[str, Any]:
@@ -57,45 +59,125 @@ def _row(f: FeatureDrift) -> dict[str, Any]:
     }
 
 
-def distribution_png(dist: Distribution, title: str, drifted: bool) -> str:
-    """Reference vs current shares per bin or category, as a base64 PNG."""
+def distribution_svg(dist: Distribution, title: str, drifted: bool) -> str:
+    """Reference vs current shares per bin or category, as inline SVG bars."""
     labels, ref, cur = _largest(dist)
-    fig = Figure(figsize=(4.6, 2.8), dpi=80)
-    ax = fig.subplots()
-    positions = range(len(labels))
-    width = 0.42
-    ax.bar([p - width / 2 for p in positions], ref, width, label="reference", color=_REFERENCE)
-    ax.bar([p + width / 2 for p in positions], cur, width, label="current", color=_CURRENT)
-    ax.set_xticks(list(positions), [_short_label(label) for label in labels], rotation=60)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.set_ylabel("share of rows")
-    ax.set_title(title, color=_ALERT if drifted else "black", fontsize=10)
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return _png(fig)
+    width, height, left, bottom, top = 440, 230, 44, 70, 24
+    plot_w, plot_h = width - left - 8, height - top - bottom
+    peak = max([*ref, *cur, 1e-9])
+    slot = plot_w / max(len(labels), 1)
+    parts = [_svg_open(width, height, title), _title(title, width, drifted)]
+    parts += _y_axis(left, top, plot_h, peak, width)
+    for i, label in enumerate(labels):
+        x = left + i * slot
+        for j, (value, colour) in enumerate(((ref[i], _REFERENCE), (cur[i], _CURRENT))):
+            bar_h = value / peak * plot_h
+            parts.append(
+                f'<rect x="{x + slot * (0.1 + 0.4 * j):.1f}" y="{top + plot_h - bar_h:.1f}" '
+                f'width="{slot * 0.4:.1f}" height="{bar_h:.1f}" fill="{colour}">'
+                f"<title>{escape(label)}: {'reference' if j == 0 else 'current'} "
+                f"{value:.1%}</title></rect>"
+            )
+        parts.append(
+            f'<text transform="translate({x + slot / 2:.1f},{top + plot_h + 6}) rotate(55)" '
+            f'font-size="9">{escape(_short_label(label))}</text>'
+        )
+    parts.append(_legend(width - 150, 10, ("reference", _REFERENCE), ("current", _CURRENT)))
+    return "".join(parts) + "</svg>"
 
 
-def decay_png(decay: DecayReport) -> str:
+def decay_svg(decay: DecayReport) -> str:
     """The metric per chunk of labelled rows over time, against the training score."""
-    fig = Figure(figsize=(9, 3.2), dpi=80)
-    ax = fig.subplots()
     values = [p.value for p in decay.series]
-    ax.plot(range(len(values)), values, marker="o", color=_CURRENT, label=f"{decay.metric} (live)")
+    width, height, left, bottom, top = 900, 250, 52, 60, 24
+    plot_w, plot_h = width - left - 16, height - top - bottom
+    limit: float | None = None
+    shown = list(values)
     if decay.reference is not None:
         sign = 1.0 if decay.higher_is_better else -1.0
         limit = decay.reference - sign * decay.settings.max_drop
-        ax.axhline(decay.reference, color=_REFERENCE, linestyle="--", label="test score")
-        ax.axhline(
-            limit, color=_ALERT, linestyle=":", label="alert below" if sign > 0 else "alert above"
+        shown += [decay.reference, limit]
+    low, high = min(shown), max(shown)
+    pad = 0.1 * ((high - low) or 1.0)
+    low, high = low - pad, high + pad
+
+    def y(v: float) -> float:
+        return top + plot_h - (v - low) / (high - low) * plot_h
+
+    def x(i: int) -> float:
+        return left + (i + 0.5) * plot_w / max(len(values), 1)
+
+    title = f"{decay.metric} per {decay.settings.every} labelled rows"
+    parts = [_svg_open(width, height, title), _title(title, width, False)]
+    for value in (low, (low + high) / 2, high):
+        parts.append(_tick(left, y(value), f"{value:.3g}", width))
+    if decay.reference is not None and limit is not None:
+        parts.append(_hline(left, width - 16, y(decay.reference), _REFERENCE, "6,4"))
+        parts.append(_hline(left, width - 16, y(limit), _ALERT, "2,3"))
+    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    parts.append(f'<polyline points="{points}" fill="none" stroke="{_CURRENT}" stroke-width="2"/>')
+    for i, point in enumerate(decay.series):
+        parts.append(
+            f'<circle cx="{x(i):.1f}" cy="{y(point.value):.1f}" r="3.5" fill="{_CURRENT}">'
+            f"<title>{escape(point.end)}: {point.value:.4f} on {point.rows} rows</title></circle>"
         )
-    ticks = list(range(len(values)))
-    ax.set_xticks(ticks, [decay.series[i].end[:16].replace("T", " ") for i in ticks], rotation=30)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.set_ylabel(decay.metric)
-    ax.set_title(f"{decay.metric} per {decay.settings.every} labelled rows", fontsize=10)
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return _png(fig)
+    for i in range(0, len(values), max(1, len(values) // 10)):
+        label = escape(decay.series[i].end[:16].replace("T", " "))
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" font-size="9" '
+            f'text-anchor="middle">{label}</text>'
+        )
+    legend = ((f"{decay.metric} (live)", _CURRENT), ("test score", _REFERENCE))
+    parts.append(_legend(width - 330, 10, *legend, ("alert limit", _ALERT)))
+    return "".join(parts) + "</svg>"
+
+
+def _svg_open(width: int, height: int, title: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
+        'font-family="sans-serif">'
+    )
+
+
+def _title(text: str, width: int, drifted: bool) -> str:
+    colour = _ALERT if drifted else "#222"
+    return (
+        f'<text x="{width / 2}" y="14" text-anchor="middle" font-size="12" '
+        f'font-weight="600" fill="{colour}">{escape(text)}</text>'
+    )
+
+
+def _y_axis(left: int, top: int, plot_h: int, peak: float, width: int) -> list[str]:
+    return [
+        _tick(left, top + plot_h - fraction * plot_h, f"{fraction * peak:.0%}", width)
+        for fraction in (0.0, 0.5, 1.0)
+    ]
+
+
+def _tick(left: int, y: float, label: str, width: int) -> str:
+    return (
+        f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
+        f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{label}</text>'
+    )
+
+
+def _hline(x1: int, x2: int, y: float, colour: str, dash: str) -> str:
+    return (
+        f'<line x1="{x1}" x2="{x2}" y1="{y:.1f}" y2="{y:.1f}" stroke="{colour}" '
+        f'stroke-dasharray="{dash}" stroke-width="1.5"/>'
+    )
+
+
+def _legend(x: int, y: int, *entries: tuple[str, str]) -> str:
+    parts, offset = [], 0
+    for label, colour in entries:
+        parts.append(
+            f'<rect x="{x + offset}" y="{y + 12}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{x + offset + 14}" y="{y + 21}" font-size="10">{escape(label)}</text>'
+        )
+        offset += 24 + 6 * len(label)
+    return "".join(parts)
 
 
 def _largest(dist: Distribution) -> tuple[list[str], list[float], list[float]]:
@@ -108,12 +190,6 @@ def _largest(dist: Distribution) -> tuple[list[str], list[float], list[float]]:
         [dist.reference[i] for i in keep],
         [dist.current[i] for i in keep],
     )
-
-
-def _png(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _short_label(label: str) -> str:
@@ -144,7 +220,7 @@ border-bottom:1px solid #e3e3e3;text-align:right} th:first-child,td:first-child{
 tr.drift td{background:#fdecea} .cards{display:flex;gap:12px;flex-wrap:wrap}
 .card{border:1px solid #ddd;border-radius:8px;padding:10px 14px;flex:1;min-width:260px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(370px,1fr));gap:8px}
-.grid img,.wide img{max-width:100%}
+.chart svg{max-width:100%;height:auto}
 </style></head><body>
 <h1>Monitoring: {{ meta.model }}
  <span class="badge {{ status }}" id="status">{{ status }}</span></h1>
@@ -161,15 +237,13 @@ tr.drift td{background:#fdecea} .cards{display:flex;gap:12px;flex-wrap:wrap}
 </div>
 <h2>Prediction drift</h2>
 {% if prediction %}
-<div class="wide"><img alt="prediction distribution"
- src="data:image/png;base64,{{ prediction_plot }}"></div>
+<div class="wide chart">{{ prediction_plot }}</div>
 <p>{{ prediction.test }} statistic {{ prediction.statistic }},
 corrected p {{ prediction.p_adjusted }}, PSI {{ prediction.psi }}:
 <b>{{ prediction.verdict }}</b></p>
 {% else %}<p class="muted">No predictions to compare.</p>{% endif %}
 <h2>Decay over time</h2>
-{% if decay_plot %}<div class="wide"><img alt="decay over time"
- src="data:image/png;base64,{{ decay_plot }}"></div>
+{% if decay_plot %}<div class="wide chart">{{ decay_plot }}</div>
 {% else %}<p class="muted">Not enough labelled rows for a curve yet.</p>{% endif %}
 <h2>Drift per feature</h2>
 <table id="features"><thead><tr><th>feature</th><th>kind</th><th>test</th><th>statistic</th>
@@ -183,7 +257,7 @@ corrected p {{ prediction.p_adjusted }}, PSI {{ prediction.psi }}:
 {% if drift.skipped %}<p class="muted">Not tested: {% for c, why in drift.skipped.items() %}
 {{ c }} ({{ why }}){{ ", " if not loop.last }}{% endfor %}</p>{% endif %}
 <h2>Reference vs current</h2>
-<div class="grid">{% for f, png in plots %}
-<img alt="{{ f.name }}" src="data:image/png;base64,{{ png }}">{% endfor %}</div>
+<div class="grid">{% for f, svg in plots %}
+<div class="chart" data-feature="{{ f.name }}">{{ svg }}</div>{% endfor %}</div>
 </body></html>
 """

@@ -5,6 +5,7 @@ typed by its role, so a missing or mistyped field is a 422 that names it. (No
 ``from __future__ import annotations`` here: FastAPI must see the request type itself.)
 """
 
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -14,8 +15,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 
 from loopml import __version__
+from loopml.config import ProjectConfig
 from loopml.core.scoring import ColumnSpec, ScoringModel
 from loopml.errors import LoopmlError, PredictionInputError
+from loopml.serving.monitoring import add_monitoring
 
 MAX_ROWS = 10_000
 
@@ -62,8 +65,13 @@ def record_model(columns: list[ColumnSpec]) -> type[BaseModel]:
     return create_model("Record", __config__=config, **fields)
 
 
-def create_app(model: ScoringModel, *, max_rows: int = MAX_ROWS) -> FastAPI:
-    """A FastAPI app serving ``model``. Everything per-model is prepared here, once."""
+def create_app(
+    model: ScoringModel, *, max_rows: int = MAX_ROWS, cfg: ProjectConfig | None = None
+) -> FastAPI:
+    """A FastAPI app serving ``model``. Everything per-model is prepared here, once.
+
+    With the project's ``cfg``, predictions are logged for monitoring (see serving.monitoring).
+    """
     record = record_model(model.columns)
     request_type = create_model(
         "PredictRequest",
@@ -89,16 +97,22 @@ def create_app(model: ScoringModel, *, max_rows: int = MAX_ROWS) -> FastAPI:
 
     @app.post("/predict", response_model=PredictResponse)
     def predict(body: request_type) -> PredictResponse:
+        started = time.perf_counter()
         rows = [r.model_dump(by_alias=True) for r in body.records]  # type: ignore[attr-defined]
         frame = pd.DataFrame.from_records(rows, columns=names)
         scored = model.score_frame(frame)
+        predictions = scored["prediction"].tolist()
+        probabilities = _probabilities(scored, model.classes)
+        request_id = uuid.uuid4().hex
+        recorder.record(request_id, rows, predictions, probabilities, started)
         return PredictResponse(
-            predictions=scored["prediction"].tolist(),
-            probabilities=_probabilities(scored, model.classes),
+            predictions=predictions,
+            probabilities=probabilities,
             model=info,
-            request_id=uuid.uuid4().hex,
+            request_id=request_id,
         )
 
+    recorder = add_monitoring(app, model, cfg)
     return app
 
 

@@ -45,7 +45,9 @@ class Assessment:
     source: str
     drift: drift_stats.DriftReport
     decay: decay_stats.DecayReport | None
-    created: str = field(default_factory=lambda: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"))
+    created: str = field(
+        default_factory=lambda: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    )
 
     @property
     def status(self) -> str:

@@ -331,9 +331,16 @@ def _compare(
     if champion_version is None or champion_version == challenger.version:
         why = "no champion yet" if champion_version is None else "it is the champion already"
         return GateOutcome(
-            True, champion_version is None, metric.name, challenger.version, champion_version,
-            new_score, None, len(rows), f"v{challenger.version} passes: {why}",
-        )  # fmt: skip
+            passed=True,
+            promoted=champion_version is None,
+            metric=metric.name,
+            challenger=challenger.version,
+            champion=champion_version,
+            challenger_score=new_score,
+            champion_score=None,
+            rows=len(rows),
+            reason=f"v{challenger.version} passes: {why}",
+        )
     old = load(f"models:/{tracker.model_name}/{champion_version}", tracking_uri=cfg.tracking.uri)
     old_score = _score(old, rows, metric)
     sign = 1.0 if metric.higher_is_better else -1.0
@@ -345,9 +352,16 @@ def _compare(
         f"{metric.name} {new_score:.4f} vs {old_score:.4f} (needs a margin over {margin:g})"
     )
     return GateOutcome(
-        passed, passed, metric.name, challenger.version, champion_version,
-        new_score, old_score, len(rows), reason,
-    )  # fmt: skip
+        passed=passed,
+        promoted=passed,
+        metric=metric.name,
+        challenger=challenger.version,
+        champion=champion_version,
+        challenger_score=new_score,
+        champion_score=old_score,
+        rows=len(rows),
+        reason=reason,
+    )
 
 
 def _score(model: Any, rows: pd.DataFrame, metric: metrics.Metric) -> float:
