@@ -6,7 +6,6 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -102,9 +101,10 @@ def test_drift_exits_3_and_posts_the_alert_to_the_webhook(
     breast_cancer: Project, frames: dict[str, Path], tmp_path: Path
 ) -> None:
     with Hook() as hook:
+        hooked = f"monitoring.alerts.webhook={hook.url}"
         code, stdout, stderr = cli(
             "monitor", "-c", str(breast_cancer.config_path), "--current", str(frames["shifted"]),
-            "--set", MIN_ROWS, "--set", f"monitoring.alerts.webhook={hook.url}", "-o", str(tmp_path),
+            "--set", MIN_ROWS, "--set", hooked, "-o", str(tmp_path),
         )  # fmt: skip
     assert code == 3, stderr
     assert re.search(r"mean radius\s.*drift", stdout)

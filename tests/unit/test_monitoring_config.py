@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import write_project
 
 from loopml.config import duration_seconds, load_config
 from loopml.errors import ConfigError
-from tests.conftest import write_project
 
 BASE = {"name": "p", "data": {"source": "d.csv", "target": "y"}}
 
