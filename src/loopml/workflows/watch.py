@@ -3,11 +3,13 @@
 One tick: monitor the champion (a monitoring run), decide whether a configured trigger
 fired (drift, decay, or the champion being older than ``retraining.schedule``), load the
 retraining data, and handle the trigger once: its key is the trigger kinds, the champion
-version, the data's fingerprint and the training settings. A trigger run in MLflow
-records trigger -> monitoring run -> training run -> gate -> promotion; a key that a
-finished trigger run already holds is never retrained again, so a restarted watcher picks
-up where it stopped (a crash mid-way leaves the trigger run unfinished, and the next tick
-redoes it; `loopml run` then finds the finished training run and does not fit twice).
+version, the data's fingerprint, the training settings and the gate settings (a changed
+gate re-judges the same trigger, without refitting a model trained on the same data).
+A trigger run in MLflow records trigger -> monitoring run -> training run -> gate ->
+promotion; a key that a finished trigger run already holds is never retrained again, so a
+restarted watcher picks up where it stopped (a crash mid-way leaves the trigger run
+unfinished and the next tick redoes it; training then finds the finished training run and
+does not fit twice).
 
 The gate here is ``promote_if_better``: the challenger's selection metric against the
 champion's on the challenger's test rows. It is to be replaced by the evaluation gate of
@@ -17,6 +19,7 @@ champion's on the challenger's test rows. It is to be replaced by the evaluation
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -201,7 +204,10 @@ def _resolve(cfg: ProjectConfig, source: str) -> str:
 
 
 def _trigger_key(cfg: ProjectConfig, trigger: Trigger, ref: runs.ModelRef, data: str) -> str:
+    """Same kinds, champion, data, training settings and gate: the same trigger."""
+    gate = json.dumps(cfg.retraining.gate.model_dump(), sort_keys=True)
     parts = ["+".join(sorted(trigger.kinds)), ref.version or ref.run_id, data, cfg.training_key()]
+    parts.append(gate)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
