@@ -156,9 +156,12 @@ def summarize_numeric(values: Any) -> NumericSummary:
 
 def summarize_categorical(values: Any) -> CategoricalSummary:
     series = pd.Series(values)
-    missing = int(series.isna().sum())
-    keys = series.dropna().map(category_key)
-    frequent = keys.value_counts()
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    present = codes[codes >= 0]
+    keys = [category_key(u) for u in uniques]  # once per distinct value, not per row
+    counts = pd.Series(np.bincount(present, minlength=len(uniques)), index=keys)
+    frequent = counts.groupby(level=0).sum().sort_values(ascending=False, kind="stable")
+    missing = int(len(codes) - len(present))
     kept = frequent.head(MAX_CATEGORIES)
     return CategoricalSummary(
         rows=len(series),
