@@ -18,6 +18,7 @@ import pandas as pd
 from loopml.config import DecayConfig, Task
 from loopml.core.evaluation.metrics import Metric, score
 from loopml.core.features import category_key
+from loopml.core.jsonable import plain
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class DecayReport:
             summary=self.summary(),
             settings=self.settings.model_dump(),
         )
-        return _finite(values)
+        return plain(values)
 
 
 def assess(
@@ -143,13 +144,3 @@ def _probabilities(frame: pd.DataFrame, classes: list[str]) -> np.ndarray | None
     if not classes or any(c not in frame for c in columns):
         return None
     return frame[columns].to_numpy(dtype=float)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

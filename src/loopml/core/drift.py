@@ -32,6 +32,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from loopml.config import DriftConfig
+from loopml.core.jsonable import plain
 from loopml.core.reference import (
     CategoricalSummary,
     NumericSummary,
@@ -73,7 +74,7 @@ class FeatureDrift:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return _clean(asdict(self))
+        return plain(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -410,16 +411,3 @@ def _bin_labels(summary: NumericSummary) -> list[str]:
 
 def _short(value: float) -> str:
     return f"{value:.4g}"
-
-
-def _clean(value: Any) -> Any:
-    """JSON-friendly: NumPy scalars unwrapped, NaN and infinities as None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

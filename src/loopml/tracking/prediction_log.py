@@ -23,7 +23,6 @@ Readers return a DataFrame with columns ``request_id``, ``row``, ``timestamp`` (
 from __future__ import annotations
 
 import json
-import math
 import queue
 import sqlite3
 import threading
@@ -34,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from loopml.core.jsonable import plain
 from loopml.errors import DataError
 
 _SCHEMA = """
@@ -325,19 +324,4 @@ def _frame(records: list[tuple[Any, ...]], *, labelled: bool) -> pd.DataFrame:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(_plain(value), separators=(",", ":"))
-
-
-def _plain(value: Any) -> Any:
-    """Python values JSON accepts: numpy scalars unwrapped, NaN as null."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
+    return json.dumps(plain(value), separators=(",", ":"))
