@@ -69,3 +69,54 @@ def test_a_bad_interval_is_one_error_line(breast_cancer: Project) -> None:
     code, _, stderr = cli("watch", "-c", str(breast_cancer.config_path), "--every", "soon")
     assert code == 1
     assert "error: --every: 'soon' is not a duration like 30s, 10m, 2h or 7d" in stderr
+
+
+def test_the_schedule_fires_when_the_champion_is_older(
+    breast_cancer: Project, tmp_path: Path
+) -> None:
+    from loopml.workflows.monitor import monitor, tracker_for
+    from loopml.workflows.watch import fired_trigger
+
+    cfg = breast_cancer.cfg
+    data = pd.read_csv(breast_cancer.folder / "data" / "breast_cancer.csv")
+    current = tmp_path / "current.csv"
+    data.to_csv(current, index=False)
+    cfg.monitoring.drift.min_rows = 100
+    watched = monitor(cfg, current=current, output=tmp_path)
+    assert watched.assessment.status == "healthy"
+    tracker = tracker_for(cfg)
+    cfg.retraining.trigger, cfg.retraining.schedule = ["drift", "schedule"], "1s"
+    trigger = fired_trigger(cfg, tracker, watched)
+    assert trigger is not None and trigger.kinds == ("schedule",)
+    assert "breast-cancer v1 is older than 1s" in trigger.reasons[0]
+    cfg.retraining.schedule = "3650d"
+    assert fired_trigger(cfg, tracker, watched) is None
+
+
+def test_since_last_training_keeps_newer_rows_and_a_reference_window(tmp_path: Path) -> None:
+    from loopml.config import load_config
+    from loopml.core.reference import ReferenceProfile
+    from loopml.errors import ConfigError
+    from loopml.workflows.watch import retraining_data
+    from tests.conftest import write_project
+
+    days = pd.date_range("2024-01-01", periods=10, freq="D")
+    pd.DataFrame({"day": days.astype(str), "x": range(10), "y": range(10)}).to_csv(
+        tmp_path / "warehouse.csv", index=False
+    )
+    body = {
+        "name": "p",
+        "data": {"source": "warehouse.csv", "target": "y"},
+        "retraining": {"data": {"since": "last_training", "time_column": "day"}},
+    }
+    cfg = load_config(write_project(tmp_path, body))
+    profile = ReferenceProfile(
+        created="2024-01-06", task="regression", target="y", rows=6, features={},
+        data_end="2024-01-06T00:00:00",
+    )  # fmt: skip
+    assert retraining_data(cfg, profile)["x"].tolist() == [6, 7, 8, 9]
+    cfg.retraining.data.reference_days = 2
+    assert retraining_data(cfg, profile)["x"].tolist() == [4, 5, 6, 7, 8, 9]
+    cfg.retraining.data.time_column = None
+    with pytest.raises(ConfigError, match="since: last_training needs a time column"):
+        retraining_data(cfg, profile)

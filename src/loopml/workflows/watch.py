@@ -87,7 +87,7 @@ def tick(cfg: ProjectConfig, *, reporter: Reporter | None = None) -> TickResult:
     tracker = tracker_for(cfg)
     watched = monitor(cfg, tags={"loopml.watch": "true"}, reporter=reporter)
     found = watched.assessment
-    trigger = _trigger(cfg, tracker, watched)
+    trigger = fired_trigger(cfg, tracker, watched)
     if trigger is None:
         summary = "; ".join(
             [found.drift.summary(), *([found.decay.summary()] if found.decay else [])]
@@ -134,7 +134,8 @@ def watch(
     return done
 
 
-def _trigger(cfg: ProjectConfig, tracker: Tracker, watched: MonitorResult) -> Trigger | None:
+def fired_trigger(cfg: ProjectConfig, tracker: Tracker, watched: MonitorResult) -> Trigger | None:
+    """The configured triggers that this round of monitoring fired, if any."""
     found = watched.assessment
     kinds, reasons = [], []
     if found.status == ALERT:
