@@ -19,6 +19,7 @@ from typing import Any
 from loopml.core.reference import ReferenceProfile
 from loopml.errors import ModelNotFoundError, TrackingError
 from loopml.tracking.store import KIND_TAG, Tracker
+from loopml.tracking.store import _quiet as quiet
 
 REFERENCE_ARTIFACT = "monitoring/reference.json"
 TRIGGER_KEY_TAG = "loopml.trigger.key"
@@ -72,7 +73,7 @@ def load_reference(tracker: Tracker, ref: ModelRef) -> ReferenceProfile:
     from mlflow.exceptions import MlflowException
     from pydantic import ValidationError
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, quiet():
         try:
             local = tracker.client.download_artifacts(ref.run_id, REFERENCE_ARTIFACT, folder)
             text = Path(local).read_text(encoding="utf-8")

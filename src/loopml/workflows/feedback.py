@@ -51,8 +51,10 @@ def record_feedback(
 
 def _label_column(frame: pd.DataFrame, source: Path, chosen: str | None, target: str) -> str:
     if ID_COLUMN not in frame.columns:
+        names = [str(c) for c in frame.columns]
+        shown = ", ".join(names[:8]) + (f", … {len(names) - 8} more" if len(names) > 8 else "")
         raise DataValidationError(
-            f"{source}: no '{ID_COLUMN}' column (columns: {', '.join(map(str, frame.columns))}); "
+            f"{source}: no '{ID_COLUMN}' column (columns: {shown}); "
             "add the request_id each prediction answered with"
         )
     candidates = [chosen] if chosen else [target, "label"]

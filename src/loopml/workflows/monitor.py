@@ -177,6 +177,10 @@ def _from_log(
 def _from_file(
     path: Path, profile: ReferenceProfile, ref: runs.ModelRef, cfg: ProjectConfig
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    if not path.is_file():
+        raise DataError(
+            f"{path}: no such file; pass --current a CSV, Parquet or JSON-lines file of recent rows"
+        )
     frame = read_file(str(path))
     missing = [c for c in profile.features if c not in frame.columns]
     if missing:
