@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from loopml.errors import DataError
@@ -79,3 +81,38 @@ def test_a_reader_sees_committed_rows_while_the_writer_keeps_writing(tmp_path: P
             seen.append(len(log.window(rows=1000)))
     writer.close()
     assert seen == [5, 10, 15, 20]
+
+
+def test_the_serving_servers_per_request_table_is_read_record_by_record(tmp_path: Path) -> None:
+    """The table the serving issue's server writes (one row per request, columnar JSON)."""
+    log = PredictionLog(tmp_path / "predictions.db")
+    log.append([_row("mine", 0, time.time() - 50)])
+    with sqlite3.connect(log.path) as conn:
+        conn.execute(
+            "CREATE TABLE loopml_predictions (request_id TEXT, ts TEXT, model_name TEXT, "
+            "model_version TEXT, role TEXT, engine TEXT, endpoint TEXT, n_rows INTEGER, "
+            "inputs TEXT, outputs TEXT, latency_ms REAL)"
+        )
+        stamp = pd.Timestamp(time.time() - 10, unit="s", tz="UTC").isoformat()
+        answer = {"predictions": ["no", "yes"], "probabilities": [[0.9, 0.1], [0.2, 0.8]],
+                  "abstained": [False, True]}  # fmt: skip
+        for role in ("champion", "shadow"):
+            conn.execute(
+                "INSERT INTO loopml_predictions VALUES (?, ?, 'm', '2', ?, 'onnx', 'predict', 2, "
+                "?, ?, 3.5)",
+                ("theirs", stamp, role, json.dumps({"x": [1.5, None], "c": ["a", "b"]}),
+                 json.dumps(answer)),
+            )  # fmt: skip
+    frame = log.window(model_name="m", rows=10, classes=["no", "yes"])
+    assert frame["request_id"].tolist() == ["mine", "theirs", "theirs"]
+    theirs = frame[frame["request_id"] == "theirs"]
+    assert theirs["row"].tolist() == [0, 1] and theirs["model_version"].tolist() == ["2", "2"]
+    assert theirs["x"].tolist()[0] == 1.5 and pd.isna(theirs["x"].tolist()[1])
+    assert theirs["prediction"].tolist() == ["no", None]  # the second row abstained
+    assert theirs["proba_yes"].tolist() == [0.1, 0.8]
+    assert log.window(rows=2)["request_id"].tolist() == ["theirs", "theirs"]
+    log.add_feedback([Label("theirs", "yes", 1), Label("mine", "no", 0)])
+    joined = log.labelled(model_name="m", classes=["no", "yes"])
+    assert joined[["request_id", "row", "label"]].values.tolist() == [
+        ["mine", 0, "no"], ["theirs", 1, "yes"]
+    ]  # fmt: skip

@@ -14,6 +14,11 @@ server appends while monitoring reads. Schema (one row per predicted record):
     ``request_id`` TEXT, ``row`` INTEGER (primary key together), ``label`` TEXT (JSON value),
     ``received_at`` REAL. A later label for the same record replaces the earlier one.
 
+The serving issue's server writes ``loopml_predictions`` (one row per request: ``ts`` ISO
+8601 UTC, ``role``, columnar JSON ``inputs`` {column: [values]}, ``outputs``
+{predictions, probabilities (lists in class order), abstained}); when that table is in
+the same file the readers read it too, one record per row, shadow scoring left out.
+
 Readers return a DataFrame with columns ``request_id``, ``row``, ``timestamp`` (UTC),
 ``model_name``, ``model_version``, ``run_id``, one column per input feature,
 ``prediction``, ``proba_<class>`` per class (classifiers) and ``latency_ms``;
@@ -162,16 +167,22 @@ class PredictionLog:
         model_name: str | None = None,
         rows: int | None = None,
         hours: float | None = None,
+        classes: Sequence[str] = (),
     ) -> pd.DataFrame:
-        """The latest ``rows`` records, or those of the last ``hours``, oldest first."""
+        """The latest ``rows`` records, or those of the last ``hours``, oldest first.
+
+        ``classes`` names the probability columns of rows the serving issue's server wrote.
+        """
         where, params = _filters(model_name, hours)
         limit = f" LIMIT {int(rows)}" if rows else ""
         sql = (
-            f"SELECT * FROM (SELECT {_COLUMNS} FROM predictions{where} "
-            f"ORDER BY logged_at DESC, request_id, row{limit}) ORDER BY logged_at, request_id, row"
+            f"SELECT {_COLUMNS} FROM predictions{where} "
+            f"ORDER BY logged_at DESC, request_id, row{limit}"
         )
         with self.connect() as conn:
-            return _frame(conn.execute(sql, params).fetchall(), labelled=False)
+            records = conn.execute(sql, params).fetchall()
+            records += _serving_records(conn, model_name, hours, rows, classes, labelled=False)
+        return _frame(_latest(records, rows), labelled=False)
 
     def labelled(
         self,
@@ -179,19 +190,21 @@ class PredictionLog:
         model_name: str | None = None,
         rows: int | None = None,
         hours: float | None = None,
+        classes: Sequence[str] = (),
     ) -> pd.DataFrame:
         """Like ``window``, over records whose label has arrived, with a ``label`` column."""
         where, params = _filters(model_name, hours, table="p.")
         limit = f" LIMIT {int(rows)}" if rows else ""
         columns = ", ".join(f"p.{c.strip()}" for c in _COLUMNS.split(","))
         sql = (
-            f"SELECT * FROM (SELECT {columns}, f.label FROM predictions p JOIN feedback f "
+            f"SELECT {columns}, f.label FROM predictions p JOIN feedback f "
             f"ON f.request_id = p.request_id AND f.row = p.row{where} "
-            f"ORDER BY p.logged_at DESC, p.request_id, p.row{limit}) "
-            "ORDER BY logged_at, request_id, row"
+            f"ORDER BY p.logged_at DESC, p.request_id, p.row{limit}"
         )
         with self.connect() as conn:
-            return _frame(conn.execute(sql, params).fetchall(), labelled=True)
+            records = conn.execute(sql, params).fetchall()
+            records += _serving_records(conn, model_name, hours, rows, classes, labelled=True)
+        return _frame(_latest(records, rows), labelled=True)
 
     def counts(self) -> dict[str, int]:
         """Logged records and labels, for the dashboard."""
@@ -266,6 +279,82 @@ class PredictionLogWriter:
 
 
 _CONTINUE = threading.Event()  # a marker nobody waits on: keep running
+
+
+SERVING_TABLE = "loopml_predictions"
+
+
+def _serving_records(
+    conn: sqlite3.Connection,
+    model_name: str | None,
+    hours: float | None,
+    rows: int | None,
+    classes: Sequence[str],
+    *,
+    labelled: bool,
+) -> list[tuple[Any, ...]]:
+    """Records of the serving issue's per-request table, as tuples of this module's shape."""
+    found = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (SERVING_TABLE,)
+    ).fetchone()
+    if not found:
+        return []
+    clauses, params = ["role != 'shadow'"], []
+    if model_name:
+        clauses.append("model_name = ?")
+        params.append(model_name)
+    if hours:
+        since = pd.Timestamp(time.time() - hours * 3600, unit="s", tz="UTC")
+        clauses.append("ts >= ?")
+        params.append(since.isoformat())
+    if labelled:
+        clauses.append("request_id IN (SELECT request_id FROM feedback)")
+    sql = (
+        "SELECT request_id, ts, model_name, model_version, inputs, outputs, latency_ms, n_rows "
+        f"FROM {SERVING_TABLE} WHERE {' AND '.join(clauses)} ORDER BY ts DESC"
+    )
+    records: list[tuple[Any, ...]] = []
+    for request in conn.execute(sql, params):
+        records.extend(_explode(request, classes))
+        if rows and len(records) >= rows and not labelled:
+            break
+    return _with_labels(conn, records) if labelled else records
+
+
+def _explode(request: tuple[Any, ...], classes: Sequence[str]) -> list[tuple[Any, ...]]:
+    request_id, ts, name, version, inputs, outputs, latency, n_rows = request
+    columns, answer = json.loads(inputs), json.loads(outputs)
+    moment = pd.Timestamp(ts).timestamp()
+    probabilities = answer.get("probabilities")
+    abstained = answer.get("abstained") or [False] * n_rows
+    out = []
+    for i in range(n_rows):
+        prediction = None if abstained[i] else answer["predictions"][i]
+        proba = None
+        if probabilities is not None:
+            labels = list(classes) or [str(k) for k in range(len(probabilities[i]))]
+            proba = _dumps(dict(zip(labels, probabilities[i], strict=False)))
+        record = {column: values[i] for column, values in columns.items()}
+        out.append(
+            (request_id, i, moment, name, version, None, _dumps(record), _dumps(prediction),
+             proba, latency)
+        )  # fmt: skip
+    return out
+
+
+def _with_labels(conn: sqlite3.Connection, records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    labels = {
+        (request_id, row): label
+        for request_id, row, label in conn.execute("SELECT request_id, row, label FROM feedback")
+    }
+    return [(*r, labels[(r[0], r[1])]) for r in records if (r[0], r[1]) in labels]
+
+
+def _latest(records: list[tuple[Any, ...]], rows: int | None) -> list[tuple[Any, ...]]:
+    """Newest first in, oldest first out, at most ``rows``."""
+    ordered = sorted(records, key=lambda r: (-r[2], r[0], r[1]))
+    kept = ordered[:rows] if rows else ordered
+    return sorted(kept, key=lambda r: (r[2], r[0], r[1]))
 
 
 def _insert(conn: sqlite3.Connection, rows: Iterable[LoggedRow]) -> None:

@@ -121,7 +121,7 @@ def assess(
         rows, predictions, labelled = _from_file(current, profile, ref, cfg)
         source = str(current)
     else:
-        rows, predictions, labelled = _from_log(cfg, ref)
+        rows, predictions, labelled = _from_log(cfg, ref, profile.classes)
         source = _describe_source(cfg, None)
     drift = drift_stats.compare(profile, rows, cfg.monitoring.drift, predictions)
     decay = _decay(cfg, tracker, ref, profile, labelled)
@@ -161,12 +161,14 @@ def _describe_source(cfg: ProjectConfig, current: Path | None) -> str:
 
 
 def _from_log(
-    cfg: ProjectConfig, ref: runs.ModelRef
+    cfg: ProjectConfig, ref: runs.ModelRef, classes: list[str]
 ) -> tuple[pd.DataFrame, pd.Series | None, pd.DataFrame]:
     log = PredictionLog(log_path(cfg))
     window = cfg.monitoring.window
-    rows = log.window(model_name=ref.name, rows=window.rows, hours=window.hours)
-    labelled = log.labelled(model_name=ref.name, rows=window.rows, hours=window.hours)
+    rows = log.window(model_name=ref.name, rows=window.rows, hours=window.hours, classes=classes)
+    labelled = log.labelled(
+        model_name=ref.name, rows=window.rows, hours=window.hours, classes=classes
+    )
     if ref.version is not None:
         labelled = labelled[labelled["model_version"] == ref.version]
     mine = rows["model_version"] == ref.version if ref.version else pd.Series(True, rows.index)

@@ -9,9 +9,10 @@ import pandas as pd
 from loopml.config import ProjectConfig
 from loopml.core import training
 from loopml.core.reference import build_profile
+from loopml.tracking.monitoring import REFERENCE_ARTIFACT
 from loopml.workflows.prepare import Prepared
 
-ARTIFACT = "monitoring/reference.json"
+ARTIFACT = REFERENCE_ARTIFACT
 
 
 def reference_document(
