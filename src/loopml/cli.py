@@ -358,7 +358,8 @@ def serve(
     err.print(
         f"Serving [bold]{state.champion.loaded.model.describe()}[/] on "
         f"http://{bind_host}:{bind_port} with {cfg.serve.workers} worker(s) — POST /predict, "
-        "/invocations (MLflow), /v2/models/…/infer; GET /health, /metrics; docs at /docs",
+        "/invocations (MLflow), /v2/models/…/infer, /feedback; GET /health, /metrics, "
+        "/dashboard; docs at /docs",
         highlight=False,
     )
     if cfg.serve.workers > 1 and state.prediction_log is not None:
@@ -689,6 +690,121 @@ def profile(
     err.print(f"Report: {result.report} (logged to run {result.run_id})", highlight=False)
     _open(result.report, open_)
     out.print(str(result.report))
+
+
+@app.command()
+@handles_errors
+def monitor(
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    current: Annotated[
+        Path | None,
+        typer.Option(help="Judge this file of recent rows instead of the prediction log."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Alias, version, run id or model URI.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for monitor.html and .json.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Drift and decay of the served model; exit 0 healthy, 3 alert, 1 error."""
+    from loopml.workflows.monitor import monitor as run_monitor
+
+    cfg = _load(config, set_)
+    reporter = RichReporter()
+    try:
+        result = run_monitor(cfg, current=current, model=model, output=output, reporter=reporter)
+    finally:
+        reporter.close()
+    found = result.assessment
+    if as_json:
+        out.print_json(json.dumps(found.as_dict(), default=str))
+    else:
+        _print_drift(found)
+    colour = "green" if found.status == "healthy" else "bold red"
+    err.print(
+        f"[{colour}]{found.status}[/] {found.ref.describe()}: {found.drift.summary()}"
+        + (f"; {found.decay.summary()}" if found.decay else ""),
+        highlight=False,
+    )
+    err.print(f"Report: {result.html} (MLflow run {result.run_id})", highlight=False)
+    if result.webhook:
+        err.print(f"Alert webhook: {result.webhook}", highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+def _print_drift(found: Any) -> None:
+    table = Table(
+        title=f"Drift against the reference of {found.ref.describe()} ({found.source})",
+        title_justify="left",
+    )
+    for name in ("feature", "test", "statistic", "corrected p", "PSI", "JS", "rows", "verdict"):
+        table.add_column(name, justify="left" if name in ("feature", "verdict") else "right")
+    rows = list(found.drift.features) + ([found.drift.prediction] if found.drift.prediction else [])
+    for f in rows:
+        verdict = "drift" if f.drifted else ("stable" if f.judged else "not judged")
+        table.add_row(
+            f.name,
+            f.test,
+            _num(f.statistic),
+            _num(f.p_adjusted),
+            _num(f.psi),
+            _num(f.jensen_shannon),
+            str(f.rows),
+            verdict,
+            style="bold red" if f.drifted else None,
+        )
+    out.print(table)
+
+
+@app.command()
+@handles_errors
+def feedback(
+    source: Annotated[Path, typer.Argument(help="CSV/Parquet/JSON lines: request_id, label.")],
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="Column holding the true label (default: the target).")
+    ] = None,
+) -> None:
+    """Record true labels for logged predictions, joined by request id."""
+    from loopml.workflows.feedback import record_feedback
+
+    cfg = _load(config, set_)
+    outcome = record_feedback(cfg, source, label_column=label_column, reporter=RichReporter())
+    result = outcome.result
+    err.print(
+        f"Recorded {result.received:,} labels from '{outcome.label_column}' in {outcome.log}: "
+        f"{result.matched:,} match a logged prediction",
+        highlight=False,
+    )
+    out.print(str(result.matched))
+
+
+@app.command()
+@handles_errors
+def watch(
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    every: Annotated[str, typer.Option(help="Time between rounds: 30s, 10m, 1h, 1d.")] = "10m",
+    max_ticks: Annotated[
+        int | None, typer.Option(help="Stop after this many rounds (default: run until Ctrl+C).")
+    ] = None,
+) -> None:
+    """Monitor on a schedule; on drift, decay or schedule retrain, gate and promote."""
+    from loopml.workflows.watch import watch as run_watch
+
+    cfg = _load(config, set_)
+    err.print(f"Watching {cfg.model_name} every {every} (Ctrl+C stops)", highlight=False)
+
+    def show(result: Any) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.at))
+        out.print(f"{stamp} {result.status} {result.action}: {result.message}", highlight=False)
+
+    try:
+        run_watch(cfg, every, max_ticks=max_ticks, on_tick=show, reporter=RichReporter())
+    except KeyboardInterrupt:
+        err.print("stopped", highlight=False)
 
 
 @config_app.command("schema")

@@ -207,6 +207,8 @@ class ProjectConfig(_Strict):
         default_factory=list, description="Behavioral tests run by `loopml test` and the gate."
     )
     gate: GateConfig = Field(default_factory=lambda: GateConfig())
+    monitoring: MonitoringConfig = Field(default_factory=lambda: MonitoringConfig())
+    retraining: RetrainingConfig = Field(default_factory=lambda: RetrainingConfig())
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -363,6 +365,101 @@ class GateConfig(_Strict):
     )
     beat_champion: BeatChampionConfig | None = Field(default_factory=BeatChampionConfig)
     behavioral: Literal["must_pass", "report"] = "must_pass"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """'30s', '10m', '2h', '7d' in seconds; a ValueError naming the format otherwise."""
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"'{text}' is not a duration like 30s, 10m, 2h or 7d")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+class WindowConfig(_Strict):
+    """Which logged rows `loopml monitor` judges: the latest N rows, or the last N hours."""
+
+    rows: int | None = Field(None, gt=0, description="The latest N logged rows.")
+    hours: float | None = Field(None, gt=0, description="Rows logged in the last N hours.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> WindowConfig:
+        if self.rows is not None and self.hours is not None:
+            raise ValueError("set either rows or hours, not both")
+        if self.rows is None and self.hours is None:
+            self.rows = 5000
+        return self
+
+
+class DriftConfig(_Strict):
+    method: Literal["auto", "psi", "test", "jensen_shannon"] = Field(
+        "auto",
+        description="auto: a significant test (KS / chi-square, corrected for many features) "
+        "and PSI >= threshold; psi or jensen_shannon: that distance >= threshold; "
+        "test: the corrected test alone.",
+    )
+    threshold: float = Field(0.2, gt=0, description="PSI (or Jensen-Shannon distance) to flag.")
+    significance: float = Field(
+        0.05, gt=0, lt=1, description="Chance of a false dataset alarm, over all features."
+    )
+    correction: Literal["holm", "bonferroni", "benjamini_hochberg"] = "holm"
+    min_rows: int = Field(500, ge=1, description="Fewer current rows and drift is not judged.")
+
+
+class DecayConfig(_Strict):
+    metric: str | None = Field(None, description="Defaults to the project's metric.")
+    max_drop: float = Field(0.05, ge=0, description="Alert when the metric is this much worse.")
+    min_rows: int = Field(200, ge=1, description="Labelled rows needed to judge decay.")
+    every: int = Field(500, ge=10, description="Labelled rows per point of the decay plot.")
+
+
+class AlertsConfig(_Strict):
+    webhook: str | None = Field(None, description="URL that receives each alert as JSON (POST).")
+    timeout: float = Field(5.0, gt=0, description="Seconds to wait for the webhook.")
+
+
+class MonitoringConfig(_Strict):
+    window: WindowConfig = Field(default_factory=lambda: WindowConfig())
+    drift: DriftConfig = Field(default_factory=lambda: DriftConfig())
+    decay: DecayConfig = Field(default_factory=lambda: DecayConfig())
+    alerts: AlertsConfig = Field(default_factory=lambda: AlertsConfig())
+    reports: str = Field("reports", description="Folder of the monitoring reports.")
+
+
+class RetrainingDataConfig(_Strict):
+    source: str | None = Field(None, description="Defaults to data.source.")
+    query: str | None = Field(None, description="Defaults to data.query.")
+    time_column: str | None = Field(None, description="Defaults to split.time_column.")
+    since: Literal["all", "last_training"] = Field(
+        "all", description="last_training: only rows newer than the champion's training data."
+    )
+    reference_days: float = Field(
+        0, ge=0, description="With since: last_training, also keep this many days before it."
+    )
+
+
+_DEFAULT_TRIGGERS: tuple[Literal["drift", "decay", "schedule"], ...] = ("drift", "decay")
+
+
+class RetrainingConfig(_Strict):
+    trigger: list[Literal["drift", "decay", "schedule"]] = Field(
+        default_factory=lambda: list(_DEFAULT_TRIGGERS), description="What starts a retraining."
+    )
+    schedule: str | None = Field(
+        None, description="With trigger schedule: retrain when the champion is older, e.g. 7d."
+    )
+    data: RetrainingDataConfig = Field(default_factory=lambda: RetrainingDataConfig())
+
+    @model_validator(mode="after")
+    def _schedule_given(self) -> RetrainingConfig:
+        if self.schedule is not None:
+            duration_seconds(self.schedule)
+        if "schedule" in self.trigger and self.schedule is None:
+            raise ValueError("trigger 'schedule' needs retraining.schedule, e.g. schedule: 7d")
+        return self
 
 
 def json_schema() -> dict[str, Any]:

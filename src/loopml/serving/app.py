@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from loopml import __version__
-from loopml.config import ServeConfig
+from loopml.config import ProjectConfig, ServeConfig
 from loopml.core.scoring import ScoringModel
 from loopml.errors import PredictionInputError
 from loopml.serving import openapi, protocols
@@ -29,6 +29,7 @@ from loopml.serving.auth import TokenCheck
 from loopml.serving.deployment import Deployment, deploy
 from loopml.serving.engine import Scored
 from loopml.serving.metrics import Metrics
+from loopml.serving.monitoring import add_monitoring
 from loopml.serving.predlog import Entry, PredictionLog
 from loopml.serving.reload import ModelSource, watch
 from loopml.serving.schema import (
@@ -90,8 +91,13 @@ def create_app(
     prediction_log: PredictionLog | None = None,
     source: ModelSource | None = None,
     max_rows: int | None = None,
+    project: ProjectConfig | None = None,
 ) -> FastAPI:
-    """A FastAPI app serving ``model`` (and ``challenger`` for canary/shadow rollouts)."""
+    """A FastAPI app serving ``model`` (and ``challenger`` for canary/shadow rollouts).
+
+    With the ``project`` config, ``/feedback`` joins labels to the prediction log and
+    ``/dashboard`` shows drift too (see ``serving.monitoring``).
+    """
     settings = settings or ServeConfig()
     if max_rows is not None:
         settings = settings.model_copy(deep=True)
@@ -119,6 +125,7 @@ def create_app(
     app.state.serving = state
     _health_routes(app, state)
     _prediction_routes(app, state)
+    add_monitoring(app, state, project)
     return app
 
 

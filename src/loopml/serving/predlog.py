@@ -63,6 +63,7 @@ class PredictionLog:
         self.dropped = 0
         self._queue: queue.Queue[Entry] = queue.Queue(maxsize=max_queue)
         self._stop = threading.Event()
+        self._writing = threading.Lock()  # a flush returns only once earlier entries are in
         self._engine = sa.create_engine(url, future=True)
         if url.startswith("sqlite"):
             sa.event.listen(self._engine, "connect", _sqlite_wal)
@@ -82,16 +83,17 @@ class PredictionLog:
 
     def flush(self) -> int:
         """Write everything queued now; return how many entries were written."""
-        entries: list[Entry] = []
-        while True:
-            try:
-                entries.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        if entries:
-            with self._engine.begin() as conn:
-                conn.execute(self._table.insert(), [_row(e) for e in entries])
-        return len(entries)
+        with self._writing:
+            entries: list[Entry] = []
+            while True:
+                try:
+                    entries.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if entries:
+                with self._engine.begin() as conn:
+                    conn.execute(self._table.insert(), [_row(e) for e in entries])
+            return len(entries)
 
     def close(self) -> None:
         self._stop.set()

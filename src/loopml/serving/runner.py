@@ -47,6 +47,7 @@ def build_app(args: ServeArgs) -> FastAPI:
         tokens=load_tokens(settings.auth, cfg.root),
         prediction_log=_prediction_log(cfg),
         source=ModelSource(cfg.model_name, cfg.tracking.uri) if watching_alias else None,
+        project=cfg,
     )
 
 

@@ -32,6 +32,8 @@ from loopml.tracking.store import (
 from loopml.workflows import finalize
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.prepare import Prepared, prepare
+from loopml.workflows.reference import ARTIFACT as REFERENCE_ARTIFACT
+from loopml.workflows.reference import reference_document
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ def _record(
             "data/roles.json": data.roles.as_dict(),
             "data/warnings.json": list(data.warnings),
             "leaderboard.json": [_board_row(f) for f in fitted],
+            REFERENCE_ARTIFACT: reference_document(cfg, data, metric.name, best, test.selection),
         },
         figures={plot_name: figure},
         children=[
