@@ -71,12 +71,15 @@ def handles_errors(fn: F) -> F:
 
 
 class RichReporter:
-    """Stages as lines, long work as a progress bar, warnings in yellow; all on stderr."""
+    """Stages as lines, long work as progress bars (one per task name), warnings in yellow.
+
+    All on stderr. Workers may report from several threads at once (Rich's Progress locks).
+    """
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self._bar: Progress | None = None
-        self._task: Any = None
+        self._tasks: dict[str, Any] = {}
 
     def stage(self, message: str) -> None:
         self._close_bar()
@@ -97,13 +100,15 @@ class RichReporter:
                 transient=False,
             )
             self._bar.start()
-            self._task = self._bar.add_task(task, total=total)
-        self._bar.update(self._task, completed=done, total=total, description=task)
+        if task not in self._tasks:
+            self._tasks[task] = self._bar.add_task(task, total=total)
+        self._bar.update(self._tasks[task], completed=done, total=total)
 
     def _close_bar(self) -> None:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+            self._tasks = {}
 
     def close(self) -> None:
         self._close_bar()
@@ -123,7 +128,7 @@ def main_options(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     if not verbose:
         warnings.filterwarnings("ignore")
-        for noisy in ("mlflow", "alembic", "urllib3", "skops"):
+        for noisy in ("mlflow", "alembic", "urllib3", "skops", "optuna", "ray"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
@@ -149,22 +154,44 @@ def init(
     err.print(f"Next: cd {folder} && loopml run", highlight=False)
 
 
+ForceOption = Annotated[bool, typer.Option(help="Train even if data and config are unchanged.")]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(help="Continue an interrupted search; finished trials are not run again."),
+]
+
+
 @app.command()
 @handles_errors
 def run(
     config: ConfigOption = Path(CONFIG_FILE),
     set_: SetOption = None,
-    force: Annotated[
-        bool, typer.Option(help="Train even if data and config are unchanged.")
-    ] = False,
+    force: ForceOption = False,
+    resume: ResumeOption = False,
 ) -> None:
-    """Validate, split, fit the baseline and candidates, evaluate, log and register."""
+    """Validate, split, tune the candidates against the baseline, evaluate, log and register."""
+    _train_and_print(config, set_, force=force, resume=resume)
+
+
+@app.command()
+@handles_errors
+def train(
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    force: ForceOption = False,
+    resume: ResumeOption = False,
+) -> None:
+    """Validate, split, baseline, tune, test, log and register the winner as challenger."""
+    _train_and_print(config, set_, force=force, resume=resume)
+
+
+def _train_and_print(config: Path, set_: list[str] | None, *, force: bool, resume: bool) -> None:
     from loopml.workflows.train import train
 
     cfg = _load(config, set_)
     reporter = RichReporter()
     try:
-        result = train(cfg, reporter=reporter, force=force)
+        result = train(cfg, reporter=reporter, force=force, resume=resume)
     finally:
         reporter.close()
     _print_roles(result.roles)
@@ -201,24 +228,11 @@ def _print_roles(roles: Any) -> None:
 
 
 def _print_leaderboard(result: Any) -> None:
-    table = Table(
-        title=f"Candidates ({result.metric}, {result.split_how} split {result.split_sizes})",
-        title_justify="left",
-    )
-    for name in ("model", f"train {result.metric}", f"validation {result.metric}", "fit s", "note"):
-        table.add_column(name, justify="left" if name in ("model", "note") else "right")
-    for row in result.leaderboard:
-        note = "winner" if row.name == result.winner else (row.error or "")
-        style = "bold green" if row.name == result.winner else None
-        table.add_row(
-            row.name,
-            _num(row.train_score),
-            _num(row.validation_score),
-            f"{row.fit_seconds:.2f}",
-            note[:60],
-            style=style,
-        )
-    err.print(table)
+    from loopml.cli_tables import leaderboard
+
+    err.print(leaderboard(result))
+    if result.learning_curve:
+        err.print(f"Learning curve: {result.learning_curve}", highlight=False)
     test, base = result.test, result.baseline_test
     err.print(
         f"Test {result.metric}: [bold]{_num(test.selection)}[/] ({result.winner}) vs "

@@ -48,6 +48,14 @@ class Fitted:
     validation_score: float
     fit_seconds: float
     error: str | None = None
+    # From the search (issue 3): cross-validation on the training split, same folds for all.
+    cv_mean: float = math.nan
+    cv_std: float = math.nan
+    trials: int = 0
+    pruned: int = 0
+    search_seconds: float = 0.0
+    latency_ms: float = math.nan  # prediction time per row, on the validation split
+    size_bytes: int = 0  # the fitted pipeline, pickled
 
 
 def fit_candidate(problem: Problem, candidate: Candidate) -> Fitted:

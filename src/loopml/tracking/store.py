@@ -32,6 +32,7 @@ class ChildRun:
     params: dict[str, Any]
     metrics: dict[str, float]
     tags: dict[str, str] = field(default_factory=dict)
+    children: list[ChildRun] = field(default_factory=list)  # e.g. one per search trial
 
 
 @dataclass
@@ -142,7 +143,8 @@ class Tracker:
         return run_id, model_uri
 
     def _log_children(self, experiment_id: str, parent_id: str, children: list[ChildRun]) -> None:
-        from mlflow.entities import Metric, Param, RunTag
+        """One run per child, its params, metrics and tags in one batch; then its children."""
+        from mlflow.entities import Metric, Param
 
         for child in children:
             tags = {"mlflow.parentRunId": parent_id, KIND_TAG: "candidate", **child.tags}
@@ -152,9 +154,10 @@ class Tracker:
                 run.info.run_id,
                 metrics=[Metric(k, v, stamp, 0) for k, v in child.metrics.items() if v == v],
                 params=[Param(k, str(v)[:6000]) for k, v in _flat(child.params).items()],
-                tags=[RunTag(k, v) for k, v in tags.items()],
             )
             self.client.set_terminated(run.info.run_id)
+            if child.children:
+                self._log_children(experiment_id, run.info.run_id, child.children)
 
     def register(self, run_id: str, model_uri: str, tags: dict[str, str]) -> Registered:
         """Register the run's model; alias it challenger, and champion if there is none yet."""

@@ -1,0 +1,83 @@
+"""Tables the CLI prints (part of the CLI edge): the training leaderboard."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+from loopml.core.evaluation.metrics import METRICS
+
+_COLUMNS = (
+    "candidate",
+    "CV ± std",
+    "validation",
+    "train",
+    "trials",
+    "search s",
+    "fit s",
+    "µs/row",
+    "size KB",
+    "best params",
+)
+
+
+def leaderboard(result: Any) -> Table:
+    """Candidates, best first on validation; the baseline last; the fairness line as caption.
+
+    ``train`` beside ``validation`` shows the overfitting gap; latency and size show what
+    the accuracy costs to serve.
+    """
+    table = Table(
+        title=f"Leaderboard ({result.metric}; {result.split_how} split {result.split_sizes})",
+        title_justify="left",
+        caption=result.fairness,
+        caption_justify="left",
+    )
+    for name in _COLUMNS[:-1]:
+        table.add_column(name, justify="left" if name == "candidate" else "right", no_wrap=True)
+    table.add_column(_COLUMNS[-1], max_width=60, overflow="ellipsis", no_wrap=True)
+    for row in _ordered(result):
+        winner = row.name == result.winner
+        table.add_row(*_cells(row), style="bold green" if winner else None)
+    return table
+
+
+def _ordered(result: Any) -> list[Any]:
+    rows = list(result.leaderboard)
+    baseline, others = rows[:1], rows[1:]
+    higher = METRICS[result.metric].higher_is_better
+    ok = [r for r in others if not math.isnan(r.validation_score)]
+    failed = [r for r in others if math.isnan(r.validation_score)]
+    ok.sort(key=lambda r: -r.validation_score if higher else r.validation_score)
+    return ok + failed + baseline
+
+
+def _cells(row: Any) -> list[str]:
+    trials = f"{row.trials}" + (f" ({row.pruned} pruned)" if row.pruned else "")
+    params = row.error or ", ".join(f"{k}={_short(v)}" for k, v in row.params.items())
+    return [
+        row.name,
+        f"{_num(row.cv_mean)} ± {_num(row.cv_std)}" if not math.isnan(row.cv_mean) else "-",
+        _num(row.validation_score),
+        _num(row.train_score),
+        trials,
+        f"{row.search_seconds:.1f}",
+        f"{row.fit_seconds:.2f}",
+        "-" if math.isnan(row.latency_ms) else f"{1000 * row.latency_ms:.1f}",
+        f"{row.size_bytes / 1024:,.0f}",
+        params,
+    ]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "+".join(str(v) for v in value)
+    return str(value)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.4f}"
