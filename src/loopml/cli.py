@@ -379,6 +379,41 @@ def predict(
     out.print(str(result.output))
 
 
+@app.command()
+@handles_errors
+def distill(
+    run: Annotated[
+        str | None, typer.Argument(help="Run id, alias or version of the teacher.")
+    ] = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Train a smaller, faster student on a model's predictions; register it if close enough."""
+    from loopml.cli_tables import distillation
+    from loopml.workflows.distill import distill as distill_model
+
+    cfg = _load(config, set_)
+    reporter = RichReporter()
+    try:
+        result = distill_model(cfg, run, reporter=reporter)
+    finally:
+        reporter.close()
+    err.print(distillation(result))
+    if result.registered:
+        reg = result.registered
+        err.print(
+            f"Registered [bold]{reg.name}[/] version {reg.version} as {', '.join(reg.aliases)}",
+            highlight=False,
+        )
+    else:
+        err.print(
+            f"Not registered: the student loses {result.drop:.4f} {result.metric}, more than "
+            f"distill.max_drop={result.max_drop:g}",
+            highlight=False,
+        )
+    out.print(result.run_id)
+
+
 @config_app.command("schema")
 def config_schema() -> None:
     """Print the JSON schema of loopml.yaml (for editor completion)."""

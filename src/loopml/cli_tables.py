@@ -81,3 +81,24 @@ def _short(value: Any) -> str:
 
 def _num(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def distillation(result: Any) -> Table:
+    """Teacher and student side by side: score, latency and size."""
+    table = Table(
+        title=f"Distillation ({result.metric}; the validation split decides)",
+        title_justify="left",
+        caption=f"drop {result.drop:+.4f} (allowed {result.max_drop:g})",
+        caption_justify="left",
+    )
+    for name in ("model", "validation", "test", "µs/row", "size KB"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for side in (result.teacher, result.student):
+        table.add_row(
+            side.name,
+            _num(side.validation),
+            _num(side.test),
+            f"{1000 * side.latency_ms:.1f}",
+            f"{side.size_bytes / 1024:,.0f}",
+        )
+    return table

@@ -50,6 +50,4 @@ def _stacking(members: list[tuple[str, Pipeline]], task: Task, seed: int) -> Bas
 
 def _has_proba(pipeline: Any) -> bool:
     model = pipeline.steps[-1][1] if isinstance(pipeline, Pipeline) else pipeline
-    if hasattr(model, "probability"):  # SVC computes probabilities only when asked
-        return bool(model.probability)
-    return hasattr(model, "predict_proba")
+    return hasattr(model, "predict_proba")  # SVC has it only with probability=True

@@ -159,8 +159,10 @@ class Tracker:
             if child.children:
                 self._log_children(experiment_id, run.info.run_id, child.children)
 
-    def register(self, run_id: str, model_uri: str, tags: dict[str, str]) -> Registered:
-        """Register the run's model; alias it challenger, and champion if there is none yet."""
+    def register(
+        self, run_id: str, model_uri: str, tags: dict[str, str], alias: str = CHALLENGER
+    ) -> Registered:
+        """Register the run's model; alias it (challenger), and champion if there is none yet."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -168,8 +170,8 @@ class Tracker:
             version = self.client.create_model_version(
                 self.model_name, model_uri, run_id=run_id, tags=tags
             ).version
-            aliases = [CHALLENGER]
-            self.client.set_registered_model_alias(self.model_name, CHALLENGER, version)
+            aliases = [alias]
+            self.client.set_registered_model_alias(self.model_name, alias, version)
             if self.alias_version(CHAMPION) is None:
                 self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
                 aliases.append(CHAMPION)
