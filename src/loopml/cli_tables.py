@@ -37,7 +37,7 @@ def leaderboard(result: Any) -> Table:
     )
     for name in _COLUMNS[:-1]:
         table.add_column(name, justify="left" if name == "candidate" else "right", no_wrap=True)
-    table.add_column(_COLUMNS[-1], max_width=60, overflow="ellipsis", no_wrap=True)
+    table.add_column(_COLUMNS[-1], max_width=36, overflow="ellipsis", no_wrap=True)
     for row in _ordered(result):
         winner = row.name == result.winner
         table.add_row(*_cells(row), style="bold green" if winner else None)

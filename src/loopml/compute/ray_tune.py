@@ -123,9 +123,7 @@ def _trainable(config: dict[str, Any], task: SearchTask) -> None:
         return False  # ASHA stops the trial itself
 
     scores: list[float] = []
-    tuning.cross_validate(
-        task.make_model(params), task.X, task.y, task.folds, task.scorer, on_fold, task.fold_jobs
-    )
+    task.cross_validate(params, on_fold)
 
 
 def _searched(config: dict[str, Any]) -> dict[str, Any]:

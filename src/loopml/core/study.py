@@ -71,6 +71,21 @@ class SearchTask:
     method: tuning.Method
     budget: tuning.Budget
     fold_jobs: int = 1
+    # Folds with the preprocessing already fitted: trials then fit only the model part
+    # (``make_model(params)[1:]``, the steps after "features").
+    prepared: list[tuning.PreparedFold] | None = None
+
+    def cross_validate(
+        self, params: dict[str, Any], on_fold: Callable[[int, float], bool] | None
+    ) -> tuning.FoldScores:
+        model = self.make_model(params)
+        if self.prepared is not None:
+            return tuning.cross_validate_prepared(
+                model[1:], self.prepared, self.scorer, on_fold, self.fold_jobs
+            )
+        return tuning.cross_validate(
+            model, self.X, self.y, self.folds, self.scorer, on_fold, self.fold_jobs
+        )
 
 
 def run_study(
@@ -177,15 +192,7 @@ def _objective(task: SearchTask) -> Callable[[Any], float]:
             return bool(trial.should_prune())
 
         try:
-            scores = tuning.cross_validate(
-                task.make_model(params),
-                task.X,
-                task.y,
-                task.folds,
-                task.scorer,
-                on_fold,
-                task.fold_jobs,
-            )
+            scores = task.cross_validate(params, on_fold)
         except Exception as exc:
             trial.set_user_attr("error", _first_line(exc))
             trial.set_user_attr("seconds", time.perf_counter() - started)

@@ -8,6 +8,7 @@ halving or Hyperband) can stop an unpromising trial after a fold or two.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -271,41 +272,103 @@ def cross_validate(
     With ``n_jobs`` > 1, folds are fitted in parallel batches and then reported in order,
     so the scores and the pruning decisions are the same as with one worker.
     """
+    jobs = [
+        functools.partial(_fit_score, model, X.iloc[tr], y.iloc[tr], X.iloc[va], y.iloc[va], scorer)
+        for tr, va in folds
+    ]
+    return _run_folds(jobs, on_fold, n_jobs)
+
+
+@dataclass(frozen=True)
+class PreparedFold:
+    """One fold with the preprocessing fitted on its training rows and applied to both."""
+
+    X_train: Any
+    y_train: pd.Series
+    X_valid: Any
+    y_valid: pd.Series
+
+
+def prepare_folds(
+    features: BaseEstimator, X: pd.DataFrame, y: pd.Series, folds: Folds, n_jobs: int = 1
+) -> list[PreparedFold]:
+    """Fit the preprocessing once per fold (on its training rows only), for every trial.
+
+    The features step does not depend on a model's hyperparameters, so trials reuse it:
+    the same result as refitting the whole pipeline per trial, without repeating TF-IDF,
+    one-hot and scaling fits hundreds of times.
+    """
+
+    def one(fold: tuple[np.ndarray, np.ndarray]) -> PreparedFold:
+        train, valid = fold
+        fitted = clone(features).fit(X.iloc[train], y.iloc[train])
+        return PreparedFold(
+            fitted.transform(X.iloc[train]),
+            y.iloc[train],
+            fitted.transform(X.iloc[valid]),
+            y.iloc[valid],
+        )
+
+    if n_jobs <= 1:
+        return [one(fold) for fold in folds]
+    return list(
+        Parallel(n_jobs=min(n_jobs, len(folds)), prefer="threads")(
+            delayed(one)(fold) for fold in folds
+        )
+    )
+
+
+def cross_validate_prepared(
+    model: BaseEstimator,
+    prepared: list[PreparedFold],
+    scorer: Scorer,
+    on_fold: Callable[[int, float], bool] | None = None,
+    n_jobs: int = 1,
+) -> FoldScores:
+    """``cross_validate`` for the model part of a pipeline, on prepared folds."""
+    jobs = [
+        functools.partial(_fit_score, model, f.X_train, f.y_train, f.X_valid, f.y_valid, scorer)
+        for f in prepared
+    ]
+    return _run_folds(jobs, on_fold, n_jobs)
+
+
+def _run_folds(
+    jobs: Sequence[Callable[[], float]],
+    on_fold: Callable[[int, float], bool] | None,
+    n_jobs: int,
+) -> FoldScores:
     result = FoldScores()
     started = time.perf_counter()
     batch = max(1, n_jobs)
-    for first in range(0, len(folds), batch):
-        chunk = folds[first : first + batch]
-        scores = _fit_score_many(model, X, y, chunk, scorer, batch)
+    for first in range(0, len(jobs), batch):
+        chunk = jobs[first : first + batch]
+        if len(chunk) == 1:
+            scores = [chunk[0]()]
+        else:
+            scores = list(
+                Parallel(n_jobs=len(chunk), prefer="threads")(delayed(j)() for j in chunk)
+            )
         for offset, score in enumerate(scores):
             result.scores.append(score)
             if on_fold is not None and on_fold(first + offset, result.mean):
-                result.stopped = len(result.scores) < len(folds)
+                result.stopped = len(result.scores) < len(jobs)
                 result.fit_seconds = time.perf_counter() - started
                 return result
     result.fit_seconds = time.perf_counter() - started
     return result
 
 
-def _fit_score_many(
-    model: BaseEstimator, X: pd.DataFrame, y: pd.Series, folds: Folds, scorer: Scorer, jobs: int
-) -> list[float]:
-    if jobs == 1 or len(folds) == 1:
-        return [_fit_score(model, X, y, fold, scorer) for fold in folds]
-    runner = Parallel(n_jobs=min(jobs, len(folds)), prefer="threads")
-    return list(runner(delayed(_fit_score)(model, X, y, fold, scorer) for fold in folds))
-
-
 def _fit_score(
     model: BaseEstimator,
-    X: pd.DataFrame,
-    y: pd.Series,
-    fold: tuple[np.ndarray, np.ndarray],
+    X_train: Any,
+    y_train: pd.Series,
+    X_valid: Any,
+    y_valid: pd.Series,
     scorer: Scorer,
 ) -> float:
-    train, valid = fold
-    fitted = clone(model).fit(X.iloc[train], y.iloc[train])
-    return scorer(fitted, X.iloc[valid], y.iloc[valid])
+    fitted = clone(model).fit(X_train, y_train)
+    return scorer(fitted, X_valid, y_valid)
 
 
 @dataclass(frozen=True)
@@ -331,12 +394,14 @@ class Method:
     grid_points: int = 5
 
     def plan(self, space: Space, budget: Budget) -> tuple[str, int | None]:
-        """(sampler actually used, trial cap): a finite space is searched exhaustively."""
+        """(sampler actually used, trial cap): a finite space the budget covers is searched
+        exhaustively (a sampler would only repeat points)."""
         searched = grid(space, self.grid_points)
         if not searched:
             return "grid", 1
         size = grid_size(space, self.grid_points)
-        if self.name == "grid" or is_finite(space):
+        covered = is_finite(space) and (budget.trials is None or size <= budget.trials)
+        if self.name == "grid" or covered:
             cap = size if budget.trials is None else min(size, budget.trials)
             return "grid", cap
         return ("random" if self.name == "halving" else self.name), budget.trials

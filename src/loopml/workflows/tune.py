@@ -190,18 +190,27 @@ def search_tasks(
 ) -> list[SearchTask]:
     features = list(data.roles.features)
     concurrent = max(1, min(fair.workers, len(chosen)))
+    X, y = data.splits.train[features], data.splits.train[data.target]
+    prepared = tuning.prepare_folds(
+        models.build_pipeline(data.roles, models.baseline(data.task))[0],
+        X,
+        y,
+        fair.folds,
+        fair.workers,
+    )
     return [
         SearchTask(
             spec.name,
             spec.space,
             make_model_factory(spec.name, data, cfg.imbalance.strategy, fair.seed),
-            data.splits.train[features],
-            data.splits.train[data.target],
+            X,
+            y,
             fair.folds,
             fair.scorer,
             fair.method,
             fair.budget,
             fold_jobs=max(1, fair.workers // concurrent),
+            prepared=prepared,
         )
         for spec in chosen
     ]
