@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from loopml.core.evaluation.metrics import METRICS
@@ -34,13 +35,19 @@ def leaderboard(result: Any) -> Table:
         title_justify="left",
         caption=result.fairness,
         caption_justify="left",
+        box=box.SIMPLE_HEAD,
     )
-    for name in _COLUMNS[:-1]:
-        table.add_column(name, justify="left" if name == "candidate" else "right", no_wrap=True)
-    table.add_column(_COLUMNS[-1], max_width=36, overflow="ellipsis", no_wrap=True)
-    for row in _ordered(result):
-        winner = row.name == result.winner
-        table.add_row(*_cells(row), style="bold green" if winner else None)
+    rows = [(_cells(row), row.name == result.winner) for row in _ordered(result)]
+    for i, name in enumerate(_COLUMNS):
+        widest = max([len(name), *(len(cells[i]) for cells, _ in rows)])
+        if name == "candidate":
+            table.add_column(name, max_width=36, overflow="ellipsis", no_wrap=True)
+        elif name == "best params":
+            table.add_column(name, max_width=40, overflow="ellipsis", no_wrap=True)
+        else:
+            table.add_column(name, justify="right", min_width=widest, no_wrap=True)
+    for cells, winner in rows:
+        table.add_row(*cells, style="bold green" if winner else None)
     return table
 
 
@@ -59,7 +66,7 @@ def _cells(row: Any) -> list[str]:
     params = row.error or ", ".join(f"{k}={_short(v)}" for k, v in row.params.items())
     return [
         row.name,
-        f"{_num(row.cv_mean)} ± {_num(row.cv_std)}" if not math.isnan(row.cv_mean) else "-",
+        f"{_num(row.cv_mean)}±{row.cv_std:.3f}" if not math.isnan(row.cv_mean) else "-",
         _num(row.validation_score),
         _num(row.train_score),
         trials,
