@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,24 @@ def _children(client: mlflow.MlflowClient, experiment: str, parent: str) -> list
     return client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
 
 
-def test_train_tunes_compares_fairly_and_logs_one_child_run_per_trial(tmp_path: Path) -> None:
-    config = _project(tmp_path, SMALL_SEARCH)
+@dataclass
+class Trained:
+    config: Path
+    run_id: str
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """A small search (2 candidates, 3 trials, 3 folds, voting, class weights), trained once."""
+    config = _project(tmp_path_factory.mktemp("small"), SMALL_SEARCH)
     code, stdout, stderr = cli("train", "-c", str(config))
     assert code == 0, stderr
-    run_id = stdout.strip().splitlines()[-1]
+    return Trained(config, stdout.strip().splitlines()[-1], stderr)
+
+
+def test_train_tunes_compares_fairly_and_logs_one_child_run_per_trial(small: Trained) -> None:
+    config, run_id, stderr = small.config, small.run_id, small.stderr
     assert "same budget (3 trials), same 3 stratified folds, seed 42" in stderr
     assert "voting(logistic_regression+lightgbm)" in stderr
     assert "Learning curve: more data" in stderr
@@ -100,16 +114,13 @@ def _board_without_timings(config: Path, run_id: str) -> list[dict[str, Any]]:
 
 
 def test_same_data_config_and_seed_give_the_same_leaderboard_and_test_metric(
-    tmp_path: Path,
+    small: Trained,
 ) -> None:
-    extra = dict(SMALL_SEARCH, tuning={"budget": {"trials": 3}, "cv": {"folds": 3}})
-    extra["tuning"]["learning_curve"] = False
-    config = _project(tmp_path, extra)
-    runs = []
-    for _ in range(2):
-        code, stdout, stderr = cli("train", "-c", str(config), "--force")
-        assert code == 0, stderr
-        runs.append(stdout.strip().splitlines()[-1])
+    code, stdout, stderr = cli("train", "-c", str(small.config), "--force")
+    assert code == 0, stderr
+    runs = [small.run_id, stdout.strip().splitlines()[-1]]
+    assert runs[0] != runs[1]
+    config = small.config
     assert _board_without_timings(config, runs[0]) == _board_without_timings(config, runs[1])
     client, _ = _runs(config)
     first, second = (client.get_run(r).data for r in runs)
@@ -170,7 +181,7 @@ def _finished_trials(folder: Path) -> list[tuple[int, str]]:
 
 
 def test_kill_9_mid_search_then_resume_finishes_without_repeating_trials(tmp_path: Path) -> None:
-    budget = 40
+    budget = 25
     config = _project(
         tmp_path,
         {
@@ -189,7 +200,7 @@ def test_kill_9_mid_search_then_resume_finishes_without_repeating_trials(tmp_pat
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while len(_finished_trials(tmp_path)) < 5:
+        while len(_finished_trials(tmp_path)) < 3:
             assert worker.poll() is None, "the search ended before it could be killed"
             assert time.monotonic() < deadline, "no trial finished within 120 s"
             time.sleep(0.05)
@@ -199,12 +210,14 @@ def test_kill_9_mid_search_then_resume_finishes_without_repeating_trials(tmp_pat
         if worker.poll() is None:
             worker.kill()
     before = _finished_trials(tmp_path)
-    assert 5 <= len(before) < budget
-    client, experiment = _runs(config)
-    assert not client.search_runs([experiment]), "a killed train left an MLflow run behind"
+    assert 3 <= len(before) < budget
+    cfg = load_config(config)
+    client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
+    assert client.get_experiment_by_name(cfg.experiment_name) is None, "a killed train logged"
 
     code, stdout, stderr = cli("train", "-c", str(config), "--resume")
     assert code == 0, stderr
+    client, experiment = _runs(config)
     after = _finished_trials(tmp_path)
     assert len(after) == budget
     assert set(before) <= set(after), "a trial finished before the kill was run again"
@@ -215,17 +228,15 @@ def test_kill_9_mid_search_then_resume_finishes_without_repeating_trials(tmp_pat
     assert len(_children(client, experiment, candidate.info.run_id)) == budget
 
 
-def test_distill_registers_a_student_beside_the_teacher(tmp_path: Path) -> None:
-    config = _project(tmp_path, dict(SMALL_SEARCH, tuning={"budget": {"trials": 2}}))
-    code, _, stderr = cli("train", "-c", str(config))
-    assert code == 0, stderr
+def test_distill_registers_a_student_beside_the_teacher(small: Trained) -> None:
+    config = small.config
     code, stdout, stderr = cli("distill", "-c", str(config), "--set", "distill.max_drop=0.5")
     assert code == 0, stderr
-    assert "teacher (breast-cancer v1)" in stderr and "student (small_lightgbm)" in stderr
+    assert "teacher (breast-cancer v" in stderr and "student (small_lightgbm)" in stderr
     assert "as student" in stderr
     cfg = load_config(config)
     student = loopml.load_model("models:/breast-cancer@student", tracking_uri=cfg.tracking.uri)
-    rows = pd.read_csv(tmp_path / "data" / "score_me.csv")
+    rows = pd.read_csv(config.parent / "data" / "score_me.csv")
     assert set(student.predict(rows)) <= {"benign", "malignant"}
     run = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri).get_run(stdout.strip())
     assert run.data.tags["loopml.kind"] == "distillation"

@@ -11,9 +11,11 @@ same budget. Ray is imported only here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -79,7 +81,8 @@ def search_one(
             callbacks=[_Progress(on_trial, cap, len(task.folds))],
         ),
     )
-    grid = tuner.fit()
+    with contextlib.redirect_stdout(sys.stderr):  # Ray Tune prints where results are
+        grid = tuner.fit()
     return _result(task, [grid[i] for i in range(len(grid))])
 
 
@@ -90,18 +93,24 @@ def _search(task: SearchTask, kind: str, cap: int | None) -> tuple[dict[str, Any
             combos = random.Random(task.method.seed).sample(combos, cap)
         return {_PARAMS: tune.grid_search(combos)}, None, 1
     space = task.space
-
-    def define_by_run(trial: Any) -> dict[str, Any] | None:
-        tuning.suggest(trial, space)  # the same define-by-run space as the local search
-        return tuning.fixed_params(space) or None
-
     searcher = OptunaSearch(
-        space=define_by_run,
+        space=_DefineByRun(space),
         metric="score",
         mode="max" if task.scorer.higher_is_better else "min",
         sampler=task.method.sampler(kind, space),
     )
     return {}, searcher, cap if cap is not None else -1
+
+
+class _DefineByRun:
+    """The same define-by-run space as the local search (picklable: Ray saves its searcher)."""
+
+    def __init__(self, space: tuning.Space):
+        self.space = space
+
+    def __call__(self, trial: Any) -> dict[str, Any] | None:
+        tuning.suggest(trial, self.space)
+        return tuning.fixed_params(self.space) or None
 
 
 def _scheduler(task: SearchTask) -> Any:
@@ -142,6 +151,10 @@ class _Progress(tune.Callback):
         folds: int,
     ):
         self.on_trial, self.cap, self.folds, self.finished = on_trial, cap, folds, 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Ray saves the experiment state; the progress hook stays with the driver."""
+        return dict(self.__dict__, on_trial=None)
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         self._done()
