@@ -163,18 +163,6 @@ ResumeOption = Annotated[
 
 @app.command()
 @handles_errors
-def run(
-    config: ConfigOption = Path(CONFIG_FILE),
-    set_: SetOption = None,
-    force: ForceOption = False,
-    resume: ResumeOption = False,
-) -> None:
-    """Validate, split, tune the candidates against the baseline, evaluate, log and register."""
-    _train_and_print(config, set_, force=force, resume=resume)
-
-
-@app.command()
-@handles_errors
 def train(
     config: ConfigOption = Path(CONFIG_FILE),
     set_: SetOption = None,
@@ -183,6 +171,12 @@ def train(
 ) -> None:
     """Validate, split, baseline, tune, test, log and register the winner as challenger."""
     _train_and_print(config, set_, force=force, resume=resume)
+
+
+# `loopml run` is the whole loop; today it trains exactly like `loopml train`.
+app.command(
+    "run", help="Validate, split, tune the candidates against the baseline, test, log, register."
+)(train)
 
 
 def _train_and_print(config: Path, set_: list[str] | None, *, force: bool, resume: bool) -> None:

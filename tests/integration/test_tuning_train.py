@@ -128,42 +128,22 @@ def test_same_data_config_and_seed_give_the_same_leaderboard_and_test_metric(
     assert first.metrics["test_f1_macro"] == second.metrics["test_f1_macro"]
 
 
-def test_negative_low_on_a_log_range_is_one_line_and_writes_nothing(
-    breast_cancer: Project,
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "models.candidates={logistic_regression: {C: {low: -1, high: 1, log: true}}}",
+            "models.candidates.logistic_regression.C: a log range needs low > 0",
+        ),
+        ("tuning.metric=f2_sccore", "tuning.metric: unknown metric 'f2_sccore'"),
+        ("models.candidates={extra_treez: {}}", "models.candidates.extra_treez: unknown model"),
+    ],
+)
+def test_bad_search_settings_are_one_line_and_write_nothing(
+    breast_cancer: Project, override: str, expected: str
 ) -> None:
-    _assert_clean_failure(
-        breast_cancer,
-        "train",
-        "-c",
-        str(breast_cancer.config_path),
-        "--set",
-        "models.candidates={logistic_regression: {C: {low: -1, high: 1, log: true}}}",
-        expect="models.candidates.logistic_regression.C: a log range needs low > 0",
-    )
-
-
-def test_unknown_tuning_metric_is_one_line_and_writes_nothing(breast_cancer: Project) -> None:
-    _assert_clean_failure(
-        breast_cancer,
-        "train",
-        "-c",
-        str(breast_cancer.config_path),
-        "--set",
-        "tuning.metric=f2_sccore",
-        expect="tuning.metric: unknown metric 'f2_sccore'",
-    )
-
-
-def test_unknown_model_in_train_is_one_line(breast_cancer: Project) -> None:
-    _assert_clean_failure(
-        breast_cancer,
-        "train",
-        "-c",
-        str(breast_cancer.config_path),
-        "--set",
-        "models.candidates={extra_treez: {}}",
-        expect="models.candidates.extra_treez: unknown model",
-    )
+    config = str(breast_cancer.config_path)
+    _assert_clean_failure(breast_cancer, "train", "-c", config, "--set", override, expect=expected)
 
 
 def _finished_trials(folder: Path) -> list[tuple[int, str]]:

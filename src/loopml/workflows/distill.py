@@ -9,8 +9,6 @@ decides, and on the test split, which is reported. The student is registered (al
 from __future__ import annotations
 
 import math
-import pickle
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,13 +101,8 @@ def _side(name: str, model: Any, data: Prepared, metric: metrics.Metric) -> Side
         classes = getattr(model, "classes_", None)
         scores.append(metrics.score(metric, frame[data.target], predicted, proba, classes))
     rows = data.splits.validation[list(data.roles.features)]
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        training.predict(model, rows, data.task)
-        timings.append(time.perf_counter() - started)
-    latency = 1000 * min(timings) / max(1, len(rows))
-    return Side(name, scores[0], scores[1], latency, len(pickle.dumps(model)))
+    latency, size = training.footprint(model, rows, data.task)
+    return Side(name, scores[0], scores[1], latency, size)
 
 
 def _record(

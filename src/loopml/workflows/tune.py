@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import re
 import threading
 import time
@@ -188,9 +187,8 @@ class _ModelFactory:
 def search_tasks(
     cfg: ProjectConfig, data: Prepared, fair: Settings, chosen: list[Spec]
 ) -> list[SearchTask]:
-    features = list(data.roles.features)
     concurrent = max(1, min(fair.workers, len(chosen)))
-    X, y = data.splits.train[features], data.splits.train[data.target]
+    X, y = _xy(data)
     prepared = tuning.prepare_folds(
         models.build_pipeline(data.roles, models.baseline(data.task))[0],
         X,
@@ -348,13 +346,7 @@ def _footprint(model: Any, data: Prepared) -> tuple[float, int]:
     """Prediction time per row (best of three on the validation split) and pickled size."""
     if model is None:
         return math.nan, 0
-    rows = data.splits.validation[list(data.roles.features)]
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        training.predict(model, rows, data.task)
-        timings.append(time.perf_counter() - started)
-    return 1000 * min(timings) / max(1, len(rows)), len(pickle.dumps(model))
+    return training.footprint(model, data.splits.validation[list(data.roles.features)], data.task)
 
 
 def _add_ensemble(
@@ -371,7 +363,7 @@ def _add_ensemble(
             outcome.notes.append("ensemble skipped: fewer than two candidates succeeded")
         return
     top = ranked[: cfg.models.ensemble.top_k]
-    fair, features = outcome.settings, list(data.roles.features)
+    fair = outcome.settings
     factories = {
         e.name: make_model_factory(e.name, data, cfg.imbalance.strategy, fair.seed) for e in top
     }
@@ -380,19 +372,17 @@ def _add_ensemble(
     reporter.stage(f"Scoring {name} on the same {len(fair.folds)} folds")
     model = ensembles.build(method, members, data.task, fair.seed)
     started = time.perf_counter()
-    scores = tuning.cross_validate(
-        model,
-        data.splits.train[features],
-        data.splits.train[data.target],
-        fair.folds,
-        fair.scorer,
-        n_jobs=fair.workers,
-    )
+    scores = tuning.cross_validate(model, *_xy(data), fair.folds, fair.scorer, n_jobs=fair.workers)
     seconds = time.perf_counter() - started
     params = {"members": [e.name for e in top]}
     unfitted = ensembles.build(method, members, data.task, fair.seed)
     fitted = _fit(data, metric, name, unfitted, params)
     outcome.entries.append(_with_search(fitted, data, scores.scores, 1, 0, seconds))
+
+
+def _xy(data: Prepared) -> tuple[pd.DataFrame, pd.Series]:
+    """The training split's features and target."""
+    return data.splits.train[list(data.roles.features)], data.splits.train[data.target]
 
 
 def _member_name(name: str) -> str:
@@ -420,12 +410,11 @@ def _add_learning_curve(
     if best.pipeline is None:
         return
     reporter.stage(f"Learning curve of {best.name}")
-    fair, features = outcome.settings, list(data.roles.features)
+    fair = outcome.settings
     model = _unfitted(cfg, data, fair, best, outcome)
     outcome.curve = learning_curve.compute(
         model,
-        data.splits.train[features],
-        data.splits.train[data.target],
+        *_xy(data),
         fair.folds,
         fair.scorer,
         shuffle=fair.fold_kind != "time_series",

@@ -172,16 +172,6 @@ def test_a_failing_configuration_is_recorded_not_raised() -> None:
     assert result.error and result.trials[0].state == "failed"
 
 
-def test_a_finished_study_resumes_without_new_trials(tmp_path: object) -> None:
-    url = f"sqlite:///{tmp_path}/s.db"
-    space = {"C": {"low": 1e-3, "high": 10.0, "log": True}}
-    first = run_study(_task("random", space, 4, pruning=False), url, "s", resume=False)
-    again = run_study(_task("random", space, 6, pruning=False), url, "s", resume=True)
-    assert again.resumed_trials == 4
-    assert len(again.trials) == 6
-    assert [t.params for t in again.trials[:4]] == [t.params for t in first.trials]
-
-
 def test_parallel_folds_give_the_same_scores_as_one_worker() -> None:
     task = _task("random", {}, 1)
     model = task.make_model({"C": 0.5})
