@@ -95,8 +95,12 @@ def run_study(
     *,
     resume: bool,
     on_trial: Callable[[TrialRecord, int, int | None], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SearchResult:
-    """Search one candidate; ``on_trial(record, finished, cap)`` after every trial."""
+    """Search one candidate; ``on_trial(record, finished, cap)`` after every trial.
+
+    ``stop()`` returning True ends the search before its budget (e.g. "good enough").
+    """
     import optuna
 
     kind, cap = task.method.plan(task.space, task.budget)
@@ -116,7 +120,7 @@ def run_study(
     remaining, seconds_left = _remaining(study, cap, task.budget.seconds)
     started = time.perf_counter()
     if remaining != 0 and (seconds_left is None or seconds_left > 0):
-        callback = _progress_callback(on_trial, cap)
+        callback = _progress_callback(on_trial, cap, stop)
         study.optimize(
             _objective(task),
             n_trials=remaining,
@@ -214,11 +218,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _progress_callback(
-    on_trial: Callable[[TrialRecord, int, int | None], None] | None, cap: int | None
+    on_trial: Callable[[TrialRecord, int, int | None], None] | None,
+    cap: int | None,
+    stop: Callable[[], bool] | None,
 ) -> Callable[[Any, Any], None]:
     def callback(study: Any, trial: Any) -> None:
         if on_trial is not None:
             on_trial(_record(trial), _finished(study), cap)
+        if stop is not None and stop():
+            study.stop()
 
     return callback
 

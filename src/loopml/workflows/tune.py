@@ -236,6 +236,9 @@ def _search_all(
     if cfg.compute.backend == "ray":
         from loopml.compute import ray_tune  # imports Ray: only when asked for
 
+        if resume:
+            reporter.warn("--resume applies to the local backend; Ray Tune searches start anew")
+
         return ray_tune.search_all(tasks, cfg.compute, cfg.state_dir / "ray", progress)
 
     def one(task: SearchTask) -> SearchResult:
