@@ -7,7 +7,7 @@ time as its budget and stopping as soon as a trial reaches GridSearchCV's best C
 Reported: wall time, trials, best CV accuracy, seconds to reach GridSearchCV's best and
 that as a fraction of GridSearchCV's time (goal: at most 1/3).
 
-Usage: python -m benchmarks.bench_search [--trials 1000]
+Usage: python benchmarks/bench_search.py [--trials 1000]
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from _tuning_common import save, table, write_project
 from lightgbm import LGBMClassifier
 from sklearn.model_selection import GridSearchCV
 
-from benchmarks._common import save, table, write_project
 from loopml.config import load_config
 from loopml.core import models, tuning
 from loopml.core.study import SearchTask, TrialRecord, run_study

@@ -6,7 +6,7 @@ same run is logged twice into a fresh SQLite store: without the per-trial child 
 (named baseline: the run, the candidates and the model) and with them; the difference is
 what tracking the trials costs.
 
-Usage: python -m benchmarks.bench_tracking [--trials 30]
+Usage: python benchmarks/bench_tracking.py [--trials 30]
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import save, table, write_project
+from _tuning_common import save, table, write_project
+
 from loopml.config import load_config
 from loopml.core.evaluation import metrics
 from loopml.tracking.store import Tracker
