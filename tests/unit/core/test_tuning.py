@@ -178,3 +178,21 @@ def test_parallel_folds_give_the_same_scores_as_one_worker() -> None:
     one = tuning.cross_validate(model, task.X, task.y, task.folds, task.scorer)
     two = tuning.cross_validate(model, task.X, task.y, task.folds, task.scorer, n_jobs=2)
     assert one.scores == two.scores
+
+
+def test_prepared_folds_score_exactly_like_the_whole_pipeline() -> None:
+    from lightgbm import LGBMClassifier
+
+    from loopml.core.data.roles import ColumnRoles
+    from loopml.core.models import build_pipeline
+
+    frame = _frame(150).assign(kind=lambda f: np.where(f["b"] > 0, "up", "down"))
+    roles = ColumnRoles(numeric=("a", "b", "c"), categorical=("kind",))
+    model = LGBMClassifier(n_estimators=20, random_state=0, verbose=-1, n_jobs=1)
+    pipeline = build_pipeline(roles, model)
+    X, y = frame[["a", "b", "c", "kind"]], frame["y"]
+    folds = tuning.make_folds(CVConfig(folds=3), frame, "y", "classification", 0, False)
+    scorer = tuning.make_scorer("accuracy", "classification")
+    whole = tuning.cross_validate(pipeline, X, y, folds, scorer)
+    prepared = tuning.prepare_folds(pipeline[0], X, y, folds)
+    assert tuning.cross_validate_prepared(pipeline[1:], prepared, scorer).scores == whole.scores
