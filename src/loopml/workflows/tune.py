@@ -142,6 +142,8 @@ def tune(
     chosen = specs(cfg, data.task)
     fair = settings(cfg, data, metric)
     reporter.stage(f"Tuning {len(chosen)} candidates: {fair.fairness()}")
+    for note in _imbalance_notes(cfg, data, chosen):
+        reporter.warn(note)
     searches = _search_all(cfg, data, fair, chosen, reporter, resume=resume)
     reporter.stage("Refitting each candidate's best configuration on the training split")
     entries = [_baseline(data, metric, fair)]
@@ -154,6 +156,17 @@ def tune(
     if cfg.tuning.learning_curve:
         _add_learning_curve(cfg, data, metric, outcome, reporter)
     return outcome
+
+
+def _imbalance_notes(cfg: ProjectConfig, data: Prepared, chosen: list[Spec]) -> list[str]:
+    """Where imbalance.strategy cannot apply as asked (class weights without support)."""
+    notes = []
+    for spec in chosen:
+        estimator = models.make_estimator(spec.name, _sample(spec.space), data.task, 0)
+        _, note = imbalance.plan(cfg.imbalance.strategy, estimator, data.task)
+        if note:
+            notes.append(f"{spec.name}: {note}")
+    return notes
 
 
 def study_storage(cfg: ProjectConfig, data: Prepared, name: str) -> tuple[str, str]:
