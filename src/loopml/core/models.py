@@ -69,7 +69,9 @@ def _xgboost(task: Task, seed: int) -> BaseEstimator:
             "models.candidates.xgboost: XGBoost is not installed; pip install xgboost "
             "(or xgboost-cpu), or choose lightgbm"
         ) from None
-    cls = xgboost.XGBClassifier if task == "classification" else xgboost.XGBRegressor
+    from loopml.core.xgb import XGBLabelClassifier
+
+    cls = XGBLabelClassifier if task == "classification" else xgboost.XGBRegressor
     return cls(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=1, verbosity=0)
 
 
