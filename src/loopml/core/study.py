@@ -157,8 +157,8 @@ def _fail_interrupted(study: Any) -> None:
     import optuna
 
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(trial._trial_id, "error", "interrupted")  # first:
         study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-        study._storage.set_trial_user_attr(trial._trial_id, "error", "interrupted")
 
 
 def _finished(study: Any) -> int:
