@@ -72,12 +72,15 @@ def handles_errors(fn: F) -> F:
 
 
 class RichReporter:
-    """Stages as lines, long work as a progress bar, warnings in yellow; all on stderr."""
+    """Stages as lines, long work as progress bars (one per task name), warnings in yellow.
+
+    All on stderr. Workers may report from several threads at once (Rich's Progress locks).
+    """
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self._bar: Progress | None = None
-        self._task: Any = None
+        self._tasks: dict[str, Any] = {}
 
     def stage(self, message: str) -> None:
         self._close_bar()
@@ -98,13 +101,15 @@ class RichReporter:
                 transient=False,
             )
             self._bar.start()
-            self._task = self._bar.add_task(task, total=total)
-        self._bar.update(self._task, completed=done, total=total, description=task)
+        if task not in self._tasks:
+            self._tasks[task] = self._bar.add_task(task, total=total)
+        self._bar.update(self._tasks[task], completed=done, total=total)
 
     def _close_bar(self) -> None:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+            self._tasks = {}
 
     def close(self) -> None:
         self._close_bar()
@@ -128,7 +133,7 @@ def main_options(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     if not verbose:
         warnings.filterwarnings("ignore")
-        for noisy in ("mlflow", "alembic", "urllib3", "skops"):
+        for noisy in ("mlflow", "alembic", "urllib3", "skops", "optuna", "ray"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
@@ -154,23 +159,49 @@ def init(
     err.print(f"Next: cd {folder} && loopml run", highlight=False)
 
 
+ForceOption = Annotated[bool, typer.Option(help="Train even if data and config are unchanged.")]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(help="Continue an interrupted search; finished trials are not run again."),
+]
+
+
+@app.command()
+@handles_errors
+def train(
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    force: ForceOption = False,
+    resume: ResumeOption = False,
+) -> None:
+    """Validate, split, baseline, tune, test, log and register the winner as challenger."""
+    _train_and_print(config, set_, force=force, resume=resume, promote=False)
+
+
 @app.command()
 @handles_errors
 def run(
     config: ConfigOption = Path(CONFIG_FILE),
     set_: SetOption = None,
-    force: Annotated[
-        bool, typer.Option(help="Train even if data and config are unchanged.")
-    ] = False,
+    force: ForceOption = False,
+    resume: ResumeOption = False,
 ) -> None:
-    """Validate, split, fit, evaluate, log, register; promote if the gate passes."""
+    """The whole loop: train as `loopml train` does, then evaluate; promote if the gate passes."""
+    _train_and_print(config, set_, force=force, resume=resume, promote=True)
+
+
+def _train_and_print(
+    config: Path, set_: list[str] | None, *, force: bool, resume: bool, promote: bool
+) -> None:
     from loopml.workflows.train import train
 
     cfg = _load(config, set_)
     reporter = RichReporter()
     try:
-        result = train(cfg, reporter=reporter, force=force)
-        promotion = None if result.skipped else _promote_after(cfg, result, reporter)
+        result = train(cfg, reporter=reporter, force=force, resume=resume)
+        promotion = (
+            _promote_after(cfg, result, reporter) if promote and not result.skipped else None
+        )
     finally:
         reporter.close()
     _print_roles(result.roles)
@@ -209,25 +240,11 @@ def _print_roles(roles: Any) -> None:
 
 
 def _print_leaderboard(result: Any) -> None:
-    sizes = " / ".join(f"{part} {rows:,}" for part, rows in result.split_sizes.items())
-    table = Table(
-        title=f"Candidates ({result.metric}; {result.split_how} split: {sizes} rows)",
-        title_justify="left",
-    )
-    for name in ("model", f"train {result.metric}", f"validation {result.metric}", "fit s", "note"):
-        table.add_column(name, justify="left" if name in ("model", "note") else "right")
-    for row in result.leaderboard:
-        note = "winner" if row.name == result.winner else (row.error or "")
-        style = "bold green" if row.name == result.winner else None
-        table.add_row(
-            row.name,
-            _num(row.train_score),
-            _num(row.validation_score),
-            f"{row.fit_seconds:.2f}",
-            note[:60],
-            style=style,
-        )
-    err.print(table)
+    from loopml.cli_tables import leaderboard
+
+    err.print(leaderboard(result))
+    if result.learning_curve:
+        err.print(f"Learning curve: {result.learning_curve}", highlight=False)
     test, base = result.test, result.baseline_test
     err.print(
         f"Test {result.metric}: [bold]{_num(test.selection)}[/] ({result.winner}) vs "
@@ -805,6 +822,41 @@ def watch(
         run_watch(cfg, every, max_ticks=max_ticks, on_tick=show, reporter=RichReporter())
     except KeyboardInterrupt:
         err.print("stopped", highlight=False)
+
+
+@app.command()
+@handles_errors
+def distill(
+    run: Annotated[
+        str | None, typer.Argument(help="Run id, alias or version of the teacher.")
+    ] = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Train a smaller, faster student on a model's predictions; register it if close enough."""
+    from loopml.cli_tables import distillation
+    from loopml.workflows.distill import distill as distill_model
+
+    cfg = _load(config, set_)
+    reporter = RichReporter()
+    try:
+        result = distill_model(cfg, run, reporter=reporter)
+    finally:
+        reporter.close()
+    err.print(distillation(result))
+    if result.registered:
+        reg = result.registered
+        err.print(
+            f"Registered [bold]{reg.name}[/] version {reg.version} as {', '.join(reg.aliases)}",
+            highlight=False,
+        )
+    else:
+        err.print(
+            f"Not registered: the student loses {result.drop:.4f} {result.metric}, more than "
+            f"distill.max_drop={result.max_drop:g}",
+            highlight=False,
+        )
+    out.print(result.run_id)
 
 
 @config_app.command("schema")

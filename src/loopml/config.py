@@ -94,9 +94,10 @@ class SplitConfig(_Strict):
 class ModelsConfig(_Strict):
     candidates: dict[str, dict[str, Any]] | None = Field(
         None,
-        description="Catalog names or import paths mapped to fixed parameters; "
-        "empty means the catalog's defaults for the task.",
+        description="Catalog names or import paths mapped to a search space: a value is fixed, "
+        "a list is a choice, {low, high, log} a range, {} the catalog's default space.",
     )
+    ensemble: EnsembleConfig = Field(default_factory=lambda: EnsembleConfig())
 
     @model_validator(mode="before")
     @classmethod
@@ -120,7 +121,8 @@ class TrackingConfig(_Strict):
 
 
 class ComputeConfig(_Strict):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "ray"] = "local"
+    address: str | None = None
     n_jobs: int = Field(-1, description="Parallel candidate fits; -1 uses every core.")
 
 
@@ -209,6 +211,9 @@ class ProjectConfig(_Strict):
     gate: GateConfig = Field(default_factory=lambda: GateConfig())
     monitoring: MonitoringConfig = Field(default_factory=lambda: MonitoringConfig())
     retraining: RetrainingConfig = Field(default_factory=lambda: RetrainingConfig())
+    tuning: TuningConfig = Field(default_factory=lambda: TuningConfig())
+    imbalance: ImbalanceConfig = Field(default_factory=lambda: ImbalanceConfig())
+    distill: DistillConfig = Field(default_factory=lambda: DistillConfig())
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -231,11 +236,14 @@ class ProjectConfig(_Strict):
 
     def training_key(self) -> str:
         """Hash of every setting that changes what training produces."""
-        relevant = self.model_dump(include={"data", "split", "models", "metric"}, mode="json")
+        relevant = self.model_dump(
+            include={"data", "split", "models", "metric", "tuning", "imbalance"}, mode="json"
+        )
         relevant["evaluation"] = self.evaluation.model_dump(
             include={"calibration", "threshold"}, mode="json"
         )
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
+        relevant["tuning"].pop("n_jobs", None)  # how fast, not what: results do not depend on it
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -589,3 +597,82 @@ def _absolute_sqlite(uri: str, root: Path) -> str:
     if uri.startswith(prefix) and not uri.startswith(prefix + "/") and ":memory:" not in uri:
         return prefix + str((root / uri[len(prefix) :]).resolve())
     return uri
+
+
+class EnsembleConfig(_Strict):
+    """Voting or stacking over the top-k tuned candidates, scored like any candidate."""
+
+    method: Literal["none", "voting", "stacking"] = "none"
+    top_k: int = Field(3, ge=2, description="How many of the best candidates it combines.")
+
+
+class BudgetConfig(_Strict):
+    """What every candidate gets, the same for each: trials and/or seconds of search."""
+
+    trials: int | None = Field(10, gt=0, description="Trials per candidate.")
+    seconds: float | None = Field(None, gt=0, description="Search seconds per candidate.")
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> BudgetConfig:
+        if self.trials is None and self.seconds is None:
+            raise ValueError("set tuning.budget.trials or tuning.budget.seconds (or both)")
+        return self
+
+
+class CVConfig(_Strict):
+    """Cross-validation folds on the training split, the same for every candidate."""
+
+    folds: int = Field(5, ge=2, le=50)
+    kind: Literal["auto", "kfold", "stratified", "group", "time_series"] = Field(
+        "auto",
+        description="auto: time_series with split.time_column, stratified for "
+        "classification, kfold otherwise.",
+    )
+    group_column: str | None = Field(None, description="Rows sharing a value stay in one fold.")
+
+    @model_validator(mode="after")
+    def _group_needs_column(self) -> CVConfig:
+        if self.kind == "group" and not self.group_column:
+            raise ValueError("kind 'group' needs tuning.cv.group_column: <column>")
+        return self
+
+
+class TuningConfig(_Strict):
+    """Hyperparameter search: one method behind one interface, equal budget for all."""
+
+    method: Literal["grid", "random", "tpe", "halving"] = Field(
+        "tpe", description="tpe (Optuna), random, grid, or halving (random + successive halving)."
+    )
+    pruning: bool = Field(True, description="Stop unpromising trials after a few folds.")
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    cv: CVConfig = Field(default_factory=CVConfig)
+    metric: str | None = Field(
+        None,
+        description="What the search optimises: a loopml metric or any scikit-learn scorer "
+        "name; default: the project's metric.",
+    )
+    n_jobs: int | None = Field(
+        None, description="Parallel workers for the search; default compute.n_jobs."
+    )
+    seed: int | None = Field(None, description="Sampler, folds and models; default split.seed.")
+    grid_points: int = Field(5, ge=2, description="Values a range takes in a grid search.")
+    learning_curve: bool = Field(True, description="Plot score against training-set size.")
+
+
+class ImbalanceConfig(_Strict):
+    """Rebalancing classes inside each training fold only, never validation or test rows."""
+
+    strategy: Literal["none", "class_weight", "oversample", "smote", "undersample"] = "none"
+
+
+class DistillConfig(_Strict):
+    """`loopml distill`: a smaller student trained on the winner's predictions."""
+
+    student: Literal["small_lightgbm", "linear"] = "small_lightgbm"
+    max_drop: float = Field(
+        0.02, ge=0, description="Largest drop in the project metric that still registers it."
+    )
+
+
+ModelsConfig.model_rebuild()
+ProjectConfig.model_rebuild()

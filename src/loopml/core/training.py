@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,14 @@ class Fitted:
     validation_score: float
     fit_seconds: float
     error: str | None = None
+    # From the search (issue 3): cross-validation on the training split, same folds for all.
+    cv_mean: float = math.nan
+    cv_std: float = math.nan
+    trials: int = 0
+    pruned: int = 0
+    search_seconds: float = 0.0
+    latency_ms: float = math.nan  # prediction time per row, on the validation split
+    size_bytes: int = 0  # the fitted pipeline, pickled
 
 
 def fit_candidate(problem: Problem, candidate: Candidate) -> Fitted:
@@ -84,6 +93,16 @@ def predict(
     if task == "classification" and hasattr(pipeline, "predict_proba"):
         proba = pipeline.predict_proba(features)
     return np.asarray(predicted), proba
+
+
+def footprint(model: Any, features: pd.DataFrame, task: Task) -> tuple[float, int]:
+    """Prediction time per row in ms (best of three runs on ``features``) and pickled size."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        predict(model, features, task)
+        timings.append(time.perf_counter() - started)
+    return 1000 * min(timings) / max(1, len(features)), len(pickle.dumps(model))
 
 
 def pick_best(fitted: list[Fitted], metric: metrics.Metric) -> Fitted:

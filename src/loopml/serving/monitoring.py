@@ -31,8 +31,10 @@ MAX_LABELS = 10_000
 class FeedbackLabel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    request_id: str = Field(..., min_length=1, description="The request_id /predict returned.")
-    row: int = Field(0, ge=0, description="Position of the record in that request.")
+    request_id: str = Field(
+        ..., min_length=1, max_length=64, description="The request_id /predict returned."
+    )
+    row: int = Field(0, ge=0, lt=2**31, description="Position of the record in that request.")
     label: StrictStr | StrictInt | StrictFloat | StrictBool = Field(..., description="True label.")
 
 

@@ -22,6 +22,7 @@ from loopml.tracking.compiled import read_compiled
 SAFE_PREFIXES = (
     "sklearn.",
     "lightgbm.",
+    "xgboost.",
     "numpy.",
     "scipy.",
     "loopml.core.",
@@ -35,7 +36,8 @@ _RUN_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{32})/(?P<path>.+)$")
 
 def pip_requirements() -> list[str]:
     """What an environment needs to load the model: pinned to the versions that trained it."""
-    names = ["scikit-learn", "lightgbm", "skops", "pandas", "numpy", "scipy", "loopml"]
+    names = ["scikit-learn", "lightgbm", "xgboost", "xgboost-cpu", "skops", "pandas", "numpy"]
+    names += ["scipy", "loopml"]
     return [f"{n}=={importlib_metadata.version(n)}" for n in names if _installed(n)]
 
 

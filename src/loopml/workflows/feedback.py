@@ -87,8 +87,9 @@ def _row_numbers(frame: pd.DataFrame, source: Path) -> list[int]:
     if "row" not in frame.columns:
         return [0] * len(frame)
     numbers = pd.to_numeric(frame["row"], errors="coerce")
-    if numbers.isna().any() or (numbers < 0).any() or (numbers % 1 != 0).any():
-        bad = frame["row"][numbers.isna() | (numbers < 0) | (numbers % 1 != 0)].iloc[0]
+    wrong = numbers.isna() | (numbers < 0) | (numbers % 1 != 0) | (numbers >= 2**31)
+    if wrong.any():
+        bad = frame["row"][wrong].iloc[0]
         raise DataValidationError(
             f"{source}: column 'row' must hold record positions 0, 1, … (got {bad!r}); fix it"
         )

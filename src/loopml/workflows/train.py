@@ -1,8 +1,13 @@
-"""`loopml run`: validate -> split -> baseline -> candidates -> evaluate -> log -> register."""
+"""`loopml train`: validate -> split -> baseline -> tune -> test -> log -> register.
+
+The search and the fair comparison live in ``workflows.tune`` (CV on the training split,
+the winner picked on the validation split, see its docstring); this module keeps the
+contract around it: test scored once for the winner and the baseline, one MLflow run
+with a child per candidate and a grandchild per trial, a registered challenger.
+"""
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,9 +16,8 @@ import numpy as np
 import pandas as pd
 
 import loopml
-from loopml import compute
 from loopml.config import ProjectConfig, Task
-from loopml.core import models, training
+from loopml.core import learning_curve, training
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import metrics
 from loopml.core.scoring import column_specs
@@ -29,7 +33,7 @@ from loopml.tracking.store import (
     RunRecord,
     Tracker,
 )
-from loopml.workflows import finalize
+from loopml.workflows import finalize, tune
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.prepare import Prepared, prepare
 from loopml.workflows.reference import ARTIFACT as REFERENCE_ARTIFACT
@@ -60,23 +64,34 @@ class TrainResult:
     test: Scores | None = None
     baseline_test: Scores | None = None
     registered: Registered | None = None
+    fairness: str = ""
+    learning_curve: str | None = None  # the one-line reading
 
 
 def train(
-    cfg: ProjectConfig, *, reporter: Reporter | None = None, force: bool = False
+    cfg: ProjectConfig,
+    *,
+    reporter: Reporter | None = None,
+    force: bool = False,
+    resume: bool = False,
 ) -> TrainResult:
-    """Train, compare, log and register; skip when data and config are unchanged."""
+    """Train, compare, log and register; skip when data and config are unchanged.
+
+    ``resume`` continues the durable searches of an interrupted train with the same data
+    and settings, without re-running the trials that finished.
+    """
     reporter = reporter or SilentReporter()
     data = prepare(cfg, reporter)
     metric = metrics.resolve(cfg.metric, data.task)
     finalize.check_settings(cfg, data, metric)
-    candidates = _candidates(cfg, data.task)
+    tune.settings(cfg, data, metric), tune.specs(cfg, data.task)  # bad settings fail first
     reporter.stage(f"Opening the tracking store {cfg.tracking.uri}")
     tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
     previous = None if force else tracker.find_same_run(cfg.training_key(), data.fingerprint)
     if previous:
         return _result(data, metric, previous, skipped=True)
-    fitted = _fit_all(cfg, data, metric, candidates, reporter)
+    outcome = tune.tune(cfg, data, metric, reporter, resume=resume)
+    fitted = outcome.entries
     best = training.pick_best(fitted[1:], metric) if len(fitted) > 1 else fitted[0]
     if best.pipeline is None:
         raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
@@ -87,54 +102,17 @@ def train(
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
     final.add_to(record)
+    record.children = outcome.children(metric.name)
+    record.documents |= outcome.documents()
+    record.figures |= outcome.figures
     run_id, model_uri = tracker.log_run(record)
     registered = tracker.register(run_id, model_uri, {"loopml.winner": best.name})
     result = _result(data, metric, run_id, skipped=False)
     result.leaderboard, result.winner, result.registered = fitted, best.name, registered
     result.test, result.baseline_test = test, baseline_test
+    result.fairness = outcome.settings.fairness()
+    result.learning_curve = learning_curve.reading(outcome.curve) if outcome.curve else None
     return result
-
-
-def _candidates(cfg: ProjectConfig, task: Task) -> list[training.Candidate]:
-    seed = cfg.split.seed
-    chosen = models.candidate_names(cfg.models.candidates, task)
-    listed = [training.Candidate(models.BASELINE, models.baseline(task))]
-    for name, params in chosen.items():
-        listed.append(
-            training.Candidate(name, models.make_estimator(name, params, task, seed), params)
-        )
-    return listed
-
-
-def _fit_all(
-    cfg: ProjectConfig,
-    data: Prepared,
-    metric: metrics.Metric,
-    candidates: list[training.Candidate],
-    reporter: Reporter,
-) -> list[training.Fitted]:
-    problem = training.Problem(
-        data.task,
-        cfg.data.target,
-        data.roles,
-        metric.name,
-        data.splits.train,
-        data.splits.validation,
-    )
-    reporter.stage(
-        f"Fitting the baseline and {len(candidates) - 1} candidates ({data.splits.how} split)"
-    )
-    done = 0
-
-    def tick(result: training.Fitted) -> None:
-        nonlocal done
-        done += 1
-        reporter.progress(f"fitted {result.name}", done, len(candidates))
-        if result.error:
-            reporter.warn(f"candidate {result.name} failed and is left out: {result.error}")
-
-    backend = compute.make(cfg.compute)
-    return backend.map(functools.partial(training.fit_candidate, problem), candidates, on_done=tick)
 
 
 def _test_scores(
@@ -186,6 +164,8 @@ def _record(
             "metric": metric.name,
             "split": cfg.split.model_dump(),
             "rows": data.splits.sizes(),
+            "tuning": cfg.tuning.model_dump(mode="json"),
+            "imbalance": cfg.imbalance.strategy,
         },
         metrics=_run_metrics(best, metric.name, test, baseline_test),
         tags={
@@ -200,7 +180,7 @@ def _record(
             "config/loopml.json": cfg.model_dump(mode="json"),
             "data/roles.json": data.roles.as_dict(),
             "data/warnings.json": list(data.warnings),
-            "leaderboard.json": [_board_row(f) for f in fitted],
+            "leaderboard.json": [tune.board_row(f) for f in fitted],
             REFERENCE_ARTIFACT: reference_document(cfg, data, metric.name, best, test.selection),
         },
         figures={plot_name: figure},
@@ -234,17 +214,6 @@ def _child_metrics(fitted: training.Fitted, metric: str) -> dict[str, float]:
         f"train_{metric}": fitted.train_score,
         f"validation_{metric}": fitted.validation_score,
         "fit_seconds": fitted.fit_seconds,
-    }
-
-
-def _board_row(fitted: training.Fitted) -> dict[str, Any]:
-    return {
-        "name": fitted.name,
-        "params": fitted.params,
-        "train": fitted.train_score,
-        "validation": fitted.validation_score,
-        "fit_seconds": round(fitted.fit_seconds, 3),
-        "error": fitted.error,
     }
 
 

@@ -125,3 +125,29 @@ def test_candidate_names_default_to_the_catalog_per_task() -> None:
 def test_every_default_candidate_builds(task: str) -> None:
     for name in DEFAULT_CANDIDATES[task]:  # type: ignore[index]
         make_estimator(name, {}, task, seed=0)  # type: ignore[arg-type]
+
+
+def test_xgboost_takes_string_labels_and_gives_them_back() -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.base import clone
+
+    estimator = make_estimator("xgboost", {"n_estimators": 5}, "classification", seed=0)
+    X = pd.DataFrame({"a": np.arange(40.0)})
+    y = np.where(X["a"] > 20, "big", "small")
+    fitted = clone(estimator).fit(X, y)
+    assert list(fitted.classes_) == ["big", "small"]
+    assert set(fitted.predict(X)) == {"big", "small"}
+    assert fitted.predict_proba(X).shape == (40, 2)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_every_catalog_model_of_the_task_has_a_default_space_that_builds(task: str) -> None:
+    from loopml.core import tuning
+    from loopml.core.models import default_space
+
+    for name, (tasks, _) in CATALOG.items():
+        if task in tasks:
+            space = tuning.parse_space(name, default_space(name))
+            point = {n: v[0] for n, v in tuning.grid(space, 2).items()}
+            make_estimator(name, point, task, seed=0)  # type: ignore[arg-type]

@@ -1,0 +1,148 @@
+"""Quality at equal budget: `loopml train` (about 120 s in all) against FLAML's AutoML with
+``time_budget=120`` on the same split: titanic (test accuracy) and bike sharing (test R²,
+``casual`` and ``registered`` dropped).
+
+Both get the same training rows and the same validation rows (FLAML as ``X_val``/``y_val``,
+its holdout for model selection); both are scored once on the same test rows. loopml's
+budget is per candidate, so it is set to fit the whole train, refits and ensemble included,
+in about 120 s on this machine; the wall times of both are reported.
+
+Needs the ``bench`` extra: pip install -e '.[bench]'.
+Usage: python benchmarks/bench_quality.py [--seconds 120] [--datasets titanic bike]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from _tuning_common import DATASETS, save, table, write_project
+
+from loopml.config import load_config
+from loopml.core.evaluation import metrics
+from loopml.workflows.events import SilentReporter
+from loopml.workflows.prepare import prepare
+from loopml.workflows.train import train
+
+# How loopml spends the total budget on 2 cores, per dataset: which candidates, the
+# ensemble, and the share of the total each candidate's search gets (candidates are tuned
+# two at a time, then refitted; the ensemble is cross-validated and refitted last).
+PLANS: dict[str, dict[str, Any]] = {
+    "titanic": {
+        "candidates": ["logistic_regression", "random_forest", "lightgbm"],
+        "ensemble": "voting",
+        "share": 0.25,  # 3 candidates: two rounds of search, then ~50 s of the rest
+    },
+    "bike": {
+        "candidates": ["lightgbm", "xgboost"],
+        "ensemble": "voting",
+        "share": 0.6,  # 2 candidates: one round of search, then ~45 s of the rest
+    },
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--datasets", nargs="+", default=["titanic", "bike"])
+    args = parser.parse_args()
+    rows = []
+    for dataset in args.datasets:
+        with tempfile.TemporaryDirectory() as folder:
+            rows.append(_loopml(dataset, Path(folder), args.seconds))
+            print(table(rows[-1:]), flush=True)
+            rows.append(_flaml(dataset, Path(folder), args.seconds))
+            print(table(rows[-1:]), flush=True)
+    print()
+    print(table(rows))
+    path = save("bench_quality", {"rows": rows, "budget_s": args.seconds})
+    print(f"\nwrote {path}")
+
+
+def _loopml(dataset: str, folder: Path, seconds: float) -> dict[str, Any]:
+    plan = PLANS[dataset]
+    per_candidate = round(seconds * plan["share"])
+    config = write_project(
+        folder / "loopml",
+        dataset,
+        {
+            "models": {
+                "candidates": plan["candidates"],
+                "ensemble": {"method": plan["ensemble"], "top_k": 3},
+            },
+            "tuning": {
+                "budget": {"trials": 1000, "seconds": per_candidate},
+                "learning_curve": False,
+            },
+        },
+    )
+    started = time.perf_counter()
+    result = train(load_config(config), force=True)
+    wall = time.perf_counter() - started
+    assert result.test is not None
+    return {
+        "dataset": dataset,
+        "tool": "loopml train",
+        "metric": DATASETS[dataset]["metric"],
+        "test_score": result.test.selection,
+        "wall_s": round(wall, 1),
+        "model": result.winner,
+        "budget": f"{per_candidate} s per candidate, {len(plan['candidates'])} candidates",
+    }
+
+
+def _flaml(dataset: str, folder: Path, seconds: float) -> dict[str, Any]:
+    from flaml import AutoML
+
+    cfg = load_config(write_project(folder / "flaml", dataset, {}))
+    data = prepare(cfg, SilentReporter())
+    features = list(data.roles.features)
+    parts = [
+        _as_flaml_frame(part[features], data.roles.datetime)
+        for part in (data.splits.train, data.splits.validation, data.splits.test)
+    ]
+    metric = DATASETS[dataset]["metric"]
+    automl = AutoML()
+    started = time.perf_counter()
+    automl.fit(
+        parts[0],
+        data.splits.train[data.target],
+        X_val=parts[1],
+        y_val=data.splits.validation[data.target],
+        task="classification" if data.task == "classification" else "regression",
+        metric=metric,
+        time_budget=seconds,
+        seed=42,
+        verbose=0,
+    )
+    wall = time.perf_counter() - started
+    predicted = automl.predict(parts[2])
+    score = metrics.METRICS[metric].compute(data.splits.test[data.target], predicted)
+    return {
+        "dataset": dataset,
+        "tool": "FLAML AutoML",
+        "metric": metric,
+        "test_score": float(score),
+        "wall_s": round(wall, 1),
+        "model": str(automl.best_estimator),
+        "budget": f"time_budget={seconds:g}",
+    }
+
+
+def _as_flaml_frame(frame: pd.DataFrame, dates: tuple[str, ...]) -> pd.DataFrame:
+    """Dates as datetimes (FLAML expands them), text and categories as pandas categories."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if column in dates:
+            frame[column] = pd.to_datetime(frame[column])
+        elif frame[column].dtype == object:
+            frame[column] = frame[column].astype("category")
+    return frame
+
+
+if __name__ == "__main__":
+    main()

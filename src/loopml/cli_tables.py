@@ -1,0 +1,111 @@
+"""Tables the CLI prints (part of the CLI edge): the training leaderboard."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from loopml.core.evaluation.metrics import METRICS
+
+_COLUMNS = (
+    "candidate",
+    "CV ± std",
+    "validation",
+    "train",
+    "trials",
+    "search s",
+    "fit s",
+    "µs/row",
+    "size KB",
+    "best params",
+)
+
+
+def leaderboard(result: Any) -> Table:
+    """Candidates, best first on validation; the baseline last; the fairness line as caption.
+
+    ``train`` beside ``validation`` shows the overfitting gap; latency and size show what
+    the accuracy costs to serve.
+    """
+    table = Table(
+        title=f"Leaderboard ({result.metric}; {result.split_how} split {result.split_sizes})",
+        title_justify="left",
+        caption=result.fairness,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    rows = [(_cells(row), row.name == result.winner) for row in _ordered(result)]
+    for i, name in enumerate(_COLUMNS):
+        widest = max([len(name), *(len(cells[i]) for cells, _ in rows)])
+        if name == "candidate":
+            table.add_column(name, max_width=36, overflow="ellipsis", no_wrap=True)
+        elif name == "best params":
+            table.add_column(name, max_width=40, overflow="ellipsis", no_wrap=True)
+        else:
+            table.add_column(name, justify="right", min_width=widest, no_wrap=True)
+    for cells, winner in rows:
+        table.add_row(*cells, style="bold green" if winner else None)
+    return table
+
+
+def _ordered(result: Any) -> list[Any]:
+    rows = list(result.leaderboard)
+    baseline, others = rows[:1], rows[1:]
+    higher = METRICS[result.metric].higher_is_better
+    ok = [r for r in others if not math.isnan(r.validation_score)]
+    failed = [r for r in others if math.isnan(r.validation_score)]
+    ok.sort(key=lambda r: -r.validation_score if higher else r.validation_score)
+    return ok + failed + baseline
+
+
+def _cells(row: Any) -> list[str]:
+    trials = f"{row.trials}" + (f" ({row.pruned} pruned)" if row.pruned else "")
+    params = row.error or ", ".join(f"{k}={_short(v)}" for k, v in row.params.items())
+    return [
+        row.name,
+        f"{_num(row.cv_mean)}±{row.cv_std:.3f}" if not math.isnan(row.cv_mean) else "-",
+        _num(row.validation_score),
+        _num(row.train_score),
+        trials,
+        f"{row.search_seconds:.1f}",
+        f"{row.fit_seconds:.2f}",
+        "-" if math.isnan(row.latency_ms) else f"{1000 * row.latency_ms:.1f}",
+        f"{row.size_bytes / 1024:,.0f}",
+        params,
+    ]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "+".join(str(v) for v in value)
+    return str(value)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def distillation(result: Any) -> Table:
+    """Teacher and student side by side: score, latency and size."""
+    table = Table(
+        title=f"Distillation ({result.metric}; the validation split decides)",
+        title_justify="left",
+        caption=f"drop {result.drop:+.4f} (allowed {result.max_drop:g})",
+        caption_justify="left",
+    )
+    for name in ("model", "validation", "test", "µs/row", "size KB"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for side in (result.teacher, result.student):
+        table.add_row(
+            side.name,
+            _num(side.validation),
+            _num(side.test),
+            f"{1000 * side.latency_ms:.1f}",
+            f"{side.size_bytes / 1024:,.0f}",
+        )
+    return table

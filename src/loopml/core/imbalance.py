@@ -1,0 +1,76 @@
+"""Class imbalance: class weights, or resampling (imbalanced-learn) inside training folds only.
+
+The resampler is a step of an imbalanced-learn ``Pipeline`` placed after the features and
+before the model. imbalanced-learn runs such a step in ``fit`` only: rows are added or
+removed in the data a fold (or the final model) is trained on, while ``predict`` and
+``predict_proba`` pass validation and test rows straight through. The served pipeline
+drops the step (``without_resampler``), so scoring never depends on imbalanced-learn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.pipeline import Pipeline as ResamplingPipeline
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+
+from loopml.config import Task
+from loopml.core.data.roles import ColumnRoles
+from loopml.core.features import build_preprocessor
+
+RESAMPLE_STEP = "resample"
+
+
+def resampler(strategy: str, seed: int) -> Any:
+    """The imbalanced-learn sampler for a strategy, or None."""
+    if strategy == "oversample":
+        return RandomOverSampler(random_state=seed)
+    if strategy == "undersample":
+        return RandomUnderSampler(random_state=seed)
+    if strategy == "smote":
+        return SMOTE(random_state=seed, k_neighbors=3)
+    return None
+
+
+def plan(strategy: str, estimator: BaseEstimator, task: Task) -> tuple[str, str | None]:
+    """(strategy to apply, note): class weights fall back to oversampling without support."""
+    if task != "classification" or strategy == "none":
+        return "none", None
+    if strategy == "class_weight" and "class_weight" not in estimator.get_params(deep=False):
+        return "oversample", (
+            f"{type(estimator).__name__} takes no class_weight; its training folds are "
+            "randomly oversampled instead"
+        )
+    return strategy, None
+
+
+def build(
+    roles: ColumnRoles, estimator: BaseEstimator, strategy: str, task: Task, seed: int
+) -> Pipeline:
+    """Features, then (in training only) the resampler, then the model."""
+    applied, _ = plan(strategy, estimator, task)
+    if applied == "class_weight":
+        estimator = estimator.set_params(class_weight="balanced")
+    sampler = resampler(applied, seed)
+    if sampler is None:
+        return Pipeline([("features", build_preprocessor(roles)), ("model", estimator)])
+    return ResamplingPipeline(
+        [("features", build_preprocessor(roles)), (RESAMPLE_STEP, sampler), ("model", estimator)]
+    )
+
+
+def without_resampler(model: Any) -> Any:
+    """A fitted pipeline as served: the resampling step (a no-op at predict time) removed."""
+    if isinstance(model, ResamplingPipeline):
+        return Pipeline([(n, s) for n, s in model.steps if n != RESAMPLE_STEP])
+    if isinstance(model, Pipeline):
+        return Pipeline([(n, without_resampler(s)) for n, s in model.steps])
+    fitted = getattr(model, "estimators_", None)
+    if isinstance(fitted, list) and fitted and hasattr(model, "named_estimators_"):
+        model.estimators_ = [without_resampler(e) for e in fitted]
+        for name, member in zip(model.named_estimators_, model.estimators_, strict=False):
+            model.named_estimators_[name] = member
+    return model

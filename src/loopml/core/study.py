@@ -1,0 +1,257 @@
+"""One candidate's search as a durable Optuna study: interrupted searches resume.
+
+The study lives in an Optuna storage (SQLite under the project's ``.loopml/``). Every
+finished trial is committed there before the next starts, so after ``kill -9`` a resumed
+search counts the finished trials against the budget and runs only the rest. A trial
+that was running at the kill is marked failed and not counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from loopml.core import tuning
+
+STATE_OF = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    number: int
+    params: dict[str, Any]
+    state: str  # complete | pruned | failed
+    score: float  # mean over the folds it ran
+    std: float
+    folds: int  # folds it ran before finishing or being pruned
+    seconds: float
+    error: str = ""
+
+
+@dataclass
+class SearchResult:
+    name: str
+    best_params: dict[str, Any]
+    fold_scores: list[float]
+    trials: list[TrialRecord] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    resumed_trials: int = 0  # finished before this process started
+
+    @property
+    def cv_mean(self) -> float:
+        return sum(self.fold_scores) / len(self.fold_scores) if self.fold_scores else math.nan
+
+    @property
+    def cv_std(self) -> float:
+        if not self.fold_scores:
+            return math.nan
+        mean = self.cv_mean
+        return math.sqrt(sum((s - mean) ** 2 for s in self.fold_scores) / len(self.fold_scores))
+
+
+@dataclass(frozen=True)
+class SearchTask:
+    """Everything one candidate's search needs; the estimator is built per trial."""
+
+    name: str
+    space: tuning.Space
+    make_model: Callable[[dict[str, Any]], BaseEstimator]
+    X: pd.DataFrame
+    y: pd.Series
+    folds: tuning.Folds
+    scorer: tuning.Scorer
+    method: tuning.Method
+    budget: tuning.Budget
+    fold_jobs: int = 1
+    # Folds with the preprocessing already fitted: trials then fit only the model part
+    # (``make_model(params)[1:]``, the steps after "features").
+    prepared: list[tuning.PreparedFold] | None = None
+
+    def cross_validate(
+        self, params: dict[str, Any], on_fold: Callable[[int, float], bool] | None
+    ) -> tuning.FoldScores:
+        model = self.make_model(params)
+        if self.prepared is not None:
+            return tuning.cross_validate_prepared(
+                model[1:], self.prepared, self.scorer, on_fold, self.fold_jobs
+            )
+        return tuning.cross_validate(
+            model, self.X, self.y, self.folds, self.scorer, on_fold, self.fold_jobs
+        )
+
+
+def run_study(
+    task: SearchTask,
+    storage: str | None,
+    study_name: str,
+    *,
+    resume: bool,
+    on_trial: Callable[[TrialRecord, int, int | None], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> SearchResult:
+    """Search one candidate; ``on_trial(record, finished, cap)`` after every trial.
+
+    ``stop()`` returning True ends the search before its budget (e.g. "good enough").
+    """
+    import optuna
+
+    kind, cap = task.method.plan(task.space, task.budget)
+    storage_obj = _storage(storage)
+    if not resume:
+        _delete_if_present(storage_obj, study_name)
+    study = optuna.create_study(
+        study_name=study_name,
+        storage=storage_obj,
+        sampler=task.method.sampler(kind, task.space),
+        pruner=task.method.pruner(len(task.folds)),
+        direction=task.scorer.direction,  # type: ignore[arg-type]
+        load_if_exists=True,
+    )
+    _fail_interrupted(study)
+    done_before = _finished(study)
+    remaining, seconds_left = _remaining(study, cap, task.budget.seconds)
+    started = time.perf_counter()
+    if remaining != 0 and (seconds_left is None or seconds_left > 0):
+        callback = _progress_callback(on_trial, cap, stop)
+        study.optimize(
+            _objective(task),
+            n_trials=remaining,
+            timeout=seconds_left,
+            callbacks=[callback],
+            catch=(Exception,),
+            gc_after_trial=False,
+        )
+    result = _result(task.name, study)
+    result.resumed_trials = done_before
+    result.seconds = _used_seconds(study) if done_before else time.perf_counter() - started
+    return result
+
+
+def _storage(url: str | None) -> Any:
+    import optuna
+
+    if url is None:
+        return None
+    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+
+
+def _delete_if_present(storage: Any, study_name: str) -> None:
+    import optuna
+
+    if storage is None:
+        return
+    with contextlib.suppress(KeyError):
+        optuna.delete_study(study_name=study_name, storage=storage)
+
+
+def _fail_interrupted(study: Any) -> None:
+    """Trials left RUNNING by a killed process never finish: mark them failed."""
+    import optuna
+
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(trial._trial_id, "error", "interrupted")  # first:
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def _finished(study: Any) -> int:
+    return sum(1 for t in study.get_trials(deepcopy=False) if _counts(t))
+
+
+def _counts(trial: Any) -> bool:
+    """A trial that used budget: finished, pruned, or failed on its own (not interrupted)."""
+    state = trial.state.name
+    return state in ("COMPLETE", "PRUNED") or (
+        state == "FAIL" and trial.user_attrs.get("error") != "interrupted"
+    )
+
+
+def _remaining(study: Any, cap: int | None, seconds: float | None) -> tuple[int | None, Any]:
+    done = _finished(study)
+    left = None if cap is None else max(0, cap - done)
+    seconds_left = None if seconds is None else seconds - _used_seconds(study)
+    return left, seconds_left
+
+
+def _used_seconds(study: Any) -> float:
+    return float(sum(t.user_attrs.get("seconds", 0.0) for t in study.get_trials(deepcopy=False)))
+
+
+def _objective(task: SearchTask) -> Callable[[Any], float]:
+    import optuna
+
+    def objective(trial: Any) -> float:
+        started = time.perf_counter()
+        params = tuning.suggest(trial, task.space)
+
+        def on_fold(step: int, running_mean: float) -> bool:
+            trial.report(running_mean, step)
+            return bool(trial.should_prune())
+
+        try:
+            scores = task.cross_validate(params, on_fold)
+        except Exception as exc:
+            trial.set_user_attr("error", _first_line(exc))
+            trial.set_user_attr("seconds", time.perf_counter() - started)
+            raise
+        trial.set_user_attr("fold_scores", scores.scores)
+        trial.set_user_attr("seconds", time.perf_counter() - started)
+        if scores.stopped:
+            raise optuna.TrialPruned()
+        if any(math.isnan(s) for s in scores.scores):
+            raise ValueError(f"the metric is undefined for {task.name} (no probabilities?)")
+        return scores.mean
+
+    return objective
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _progress_callback(
+    on_trial: Callable[[TrialRecord, int, int | None], None] | None,
+    cap: int | None,
+    stop: Callable[[], bool] | None,
+) -> Callable[[Any, Any], None]:
+    def callback(study: Any, trial: Any) -> None:
+        if on_trial is not None:
+            on_trial(_record(trial), _finished(study), cap)
+        if stop is not None and stop():
+            study.stop()
+
+    return callback
+
+
+def _record(trial: Any) -> TrialRecord:
+    scores = list(trial.user_attrs.get("fold_scores", []))
+    frame = pd.Series(scores, dtype=float)
+    return TrialRecord(
+        number=trial.number,
+        params=dict(trial.params),
+        state=STATE_OF.get(trial.state.name, trial.state.name.lower()),
+        score=float(frame.mean()) if scores else math.nan,
+        std=float(frame.std(ddof=0)) if scores else math.nan,
+        folds=len(scores),
+        seconds=float(trial.user_attrs.get("seconds", 0.0)),
+        error=str(trial.user_attrs.get("error", "")),
+    )
+
+
+def _result(name: str, study: Any) -> SearchResult:
+    trials = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
+    records = [_record(t) for t in trials]
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    if not complete:
+        error = next((r.error for r in records if r.error), "no trial finished")
+        return SearchResult(name, {}, [], records, error=error)
+    best = study.best_trial
+    return SearchResult(name, dict(best.params), list(best.user_attrs["fold_scores"]), records)

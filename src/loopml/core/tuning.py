@@ -1,0 +1,430 @@
+"""Search spaces, samplers and cross-validation: one search interface for every method.
+
+Pure: no MLflow, no Ray. A space comes from YAML (a list is a choice, ``{low, high, log}``
+a range, anything else a fixed value). Every candidate is scored on the same folds with
+the same seed; a trial reports its running mean after each fold, so a pruner (successive
+halving or Hyperband) can stop an unpromising trial after a fold or two.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeriesSplit
+
+from loopml.config import CVConfig, Task
+from loopml.core import training
+from loopml.core.evaluation import metrics
+from loopml.errors import ConfigError
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+_CHOICE_TYPES = (str, int, float, bool, type(None))
+_RANGE_KEYS = {"low", "high", "log", "step"}
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Range:
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+    step: float | None = None
+
+    def points(self, count: int) -> list[Any]:
+        """``count`` evenly spaced values (log-spaced for a log range), for grid search."""
+        make = np.geomspace if self.log else np.linspace
+        values = make(self.low, self.high, count)
+        if self.integer:
+            return sorted({round(v) for v in values})
+        return [float(f"{v:.6g}") for v in values]
+
+
+@dataclass(frozen=True)
+class Fixed:
+    value: Any
+
+
+Param = Choice | Range | Fixed
+Space = dict[str, Param]
+
+
+def parse_space(name: str, raw: dict[str, Any]) -> Space:
+    """Parse one candidate's space from YAML; a bad entry is one ConfigError naming its key."""
+    return {param: parse_param(f"models.candidates.{name}.{param}", v) for param, v in raw.items()}
+
+
+def parse_param(key: str, value: Any) -> Param:
+    if isinstance(value, list):
+        return _choice(key, value)
+    if isinstance(value, dict):
+        return _range(key, value)
+    return Fixed(value)
+
+
+def _choice(key: str, values: list[Any]) -> Choice:
+    if not values:
+        raise ConfigError(f"{key}: an empty list offers no choice; list at least one value")
+    bad = [v for v in values if not isinstance(v, _CHOICE_TYPES)]
+    if bad:
+        raise ConfigError(
+            f"{key}: choices must be numbers, strings, booleans or null (got {bad[0]!r})"
+        )
+    return Choice(tuple(values))
+
+
+def _range(key: str, spec: dict[str, Any]) -> Range:
+    unknown = sorted(set(spec) - _RANGE_KEYS)
+    if unknown or not {"low", "high"} <= set(spec):
+        raise ConfigError(
+            f"{key}: a range needs low and high (and optionally log, step); got "
+            f"{sorted(spec)}; write e.g. {{low: 0.01, high: 1.0, log: true}}"
+        )
+    low, high, log, step = spec["low"], spec["high"], spec.get("log", False), spec.get("step")
+    if not all(_is_number(v) for v in (low, high)):
+        raise ConfigError(f"{key}: low and high must be numbers (got low={low!r}, high={high!r})")
+    if not low < high:
+        raise ConfigError(f"{key}: low must be below high (got low={low}, high={high})")
+    if not isinstance(log, bool):
+        raise ConfigError(f"{key}.log: must be true or false (got {log!r})")
+    if log and low <= 0:
+        raise ConfigError(
+            f"{key}: a log range needs low > 0 (got low={low}); use a positive low or log: false"
+        )
+    if step is not None and (log or not _is_number(step) or step <= 0):
+        raise ConfigError(f"{key}.step: must be a positive number without log (got {step!r})")
+    integer = all(isinstance(v, int) for v in (low, high)) and (step is None or step == int(step))
+    return Range(float(low), float(high), log, integer, step)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def grid(space: Space, points: int) -> dict[str, list[Any]]:
+    """Every searched parameter's values on a grid (ranges take ``points`` values)."""
+    values: dict[str, list[Any]] = {}
+    for name, param in space.items():
+        if isinstance(param, Choice):
+            values[name] = list(param.values)
+        elif isinstance(param, Range):
+            values[name] = param.points(points)
+    return values
+
+
+def grid_size(space: Space, points: int) -> int:
+    return math.prod(len(v) for v in grid(space, points).values())
+
+
+def is_finite(space: Space) -> bool:
+    """Only choices (or nothing) to search: the grid can be searched exhaustively."""
+    return not any(isinstance(p, Range) for p in space.values())
+
+
+def suggest(trial: Any, space: Space) -> dict[str, Any]:
+    """Parameters for one trial, drawn through Optuna's define-by-run ``trial`` API."""
+    params: dict[str, Any] = {}
+    for name, param in space.items():
+        if isinstance(param, Fixed):
+            params[name] = param.value
+        elif isinstance(param, Choice):
+            params[name] = trial.suggest_categorical(name, list(param.values))
+        elif param.integer:
+            step = int(param.step or 1)
+            params[name] = trial.suggest_int(
+                name, int(param.low), int(param.high), step=step, log=param.log
+            )
+        else:
+            params[name] = trial.suggest_float(
+                name, param.low, param.high, step=param.step, log=param.log
+            )
+    return params
+
+
+def fixed_params(space: Space) -> dict[str, Any]:
+    return {n: p.value for n, p in space.items() if isinstance(p, Fixed)}
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A CV scoring rule: loopml's metric or a scikit-learn scorer, with its direction."""
+
+    name: str
+    task: Task
+    higher_is_better: bool
+
+    def __call__(self, model: Any, X: pd.DataFrame, y: pd.Series) -> float:
+        if self.name in metrics.METRICS:
+            predicted, proba = training.predict(model, X, self.task)
+            classes = getattr(model, "classes_", None)
+            return metrics.score(metrics.METRICS[self.name], y, predicted, proba, classes)
+        return float(get_scorer(self.name)(model, X, y))
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if self.higher_is_better else "minimize"
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.higher_is_better else a < b
+
+
+def make_scorer(name: str, task: Task, key: str = "tuning.metric") -> Scorer:
+    """Any metric loopml knows or any scikit-learn scorer name; else a ConfigError on ``key``."""
+    if name in metrics.METRICS:
+        metric = metrics.METRICS[name]
+        if metric.task != task:
+            fits = ", ".join(n for n, m in metrics.METRICS.items() if m.task == task)
+            raise ConfigError(f"{key}: '{name}' is a {metric.task} metric; for {task} use {fits}")
+        return Scorer(name, task, metric.higher_is_better)
+    if name in get_scorer_names():
+        return Scorer(name, task, True)  # scikit-learn scorers: greater is better (neg_*)
+    raise ConfigError(
+        f"{key}: unknown metric '{name}'; use one of {', '.join(metrics.METRICS)} "
+        "or a scikit-learn scorer name (sklearn.metrics.get_scorer_names())"
+    )
+
+
+def fold_kind(cv: CVConfig, task: Task, time_ordered: bool) -> str:
+    if cv.kind != "auto":
+        return cv.kind
+    if time_ordered:
+        return "time_series"
+    return "stratified" if task == "classification" else "kfold"
+
+
+def make_folds(
+    cv: CVConfig, frame: pd.DataFrame, target: str, task: Task, seed: int, time_ordered: bool
+) -> Folds:
+    """The folds every candidate is scored on: computed once, from the training split only."""
+    kind = fold_kind(cv, task, time_ordered)
+    y = frame[target]
+    if kind == "stratified":
+        smallest = int(y.value_counts().min())
+        if smallest < cv.folds:
+            raise ConfigError(
+                f"tuning.cv.folds: {cv.folds} stratified folds need {cv.folds} rows of every "
+                f"class in the training split, but one class has {smallest}; lower the folds"
+            )
+        splitter: Any = StratifiedKFold(cv.folds, shuffle=True, random_state=seed)
+    elif kind == "kfold":
+        splitter = KFold(cv.folds, shuffle=True, random_state=seed)
+    elif kind == "time_series":
+        splitter = TimeSeriesSplit(cv.folds)
+    else:
+        return _group_folds(cv, frame, y)
+    return [(train, valid) for train, valid in splitter.split(frame, y)]
+
+
+def _group_folds(cv: CVConfig, frame: pd.DataFrame, y: pd.Series) -> Folds:
+    column = str(cv.group_column)
+    if column not in frame.columns:
+        raise ConfigError(f"tuning.cv.group_column: no column '{column}' in the data")
+    groups = frame[column]
+    if groups.nunique() < cv.folds:
+        raise ConfigError(
+            f"tuning.cv.group_column: '{column}' has {groups.nunique()} groups, fewer than "
+            f"tuning.cv.folds={cv.folds}; lower the folds"
+        )
+    return list(GroupKFold(cv.folds).split(frame, y, groups))
+
+
+@dataclass
+class FoldScores:
+    scores: list[float] = field(default_factory=list)
+    fit_seconds: float = 0.0
+    stopped: bool = False  # a pruner stopped it before the last fold
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.scores)) if self.scores else math.nan
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.scores)) if self.scores else math.nan
+
+
+def cross_validate(
+    model: BaseEstimator,
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds: Folds,
+    scorer: Scorer,
+    on_fold: Callable[[int, float], bool] | None = None,
+    n_jobs: int = 1,
+) -> FoldScores:
+    """Fit and score ``model`` fold by fold; ``on_fold(step, running mean)`` True stops early.
+
+    With ``n_jobs`` > 1, folds are fitted in parallel batches and then reported in order,
+    so the scores and the pruning decisions are the same as with one worker.
+    """
+    jobs = [
+        functools.partial(_fit_score, model, X.iloc[tr], y.iloc[tr], X.iloc[va], y.iloc[va], scorer)
+        for tr, va in folds
+    ]
+    return _run_folds(jobs, on_fold, n_jobs)
+
+
+@dataclass(frozen=True)
+class PreparedFold:
+    """One fold with the preprocessing fitted on its training rows and applied to both."""
+
+    X_train: Any
+    y_train: pd.Series
+    X_valid: Any
+    y_valid: pd.Series
+
+
+def prepare_folds(
+    features: BaseEstimator, X: pd.DataFrame, y: pd.Series, folds: Folds, n_jobs: int = 1
+) -> list[PreparedFold]:
+    """Fit the preprocessing once per fold (on its training rows only), for every trial.
+
+    The features step does not depend on a model's hyperparameters, so trials reuse it:
+    the same scores as refitting the whole pipeline per trial (a unit test checks it),
+    without repeating TF-IDF, one-hot and scaling fits hundreds of times.
+    """
+
+    def one(fold: tuple[np.ndarray, np.ndarray]) -> PreparedFold:
+        train, valid = fold
+        fitted = clone(features)
+        # fit_transform, as Pipeline.fit does: the same floats to the last bit
+        X_train = fitted.fit_transform(X.iloc[train], y.iloc[train])
+        return PreparedFold(X_train, y.iloc[train], fitted.transform(X.iloc[valid]), y.iloc[valid])
+
+    if n_jobs <= 1:
+        return [one(fold) for fold in folds]
+    return list(
+        Parallel(n_jobs=min(n_jobs, len(folds)), prefer="threads")(
+            delayed(one)(fold) for fold in folds
+        )
+    )
+
+
+def cross_validate_prepared(
+    model: BaseEstimator,
+    prepared: list[PreparedFold],
+    scorer: Scorer,
+    on_fold: Callable[[int, float], bool] | None = None,
+    n_jobs: int = 1,
+) -> FoldScores:
+    """``cross_validate`` for the model part of a pipeline, on prepared folds."""
+    jobs = [
+        functools.partial(_fit_score, model, f.X_train, f.y_train, f.X_valid, f.y_valid, scorer)
+        for f in prepared
+    ]
+    return _run_folds(jobs, on_fold, n_jobs)
+
+
+def _run_folds(
+    jobs: Sequence[Callable[[], float]],
+    on_fold: Callable[[int, float], bool] | None,
+    n_jobs: int,
+) -> FoldScores:
+    result = FoldScores()
+    started = time.perf_counter()
+    batch = max(1, n_jobs)
+    for first in range(0, len(jobs), batch):
+        chunk = jobs[first : first + batch]
+        if len(chunk) == 1:
+            scores = [chunk[0]()]
+        else:
+            scores = list(
+                Parallel(n_jobs=len(chunk), prefer="threads")(delayed(j)() for j in chunk)
+            )
+        for offset, score in enumerate(scores):
+            result.scores.append(score)
+            if on_fold is not None and on_fold(first + offset, result.mean):
+                result.stopped = len(result.scores) < len(jobs)
+                result.fit_seconds = time.perf_counter() - started
+                return result
+    result.fit_seconds = time.perf_counter() - started
+    return result
+
+
+def _fit_score(
+    model: BaseEstimator,
+    X_train: Any,
+    y_train: pd.Series,
+    X_valid: Any,
+    y_valid: pd.Series,
+    scorer: Scorer,
+) -> float:
+    fitted = clone(model).fit(X_train, y_train)
+    return scorer(fitted, X_valid, y_valid)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every candidate gets: at most ``trials`` trials and/or ``seconds`` of search."""
+
+    trials: int | None
+    seconds: float | None
+
+    def describe(self) -> str:
+        parts = [f"{self.trials} trials"] if self.trials else []
+        parts += [f"{self.seconds:g} s"] if self.seconds else []
+        return " / ".join(parts)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A search method: how trials are proposed and whether weak ones are stopped early."""
+
+    name: str  # grid | random | tpe | halving
+    pruning: bool
+    seed: int
+    grid_points: int = 5
+
+    def plan(self, space: Space, budget: Budget) -> tuple[str, int | None]:
+        """(sampler actually used, trial cap): a finite space the budget covers is searched
+        exhaustively (a sampler would only repeat points)."""
+        searched = grid(space, self.grid_points)
+        if not searched:
+            return "grid", 1
+        size = grid_size(space, self.grid_points)
+        covered = is_finite(space) and (budget.trials is None or size <= budget.trials)
+        if self.name == "grid" or covered:
+            cap = size if budget.trials is None else min(size, budget.trials)
+            return "grid", cap
+        return ("random" if self.name == "halving" else self.name), budget.trials
+
+    def sampler(self, kind: str, space: Space) -> Any:
+        import optuna
+
+        if kind == "grid":
+            return optuna.samplers.GridSampler(grid(space, self.grid_points), seed=self.seed)
+        if kind == "random":
+            return optuna.samplers.RandomSampler(seed=self.seed)
+        return optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=5, multivariate=True)
+
+    def pruner(self, folds: int) -> Any:
+        import optuna
+
+        if self.name == "halving":
+            return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+        if self.pruning and folds >= 3:
+            return optuna.pruners.HyperbandPruner(
+                min_resource=1, max_resource=folds, reduction_factor=3
+            )
+        return optuna.pruners.NopPruner()
+
+
+def product_of(values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of a grid, in a stable order."""
+    names = list(values)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values.values())]
