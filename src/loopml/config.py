@@ -120,7 +120,8 @@ class TrackingConfig(_Strict):
 
 
 class ComputeConfig(_Strict):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "ray"] = "local"
+    address: str | None = None
     n_jobs: int = Field(-1, description="Parallel candidate fits; -1 uses every core.")
 
 
@@ -144,6 +145,7 @@ class ProjectConfig(_Strict):
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig())
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -170,6 +172,25 @@ class ProjectConfig(_Strict):
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class TrainConfig(_Strict):
+    """Data-parallel training of LightGBM / XGBoost through Ray Train."""
+
+    distributed: bool = Field(
+        False, description="Train lightgbm/xgboost candidates data-parallel with Ray Train."
+    )
+    workers: int = Field(2, gt=0, description="Ray Train workers (data shards).")
+    cpus_per_worker: int = Field(1, gt=0, description="CPUs each worker reserves.")
+    checkpoint_every: int = Field(
+        25, gt=0, description="Boosting rounds between checkpoints; a rerun resumes from the last."
+    )
+    storage: str = Field(
+        ".loopml/ray", description="Where Ray Train keeps checkpoints (path or URL)."
+    )
+
+
+ProjectConfig.model_rebuild()
 
 
 def json_schema() -> dict[str, Any]:
@@ -288,6 +309,8 @@ def _resolved(cfg: ProjectConfig, root: Path) -> ProjectConfig:
     else:
         data.source = _absolute_sqlite(data.source, root)
     cfg.tracking.uri = _absolute_sqlite(cfg.tracking.uri, root)
+    if "://" not in cfg.train.storage:
+        cfg.train.storage = str((root / cfg.train.storage).resolve())
     if "://" not in cfg.tracking.artifacts:
         cfg.tracking.artifacts = str((root / cfg.tracking.artifacts).resolve())
     return cfg
