@@ -170,6 +170,8 @@ class ProjectConfig(_Strict):
         """Hash of every setting that changes what training produces."""
         relevant = self.model_dump(include={"data", "split", "models", "metric"}, mode="json")
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
+        if self.train.distributed:
+            relevant["train"] = {"distributed": True}
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

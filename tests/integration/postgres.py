@@ -43,14 +43,11 @@ def postgres_cluster() -> Iterator[str]:
     data, port = root / "data", free_port()
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
-    run = (
-        lambda *argv: subprocess.run(  # noqa: E731
-            _as_owner([str(bin_dir / argv[0]), *argv[1:]]),
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-    )
+
+    def run(*argv: str) -> None:
+        command = _as_owner([str(bin_dir / argv[0]), *argv[1:]])
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
     try:
         run("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync")
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"

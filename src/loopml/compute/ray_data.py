@@ -36,9 +36,13 @@ def ray_session(cfg: ComputeConfig) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
+    for name in ("ray", "ray.data", "ray.train", "ray.tune"):  # keep the user's terminal clean
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
+        local = {} if cfg.address else {"_node_ip_address": "127.0.0.1"}  # loopback only
         ray.init(
             address=cfg.address,
+            **local,
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.ERROR,

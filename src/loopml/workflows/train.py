@@ -29,6 +29,7 @@ from loopml.tracking.store import (
     RunRecord,
     Tracker,
 )
+from loopml.workflows import distributed
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.prepare import Prepared, prepare
 
@@ -88,6 +89,8 @@ def train(
 
 
 def _candidates(cfg: ProjectConfig, task: Task) -> list[training.Candidate]:
+    if cfg.train.distributed:
+        return distributed.candidates(cfg, task)
     seed = cfg.split.seed
     chosen = models.candidate_names(cfg.models.candidates, task)
     listed = [training.Candidate(models.BASELINE, models.baseline(task))]
@@ -125,6 +128,11 @@ def _fit_all(
         if result.error:
             reporter.warn(f"candidate {result.name} failed and is left out: {result.error}")
 
+    if cfg.train.distributed:
+        run_key = f"{cfg.name}-{cfg.training_key()}-{data.fingerprint}"
+        return distributed.fit_all(
+            cfg, problem, candidates, run_key=run_key, reporter=reporter, on_done=tick
+        )
     backend = compute.make(cfg.compute)
     return backend.map(functools.partial(training.fit_candidate, problem), candidates, on_done=tick)
 
