@@ -52,11 +52,11 @@ def test_ray_backend_scores_like_local_in_input_order(
         many_rows.to_parquet(source, index=False, row_group_size=2_500)
     else:
         many_rows.to_csv(source, index=False)
-    local = _predict(breast_cancer, source, tmp_path / "local.parquet")
+    local = _predict(breast_cancer, source, tmp_path / f"local.{kind}")
     on_ray = _predict(
         breast_cancer,
         source,
-        tmp_path / "ray.parquet",
+        tmp_path / f"ray.{kind}",
         "compute.backend=ray",
         "batch.chunk_rows=1500",
     )

@@ -36,10 +36,9 @@ def ray_session(cfg: ComputeConfig) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    for name in ("ray", "ray.data", "ray.train", "ray.tune"):  # keep the user's terminal clean
-        logging.getLogger(name).setLevel(logging.ERROR)
+    _quiet()
     try:
-        local = {} if cfg.address else {"_node_ip_address": "127.0.0.1"}  # loopback only
+        local: dict[str, Any] = {} if cfg.address else {"_node_ip_address": "127.0.0.1"}
         ray.init(
             address=cfg.address,
             **local,
@@ -57,6 +56,15 @@ def ray_session(cfg: ComputeConfig) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _quiet() -> None:
+    """Ray's INFO logs and progress lines are for Ray's developers; loopml reports progress."""
+    import ray.data
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    for name in ("ray", "ray.data", "ray.train", "ray.tune"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 _MODELS: dict[str, ScoringModel] = {}  # per worker process: the model, deserialized once

@@ -103,6 +103,10 @@ def _train_lightgbm(job: BoosterJob, X: Any, y: Any, checkpoint: Any, every: int
     import lightgbm
     from ray.train.lightgbm import RayTrainReportCallback, get_network_params
 
+    class CheckpointsOnly(RayTrainReportCallback):
+        def _report_metrics(self, report_dict: dict[str, Any]) -> None:
+            pass  # a report per round is a barrier across workers: report at checkpoints only
+
     start = RayTrainReportCallback.get_model(checkpoint) if checkpoint else None
     done = start.current_iteration() if start else 0
     params = {**job.params, "tree_learner": "data_parallel", "pre_partition": True}
@@ -111,13 +115,17 @@ def _train_lightgbm(job: BoosterJob, X: Any, y: Any, checkpoint: Any, every: int
         lightgbm.Dataset(X, y, free_raw_data=False),
         num_boost_round=max(job.rounds - done, 0),
         init_model=start,
-        callbacks=[RayTrainReportCallback(frequency=every, results_postprocessing_fn=_mark(done))],
+        callbacks=[CheckpointsOnly(frequency=every, results_postprocessing_fn=_mark(done))],
     )
 
 
 def _train_xgboost(job: BoosterJob, X: Any, y: Any, checkpoint: Any, every: int) -> None:
     import xgboost
     from ray.train.xgboost import RayTrainReportCallback
+
+    class CheckpointsOnly(RayTrainReportCallback):
+        def _report_metrics(self, report_dict: dict[str, Any]) -> None:
+            pass  # as for LightGBM: report at checkpoints only
 
     start = RayTrainReportCallback.get_model(checkpoint) if checkpoint else None
     done = start.num_boosted_rounds() if start else 0
@@ -126,7 +134,7 @@ def _train_xgboost(job: BoosterJob, X: Any, y: Any, checkpoint: Any, every: int)
         xgboost.DMatrix(X, y),
         num_boost_round=max(job.rounds - done, 0),
         xgb_model=start,
-        callbacks=[RayTrainReportCallback(frequency=every, results_postprocessing_fn=_mark(done))],
+        callbacks=[CheckpointsOnly(frequency=every, results_postprocessing_fn=_mark(done))],
     )
 
 

@@ -146,13 +146,14 @@ def _write_atomically(output: Path, kind: str, chunks: Iterator[pd.DataFrame]) -
 
 
 def _write(path: Path, kind: str, chunks: Iterator[pd.DataFrame]) -> int:
-    rows, writer = 0, None
+    rows, writer, schema = 0, None, None
     try:
         for chunk in chunks:
             table = pa.Table.from_pandas(chunk, preserve_index=False)
             if writer is None:
-                writer = _open_writer(path, kind, table.schema)
-            writer.write_table(table.cast(writer.schema))
+                schema = table.schema
+                writer = _open_writer(path, kind, schema)
+            writer.write_table(table.cast(schema))  # a CSVWriter has no .schema of its own
             rows += len(chunk)
     finally:
         if writer is not None:
