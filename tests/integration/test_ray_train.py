@@ -65,9 +65,10 @@ def test_a_stopped_training_resumes_from_its_last_checkpoint(
     local_ray: None, tmp_path: Path
 ) -> None:
     """Stop a 40-round training after 20 rounds; the next run of the same name continues."""
+    from sklearn.datasets import load_breast_cancer
+
     from loopml.compute import ray_train
     from loopml.core.boosters import BoosterModel
-    from sklearn.datasets import load_breast_cancer
 
     X, y = load_breast_cancer(return_X_y=True)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
