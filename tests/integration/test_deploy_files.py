@@ -13,17 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
 
-from loopml.cli import app
+from tests.integration.scaleout import CLI, check_loopml_command
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
 SERVICES: dict[str, Any] = COMPOSE["services"]
 LOOPML_SERVICES = [name for name, spec in SERVICES.items() if spec.get("build") == "."]
-CLI: Any = typer.main.get_command(app)  # a click group: .commands, each with .params
 
 
 def _option(command: list[str], flag: str) -> str | None:
@@ -56,16 +54,7 @@ def test_compose_has_the_five_services_of_the_deployment() -> None:
 @pytest.mark.parametrize("service", LOOPML_SERVICES)
 def test_every_loopml_command_exists_with_its_options(service: str) -> None:
     command = [str(part) for part in SERVICES[service]["command"]]
-    name = command[0]
-    if name not in CLI.commands:
-        pytest.skip(
-            f"service '{service}' runs `loopml {name}`, which this branch does not have yet "
-            f"(its issue has not landed); the check applies once `loopml {name}` exists"
-        )
-    known = {opt for param in CLI.commands[name].params for opt in param.opts}
-    flags = [part for part in command[1:] if part.startswith("--")]
-    unknown = [flag for flag in flags if flag not in known]
-    assert not unknown, f"`loopml {name}` has no option {unknown}; known: {sorted(known)}"
+    check_loopml_command(command, f"service '{service}'")
 
 
 @pytest.mark.parametrize("service", LOOPML_SERVICES)

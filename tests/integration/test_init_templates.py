@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
 import yaml
 
-from loopml.cli import app
 from tests.integration.conftest import cli
+from tests.integration.scaleout import check_loopml_command
 
 pytestmark = pytest.mark.integration
-CLI: Any = typer.main.get_command(app)
 DESIGN_SECTIONS = [
     "Problem",
     "Users",
@@ -63,15 +60,7 @@ def test_workflow_validates_trains_tests_and_gates_on_push(project: Path) -> Non
 @pytest.mark.parametrize("step", [0, 1, 2])
 def test_each_workflow_step_is_a_real_loopml_command(project: Path, step: int) -> None:
     argv = _workflow_commands(project)[step]
-    name = argv[1]
-    if name not in CLI.commands:
-        pytest.skip(
-            f"the workflow runs `loopml {name}`, which this branch does not have yet "
-            f"(its issue has not landed); checked once `loopml {name}` exists"
-        )
-    known = {opt for param in CLI.commands[name].params for opt in param.opts}
-    flags = [part.split("=")[0] for part in argv[2:] if part.startswith("--")]
-    assert set(flags) <= known, f"`loopml {name}` lacks {set(flags) - known}"
+    check_loopml_command(argv[1:], "the workflow")
 
 
 def test_init_keeps_an_existing_design_and_workflow(tmp_path: Path) -> None:

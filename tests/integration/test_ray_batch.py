@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +9,10 @@ import pandas as pd
 import pytest
 
 from tests.integration.conftest import Project, cli
+from tests.integration.scaleout import local_ray  # noqa: F401  (a fixture)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'loopml[ray]'")
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +38,7 @@ def _predict(project: Project, source: Path, output: Path, *overrides: str) -> p
 
 @pytest.mark.parametrize("kind", ["parquet", "csv"])
 def test_ray_backend_scores_like_local_in_input_order(
-    local_ray: None, breast_cancer: Project, many_rows: pd.DataFrame, tmp_path: Path, kind: str
+    breast_cancer: Project, many_rows: pd.DataFrame, tmp_path: Path, kind: str
 ) -> None:
     source = tmp_path / f"input.{kind}"
     if kind == "parquet":
@@ -66,7 +59,7 @@ def test_ray_backend_scores_like_local_in_input_order(
 
 
 def test_ray_backend_bad_column_is_one_line_and_writes_nothing(
-    local_ray: None, breast_cancer: Project, many_rows: pd.DataFrame, tmp_path: Path
+    breast_cancer: Project, many_rows: pd.DataFrame, tmp_path: Path
 ) -> None:
     source = tmp_path / "bad.parquet"
     bad = many_rows.copy()

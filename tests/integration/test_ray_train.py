@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -13,21 +12,13 @@ import loopml
 from loopml.config import TrainConfig
 from loopml.workflows.init import init_project
 from tests.integration.conftest import cli
+from tests.integration.scaleout import local_ray  # noqa: F401  (a fixture)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'loopml[ray]'")
 
 
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-def test_distributed_boosters_are_registered_and_served_like_any_model(
-    local_ray: None, tmp_path: Path
-) -> None:
+def test_distributed_boosters_are_registered_and_served_like_any_model(tmp_path: Path) -> None:
     init_project(tmp_path, "breast_cancer")
     config = tmp_path / "loopml.yaml"
     body = yaml.safe_load(config.read_text())
@@ -61,9 +52,7 @@ def body_uri(folder: Path) -> str:
     return f"sqlite:///{folder / '.loopml' / 'mlflow.db'}"
 
 
-def test_a_stopped_training_resumes_from_its_last_checkpoint(
-    local_ray: None, tmp_path: Path
-) -> None:
+def test_a_stopped_training_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     """Stop a 40-round training after 20 rounds; the next run of the same name continues."""
     from sklearn.datasets import load_breast_cancer
 
