@@ -38,16 +38,16 @@ def ray_session(cfg: ComputeConfig) -> Iterator[Any]:
         return
     _quiet()
     try:
-        local: dict[str, Any] = {} if cfg.address else {"_node_ip_address": "127.0.0.1"}
         ray.init(
             address=cfg.address,
-            **local,
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.ERROR,
             configure_logging=False,
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        if not cfg.address:
+            raise ConfigError(f"compute.backend ray: cannot start a local Ray ({exc})") from None
         raise ConfigError(
             f"compute.address '{cfg.address}': cannot connect to Ray ({exc}); "
             "use ray://HEAD_HOST:10001, or leave it empty for a local instance"
