@@ -8,6 +8,7 @@ results match. Order is preserved (``preserve_order``), so row ``i`` of the outp
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -68,29 +69,48 @@ def _quiet() -> None:
 
 
 _MODELS: dict[str, ScoringModel] = {}  # per worker process: the model, deserialized once
+GROUP = "__loopml_row_group__"
 
 
-def _score_batch(batch: Any, model: Any) -> pd.DataFrame:
-    """Score one block in a Ray worker: the same call, on the same columns, as the local path."""
-    key = model.hex()
-    scorer = _MODELS.get(key)
+def _model(ref: Any) -> ScoringModel:
+    scorer = _MODELS.get(ref.hex())
     if scorer is None:
         import ray
 
         _MODELS.clear()
-        scorer = _MODELS[key] = ray.get(model)
-    frame = batch.to_pandas()  # numpy-backed, exactly as the local backend reads it
+        scorer = _MODELS[ref.hex()] = ray.get(ref)
+    return scorer
+
+
+def _scored(scorer: ScoringModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """The same call, on the same columns, as the local backend: ids, then predictions."""
     keep = [c for c in scorer.id_columns if c in frame.columns]
     scored = scorer.score_frame(frame)
     return pd.concat([frame[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
 
 
+def _score_batch(batch: Any, model: Any) -> pd.DataFrame:
+    """Score one block of a CSV file in a Ray worker."""
+    return _scored(_model(model), batch.to_pandas())  # numpy-backed, as the local path reads
+
+
+def _score_row_groups(items: Any, source: str, model: Any, rows: int) -> pd.DataFrame:
+    """Read and score whole Parquet row groups in a Ray worker, tagging rows with their group."""
+    import pyarrow.parquet as pq
+
+    scorer, parquet = _model(model), pq.ParquetFile(source)
+    parts = [pd.DataFrame({GROUP: pd.Series([], dtype="int64")})]
+    for group in items["group"].tolist():
+        for batch in parquet.iter_batches(batch_size=rows, row_groups=[int(group)]):
+            parts.append(_scored(scorer, batch.to_pandas()).assign(**{GROUP: int(group)}))
+    return pd.concat(parts[1:] or parts, ignore_index=True)
+
+
 def score_file(scorer: ScoringModel, source: Path, *, batch_rows: int) -> Iterator[pd.DataFrame]:
     """Scored batches of ``source`` in input order; call inside ``ray_session``.
 
-    Plain tasks, not an actor pool: reading and scoring fuse into one task per block, so
-    no CPU sits reserved by an idle actor while blocks wait to be read, and each worker
-    process keeps the model it fetched from the object store for the next block.
+    Plain tasks, not an actor pool: no CPU sits reserved by an idle actor, and each worker
+    process keeps the model it fetched from the object store for its next task.
     """
     import ray
     import ray.data
@@ -98,18 +118,57 @@ def score_file(scorer: ScoringModel, source: Path, *, batch_rows: int) -> Iterat
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
+    model = ray.put(scorer)
+    if file_kind(str(source)) == "parquet":
+        batches = _score_parquet(source, model, batch_rows)
+    else:
+        batches = _score_csv(source, scorer, model, batch_rows)
+    try:
+        yield from batches
+    except ray.exceptions.RayError as exc:
+        raise _user_error(exc, source) from None
+
+
+def _score_parquet(source: Path, model: Any, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """One task per row group; the driver yields the groups in file order, whatever order
+    they finish in (Ray's ``preserve_order`` alone reordered a 50-group file)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    import ray.data
+
+    meta = pq.ParquetFile(source).metadata
+    sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    items = ray.data.from_items([{"group": g} for g in range(len(sizes))])
+    score = functools.partial(_score_row_groups, source=str(source), model=model, rows=batch_rows)
+    scored = items.map_batches(score, batch_size=1)
+    pending: dict[int, list[Any]] = {}
+    done: dict[int, int] = {}
+    following = 0
+    table: Any
+    for table in scored.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for group in pc.unique(table[GROUP]).to_pylist():
+            piece = table.filter(pc.equal(table[GROUP], group)).drop_columns([GROUP])
+            pending.setdefault(group, []).append(piece)
+            done[group] = done.get(group, 0) + piece.num_rows
+        while following < len(sizes) and done.get(following, 0) == sizes[following]:
+            for piece in pending.pop(following, []):
+                if piece.num_rows:
+                    yield piece.to_pandas()
+            following += 1
+
+
+def _score_csv(
+    source: Path, scorer: ScoringModel, model: Any, batch_rows: int
+) -> Iterator[pd.DataFrame]:
     scored = _read(source, scorer).map_batches(
         _score_batch,
-        fn_args=(ray.put(scorer),),
+        fn_args=(model,),
         batch_size=batch_rows,
         batch_format="pyarrow",
         udf_modifying_row_count=False,
     )
-    try:
-        for batch in scored.iter_batches(batch_size=None, batch_format="pyarrow"):
-            yield batch.to_pandas()  # numpy-backed columns, as the local backend writes
-    except ray.exceptions.RayError as exc:
-        raise _user_error(exc, source) from None
+    for batch in scored.iter_batches(batch_size=None, batch_format="pyarrow"):
+        yield batch.to_pandas()  # numpy-backed columns, as the local backend writes
 
 
 def _read(source: Path, scorer: ScoringModel) -> Any:
@@ -117,10 +176,7 @@ def _read(source: Path, scorer: ScoringModel) -> Any:
     import pyarrow.csv as pa_csv
     import ray.data
 
-    kind = file_kind(str(source))
-    if kind == "parquet":
-        return ray.data.read_parquet(str(source))
-    if kind == "csv":
+    if file_kind(str(source)) == "csv":
         # Date columns stay text, as pandas reads them for the local backend.
         as_text = {c.name: pa.string() for c in scorer.columns if c.role in ("datetime", "text")}
         return ray.data.read_csv(
