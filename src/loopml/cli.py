@@ -43,6 +43,7 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 _state = {"verbose": False}
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Path of loopml.yaml.", show_default=True)
@@ -109,8 +110,9 @@ class RichReporter:
         self._close_bar()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main_options(
+    ctx: typer.Context,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show tracebacks and library logs.")
     ] = False,
@@ -118,6 +120,9 @@ def main_options(
 ) -> None:
     if version:
         out.print(__version__)
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
         raise typer.Exit(0)
     _state["verbose"] = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
@@ -158,13 +163,14 @@ def run(
         bool, typer.Option(help="Train even if data and config are unchanged.")
     ] = False,
 ) -> None:
-    """Validate, split, fit the baseline and candidates, evaluate, log and register."""
+    """Validate, split, fit, evaluate, log, register; promote if the gate passes."""
     from loopml.workflows.train import train
 
     cfg = _load(config, set_)
     reporter = RichReporter()
     try:
         result = train(cfg, reporter=reporter, force=force)
+        promotion = None if result.skipped else _promote_after(cfg, result, reporter)
     finally:
         reporter.close()
     _print_roles(result.roles)
@@ -177,6 +183,8 @@ def run(
         out.print(result.run_id)
         return
     _print_leaderboard(result)
+    if promotion is not None:
+        _print_promotion(promotion)
     out.print(result.run_id)
 
 
@@ -201,8 +209,9 @@ def _print_roles(roles: Any) -> None:
 
 
 def _print_leaderboard(result: Any) -> None:
+    sizes = " / ".join(f"{part} {rows:,}" for part, rows in result.split_sizes.items())
     table = Table(
-        title=f"Candidates ({result.metric}, {result.split_how} split {result.split_sizes})",
+        title=f"Candidates ({result.metric}; {result.split_how} split: {sizes} rows)",
         title_justify="left",
     )
     for name in ("model", f"train {result.metric}", f"validation {result.metric}", "fit s", "note"):
@@ -364,24 +373,125 @@ def serve(
         str | None, typer.Option(help="Address; default serve.host (127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default serve.port (8000).")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="native, onnx or auto (onnx when it passed parity); default serve.engine."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes; default serve.workers (1).")
+    ] = None,
 ) -> None:
     """Serve a registered model over HTTP (the 'champion' alias by default)."""
-    import uvicorn
+    from loopml.serving.runner import ServeArgs, build_app, run
 
-    from loopml.serving.app import create_app
-    from loopml.tracking.models import load
-    from loopml.workflows.predict import model_uri
-
-    cfg = _load(config, set_)
-    uri = model_uri(cfg, model)
-    scorer = load(uri, tracking_uri=cfg.tracking.uri)
+    overrides = list(set_ or [])
+    if engine is not None:
+        overrides.append(f"serve.engine={engine}")
+    if workers is not None:
+        overrides.append(f"serve.workers={workers}")
+    cfg = _load(config, overrides)
+    args = ServeArgs(str(config), overrides, model)
+    served = build_app(args)
+    state = served.state.serving
     bind_host, bind_port = host or cfg.serve.host, port if port is not None else cfg.serve.port
+    for line in state.notes():
+        err.print(f"[cyan]•[/] {line}", highlight=False)
+    if state.tokens.enabled:
+        err.print("[cyan]•[/] bearer-token auth is on", highlight=False)
     err.print(
-        f"Serving [bold]{scorer.describe()}[/] ({uri}) on http://{bind_host}:{bind_port} "
-        f"— POST /predict, GET /health, docs at /docs",
+        f"Serving [bold]{state.champion.loaded.model.describe()}[/] on "
+        f"http://{bind_host}:{bind_port} with {cfg.serve.workers} worker(s) — POST /predict, "
+        "/invocations (MLflow), /v2/models/…/infer, /feedback; GET /health, /metrics, "
+        "/dashboard; docs at /docs",
         highlight=False,
     )
-    uvicorn.run(create_app(scorer), host=bind_host, port=bind_port, log_level="warning")
+    if cfg.serve.workers > 1 and state.prediction_log is not None:
+        state.prediction_log.close()  # each worker opens its own
+    if cfg.serve.workers > 1:
+        run(args, host=bind_host, port=bind_port, workers=cfg.serve.workers)
+        return
+    import uvicorn
+
+    uvicorn.run(served, host=bind_host, port=bind_port, log_level="warning", access_log=False)
+
+
+@app.command()
+@handles_errors
+def loadtest(
+    url: Annotated[
+        str, typer.Argument(help="Endpoint to load, e.g. http://127.0.0.1:8000/predict")
+    ],
+    csv: Annotated[
+        Path | None, typer.Option(help="CSV of rows; one single-row request per row, cycled.")
+    ] = None,
+    body: Annotated[
+        Path | None, typer.Option(help="A JSON file sent as the body of every request.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Concurrent clients.")] = 8,
+    requests: Annotated[int, typer.Option(min=1, help="Stop after this many requests.")] = 2000,
+    duration: Annotated[float, typer.Option(min=0.1, help="Stop after this many seconds.")] = 30.0,
+    token: Annotated[
+        str | None, typer.Option(envvar="LOOPML_TOKEN", help="Bearer token to send.")
+    ] = None,
+    allow_remote: Annotated[bool, typer.Option(help="Allow a host that is not loopback.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Load-test a running server: requests/s, p50/p95/p99 latency and errors."""
+    import asyncio
+
+    from loopml.errors import ConfigError
+    from loopml.serving.loadtest import bodies_from_csv, check_target, run_load
+
+    check_target(url, allow_remote)
+    if (csv is None) == (body is None):
+        raise ConfigError("pass exactly one of --csv FILE (rows to send) or --body FILE (JSON)")
+    if body is not None:
+        if not body.is_file():
+            raise ConfigError(f"--body {body}: no such file")
+        bodies = [body.read_bytes()]
+    else:
+        assert csv is not None
+        bodies = bodies_from_csv(csv, url)
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    err.print(
+        f"Loading {url}: {concurrency} clients, at most {requests} requests or {duration:g} s",
+        highlight=False,
+    )
+    result = asyncio.run(
+        run_load(
+            url,
+            bodies,
+            concurrency=concurrency,
+            requests=requests,
+            duration_s=duration,
+            headers=headers,
+        )
+    )
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+    else:
+        _print_load(result)
+    if result.first_error:
+        err.print(f"[yellow]first error:[/] {result.first_error}", highlight=False)
+
+
+def _print_load(result: Any) -> None:
+    table = Table(title=f"Load test of {result.url}", title_justify="left")
+    for name in ("clients", "requests", "errors", "seconds", "req/s", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        str(result.concurrency),
+        str(result.requests),
+        str(result.errors),
+        f"{result.seconds:.2f}",
+        f"{result.requests_per_s:,.1f}",
+        f"{result.p50_ms:.2f}",
+        f"{result.p95_ms:.2f}",
+        f"{result.p99_ms:.2f}",
+    )
+    out.print(table)
 
 
 @app.command()
@@ -405,9 +515,341 @@ def predict(
     finally:
         reporter.close()
     err.print(
-        f"Wrote {result.rows:,} predictions from {result.model} to {result.output}", highlight=False
+        f"Wrote {result.rows:,} predictions from {result.model} ({result.engine} engine) "
+        f"to {result.output}",
+        highlight=False,
     )
     out.print(str(result.output))
+
+
+def _promote_after(cfg: ProjectConfig, result: Any, reporter: RichReporter) -> Any:
+    """The gate on the version just registered; it becomes champion only if every rule passes."""
+    import dataclasses
+
+    from loopml.workflows.promote import promote_after_training
+
+    try:
+        promotion = promote_after_training(cfg, result.run_id, reporter=reporter)
+    except LoopmlError as exc:
+        reporter.warn(f"evaluation failed, so the gate was not checked: {exc}")
+        return None
+    if promotion.promoted and result.registered is not None:
+        aliases = (*result.registered.aliases, "champion")
+        result.registered = dataclasses.replace(result.registered, aliases=aliases)
+    return promotion
+
+
+def _print_promotion(promotion: Any) -> None:
+    if promotion.evaluation.simpson:
+        err.print(f"[yellow]warning:[/] {promotion.evaluation.simpson}", highlight=False)
+    if promotion.decision.passed:
+        state = "is now the champion" if promotion.promoted else "is the champion"
+        err.print(
+            f"[green]Gate passed[/] ({promotion.decision.reasons()}): {promotion.label} {state}",
+            highlight=False,
+        )
+    else:
+        err.print(
+            f"[yellow]Gate failed[/]: {promotion.label} stays challenger "
+            "(`loopml promote` checks again):",
+            highlight=False,
+        )
+        for rule in promotion.decision.failed:
+            err.print(f"  [red]✗[/] {rule.rule}: {rule.detail}", highlight=False)
+    if promotion.report is not None:
+        err.print(f"Evaluation report: {promotion.report}", highlight=False)
+
+
+def _reported(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a workflow with progress on stderr."""
+    reporter = RichReporter()
+    try:
+        return work(*args, reporter=reporter, **kwargs)
+    finally:
+        reporter.close()
+
+
+OpenOption = Annotated[bool, typer.Option("--open", help="Open the report in a browser.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Where to write the HTML report.")
+]
+ModelArgument = Annotated[
+    str | None,
+    typer.Argument(help="Run id, version or alias (default: challenger).", show_default=False),
+]
+
+
+@app.command()
+@handles_errors
+def evaluate(
+    model: ModelArgument = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    output: OutputOption = None,
+    open_: OpenOption = False,
+) -> None:
+    """Full evaluation of a model: metrics, slices, calibration, behavior; an HTML report."""
+    from loopml.workflows.evaluate import evaluate as run_evaluation
+
+    result = _reported(run_evaluation, _load(config, set_), model, output=output)
+    _print_evaluation(result.label, result.evaluation, result.decision)
+    err.print(f"Report: {result.report} (logged to run {result.run_id})", highlight=False)
+    _open(result.report, open_)
+    out.print(str(result.report))
+
+
+def _print_evaluation(label: str, ev: Any, decision: Any) -> None:
+    table = Table(title=f"{label} on {ev.rows:,} test rows", title_justify="left")
+    table.add_column("metric")
+    table.add_column("test", justify="right")
+    for name, value in ev.metrics.items():
+        table.add_row(f"{name} (selection)" if name == ev.metric else name, _num(value))
+    err.print(table)
+    fit = ev.overfit
+    err.print(
+        f"Overfitting ({fit.metric}): train {_num(fit.train)}, validation {_num(fit.validation)}, "
+        f"test {_num(fit.test)}, gap {_num(fit.gap)}",
+        highlight=False,
+    )
+    if ev.threshold:
+        err.print(
+            f"Threshold {ev.threshold.threshold:.3f}: coverage {ev.threshold.coverage:.1%}, "
+            f"precision {_num(ev.threshold.precision)} on test",
+            highlight=False,
+        )
+    for s in ev.weak_slices[:5]:
+        err.print(
+            f"[yellow]weak slice:[/] {s.name} ({s.rows} rows): {ev.slice_metric} {_num(s.value)}",
+            highlight=False,
+        )
+    if ev.comparison:
+        c = ev.comparison
+        err.print(
+            f"vs champion v{ev.champion}: {c.metric} {_num(c.challenger)} vs {_num(c.champion)} "
+            f"({c.delta:+.4f}, p={c.p_value:.3g})",
+            highlight=False,
+        )
+    if ev.simpson:
+        err.print(f"[yellow]warning:[/] {ev.simpson}", highlight=False)
+    if ev.behavioral:
+        passed = sum(r.passed for r in ev.behavioral)
+        err.print(f"Behavioral tests: {passed} of {len(ev.behavioral)} pass", highlight=False)
+    _print_gate_table(decision)
+
+
+def _print_gate_table(decision: Any) -> None:
+    table = Table(title="Promotion gate", title_justify="left")
+    for name in ("rule", "result", "detail"):
+        table.add_column(name)
+    for rule in decision.rules:
+        mark = "[green]pass[/]" if rule.passed else "[red]fail[/]"
+        table.add_row(rule.rule, mark, rule.detail)
+    err.print(table)
+
+
+def _open(report: Path, wanted: bool) -> None:
+    if wanted:
+        import webbrowser
+
+        webbrowser.open(report.resolve().as_uri())
+
+
+@app.command("test")
+@handles_errors
+def behavioral_test(
+    model: ModelArgument = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Run the behavioral tests of loopml.yaml against a model; exit 1 if any fails."""
+    from loopml.workflows.behavioral import run_tests
+
+    outcome = _reported(run_tests, _load(config, set_), model)
+    table = Table(title=f"Behavioral tests of {outcome.label}", title_justify="left")
+    for name in ("test", "result", "agreement", "required", "detail"):
+        table.add_column(name, justify="right" if name in ("agreement", "required") else "left")
+    for r in outcome.results:
+        mark = "[green]pass[/]" if r.passed else "[red]fail[/]"
+        table.add_row(r.name, mark, f"{r.agreement:.3f}", f"{r.required:.3f}", r.detail)
+    out.print(table)
+    failed = [r for r in outcome.results if not r.passed]
+    for r in failed:
+        err.print(
+            f"[bold red]error:[/] behavioral test failed: {r.name}: agreement "
+            f"{r.agreement:.3f} < {r.required:.3f} ({r.detail})",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def promote(
+    model: ModelArgument = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Make a model the champion, only if every gate rule passes (else exit 1)."""
+    from loopml.workflows.promote import promote as run_promotion
+
+    result = _reported(run_promotion, _load(config, set_), model)
+    _print_gate_table(result.decision)
+    if result.evaluation.simpson:
+        err.print(f"[yellow]warning:[/] {result.evaluation.simpson}", highlight=False)
+    if not result.decision.passed:
+        for rule in result.decision.failed:
+            err.print(
+                f"[bold red]error:[/] gate rule {rule.rule} failed: {rule.detail}",
+                highlight=False,
+            )
+        err.print(f"{result.label} was not promoted; the decision is tagged on it", highlight=False)
+        raise typer.Exit(1)
+    if result.promoted:
+        before = f" (was v{result.champion_before})" if result.champion_before else ""
+        err.print(f"[green]Promoted[/] {result.label} to champion{before}", highlight=False)
+    else:
+        err.print(f"{result.label} passes the gate and is already the champion", highlight=False)
+    out.print(result.version)
+
+
+@app.command()
+@handles_errors
+def profile(
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    output: OutputOption = None,
+    open_: OpenOption = False,
+) -> None:
+    """Data profile (EDA) of the project's data as an HTML report, logged to MLflow."""
+    from loopml.workflows.profile import profile as run_profile
+
+    cfg = _load(config, set_)
+    result = _reported(run_profile, cfg, output=output)
+    table = Table(title=f"Profile of {cfg.data.source}", title_justify="left")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for name, value in result.highlights.items():
+        table.add_row(name, str(value))
+    err.print(table)
+    err.print(f"Report: {result.report} (logged to run {result.run_id})", highlight=False)
+    _open(result.report, open_)
+    out.print(str(result.report))
+
+
+@app.command()
+@handles_errors
+def monitor(
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    current: Annotated[
+        Path | None,
+        typer.Option(help="Judge this file of recent rows instead of the prediction log."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Alias, version, run id or model URI.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for monitor.html and .json.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Drift and decay of the served model; exit 0 healthy, 3 alert, 1 error."""
+    from loopml.workflows.monitor import monitor as run_monitor
+
+    cfg = _load(config, set_)
+    reporter = RichReporter()
+    try:
+        result = run_monitor(cfg, current=current, model=model, output=output, reporter=reporter)
+    finally:
+        reporter.close()
+    found = result.assessment
+    if as_json:
+        out.print_json(json.dumps(found.as_dict(), default=str))
+    else:
+        _print_drift(found)
+    colour = "green" if found.status == "healthy" else "bold red"
+    err.print(
+        f"[{colour}]{found.status}[/] {found.ref.describe()}: {found.drift.summary()}"
+        + (f"; {found.decay.summary()}" if found.decay else ""),
+        highlight=False,
+    )
+    err.print(f"Report: {result.html} (MLflow run {result.run_id})", highlight=False)
+    if result.webhook:
+        err.print(f"Alert webhook: {result.webhook}", highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+def _print_drift(found: Any) -> None:
+    table = Table(
+        title=f"Drift against the reference of {found.ref.describe()} ({found.source})",
+        title_justify="left",
+    )
+    for name in ("feature", "test", "statistic", "corrected p", "PSI", "JS", "rows", "verdict"):
+        table.add_column(name, justify="left" if name in ("feature", "verdict") else "right")
+    rows = list(found.drift.features) + ([found.drift.prediction] if found.drift.prediction else [])
+    for f in rows:
+        verdict = "drift" if f.drifted else ("stable" if f.judged else "not judged")
+        table.add_row(
+            f.name,
+            f.test,
+            _num(f.statistic),
+            _num(f.p_adjusted),
+            _num(f.psi),
+            _num(f.jensen_shannon),
+            str(f.rows),
+            verdict,
+            style="bold red" if f.drifted else None,
+        )
+    out.print(table)
+
+
+@app.command()
+@handles_errors
+def feedback(
+    source: Annotated[Path, typer.Argument(help="CSV/Parquet/JSON lines: request_id, label.")],
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="Column holding the true label (default: the target).")
+    ] = None,
+) -> None:
+    """Record true labels for logged predictions, joined by request id."""
+    from loopml.workflows.feedback import record_feedback
+
+    cfg = _load(config, set_)
+    outcome = record_feedback(cfg, source, label_column=label_column, reporter=RichReporter())
+    result = outcome.result
+    err.print(
+        f"Recorded {result.received:,} labels from '{outcome.label_column}' in {outcome.log}: "
+        f"{result.matched:,} match a logged prediction",
+        highlight=False,
+    )
+    out.print(str(result.matched))
+
+
+@app.command()
+@handles_errors
+def watch(
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    every: Annotated[str, typer.Option(help="Time between rounds: 30s, 10m, 1h, 1d.")] = "10m",
+    max_ticks: Annotated[
+        int | None, typer.Option(help="Stop after this many rounds (default: run until Ctrl+C).")
+    ] = None,
+) -> None:
+    """Monitor on a schedule; on drift, decay or schedule retrain, gate and promote."""
+    from loopml.workflows.watch import watch as run_watch
+
+    cfg = _load(config, set_)
+    err.print(f"Watching {cfg.model_name} every {every} (Ctrl+C stops)", highlight=False)
+
+    def show(result: Any) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.at))
+        out.print(f"{stamp} {result.status} {result.action}: {result.message}", highlight=False)
+
+    try:
+        run_watch(cfg, every, max_ticks=max_ticks, on_tick=show, reporter=RichReporter())
+    except KeyboardInterrupt:
+        err.print("stopped", highlight=False)
 
 
 @config_app.command("schema")

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -125,10 +125,68 @@ class ComputeConfig(_Strict):
     n_jobs: int = Field(-1, description="Parallel candidate fits; -1 uses every core.")
 
 
+class BatchingConfig(_Strict):
+    """Micro-batching: concurrent requests scored together in one model call."""
+
+    enabled: bool = True
+    max_batch_size: int = Field(256, ge=1, description="Most rows scored in one model call.")
+    max_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="Longest a request waits for others; never when alone."
+    )
+
+
+class AuthConfig(_Strict):
+    """Bearer tokens for prediction and admin endpoints; off when neither source is set."""
+
+    token_env: str | None = Field(None, description="Environment variable: comma-separated tokens.")
+    token_file: str | None = Field(None, description="File with one token per line.")
+    protect_health: bool = Field(False, description="Also require a token on health and metrics.")
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(1_048_576, gt=0, description="Larger bodies get 413.")
+    max_rows: int = Field(10_000, gt=0, description="More rows in one request get 413.")
+    request_timeout_s: float = Field(10.0, gt=0, description="Slower requests get 408.")
+
+
+class RolloutConfig(_Strict):
+    """Serve the challenger beside the champion: canary (a share of traffic) or shadow."""
+
+    mode: Literal["none", "canary", "shadow"] = "none"
+    challenger: str = Field("challenger", description="Registry alias of the challenger.")
+    canary_share: float = Field(0.1, ge=0, le=1, description="Share of requests (canary).")
+    seed: int | None = Field(None, description="Seed of the canary draw (tests, replays).")
+
+
+class PredictionLogConfig(_Strict):
+    """Durable log of every request, written off the hot path."""
+
+    enabled: bool = True
+    url: str = Field(
+        "sqlite:///.loopml/predictions.db", description="SQLite (WAL) or PostgreSQL URL."
+    )
+    flush_interval_s: float = Field(1.0, gt=0, description="A crash loses at most this much.")
+    max_queue: int = Field(
+        100_000, gt=0, description="Entries waiting to be written; beyond, dropped and counted."
+    )
+
+
 class ServeConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     alias: str = Field("champion", description="Registry alias of the model to serve.")
+    engine: Literal["auto", "native", "onnx"] = Field(
+        "auto", description="onnx: the compiled artifact; auto: onnx when it passed parity."
+    )
+    workers: int = Field(1, ge=1, le=64, description="Server processes, one model thread each.")
+    reload_interval_s: float = Field(
+        10.0, ge=0, description="How often to check if the alias moved; 0 turns hot reload off."
+    )
+    batching: BatchingConfig = Field(default_factory=BatchingConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    prediction_log: PredictionLogConfig = Field(default_factory=PredictionLogConfig)
 
 
 class BatchConfig(_Strict):
@@ -146,6 +204,13 @@ class ProjectConfig(_Strict):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
+    evaluation: EvaluationConfig = Field(default_factory=lambda: EvaluationConfig())
+    behavioral: list[BehavioralTest] = Field(
+        default_factory=list, description="Behavioral tests run by `loopml test` and the gate."
+    )
+    gate: GateConfig = Field(default_factory=lambda: GateConfig())
+    monitoring: MonitoringConfig = Field(default_factory=lambda: MonitoringConfig())
+    retraining: RetrainingConfig = Field(default_factory=lambda: RetrainingConfig())
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -169,11 +234,236 @@ class ProjectConfig(_Strict):
     def training_key(self) -> str:
         """Hash of every setting that changes what training produces."""
         relevant = self.model_dump(include={"data", "split", "models", "metric"}, mode="json")
+        relevant["evaluation"] = self.evaluation.model_dump(
+            include={"calibration", "threshold"}, mode="json"
+        )
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
         if self.train.distributed:
             relevant["train"] = {"distributed": True}
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class ThresholdConfig(_Strict):
+    """Below a confidence, abstain or give a fallback label; applied wherever the model scores."""
+
+    min_confidence: float | None = Field(
+        None, gt=0, lt=1, description="Predictions less confident than this are not given."
+    )
+    target_precision: float | None = Field(
+        None, gt=0, le=1, description="Choose the lowest confidence reaching this precision."
+    )
+    fallback_label: str | int | float | bool | None = Field(
+        None, description="Label given below the threshold; empty means abstain."
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> ThresholdConfig:
+        if (self.min_confidence is None) == (self.target_precision is None):
+            raise ValueError("set exactly one of min_confidence or target_precision")
+        return self
+
+
+class EvaluationConfig(_Strict):
+    slices: dict[str, str] = Field(
+        default_factory=dict, description="Named pandas query expressions, e.g. 'age >= 65'."
+    )
+    calibration: Literal["none", "sigmoid", "isotonic", "auto"] = Field(
+        "none", description="Fitted on the validation split; auto keeps it if log loss improves."
+    )
+    threshold: ThresholdConfig | None = None
+    min_slice_rows: int = Field(20, ge=1, description="Smaller automatic slices are skipped.")
+    weak_slice_margin: float | None = Field(
+        None,
+        ge=0,
+        description="A slice worse than all rows by more than this is weak: accuracy points "
+        "for classifiers (default 0.05), a share of the MAE for regression (default 0.25).",
+    )
+    worst_errors: int = Field(20, ge=0, description="Most confident mistakes listed.")
+    importance_rows: int = Field(2000, ge=50, description="Rows for permutation importance.")
+    learning_curve: Literal["auto"] | bool = Field(
+        "auto", description="auto: only when the training split has at most 20,000 rows."
+    )
+    reports: str = Field("reports", description="Folder of the HTML reports.")
+
+
+_CHANGE = re.compile(r"^[+\-*]\d+(?:\.\d+)?%?$")
+
+
+class _BehavioralBase(_Strict):
+    name: str | None = Field(None, description="Shown in results; defaults to kind and column.")
+    sample: int = Field(200, gt=0, description="Test rows the check runs on.")
+
+
+class InvarianceTest(_BehavioralBase):
+    kind: Literal["invariance"]
+    column: str
+    values: list[Any] = Field(min_length=1)
+    min_agreement: float = Field(1.0, ge=0, le=1)
+
+
+class DirectionalTest(_BehavioralBase):
+    kind: Literal["directional"]
+    column: str
+    change: str = Field(description="'+10%', '-5%', '+3', '-1.5' or '*2'.")
+    expect: Literal["increase", "decrease"]
+    label: str | int | float | bool | None = Field(
+        None, description="Classification: the class whose probability should move."
+    )
+    min_agreement: float = Field(0.95, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _change_syntax(self) -> DirectionalTest:
+        if not _CHANGE.match(self.change.replace(" ", "")):
+            raise ValueError(f"change '{self.change}' is not like '+10%', '-5', or '*2'")
+        return self
+
+
+class PerturbationTest(_BehavioralBase):
+    kind: Literal["perturbation"]
+    columns: list[str] = Field(min_length=1)
+    noise: Literal["typos", "numeric"]
+    scale: float = Field(
+        0.1, gt=0, description="typos: share of words changed; numeric: share of the std."
+    )
+    min_agreement: float = Field(0.95, ge=0, le=1)
+
+
+class ExamplesTest(_BehavioralBase):
+    kind: Literal["examples"]
+    rows: list[dict[str, Any]] = Field(min_length=1, description="Inputs plus 'expect'.")
+    min_agreement: float = Field(1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _expectations(self) -> ExamplesTest:
+        for i, row in enumerate(self.rows):
+            if "expect" not in row:
+                raise ValueError(f"rows[{i}] has no 'expect' (the label it should get)")
+        return self
+
+
+BehavioralTest = Annotated[
+    InvarianceTest | DirectionalTest | PerturbationTest | ExamplesTest,
+    Field(discriminator="kind"),
+]
+
+
+class BeatChampionConfig(_Strict):
+    metric: str | None = Field(None, description="Defaults to the selection metric.")
+    significance: float = Field(
+        0.05, gt=0, le=1, description="The challenger must be better with p below this."
+    )
+    test: Literal["bootstrap", "mcnemar"] = "bootstrap"
+    resamples: int = Field(1000, ge=100, description="Paired bootstrap resamples.")
+
+
+class GateConfig(_Strict):
+    min: dict[str, float] = Field(
+        default_factory=dict, description="Test metrics that must be at least these."
+    )
+    max: dict[str, float] = Field(
+        default_factory=dict, description="Test metrics that must be at most these."
+    )
+    max_overfit_gap: float | None = Field(
+        None, ge=0, description="Largest train-minus-held-out gap of the selection metric."
+    )
+    beat_champion: BeatChampionConfig | None = Field(default_factory=BeatChampionConfig)
+    behavioral: Literal["must_pass", "report"] = "must_pass"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """'30s', '10m', '2h', '7d' in seconds; a ValueError naming the format otherwise."""
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"'{text}' is not a duration like 30s, 10m, 2h or 7d")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+class WindowConfig(_Strict):
+    """Which logged rows `loopml monitor` judges: the latest N rows, or the last N hours."""
+
+    rows: int | None = Field(None, gt=0, description="The latest N logged rows.")
+    hours: float | None = Field(None, gt=0, description="Rows logged in the last N hours.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> WindowConfig:
+        if self.rows is not None and self.hours is not None:
+            raise ValueError("set either rows or hours, not both")
+        if self.rows is None and self.hours is None:
+            self.rows = 5000
+        return self
+
+
+class DriftConfig(_Strict):
+    method: Literal["auto", "psi", "test", "jensen_shannon"] = Field(
+        "auto",
+        description="auto: a significant test (KS / chi-square, corrected for many features) "
+        "and PSI >= threshold; psi or jensen_shannon: that distance >= threshold; "
+        "test: the corrected test alone.",
+    )
+    threshold: float = Field(0.2, gt=0, description="PSI (or Jensen-Shannon distance) to flag.")
+    significance: float = Field(
+        0.05, gt=0, lt=1, description="Chance of a false dataset alarm, over all features."
+    )
+    correction: Literal["holm", "bonferroni", "benjamini_hochberg"] = "holm"
+    min_rows: int = Field(500, ge=1, description="Fewer current rows and drift is not judged.")
+
+
+class DecayConfig(_Strict):
+    metric: str | None = Field(None, description="Defaults to the project's metric.")
+    max_drop: float = Field(0.05, ge=0, description="Alert when the metric is this much worse.")
+    min_rows: int = Field(200, ge=1, description="Labelled rows needed to judge decay.")
+    every: int = Field(500, ge=10, description="Labelled rows per point of the decay plot.")
+
+
+class AlertsConfig(_Strict):
+    webhook: str | None = Field(None, description="URL that receives each alert as JSON (POST).")
+    timeout: float = Field(5.0, gt=0, description="Seconds to wait for the webhook.")
+
+
+class MonitoringConfig(_Strict):
+    window: WindowConfig = Field(default_factory=lambda: WindowConfig())
+    drift: DriftConfig = Field(default_factory=lambda: DriftConfig())
+    decay: DecayConfig = Field(default_factory=lambda: DecayConfig())
+    alerts: AlertsConfig = Field(default_factory=lambda: AlertsConfig())
+    reports: str = Field("reports", description="Folder of the monitoring reports.")
+
+
+class RetrainingDataConfig(_Strict):
+    source: str | None = Field(None, description="Defaults to data.source.")
+    query: str | None = Field(None, description="Defaults to data.query.")
+    time_column: str | None = Field(None, description="Defaults to split.time_column.")
+    since: Literal["all", "last_training"] = Field(
+        "all", description="last_training: only rows newer than the champion's training data."
+    )
+    reference_days: float = Field(
+        0, ge=0, description="With since: last_training, also keep this many days before it."
+    )
+
+
+_DEFAULT_TRIGGERS: tuple[Literal["drift", "decay", "schedule"], ...] = ("drift", "decay")
+
+
+class RetrainingConfig(_Strict):
+    trigger: list[Literal["drift", "decay", "schedule"]] = Field(
+        default_factory=lambda: list(_DEFAULT_TRIGGERS), description="What starts a retraining."
+    )
+    schedule: str | None = Field(
+        None, description="With trigger schedule: retrain when the champion is older, e.g. 7d."
+    )
+    data: RetrainingDataConfig = Field(default_factory=lambda: RetrainingDataConfig())
+
+    @model_validator(mode="after")
+    def _schedule_given(self) -> RetrainingConfig:
+        if self.schedule is not None:
+            duration_seconds(self.schedule)
+        if "schedule" in self.trigger and self.schedule is None:
+            raise ValueError("trigger 'schedule' needs retraining.schedule, e.g. schedule: 7d")
+        return self
 
 
 class TrainConfig(_Strict):

@@ -35,55 +35,40 @@ def _assert_clean_failure(project: Project, *args: str, expect: str) -> None:
     assert _state(project) == before, "the registry or the runs changed after a failed command"
 
 
-def test_missing_data_file(project: Project) -> None:
+@pytest.mark.parametrize(
+    ("override", "expect"),
+    [
+        ("data.source=nope.csv", "nope.csv: no such file"),
+        ("data.target=diagnosys", "did you mean 'diagnosis'"),
+        ("models.candidates=[xgbost]", "models.candidates.xgbost: unknown model"),
+        ("metric=r2", "'r2' is a regression metric"),
+        ("split.test=0.8", "leaves under 10% to train"),
+    ],
+)
+def test_bad_setting(project: Project, override: str, expect: str) -> None:
     _assert_clean_failure(
-        project,
-        "run",
-        "-c",
-        str(project.config_path),
-        "--set",
-        "data.source=nope.csv",
-        expect="nope.csv: no such file",
+        project, "run", "-c", str(project.config_path), "--set", override, expect=expect
     )
 
 
-def test_wrong_target_name_suggests_the_right_one(project: Project) -> None:
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        ("", "the file is empty"),
+        ("patient_id,mean radius,diagnosis\n", "has no rows"),
+    ],
+)
+def test_empty_data(project: Project, tmp_path: Path, content: str, expect: str) -> None:
+    source = tmp_path / "data.csv"
+    source.write_text(content)
     _assert_clean_failure(
         project,
         "run",
         "-c",
         str(project.config_path),
         "--set",
-        "data.target=diagnosys",
-        expect="did you mean 'diagnosis'",
-    )
-
-
-def test_empty_csv(project: Project, tmp_path: Path) -> None:
-    empty = tmp_path / "empty.csv"
-    empty.write_text("")
-    _assert_clean_failure(
-        project,
-        "run",
-        "-c",
-        str(project.config_path),
-        "--set",
-        f"data.source={empty}",
-        expect="the file is empty",
-    )
-
-
-def test_header_only_csv(project: Project, tmp_path: Path) -> None:
-    header = tmp_path / "header.csv"
-    header.write_text("patient_id,mean radius,diagnosis\n")
-    _assert_clean_failure(
-        project,
-        "run",
-        "-c",
-        str(project.config_path),
-        "--set",
-        f"data.source={header}",
-        expect="has no rows",
+        f"data.source={source}",
+        expect=expect,
     )
 
 
@@ -93,30 +78,6 @@ def test_config_typo(project: Project, tmp_path: Path) -> None:
     broken.write_text(text)
     _assert_clean_failure(
         project, "run", "-c", str(broken), expect="data.tagret: unknown key; did you mean 'target'?"
-    )
-
-
-def test_unknown_model_name(project: Project) -> None:
-    _assert_clean_failure(
-        project,
-        "run",
-        "-c",
-        str(project.config_path),
-        "--set",
-        "models.candidates=[xgbost]",
-        expect="models.candidates.xgbost: unknown model",
-    )
-
-
-def test_metric_of_the_wrong_task(project: Project) -> None:
-    _assert_clean_failure(
-        project,
-        "run",
-        "-c",
-        str(project.config_path),
-        "--set",
-        "metric=r2",
-        expect="'r2' is a regression metric",
     )
 
 

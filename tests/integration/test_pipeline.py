@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -150,9 +153,13 @@ def test_ui_serves_the_project_store(breast_cancer: Project) -> None:
         "--port",
         str(port),
     ]
-    ui = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its own process group: `loopml ui` starts `mlflow ui`, which starts uvicorn and job
+    # workers; stopping only the first would leave the others running after the test.
+    ui = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # MLflow UI starts slowly on a busy 2-core box
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -160,7 +167,7 @@ def test_ui_serves_the_project_store(breast_cancer: Project) -> None:
             except httpx.HTTPError:
                 time.sleep(0.5)
         else:
-            pytest.fail("the MLflow UI did not answer within 90 s")
+            pytest.fail("the MLflow UI did not answer within 240 s")
         answer = httpx.post(
             f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search",
             json={"max_results": 10},
@@ -169,5 +176,9 @@ def test_ui_serves_the_project_store(breast_cancer: Project) -> None:
         names = [e["name"] for e in answer.json()["experiments"]]
         assert "breast-cancer" in names
     finally:
-        ui.terminate()
-        ui.wait(timeout=30)
+        os.killpg(ui.pid, signal.SIGTERM)
+        try:
+            ui.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(ui.pid, signal.SIGKILL)

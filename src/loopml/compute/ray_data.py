@@ -1,7 +1,7 @@
 """Batch scoring on Ray Data: read a Parquet/CSV file in blocks and score them in parallel.
 
 The model goes into the object store once; each worker process fetches it once and scores
-whole batches with ``ScoringModel.score_frame``, the same call the local backend makes, so
+whole batches with ``score_frame``, the same call the local backend makes, so
 results match. Order is preserved (``preserve_order``), so row ``i`` of the output is row
 ``i`` of the input, with its id columns beside the predictions. Ray is imported here only.
 """
@@ -20,8 +20,8 @@ import pandas as pd
 
 from loopml import errors
 from loopml.config import ComputeConfig
+from loopml.core.compile import Scorer
 from loopml.core.data.ingest import file_kind
-from loopml.core.scoring import ScoringModel
 from loopml.errors import ConfigError, DataError, LoopmlError
 
 
@@ -68,11 +68,11 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-_MODELS: dict[str, ScoringModel] = {}  # per worker process: the model, deserialized once
+_MODELS: dict[str, Scorer] = {}  # per worker process: the model, deserialized once
 GROUP = "__loopml_row_group__"
 
 
-def _model(ref: Any) -> ScoringModel:
+def _model(ref: Any) -> Scorer:
     scorer = _MODELS.get(ref.hex())
     if scorer is None:
         import ray
@@ -82,7 +82,7 @@ def _model(ref: Any) -> ScoringModel:
     return scorer
 
 
-def _scored(scorer: ScoringModel, frame: pd.DataFrame) -> pd.DataFrame:
+def _scored(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
     """The same call, on the same columns, as the local backend: ids, then predictions."""
     keep = [c for c in scorer.id_columns if c in frame.columns]
     scored = scorer.score_frame(frame)
@@ -106,7 +106,7 @@ def _score_row_groups(items: Any, source: str, model: Any, rows: int) -> pd.Data
     return pd.concat(parts[1:] or parts, ignore_index=True)
 
 
-def score_file(scorer: ScoringModel, source: Path, *, batch_rows: int) -> Iterator[pd.DataFrame]:
+def score_file(scorer: Scorer, source: Path, *, batch_rows: int) -> Iterator[pd.DataFrame]:
     """Scored batches of ``source`` in input order; call inside ``ray_session``.
 
     Plain tasks, not an actor pool: no CPU sits reserved by an idle actor, and each worker
@@ -157,9 +157,7 @@ def _score_parquet(source: Path, model: Any, batch_rows: int) -> Iterator[pd.Dat
             following += 1
 
 
-def _score_csv(
-    source: Path, scorer: ScoringModel, model: Any, batch_rows: int
-) -> Iterator[pd.DataFrame]:
+def _score_csv(source: Path, scorer: Scorer, model: Any, batch_rows: int) -> Iterator[pd.DataFrame]:
     scored = _read(source, scorer).map_batches(
         _score_batch,
         fn_args=(model,),
@@ -171,7 +169,7 @@ def _score_csv(
         yield batch.to_pandas()  # numpy-backed columns, as the local backend writes
 
 
-def _read(source: Path, scorer: ScoringModel) -> Any:
+def _read(source: Path, scorer: Scorer) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
     import ray.data

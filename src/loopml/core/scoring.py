@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from loopml.config import Task
 from loopml.core.data.roles import ColumnRoles
+from loopml.core.evaluation.threshold import Threshold, apply
 from loopml.errors import PredictionInputError
 
 
@@ -45,13 +46,19 @@ class ScoringModel:
     version: str | None = None
     run_id: str | None = None
     uri: str | None = None
+    threshold: Threshold | None = None  # classifiers: abstain or fall back below it
 
     @property
     def feature_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.pipeline.predict(self.conform(frame)))
+        """Labels or values; below the confidence threshold, the fallback label or None."""
+        features = self.conform(frame)
+        predicted = np.asarray(self.pipeline.predict(features))
+        if self.threshold is not None and self._gives_proba():
+            predicted, _ = apply(predicted, self.pipeline.predict_proba(features), self.threshold)
+        return predicted
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         if self.task != "classification" or not hasattr(self.pipeline, "predict_proba"):
@@ -79,14 +86,25 @@ class ScoringModel:
         return features
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Predictions (and one probability column per class) for each row of ``frame``."""
+        """Predictions (and one probability column per class) for each row of ``frame``.
+
+        With a confidence threshold, rows below it get the fallback label (or no prediction)
+        and ``abstained`` is true.
+        """
         features = self.conform(frame)
         out = pd.DataFrame({"prediction": self.pipeline.predict(features)}, index=frame.index)
-        if self.task == "classification" and hasattr(self.pipeline, "predict_proba"):
+        if self._gives_proba():
             proba = self.pipeline.predict_proba(features)
             for i, label in enumerate(self.classes):
                 out[f"proba_{label}"] = proba[:, i]
+            if self.threshold is not None:
+                predicted, abstained = apply(out["prediction"].to_numpy(), proba, self.threshold)
+                out["prediction"] = predicted
+                out["abstained"] = abstained
         return out
+
+    def _gives_proba(self) -> bool:
+        return self.task == "classification" and hasattr(self.pipeline, "predict_proba")
 
 
 def _as_numbers(series: pd.Series, column: str) -> pd.Series:

@@ -17,6 +17,9 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: Any, title: str) -> Figur
     ConfusionMatrixDisplay.from_predictions(
         y_true, y_pred, labels=labels, ax=ax, colorbar=False, xticks_rotation=45, cmap="Blues"
     )
+    for label in ax.get_xticklabels():  # long class names end under their column
+        label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -1,111 +1,569 @@
-"""The HTTP service: POST /predict, /health and OpenAPI docs for one loaded model.
+"""The HTTP service: loopml, MLflow and Open Inference protocols over one model (+ challenger).
 
-The request schema is built once, at load time, from the model's columns: each field is
-typed by its role, so a missing or mistyped field is a 422 that names it. (No
-``from __future__ import annotations`` here: FastAPI must see the request type itself.)
+Everything per model is prepared once, in ``create_app``: the engine (ONNX or native), the
+compiled input schema, the model thread. A request is: auth, body (size-limited), parse
+into columns, one micro-batched model call (time-limited), a JSON body (orjson), and an
+entry queued for the prediction log. Malformed input is always a 4xx naming the problem.
+(No ``from __future__ import annotations`` here: FastAPI must see the route types.)
 """
 
+import asyncio
+import contextlib
+import functools
+import random
+import re
+import time
 import uuid
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-import pandas as pd
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from fastapi import FastAPI, Request, Response
 
 from loopml import __version__
-from loopml.core.scoring import ColumnSpec, ScoringModel
-from loopml.errors import LoopmlError, PredictionInputError
+from loopml.config import ProjectConfig, ServeConfig
+from loopml.core.scoring import ScoringModel
+from loopml.errors import PredictionInputError
+from loopml.serving import openapi, protocols
+from loopml.serving.auth import TokenCheck
+from loopml.serving.deployment import Deployment, deploy
+from loopml.serving.engine import Scored
+from loopml.serving.metrics import Metrics
+from loopml.serving.monitoring import add_monitoring
+from loopml.serving.predlog import Entry, PredictionLog
+from loopml.serving.reload import ModelSource, watch
+from loopml.serving.schema import (
+    Columns,
+    FieldError,
+    FieldErrors,
+    InputSchema,
+    RowsTooMany,
+    json_schema,
+)
+from loopml.tracking.models import LoadedModel
 
 MAX_ROWS = 10_000
-
-_ROLE_TYPES: dict[str, Any] = {
-    "numeric": Annotated[float, Strict()] | None,
-    "categorical": Annotated[str, Strict()]
-    | Annotated[int, Strict()]
-    | Annotated[float, Strict()]
-    | bool
-    | None,
-    "text": Annotated[str, Strict()] | None,
-    "datetime": Annotated[str, Strict()] | None,
-}
+_REQUEST_ID = re.compile(r"^[\w.-]{1,64}$")
 
 
-class ModelInfo(BaseModel):
-    name: str | None
-    version: str | None
-    run_id: str | None
+class BodyTooLarge(PredictionInputError):
+    """The body is over ``limits.max_body_bytes`` (HTTP 413)."""
 
 
-class PredictResponse(BaseModel):
-    predictions: list[Any]
-    probabilities: list[dict[str, float]] | None = Field(
-        None, description="Per row, the probability of each class (classifiers only)."
+@dataclass
+class ServingState:
+    settings: ServeConfig
+    metrics: Metrics
+    tokens: TokenCheck
+    champion: Deployment
+    challenger: Deployment | None = None
+    prediction_log: PredictionLog | None = None
+    source: ModelSource | None = None
+    ready: bool = False
+    rng: random.Random = field(default_factory=random.Random)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def route(self) -> tuple[Deployment, str]:
+        """The deployment answering this request, and its role in the log."""
+        rollout = self.settings.rollout
+        if (
+            self.challenger is not None
+            and rollout.mode == "canary"
+            and self.rng.random() < rollout.canary_share
+        ):
+            return self.challenger, "canary"
+        return self.champion, "champion"
+
+    def notes(self) -> list[str]:
+        lines = [f"{d.role} {d.name} v{d.version}: {d.note}" for d in self._deployments()]
+        return lines
+
+    def _deployments(self) -> list[Deployment]:
+        return [d for d in (self.champion, self.challenger) if d is not None]
+
+
+def create_app(
+    model: ScoringModel | LoadedModel,
+    settings: ServeConfig | None = None,
+    *,
+    challenger: LoadedModel | None = None,
+    tokens: TokenCheck | None = None,
+    prediction_log: PredictionLog | None = None,
+    source: ModelSource | None = None,
+    max_rows: int | None = None,
+    project: ProjectConfig | None = None,
+) -> FastAPI:
+    """A FastAPI app serving ``model`` (and ``challenger`` for canary/shadow rollouts).
+
+    With the ``project`` config, ``/feedback`` joins labels to the prediction log and
+    ``/dashboard`` shows drift too (see ``serving.monitoring``).
+    """
+    settings = settings or ServeConfig()
+    if max_rows is not None:
+        settings = settings.model_copy(deep=True)
+        settings.limits.max_rows = max_rows
+    if isinstance(model, ScoringModel):
+        model = LoadedModel(model, None, "the model was given without its compiled artifact")
+    metrics = Metrics()
+    state = ServingState(
+        settings,
+        metrics,
+        tokens or TokenCheck([]),
+        deploy(model, "champion", settings, metrics),
+        challenger=deploy(challenger, "challenger", settings, metrics) if challenger else None,
+        prediction_log=prediction_log,
+        source=source,
+        rng=random.Random(settings.rollout.seed),
     )
-    model: ModelInfo
-    request_id: str
-
-
-class HealthResponse(BaseModel):
-    status: str
-    model: ModelInfo
-    loopml_version: str
-
-
-def record_model(columns: list[ColumnSpec]) -> type[BaseModel]:
-    """A pydantic model of one input row: every feature column required, null allowed."""
-    fields: dict[str, Any] = {
-        f"f{i}": (_ROLE_TYPES[spec.role], Field(..., alias=spec.name))
-        for i, spec in enumerate(columns)
-    }
-    config = ConfigDict(extra="forbid", populate_by_name=False)
-    return create_model("Record", __config__=config, **fields)
-
-
-def create_app(model: ScoringModel, *, max_rows: int = MAX_ROWS) -> FastAPI:
-    """A FastAPI app serving ``model``. Everything per-model is prepared here, once."""
-    record = record_model(model.columns)
-    request_type = create_model(
-        "PredictRequest",
-        __config__=ConfigDict(extra="forbid"),
-        records=(list[record], Field(..., min_length=1, max_length=max_rows)),  # type: ignore[valid-type]
-    )
-    info = ModelInfo(name=model.name, version=model.version, run_id=model.run_id)
-    names = model.feature_names
+    champion = state.champion.loaded.model
     app = FastAPI(
-        title=f"loopml: {model.describe()}",
+        title=f"loopml: {champion.describe()}",
         version=__version__,
-        description=f"Predicts '{model.target}' ({model.task}).",
+        description=f"Predicts '{champion.target}' ({champion.task}).",
+        lifespan=_lifespan(state),
     )
-
-    @app.exception_handler(LoopmlError)
-    async def _loopml_error(request: Request, exc: LoopmlError) -> JSONResponse:
-        status = 422 if isinstance(exc, PredictionInputError) else 400
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    @app.get("/health", response_model=HealthResponse)
-    def health() -> HealthResponse:
-        return HealthResponse(status="ok", model=info, loopml_version=__version__)
-
-    @app.post("/predict", response_model=PredictResponse)
-    def predict(body: request_type) -> PredictResponse:
-        rows = [r.model_dump(by_alias=True) for r in body.records]  # type: ignore[attr-defined]
-        frame = pd.DataFrame.from_records(rows, columns=names)
-        scored = model.score_frame(frame)
-        return PredictResponse(
-            predictions=scored["prediction"].tolist(),
-            probabilities=_probabilities(scored, model.classes),
-            model=info,
-            request_id=uuid.uuid4().hex,
-        )
-
+    app.state.serving = state
+    _health_routes(app, state)
+    _prediction_routes(app, state)
+    add_monitoring(app, state, project)
     return app
 
 
-def _probabilities(scored: pd.DataFrame, classes: list[Any]) -> list[dict[str, float]] | None:
-    columns = [f"proba_{label}" for label in classes]
-    if not classes or columns[0] not in scored:
-        return None
-    values = scored[columns].to_numpy().tolist()
-    labels = [str(label) for label in classes]
-    return [dict(zip(labels, row, strict=True)) for row in values]
+def _lifespan(
+    state: ServingState,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = _reload_tasks(state)
+        state.ready = True
+        try:
+            yield
+        finally:
+            state.ready = False
+            for task in tasks:
+                task.cancel()
+            for deployment in state._deployments():
+                await deployment.retire()
+            if state.prediction_log is not None:
+                await asyncio.to_thread(state.prediction_log.close)
+
+    return lifespan
+
+
+def _reload_tasks(state: ServingState) -> list[asyncio.Task[None]]:
+    interval = state.settings.reload_interval_s
+    if state.source is None or interval <= 0:
+        return []
+    loop = asyncio.get_running_loop()
+    watched = [("champion", state.settings.alias)]
+    if state.challenger is not None:
+        watched.append(("challenger", state.settings.rollout.challenger))
+    return [
+        loop.create_task(
+            watch(
+                state.source,
+                alias,
+                functools.partial(_version_of, state, role),
+                functools.partial(_switch, state, role),
+                interval,
+                functools.partial(_count_reload, state),
+            )
+        )
+        for role, alias in watched
+    ]
+
+
+def _count_reload(state: ServingState, outcome: str) -> None:
+    state.metrics.reloads.labels(outcome).inc()
+
+
+def _version_of(state: ServingState, role: str) -> str | None:
+    deployment = state.champion if role == "champion" else state.challenger
+    return deployment.loaded.model.version if deployment else None
+
+
+async def _switch(state: ServingState, role: str, loaded: LoadedModel) -> None:
+    """Deploy the new version off the event loop, swap it in, retire the old one."""
+    fresh = await asyncio.to_thread(deploy, loaded, role, state.settings, state.metrics)
+    if role == "champion":
+        old, state.champion = state.champion, fresh
+    else:
+        old, state.challenger = state.challenger, fresh  # type: ignore[assignment]
+    if old is not None:
+        await old.retire()
+
+
+# --- health, readiness, metrics, version ---
+
+
+def _health_routes(app: FastAPI, state: ServingState) -> None:
+    for path, handler, summary in (
+        ("/health", _health, "Model and readiness (503 while loading)."),
+        ("/ping", _ping, "MLflow scoring protocol: 200 when ready."),
+        ("/version", _version, "MLflow scoring protocol: the MLflow version."),
+        ("/live", _live, "Liveness: the process answers."),
+        ("/ready", _ready, "Readiness: the model is loaded and warmed up."),
+        ("/v2/health/live", _live, "Open Inference Protocol: liveness."),
+        ("/v2/health/ready", _ready, "Open Inference Protocol: readiness."),
+        ("/metrics", _metrics, "Prometheus metrics."),
+    ):
+        app.add_api_route(path, _open_route(state, handler), methods=["GET"], summary=summary)
+
+
+def _open_route(
+    state: ServingState, handler: Callable[[ServingState], Response]
+) -> Callable[[Request], Any]:
+    """Health and metrics: open unless ``auth.protect_health``."""
+
+    async def route(request: Request) -> Response:
+        if state.settings.auth.protect_health and not state.tokens.allows(
+            request.headers.get("authorization")
+        ):
+            return _unauthorized({"detail": "missing or invalid bearer token"})
+        return handler(state)
+
+    return route
+
+
+def _health(state: ServingState) -> Response:
+    body = {
+        "status": "ok" if state.ready else "loading",
+        "model": state.champion.info,
+        "engine": state.champion.engine.name,
+        "loopml_version": __version__,
+    }
+    return _json(body, 200 if state.ready else 503)
+
+
+def _ping(state: ServingState) -> Response:
+    return Response("\n", status_code=200 if state.ready else 503, media_type="application/json")
+
+
+def _ready(state: ServingState) -> Response:
+    return _json({"ready": state.ready}, 200 if state.ready else 503)
+
+
+def _live(state: ServingState) -> Response:
+    return _json({"live": True})
+
+
+def _version(state: ServingState) -> Response:
+    import mlflow
+
+    return Response(mlflow.__version__, media_type="text/plain")
+
+
+def _metrics(state: ServingState) -> Response:
+    return Response(state.metrics.render(), media_type=state.metrics.content_type)
+
+
+# --- prediction endpoints ---
+
+Parse = Callable[[bytes, str | None, InputSchema], Columns]
+Respond = Callable[[Deployment, Scored, str], bytes]
+ErrorBody = Callable[[str, int], bytes]
+
+
+def _prediction_routes(app: FastAPI, state: ServingState) -> None:
+    record = json_schema(state.champion.loaded.model.columns)
+    limits = state.settings.limits
+
+    async def predict(request: Request) -> Response:
+        return await _serve(state, request, "predict", protocols.loopml_columns, _loopml, _detail)
+
+    async def invocations(request: Request) -> Response:
+        return await _serve(
+            state, request, "invocations", protocols.mlflow_columns, _mlflow, _mlflow_error
+        )
+
+    async def infer(name: str, request: Request) -> Response:
+        if name != state.champion.name:
+            return _json(
+                {"error": f"unknown model {name!r}; this server has {state.champion.name!r}"}, 404
+            )
+        return await _serve(state, request, "v2_infer", _oip_parse, _oip, _oip_error)
+
+    async def model_metadata(name: str, request: Request) -> Response:
+        if not state.tokens.allows(request.headers.get("authorization")):
+            return _unauthorized({"error": "missing or invalid bearer token"})
+        dep = state.champion
+        if name != dep.name:
+            return _json({"error": f"unknown model {name!r}; this server has {dep.name!r}"}, 404)
+        columns = dep.loaded.model.columns
+        return _json(
+            protocols.oip_metadata(dep.name, dep.version, columns, dep.classes, dep.regression)
+        )
+
+    async def model_ready(name: str) -> Response:
+        known = name == state.champion.name
+        return _json(
+            {"name": name, "ready": state.ready and known},
+            200 if known and state.ready else 404 if not known else 503,
+        )
+
+    routes: list[tuple[str, Callable[..., Any], str, str, dict[str, Any] | None]] = [
+        (
+            "/predict",
+            predict,
+            "POST",
+            "loopml protocol: records in; predictions, probabilities, abstained out.",
+            openapi.predict_body(record, limits.max_rows),
+        ),
+        (
+            "/invocations",
+            invocations,
+            "POST",
+            "MLflow scoring protocol.",
+            openapi.invocations_body(record),
+        ),
+        (
+            "/v2/models/{name}/infer",
+            infer,
+            "POST",
+            "Open Inference Protocol v2: inference.",
+            openapi.infer_body(),
+        ),
+        ("/v2/models/{name}", model_metadata, "GET", "Open Inference Protocol v2: metadata.", None),
+        (
+            "/v2/models/{name}/ready",
+            model_ready,
+            "GET",
+            "Open Inference Protocol v2: readiness.",
+            None,
+        ),
+    ]
+    for path, handler, method, summary, body in routes:
+        extra = {"requestBody": body} if body else None
+        app.add_api_route(path, handler, methods=[method], summary=summary, openapi_extra=extra)
+
+
+async def _serve(
+    state: ServingState,
+    request: Request,
+    endpoint: str,
+    parse: Parse,
+    respond: Respond,
+    error_body: ErrorBody,
+) -> Response:
+    started, arrived = time.perf_counter(), time.time()
+    metrics = state.metrics
+    metrics.in_flight.inc()
+    deployment, role = state.route()
+    deployment.active += 1
+    deployment.batcher.arriving += 1
+    status, submitted = 500, False
+    try:
+        if not state.tokens.allows(request.headers.get("authorization")):
+            status = 401
+            return _unauthorized_body(error_body("missing or invalid bearer token", 401))
+        request_id = _request_id(request)
+        async with asyncio.timeout(state.settings.limits.request_timeout_s):
+            body = await _read_body(request, state.settings.limits.max_body_bytes)
+            columns = parse(body, request.headers.get("content-type"), deployment.schema)
+            deployment.batcher.arriving -= 1
+            submitted = True
+            scored = await deployment.batcher.score(columns)
+        content = respond(deployment, scored, request_id)
+        status = 200
+        latency = (time.perf_counter() - started) * 1000
+        call = _Call(deployment, role, endpoint, request_id, arrived)
+        _after(
+            state,
+            call,
+            columns,
+            scored,
+            latency,
+            (body, request.headers.get("content-type"), parse),
+        )
+        return Response(
+            content, media_type="application/json", headers={"x-request-id": request_id}
+        )
+    except PredictionInputError as exc:
+        status = _status_of(exc, endpoint)
+        content = _field_detail(exc) if endpoint == "predict" else error_body(str(exc), status)
+        return Response(content, status_code=status, media_type="application/json")
+    except TimeoutError:
+        status = 408
+        limit = state.settings.limits.request_timeout_s
+        message = f"the request took longer than {limit:g} s (limits.request_timeout_s)"
+        return Response(
+            error_body(message, status), status_code=status, media_type="application/json"
+        )
+    finally:
+        if not submitted:
+            deployment.batcher.arriving -= 1
+        deployment.active -= 1
+        metrics.in_flight.dec()
+        metrics.observe(endpoint, status, time.perf_counter() - started)
+
+
+def _status_of(exc: PredictionInputError, endpoint: str) -> int:
+    if isinstance(exc, BodyTooLarge | RowsTooMany):
+        return 413
+    if isinstance(exc, protocols.UnsupportedMediaType):
+        return 415
+    return 422 if endpoint == "predict" else 400
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(
+            f"the body has {int(declared):,} bytes; the limit is {limit:,} (limits.max_body_bytes)"
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the body is over {limit:,} bytes (limits.max_body_bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id")
+    if given and _REQUEST_ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One scoring of one request: by which deployment, in which role, through which endpoint."""
+
+    deployment: Deployment
+    role: str  # champion | canary | shadow
+    endpoint: str
+    request_id: str
+    arrived: float
+
+
+def _after(
+    state: ServingState,
+    call: _Call,
+    columns: Columns,
+    scored: Scored,
+    latency_ms: float,
+    shadow_input: tuple[bytes, str | None, Parse],
+) -> None:
+    """Count abstentions, queue the log entry, and score the shadow: all off the response."""
+    deployment = call.deployment
+    abstained = int(scored.abstained.sum())
+    if abstained:
+        state.metrics.abstentions.labels(deployment.role).inc(abstained)
+    rows = len(scored.predictions)
+    state.metrics.predictions.labels(deployment.role, deployment.version).inc(rows)
+    _log(state, call, columns, scored, latency_ms)
+    challenger = state.challenger
+    if challenger is not None and state.settings.rollout.mode == "shadow":
+        shadow = _Call(challenger, "shadow", call.endpoint, call.request_id, call.arrived)
+        task = asyncio.get_running_loop().create_task(_shadow(state, shadow, shadow_input))
+        state.background.add(task)
+        task.add_done_callback(state.background.discard)
+
+
+async def _shadow(
+    state: ServingState, call: _Call, shadow_input: tuple[bytes, str | None, Parse]
+) -> None:
+    started = time.perf_counter()
+    body, content_type, parse = shadow_input
+    challenger = call.deployment
+    challenger.active += 1
+    try:
+        columns = parse(body, content_type, challenger.schema)
+        scored = await challenger.batcher.score(columns)
+    except Exception:  # the shadow never affects the answer; a failure is only not logged
+        return
+    finally:
+        challenger.active -= 1
+    _log(state, call, columns, scored, (time.perf_counter() - started) * 1000)
+
+
+def _log(
+    state: ServingState, call: _Call, columns: Columns, scored: Scored, latency_ms: float
+) -> None:
+    if state.prediction_log is None:
+        return
+    deployment = call.deployment
+    entry = Entry(
+        call.request_id,
+        call.arrived,
+        deployment.name,
+        deployment.version,
+        call.role,
+        deployment.engine.name,
+        call.endpoint,
+        columns,
+        scored,
+        latency_ms,
+    )
+    if not state.prediction_log.append(entry):
+        state.metrics.log_dropped.inc()
+
+
+# --- per-protocol bodies ---
+
+
+def _loopml(deployment: Deployment, scored: Scored, request_id: str) -> bytes:
+    return protocols.loopml_response(scored, deployment.classes, deployment.info, request_id)
+
+
+def _mlflow(deployment: Deployment, scored: Scored, request_id: str) -> bytes:
+    return protocols.mlflow_response(scored)
+
+
+def _oip(deployment: Deployment, scored: Scored, request_id: str) -> bytes:
+    return protocols.oip_response(
+        scored, deployment.name, deployment.version, request_id, deployment.regression
+    )
+
+
+def _oip_parse(body: bytes, content_type: str | None, schema: InputSchema) -> Columns:
+    return protocols.oip_columns(body, schema)[0]
+
+
+def _detail(message: str, status: int) -> bytes:
+    return protocols.orjson.dumps(
+        {"detail": [{"loc": ["body"], "msg": message, "type": "value_error"}]}
+    )
+
+
+def _field_detail(exc: PredictionInputError) -> bytes:
+    """FastAPI's validation-error shape: {"detail": [{"loc", "msg", "type"}]}."""
+    errors = exc.errors if isinstance(exc, FieldErrors) else [exc]
+    detail = []
+    for error in errors:
+        location: list[Any] = ["body", "records"]
+        if isinstance(error, FieldError):
+            location += list(error.location)
+        detail.append({"loc": location, "msg": str(error), "type": "value_error"})
+    return protocols.orjson.dumps({"detail": detail})
+
+
+def _mlflow_error(message: str, status: int) -> bytes:
+    code = "UNAUTHENTICATED" if status == 401 else "BAD_REQUEST"
+    return protocols.mlflow_error(message, code)
+
+
+def _oip_error(message: str, status: int) -> bytes:
+    return protocols.orjson.dumps({"error": message})
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(protocols.orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _unauthorized(body: Any) -> Response:
+    return _unauthorized_body(protocols.orjson.dumps(body))
+
+
+def _unauthorized_body(content: bytes) -> Response:
+    return Response(
+        content,
+        status_code=401,
+        media_type="application/json",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+__all__ = ["MAX_ROWS", "ServingState", "create_app"]

@@ -8,12 +8,16 @@ model itself, so a tampered artifact cannot whitelist arbitrary code.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from loopml.core.compile import CompiledModel
+from loopml.core.evaluation.threshold import Threshold
 from loopml.core.scoring import ColumnSpec, ScoringModel
 from loopml.errors import ModelNotFoundError, TrackingError
+from loopml.tracking.compiled import read_compiled
 
 SAFE_PREFIXES = (
     "sklearn.",
@@ -43,8 +47,22 @@ def _installed(name: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model with its compiled artifact (None when it has none that passed parity)."""
+
+    model: ScoringModel
+    compiled: CompiledModel | None
+    compile_note: str  # the parity figures, or why there is no compiled artifact
+
+
 def load(uri: str, *, tracking_uri: str | None = None) -> ScoringModel:
     """Load ``runs:/<id>/model``, ``models:/<name>@<alias>`` or ``models:/<name>/<version>``."""
+    return load_with_compiled(uri, tracking_uri=tracking_uri).model
+
+
+def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedModel:
+    """Load a model and, when it was compiled at registration, its ONNX artifact."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -63,7 +81,21 @@ def load(uri: str, *, tracking_uri: str | None = None) -> ScoringModel:
     if "loopml" not in meta:
         raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")
     pipeline = _load_skops(local, meta["loopml"])
-    return _scoring_model(pipeline, meta["loopml"], uri, name, version, info.run_id)
+    model = _scoring_model(pipeline, meta["loopml"], uri, name, version, info.run_id)
+    compiled, note = read_compiled(local)
+    return LoadedModel(model, compiled, note)
+
+
+def alias_version(model_name: str, alias: str, *, tracking_uri: str) -> str | None:
+    """The version an alias points at now, or None (for hot reload)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
 
 
 def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
@@ -76,7 +108,7 @@ def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
         except MlflowException:
             raise ModelNotFoundError(
                 f"no model version has alias '{m['alias']}' in '{m['name']}'; "
-                "train one with `loopml run` or check `loopml runs`"
+                "train one with `loopml run`, promote one with `loopml promote`; see `loopml runs`"
             ) from None
         return m["name"], str(mv.version)
     if m := _VERSION_URI.match(uri):
@@ -123,4 +155,5 @@ def _scoring_model(
         version=version,
         run_id=run_id,
         uri=uri,
+        threshold=Threshold.from_dict(meta.get("threshold")),
     )

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from loopml.config import TrackingConfig
 from loopml.errors import ModelNotFoundError, TrackingError
+from loopml.tracking.compiled import compile_model, compiled_metrics
 
 KIND_TAG = "loopml.kind"
 KEY_TAG = "loopml.training_key"
@@ -49,6 +50,7 @@ class RunRecord:
     model_input: pd.DataFrame  # training features: signature and input example
     model_output: Any
     model_metadata: dict[str, Any]
+    check_input: pd.DataFrame | None = None  # validation features: ONNX parity is checked on them
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class Tracker:
                     mlflow.log_figure(figure, path)
                 self._log_children(experiment_id, run_id, record.children)  # type: ignore[arg-type]
                 model_uri = _log_model(record)
+                mlflow.log_metrics(compiled_metrics(record.model_metadata))
         except Exception as exc:
             self.client.delete_run(run_id)
             raise TrackingError(
@@ -172,7 +175,7 @@ class Tracker:
             self.client.set_terminated(run.info.run_id)
 
     def register(self, run_id: str, model_uri: str, tags: dict[str, str]) -> Registered:
-        """Register the run's model; challenger is the newest version, champion the first."""
+        """Register the run's model and alias it challenger (the gate decides on champion)."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -193,19 +196,14 @@ class Tracker:
         return Registered(self.model_name, version, held)
 
     def _settle_aliases(self, attempts: int = 10) -> dict[str, str]:
-        """Point challenger at the newest version and, if there is no champion, champion at the
-        first; return the aliases. Runs registering at once against a shared server all write
-        the values the registry's versions imply (never "my version"), then re-read: the last
-        writer sees its own write agree with the versions, so no move is lost."""
+        """Point challenger at the newest version; return the aliases. Runs registering at
+        once against a shared server all write the value the registry's versions imply (never
+        "my version"), then re-read: the last writer sees its own write agree with the
+        versions, so no move is lost. (Champion moves only through the gate.)"""
         for _ in range(attempts):
-            versions = self._version_numbers()
-            aliases = self._aliases()
-            wanted = {CHALLENGER: str(max(versions))}
-            if CHAMPION not in aliases:
-                wanted[CHAMPION] = str(min(versions))
-            for alias, version in wanted.items():
-                if aliases.get(alias) != version:
-                    self.client.set_registered_model_alias(self.model_name, alias, version)
+            newest = str(max(self._version_numbers()))
+            if self._aliases().get(CHALLENGER) != newest:
+                self.client.set_registered_model_alias(self.model_name, CHALLENGER, newest)
             settled = self._aliases()
             if settled.get(CHALLENGER) == str(max(self._version_numbers())):
                 return settled
@@ -303,6 +301,8 @@ def _row(run: Any, registered: tuple[str, tuple[str, ...]] | None) -> RunRow:
 
 
 def _log_model(record: RunRecord) -> str:
+    import tempfile
+
     import mlflow.sklearn
     import skops.io
     from mlflow.models import infer_signature
@@ -311,16 +311,19 @@ def _log_model(record: RunRecord) -> str:
 
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(record.model))
     signature = infer_signature(record.model_input, record.model_output)
-    info = mlflow.sklearn.log_model(
-        record.model,
-        name="model",
-        serialization_format="skops",
-        skops_trusted_types=trusted,
-        signature=signature,
-        input_example=record.model_input.head(3),
-        pip_requirements=pip_requirements(),
-        metadata=record.model_metadata,
-    )
+    with tempfile.TemporaryDirectory(prefix="loopml-onnx-") as folder:
+        extra_files = compile_model(record, Path(folder))
+        info = mlflow.sklearn.log_model(
+            record.model,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=trusted,
+            signature=signature,
+            input_example=record.model_input.head(3),
+            pip_requirements=pip_requirements(),
+            metadata=record.model_metadata,
+            extra_files=extra_files or None,
+        )
     return str(info.model_uri)
 
 

@@ -21,40 +21,38 @@ class Example:
     load: Callable[[], pd.DataFrame]
 
 
-def _breast_cancer() -> pd.DataFrame:
-    from sklearn.datasets import load_breast_cancer
+def _from_sklearn(loader: str, id_column: str, target: str, labelled: bool) -> pd.DataFrame:
+    """A bundled scikit-learn dataset with an id column and a named target."""
+    import sklearn.datasets
 
-    bunch = load_breast_cancer(as_frame=True)
+    load = getattr(sklearn.datasets, loader)
+    bunch = load(as_frame=True, **({} if labelled else {"scaled": False}))
     frame = bunch.frame.drop(columns="target")
-    frame.insert(0, "patient_id", np.arange(1, len(frame) + 1))
-    frame["diagnosis"] = np.asarray(bunch.target_names)[bunch.target]
+    frame.insert(0, id_column, np.arange(1, len(frame) + 1))
+    codes = bunch.frame["target"]
+    frame[target] = np.asarray(bunch.target_names)[codes] if labelled else codes
     return frame
-
-
-def _wine() -> pd.DataFrame:
-    from sklearn.datasets import load_wine
-
-    bunch = load_wine(as_frame=True)
-    frame = bunch.frame.drop(columns="target")
-    frame.insert(0, "bottle_id", np.arange(1, len(frame) + 1))
-    frame["cultivar"] = np.asarray(bunch.target_names)[bunch.target]
-    return frame
-
-
-def _diabetes() -> pd.DataFrame:
-    from sklearn.datasets import load_diabetes
-
-    frame = load_diabetes(as_frame=True, scaled=False).frame
-    frame.insert(0, "patient_id", np.arange(1, len(frame) + 1))
-    return frame.rename(columns={"target": "progression"})
 
 
 EXAMPLES: dict[str, Example] = {
     "breast_cancer": Example(
-        "binary classification, 569 tumours", "diagnosis", "f1_macro", _breast_cancer
+        "binary classification, 569 tumours",
+        "diagnosis",
+        "f1_macro",
+        lambda: _from_sklearn("load_breast_cancer", "patient_id", "diagnosis", labelled=True),
     ),
-    "wine": Example("multiclass classification, 178 wines", "cultivar", "f1_macro", _wine),
-    "diabetes": Example("regression, 442 patients", "progression", "r2", _diabetes),
+    "wine": Example(
+        "multiclass classification, 178 wines",
+        "cultivar",
+        "f1_macro",
+        lambda: _from_sklearn("load_wine", "bottle_id", "cultivar", labelled=True),
+    ),
+    "diabetes": Example(
+        "regression, 442 patients",
+        "progression",
+        "r2",
+        lambda: _from_sklearn("load_diabetes", "patient_id", "progression", labelled=False),
+    ),
 }
 
 

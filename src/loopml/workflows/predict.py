@@ -14,10 +14,10 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from loopml.config import ProjectConfig
+from loopml.core.compile import CompiledScorer, Scorer, abstains
 from loopml.core.data.ingest import file_kind
-from loopml.core.scoring import ScoringModel
 from loopml.errors import DataError, PredictionInputError
-from loopml.tracking.models import load
+from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.events import Reporter, SilentReporter
 
 
@@ -27,6 +27,8 @@ class PredictResult:
     rows: int
     model: str
     id_columns: tuple[str, ...]
+    engine: str = "native"
+    engine_note: str = ""
 
 
 def model_uri(cfg: ProjectConfig, model: str | None) -> str:
@@ -55,18 +57,39 @@ def predict_file(
     if not source.is_file():
         raise DataError(f"{source}: no such file; pass a CSV or Parquet file to score")
     out_kind = file_kind(str(output))
-    scorer = load(model_uri(cfg, model), tracking_uri=cfg.tracking.uri)
-    reporter.stage(f"Scoring {source} with {scorer.describe()}")
+    loaded = load_with_compiled(model_uri(cfg, model), tracking_uri=cfg.tracking.uri)
+    scorer, engine, note = _chunk_scorer(loaded)
+    where = (
+        f"Ray ({cfg.compute.address or 'local instance'})" if cfg.compute.backend == "ray" else ""
+    )
+    reporter.stage(
+        f"Scoring {source} with {scorer.describe()} ({engine} engine: {note})"
+        + (f" on {where}" if where else "")
+    )
     if cfg.compute.backend == "ray":
         rows = _predict_on_ray(scorer, source, output, out_kind, cfg, reporter)
     else:
         rows = _write_atomically(output, out_kind, _scored_chunks(scorer, source, cfg, reporter))
     ids = tuple(c for c in scorer.id_columns)
-    return PredictResult(output, rows, scorer.describe(), ids)
+    return PredictResult(output, rows, scorer.describe(), ids, engine, note)
+
+
+def _chunk_scorer(loaded: LoadedModel) -> tuple[Scorer, str, str]:
+    """The compiled graph when the model has one that passed parity, else the pipeline."""
+    model = loaded.model
+    if loaded.compiled is None:
+        return model, "native", loaded.compile_note
+    if abstains(model):
+        return model, "native", "the model applies a confidence threshold"
+    compiled = loaded.compiled
+    return CompiledScorer(model, compiled.onnx, compiled.inputs), "onnx", compiled.report.reason
 
 
 def _scored_chunks(
-    scorer: ScoringModel, source: Path, cfg: ProjectConfig, reporter: Reporter
+    scorer: Scorer,
+    source: Path,
+    cfg: ProjectConfig,
+    reporter: Reporter,
 ) -> Iterator[pd.DataFrame]:
     done, total = 0, _row_count(source)
     for chunk in _read_chunks(source, cfg.batch.chunk_rows):
@@ -81,7 +104,7 @@ def _scored_chunks(
 
 
 def _predict_on_ray(
-    scorer: ScoringModel,
+    scorer: Scorer,
     source: Path,
     output: Path,
     out_kind: str,
@@ -151,9 +174,9 @@ def _write(path: Path, kind: str, chunks: Iterator[pd.DataFrame]) -> int:
         for chunk in chunks:
             table = pa.Table.from_pandas(chunk, preserve_index=False)
             if writer is None:
-                schema = table.schema
+                schema = table.schema  # every chunk is written with the first chunk's types
                 writer = _open_writer(path, kind, schema)
-            writer.write_table(table.cast(schema))  # a CSVWriter has no .schema of its own
+            writer.write_table(table.cast(schema))
             rows += len(chunk)
     finally:
         if writer is not None:

@@ -29,9 +29,11 @@ from loopml.tracking.store import (
     RunRecord,
     Tracker,
 )
-from loopml.workflows import distributed
+from loopml.workflows import distributed, finalize
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.prepare import Prepared, prepare
+from loopml.workflows.reference import ARTIFACT as REFERENCE_ARTIFACT
+from loopml.workflows.reference import reference_document
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,9 @@ def train(
     reporter = reporter or SilentReporter()
     data = prepare(cfg, reporter)
     metric = metrics.resolve(cfg.metric, data.task)
+    finalize.check_settings(cfg, data, metric)
     candidates = _candidates(cfg, data.task)
+    reporter.stage(f"Opening the tracking store {cfg.tracking.uri}")
     tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
     previous = None if force else tracker.find_same_run(cfg.training_key(), data.fingerprint)
     if previous:
@@ -76,10 +80,13 @@ def train(
     best = training.pick_best(fitted[1:], metric) if len(fitted) > 1 else fitted[0]
     if best.pipeline is None:
         raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
+    final = finalize.finalize(cfg, data, best, metric, reporter)
+    best = final.fitted
     reporter.stage(f"Scoring {best.name} and the baseline on the test split")
     test, baseline_test, figure = _test_scores(data, metric, best, fitted[0])
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
+    final.add_to(record)
     run_id, model_uri = tracker.log_run(record)
     registered = tracker.register(run_id, model_uri, {"loopml.winner": best.name})
     result = _result(data, metric, run_id, skipped=False)
@@ -201,6 +208,7 @@ def _record(
             "data/roles.json": data.roles.as_dict(),
             "data/warnings.json": list(data.warnings),
             "leaderboard.json": [_board_row(f) for f in fitted],
+            REFERENCE_ARTIFACT: reference_document(cfg, data, metric.name, best, test.selection),
         },
         figures={plot_name: figure},
         children=[
@@ -213,6 +221,7 @@ def _record(
         model_input=features,
         model_output=best.pipeline.predict(features.head(50)),
         model_metadata={"loopml": _model_metadata(cfg, data, best)},
+        check_input=data.splits.validation[list(data.roles.features)],
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
+from sklearn.preprocessing import label_binarize
 
 from loopml.config import Task
 from loopml.errors import ConfigError
@@ -32,6 +34,37 @@ def _log_loss(y: Any, proba: np.ndarray, classes: np.ndarray) -> float:
     return float(skm.log_loss(y, proba, labels=classes))
 
 
+def _pr_auc(y: Any, proba: np.ndarray, classes: np.ndarray) -> float:
+    """Average precision: of the positive class (binary) or the macro mean over classes."""
+    if len(classes) == 2:
+        return float(skm.average_precision_score(np.asarray(y) == classes[1], proba[:, 1]))
+    onehot = label_binarize(y, classes=classes)
+    return float(skm.average_precision_score(onehot, proba, average="macro"))
+
+
+def _brier(y: Any, proba: np.ndarray, classes: np.ndarray) -> float:
+    if len(classes) == 2:
+        return float(skm.brier_score_loss(y, proba[:, 1], pos_label=classes[1]))
+    return float(skm.brier_score_loss(y, proba, labels=classes))
+
+
+def expected_calibration_error(
+    y: Any, proba: np.ndarray, classes: np.ndarray, bins: int = 15
+) -> float:
+    """Top-label ECE: the row-weighted gap between confidence and accuracy in equal-width bins."""
+    proba = np.asarray(proba, dtype=float)
+    confidence = proba.max(axis=1)
+    correct = np.asarray(classes)[proba.argmax(axis=1)] == np.asarray(y)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    gap = np.abs(
+        np.bincount(which, weights=correct, minlength=bins)
+        - np.bincount(which, weights=confidence, minlength=bins)
+    )
+    return float(gap.sum() / max(counts.sum(), 1))
+
+
 def _rmse(y: Any, pred: Any) -> float:
     return float(np.sqrt(skm.mean_squared_error(y, pred)))
 
@@ -49,8 +82,17 @@ METRICS: dict[str, Metric] = {
         "precision_macro", skm.precision_score, average="macro", zero_division=0
     ),
     "recall_macro": _label("recall_macro", skm.recall_score, average="macro", zero_division=0),
+    "precision_weighted": _label(
+        "precision_weighted", skm.precision_score, average="weighted", zero_division=0
+    ),
+    "recall_weighted": _label(
+        "recall_weighted", skm.recall_score, average="weighted", zero_division=0
+    ),
     "roc_auc": Metric("roc_auc", "classification", True, True, _roc_auc),
+    "pr_auc": Metric("pr_auc", "classification", True, True, _pr_auc),
     "log_loss": Metric("log_loss", "classification", False, True, _log_loss),
+    "brier": Metric("brier", "classification", False, True, _brier),
+    "ece": Metric("ece", "classification", False, True, expected_calibration_error),
     "r2": Metric("r2", "regression", True, False, lambda y, p: float(skm.r2_score(y, p))),
     "rmse": Metric("rmse", "regression", False, False, _rmse),
     "mae": Metric(
@@ -67,8 +109,20 @@ METRICS: dict[str, Metric] = {
 
 DEFAULT_METRIC: dict[Task, str] = {"classification": "f1_macro", "regression": "r2"}
 REPORTED: dict[Task, tuple[str, ...]] = {
-    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
-    "regression": ("r2", "rmse", "mae"),
+    "classification": (
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "precision_macro",
+        "recall_macro",
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+        "brier",
+        "ece",
+    ),
+    "regression": ("r2", "rmse", "mae", "mape"),
 }
 
 
@@ -101,4 +155,42 @@ def report(
     task: Task, y_true: Any, y_pred: Any, proba: np.ndarray | None, classes: Any
 ) -> dict[str, float]:
     """The standard metrics of a task, by name."""
-    return {n: score(METRICS[n], y_true, y_pred, proba, classes) for n in REPORTED[task]}
+    return {n: score_safely(METRICS[n], y_true, y_pred, proba, classes) for n in REPORTED[task]}
+
+
+def score_safely(
+    metric: Metric, y_true: Any, y_pred: Any, proba: np.ndarray | None, classes: Any
+) -> float:
+    """Like ``score``, but NaN where the metric is undefined (e.g. ROC AUC on one class)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn warns where it gives NaN
+            return score(metric, y_true, y_pred, proba, classes)
+    except ValueError:
+        return float("nan")
+
+
+def per_class(y_true: Any, y_pred: Any, classes: Any) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support of each class."""
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=list(classes), zero_division=0
+    )
+    return [
+        {
+            "class": label,
+            "precision": float(p),
+            "recall": float(r),
+            "f1": float(f),
+            "support": int(s),
+        }
+        for label, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+    ]
+
+
+def confusion(y_true: Any, y_pred: Any, classes: Any) -> np.ndarray:
+    """Counts of true (rows) vs predicted (columns) class, in the order of ``classes``."""
+    return np.asarray(skm.confusion_matrix(y_true, y_pred, labels=list(classes)))
+
+
+def names_for(task: Task) -> list[str]:
+    return [name for name, metric in METRICS.items() if metric.task == task]

@@ -110,13 +110,19 @@ def test_report_gives_the_standard_metrics_per_task() -> None:
     regression = metrics.report("regression", Y_REG, PRED_REG, None, None)
     classification = metrics.report("classification", Y_BIN, PRED_BIN, PROBA_BIN, ["no", "yes"])
 
-    assert set(regression) == {"r2", "rmse", "mae"}
+    assert set(regression) == {"r2", "rmse", "mae", "mape"}
     assert regression["mae"] == pytest.approx(0.5)
     assert set(classification) == {
         "accuracy",
         "balanced_accuracy",
         "f1_macro",
+        "f1_weighted",
+        "precision_macro",
+        "recall_macro",
         "roc_auc",
+        "pr_auc",
         "log_loss",
+        "brier",
+        "ece",
     }
     assert classification["roc_auc"] == pytest.approx(8 / 9)

@@ -1,0 +1,339 @@
+"""skl2onnx converters for what loopml's pipeline holds and skl2onnx lacks or gets wrong.
+
+Registered once per process by ``register_converters`` (skl2onnx keeps a global registry).
+See ``loopml.core.compile`` for why each exists; parity is checked on every compile.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from loopml.core.features import CalendarFeatures, CategoryText, TextColumn
+
+Converter = Callable[[Any, Any, Any], None]
+
+
+@functools.cache
+def register_converters() -> None:
+    from skl2onnx import update_registered_converter
+    from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    for cls in (TextColumn, CategoryText):
+        update_registered_converter(cls, f"Loopml{cls.__name__}", _same_shape, _identity)
+    update_registered_converter(
+        CalendarFeatures, "LoopmlCalendarFeatures", _calendar_shape, _identity
+    )
+    update_registered_converter(
+        SimpleImputer, "SklearnSimpleImputer", _imputer_shape, _imputer, overwrite=True
+    )
+    update_registered_converter(
+        OneHotEncoder, "SklearnOneHotEncoder", _one_hot_shape, _one_hot, overwrite=True
+    )
+    _register_tfidf(update_registered_converter, TfidfTransformer, TfidfVectorizer)
+    _register_trees(update_registered_converter)
+    _register_lightgbm(update_registered_converter)
+
+
+def _node(scope: Any, container: Any, op: str, inputs: list[str], **attrs: Any) -> str:
+    """Add one node with a fresh output name; return that name."""
+    output = scope.get_unique_variable_name(op.lower())
+    container.add_node(op, inputs, [output], name=scope.get_unique_operator_name(op), **attrs)
+    return output
+
+
+def _constant(scope: Any, container: Any, proto: int, shape: list[int], values: Any) -> str:
+    name = scope.get_unique_variable_name("const")
+    container.add_initializer(name, proto, shape, values)
+    return name
+
+
+def _concat_inputs(scope: Any, operator: Any, container: Any) -> str:
+    names = [i.full_name for i in operator.inputs]
+    return names[0] if len(names) == 1 else _node(scope, container, "Concat", names, axis=1)
+
+
+def _same_shape(operator: Any) -> None:
+    kind = operator.inputs[0].type
+    operator.outputs[0].type = kind.__class__([kind.shape[0], kind.shape[-1]])
+
+
+def _identity(scope: Any, operator: Any, container: Any) -> None:
+    container.add_node(
+        "Identity",
+        [operator.inputs[0].full_name],
+        [operator.outputs[0].full_name],
+        name=scope.get_unique_operator_name("Identity"),
+    )
+
+
+def _calendar_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    raw = operator.raw_operator
+    width = len(raw.parts) * len(raw.columns_)
+    operator.outputs[0].type = DoubleTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+# --- SimpleImputer in double (numbers) or with loopml's missing-category sentinel (strings) ---
+
+
+def _imputer_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+
+    raw = operator.raw_operator
+    indicator = getattr(raw, "indicator_", None)
+    width = len(raw.statistics_) + (len(indicator.features_) if indicator is not None else 0)
+    strings = isinstance(operator.inputs[0].type, StringTensorType)
+    kind = StringTensorType if strings else DoubleTensorType
+    operator.outputs[0].type = kind([operator.inputs[0].get_first_dimension(), width])
+
+
+def _imputer(scope: Any, operator: Any, container: Any) -> None:
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import StringTensorType
+
+    from loopml.core.compile import MISSING_CATEGORY
+
+    raw = operator.raw_operator
+    x = _concat_inputs(scope, operator, container)
+    width = [1, len(raw.statistics_)]
+    if isinstance(operator.inputs[0].type, StringTensorType):
+        sentinel = _constant(scope, container, TensorProto.STRING, [1], [MISSING_CATEGORY.encode()])
+        missing = _node(scope, container, "Equal", [x, sentinel])
+        values = [str(v).encode() for v in raw.statistics_]
+        fill = _constant(scope, container, TensorProto.STRING, width, values)
+    else:
+        missing = _node(scope, container, "IsNaN", [x])
+        values = np.asarray(raw.statistics_, dtype=np.float64).tolist()
+        fill = _constant(scope, container, TensorProto.DOUBLE, width, values)
+    imputed = _node(scope, container, "Where", [missing, fill, x])
+    indicator = getattr(raw, "indicator_", None)
+    parts = [imputed]
+    if indicator is not None:
+        index = [int(i) for i in indicator.features_]
+        where = _constant(scope, container, TensorProto.INT64, [len(index)], index)
+        flags = _node(scope, container, "Gather", [missing, where], axis=1)
+        parts.append(_node(scope, container, "Cast", [flags], to=TensorProto.DOUBLE))
+    container.add_node(
+        "Concat" if len(parts) > 1 else "Identity",
+        parts,
+        [operator.outputs[0].full_name],
+        name=scope.get_unique_operator_name("Imputed"),
+        **({"axis": 1} if len(parts) > 1 else {}),
+    )
+
+
+# --- OneHotEncoder with infrequent categories grouped into one column ---
+
+
+def _one_hot_blocks(encoder: Any) -> list[tuple[dict[str, int], int, int]]:
+    """Per column: category -> output index, the index of unknown values, the width."""
+    blocks = []
+    rare_lists = getattr(encoder, "infrequent_categories_", None) or [None] * len(
+        encoder.categories_
+    )
+    for categories, rare in zip(encoder.categories_, rare_lists, strict=True):
+        rare_set = set() if rare is None else {str(c) for c in rare}
+        frequent = [str(c) for c in categories if str(c) not in rare_set]
+        mapping = {c: i for i, c in enumerate(frequent)}
+        unknown = len(frequent) if rare_set else -1
+        mapping.update({c: unknown for c in rare_set})
+        blocks.append((mapping, unknown, len(frequent) + (1 if rare_set else 0)))
+    return blocks
+
+
+def _one_hot_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    width = sum(block[2] for block in _one_hot_blocks(operator.raw_operator))
+    operator.outputs[0].type = DoubleTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _one_hot(scope: Any, operator: Any, container: Any) -> None:
+    from onnx import TensorProto
+
+    encoder = operator.raw_operator
+    if encoder.drop is not None or encoder.handle_unknown == "error":
+        raise NotImplementedError("OneHotEncoder with drop or handle_unknown='error'")
+    x = _concat_inputs(scope, operator, container)
+    parts = []
+    for i, (mapping, unknown, width) in enumerate(_one_hot_blocks(encoder)):
+        where = _constant(scope, container, TensorProto.INT64, [1], [i])
+        column = _node(scope, container, "Gather", [x, where], axis=1)
+        code = _node(
+            scope,
+            container,
+            "LabelEncoder",
+            [column],
+            keys_strings=list(mapping),
+            values_int64s=list(mapping.values()),
+            default_int64=unknown,
+            op_domain="ai.onnx.ml",
+            op_version=2,
+        )
+        positions = _constant(scope, container, TensorProto.INT64, [1, width], list(range(width)))
+        hit = _node(scope, container, "Equal", [code, positions])
+        parts.append(_node(scope, container, "Cast", [hit], to=TensorProto.DOUBLE))
+    container.add_node(
+        "Concat",
+        parts,
+        [operator.outputs[0].full_name],
+        axis=1,
+        name=scope.get_unique_operator_name("OneHot"),
+    )
+
+
+# --- TF-IDF: scikit-learn's sublinear tf, output in double ---
+
+
+def _register_tfidf(update: Callable[..., None], transformer: type, vectorizer: type) -> None:
+    from skl2onnx.common._registration import get_converter, get_shape_calculator
+
+    update(
+        transformer,
+        "SklearnTfidfTransformer",
+        get_shape_calculator("SklearnTfidfTransformer"),
+        _tfidf,
+        overwrite=True,
+    )
+    original = get_converter("SklearnTfidfVectorizer")
+
+    def shape(operator: Any) -> None:
+        from skl2onnx.common.data_types import DoubleTensorType
+
+        get_shape_calculator("SklearnTfidfVectorizer")(operator)
+        operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
+
+    update(
+        vectorizer,
+        "LoopmlTfidfVectorizer",
+        shape,
+        original._fct,
+        options=original.get_allowed_options(),
+    )
+
+
+def _tfidf(scope: Any, operator: Any, container: Any) -> None:
+    from onnx import TensorProto
+    from skl2onnx.common._apply_operation import apply_normalizer
+
+    raw = operator.raw_operator
+    x = operator.inputs[0].full_name
+    if raw.sublinear_tf:  # log(tf) + 1 where tf > 0, as scikit-learn computes it
+        zero = _constant(scope, container, TensorProto.FLOAT, [], [0.0])
+        one = _constant(scope, container, TensorProto.FLOAT, [], [1.0])
+        positive = _node(scope, container, "Greater", [x, zero])
+        logged = _node(scope, container, "Add", [_node(scope, container, "Log", [x]), one])
+        x = _node(scope, container, "Where", [positive, logged, x])
+    if raw.use_idf:
+        idf = np.asarray(raw.idf_, dtype=np.float32).tolist()
+        weights = _constant(scope, container, TensorProto.FLOAT, [len(idf)], idf)
+        x = _node(scope, container, "Mul", [x, weights])
+    if raw.norm is not None:
+        normed = scope.get_unique_variable_name("normed")
+        apply_normalizer(scope, x, normed, container, norm=raw.norm.upper(), use_float=True)
+        x = normed
+    container.add_node(
+        "Cast",
+        [x],
+        [operator.outputs[0].full_name],
+        to=TensorProto.DOUBLE,
+        name=scope.get_unique_operator_name("Cast"),
+    )
+
+
+# --- Trees: scikit-learn rounds inputs to float32; LightGBM's converter is float-only ---
+
+
+def _island(inner_alias: str, float_inside: bool) -> Converter:
+    """Run the converter ``inner_alias`` on float32-rounded input (as float or as double)."""
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        from onnx import TensorProto
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+        source = operator.inputs[0]
+        rounded = scope.declare_local_variable("rounded", FloatTensorType(source.type.shape))
+        _cast(scope, container, source.full_name, rounded.full_name, TensorProto.FLOAT)
+        feed = rounded
+        if not float_inside:
+            feed = scope.declare_local_variable("rounded", DoubleTensorType(source.type.shape))
+            _cast(scope, container, rounded.full_name, feed.full_name, TensorProto.DOUBLE)
+        inner = scope.declare_local_operator(inner_alias, operator.raw_operator)
+        inner.inputs.append(feed)
+        for output in operator.outputs:
+            kind = output.type.__class__
+            if float_inside and isinstance(output.type, DoubleTensorType):
+                kind = FloatTensorType
+            inner.outputs.append(scope.declare_local_variable("inner", kind(output.type.shape)))
+        for output, produced in zip(operator.outputs, inner.outputs, strict=True):
+            if isinstance(output.type, DoubleTensorType) and float_inside:
+                _cast(scope, container, produced.full_name, output.full_name, TensorProto.DOUBLE)
+            else:
+                container.add_node(
+                    "Identity",
+                    [produced.full_name],
+                    [output.full_name],
+                    name=scope.get_unique_operator_name("Identity"),
+                )
+
+    return convert
+
+
+def _cast(scope: Any, container: Any, source: str, target: str, to: int) -> None:
+    container.add_node(
+        "Cast", [source], [target], to=to, name=scope.get_unique_operator_name("Cast")
+    )
+
+
+def _register_trees(update: Callable[..., None]) -> None:
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common._registration import get_converter, get_shape_calculator
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    for cls in (
+        RandomForestClassifier,
+        RandomForestRegressor,
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        DecisionTreeClassifier,
+        DecisionTreeRegressor,
+    ):
+        alias = sklearn_operator_name_map[cls]
+        update(
+            cls,
+            f"LoopmlRounded{alias}",
+            get_shape_calculator(alias),
+            _island(alias, float_inside=False),
+            options=get_converter(alias).get_allowed_options(),
+        )
+
+
+def _register_lightgbm(update: Callable[..., None]) -> None:
+    from lightgbm import LGBMClassifier, LGBMRegressor
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    for cls, shape, options in (
+        (LGBMClassifier, calculate_linear_classifier_output_shapes, classifier_options),
+        (LGBMRegressor, calculate_linear_regressor_output_shapes, {"split": None}),
+    ):
+        alias = f"LightGbm{cls.__name__}"
+        update(cls, alias, shape, convert_lightgbm, options=options)
+        update(cls, f"Loopml{alias}", shape, _island(alias, float_inside=True), options=options)

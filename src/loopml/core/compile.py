@@ -1,0 +1,404 @@
+"""Compile a fitted loopml pipeline to ONNX and check it against the native pipeline.
+
+Pure: takes a pipeline, its column specs and rows to check on; returns ONNX bytes and a
+parity report. Per-value input normalisation that ONNX has no operator for is done once
+per batch in numpy (``input_arrays``) before the graph: categories spelt as
+``category_key`` with missing values as a sentinel, text lower-cased with Python's
+``str.lower`` when the vectorizer lower-cases, dates split into calendar parts. The
+graph gets one input per feature column, in double precision for numbers.
+
+The loopml converters (registered once, in ``_converters``) cover what skl2onnx lacks or
+gets wrong for this pipeline: the loopml transformers, ``SimpleImputer(add_indicator)``
+in double, ``OneHotEncoder`` with infrequent categories, TF-IDF's ``sublinear_tf``
+(log(tf) + 1, as scikit-learn does), scikit-learn trees fed float32-rounded values (as
+scikit-learn compares them), and LightGBM via onnxmltools.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loopml.config import Task
+from loopml.core.features import CalendarFeatures, category_key
+from loopml.core.scoring import ColumnSpec, ScoringModel
+
+MISSING_CATEGORY = "\x1floopml:missing\x1f"
+TOKEN_PATTERN = r"[\pL\pN_][\pL\pN_]+"  # RE2 spelling of scikit-learn's (?u)\b\w\w+\b
+DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+OPSET = {"": 21, "ai.onnx.ml": 3}
+MIN_LABEL_AGREEMENT = 0.999
+MAX_PROBA_DIFF = 1e-4
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One feature column: its role, how its values are prepared, and its graph input(s)."""
+
+    name: str
+    role: str  # numeric | categorical | text | datetime
+    lower: bool = False  # text: lower-case before the graph
+    feeds: tuple[str, ...] = ()  # graph input names (a date has one per calendar part)
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How the compiled model compares with the native pipeline on the check rows."""
+
+    ok: bool
+    reason: str
+    rows: int
+    label_agreement: float | None
+    max_proba_diff: float | None
+    max_value_diff: float | None
+    compile_seconds: float
+    onnxruntime: str
+    skl2onnx: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    onnx: bytes
+    inputs: tuple[InputSpec, ...]
+    report: ParityReport
+
+
+def compile_pipeline(
+    pipeline: Any,
+    columns: list[ColumnSpec],
+    task: Task,
+    classes: list[Any],
+    check_rows: pd.DataFrame,
+) -> tuple[CompiledModel | None, ParityReport]:
+    """Convert ``pipeline`` and check parity on ``check_rows``; never raises."""
+    started = time.perf_counter()
+    try:
+        onnx_bytes, inputs = convert(pipeline, columns, task, classes)
+    except Exception as exc:  # converters raise anything; the reason is what matters
+        return None, _failed(f"conversion failed: {_first_line(exc)}", started)
+    try:
+        predictor = OnnxPredictor(onnx_bytes, inputs, task, classes)
+        report = check_parity(pipeline, predictor, columns, task, check_rows, started)
+    except Exception as exc:
+        return None, _failed(f"the compiled model does not run: {_first_line(exc)}", started)
+    return (CompiledModel(onnx_bytes, inputs, report) if report.ok else None), report
+
+
+def convert(
+    pipeline: Any, columns: list[ColumnSpec], task: Task, classes: list[Any]
+) -> tuple[bytes, tuple[InputSpec, ...]]:
+    """ONNX bytes of ``pipeline`` with one input per column, and how to prepare each."""
+    from skl2onnx import convert_sklearn
+
+    from loopml.core._converters import register_converters
+
+    register_converters()
+    graph_pipeline = copy.deepcopy(pipeline)
+    lowered = _take_over_lowercasing(graph_pipeline)
+    parts = _select_calendar_parts(graph_pipeline)
+    initial = [
+        (name, _tensor_type(c.role)) for c in columns for name in (parts.get(c.name) or [c.name])
+    ]
+    onnx_model = convert_sklearn(
+        graph_pipeline,
+        initial_types=initial,
+        final_types=_final_types(task, classes),
+        target_opset=OPSET,
+        options=_options(graph_pipeline, task),
+    )
+    graph_names = iter([i.name for i in onnx_model.graph.input])
+    inputs = tuple(
+        InputSpec(
+            c.name,
+            c.role,
+            lower=lowered.get(c.name, False),
+            feeds=tuple(next(graph_names) for _ in parts.get(c.name) or [c.name]),
+        )
+        for c in columns
+    )
+    return onnx_model.SerializeToString(), inputs
+
+
+def _tensor_type(role: str) -> Any:
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+
+    if role in ("numeric", "datetime"):
+        return DoubleTensorType([None, 1])
+    return StringTensorType([None, 1])
+
+
+def _select_calendar_parts(pipeline: Any) -> dict[str, list[str]]:
+    """Feed dates to the graph as calendar parts, one input each: column -> part inputs."""
+    features = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
+    parts: dict[str, list[str]] = {}
+    fitted = getattr(features, "transformers_", [])
+    for i, (name, branch, selected) in enumerate(fitted):
+        calendars = [s for s in _walk(branch) if isinstance(s, CalendarFeatures)]
+        if not calendars:
+            continue
+        for column in selected:
+            parts[column] = [f"{column}__{part}" for part in calendars[0].parts]
+        fitted[i] = (name, branch, [p for column in selected for p in parts[column]])
+    return parts
+
+
+def _final_types(task: Task, classes: list[Any]) -> list[tuple[str, Any]]:
+    """Declared outputs: probabilities in double (skl2onnx may guess float for mixed inputs)."""
+    from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType, StringTensorType
+
+    if task != "classification":
+        return [("variable", DoubleTensorType([None, 1]))]
+    integers = all(isinstance(c, int | np.integer) and not isinstance(c, bool) for c in classes)
+    label = Int64TensorType([None]) if integers else StringTensorType([None])
+    return [("label", label), ("probabilities", DoubleTensorType([None, len(classes)]))]
+
+
+def _options(pipeline: Any, task: Task) -> dict[int, dict[str, Any]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    options: dict[int, dict[str, Any]] = {}
+    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    if task == "classification":
+        options[id(final)] = {"zipmap": False}
+    for step in _walk(pipeline):
+        if isinstance(step, TfidfVectorizer):
+            if step.token_pattern != DEFAULT_TOKEN_PATTERN or step.tokenizer is not None:
+                raise NotImplementedError("TfidfVectorizer with a custom token pattern")
+            options[id(step)] = {"tokenexp": TOKEN_PATTERN}
+    return options
+
+
+def _take_over_lowercasing(pipeline: Any) -> dict[str, bool]:
+    """Lower-case text in numpy (ONNX Runtime's needs an installed locale): column -> lower."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    lowered: dict[str, bool] = {}
+    features = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
+    for _, branch, selected in getattr(features, "transformers_", []):
+        vectorizers = [s for s in _walk(branch) if isinstance(s, TfidfVectorizer)]
+        if vectorizers and isinstance(selected, list) and len(selected) == 1:
+            lowered[selected[0]] = vectorizers[0].lowercase
+            vectorizers[0].lowercase = False
+        elif vectorizers:
+            raise NotImplementedError("a text vectorizer over several columns")
+    return lowered
+
+
+def _walk(estimator: Any) -> list[Any]:
+    """The estimator and every estimator nested in pipelines or column transformers."""
+    found = [estimator]
+    for _, step in getattr(estimator, "steps", []):
+        found += _walk(step)
+    for _, step, _ in getattr(estimator, "transformers_", []):
+        if not isinstance(step, str):
+            found += _walk(step)
+    return found
+
+
+def input_arrays(frame: pd.DataFrame, inputs: tuple[InputSpec, ...]) -> dict[str, np.ndarray]:
+    """The graph's feeds from a frame whose columns are already conformed (numbers numeric)."""
+    return column_feeds({spec.name: frame[spec.name].to_numpy() for spec in inputs}, inputs)
+
+
+def column_feeds(
+    columns: dict[str, np.ndarray], inputs: tuple[InputSpec, ...]
+) -> dict[str, np.ndarray]:
+    """The graph's feeds from one array of values per column."""
+    feeds: dict[str, np.ndarray] = {}
+    for spec in inputs:
+        prepared = prepare_column(columns[spec.name], spec)
+        for i, feed in enumerate(spec.feeds):
+            feeds[feed] = prepared[:, i : i + 1]
+    return feeds
+
+
+def prepare_column(values: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """One column's values as the graph input(s) expect them (see the module docstring)."""
+    if spec.role == "numeric":
+        return np.asarray(values, dtype=np.float64).reshape(-1, 1)
+    if spec.role == "categorical":
+        keys = [MISSING_CATEGORY if _missing(v) else category_key(v) for v in values]
+        return np.array(keys, dtype=object).reshape(-1, 1)
+    if spec.role == "text":
+        texts = ["" if _missing(v) else str(v) for v in values]
+        if spec.lower:
+            texts = [t.lower() for t in texts]
+        return np.array(texts, dtype=object).reshape(-1, 1)
+    frame = pd.DataFrame({spec.name: values})
+    parts = CalendarFeatures().fit(frame).transform(frame)
+    return np.ascontiguousarray(parts, dtype=np.float64)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+
+
+class OnnxPredictor:
+    """An ONNX Runtime session on one thread that predicts from prepared column arrays."""
+
+    def __init__(
+        self,
+        onnx_bytes: bytes,
+        inputs: tuple[InputSpec, ...],
+        task: Task,
+        classes: list[Any],
+        threads: int = 1,
+    ):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.session = ort.InferenceSession(
+            onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs, self.task = inputs, task
+        self.classes = np.asarray(classes, dtype=object)
+        self._output = "probabilities" if task == "classification" else "variable"
+
+    def run(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(predictions, class probabilities or None) for prepared feeds."""
+        (values,) = self.session.run([self._output], feeds)
+        if self.task == "classification":
+            return self.classes[np.argmax(values, axis=1)], values
+        return values.reshape(-1), None
+
+    def run_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.run(input_arrays(frame, self.inputs))
+
+
+def check_parity(
+    pipeline: Any,
+    predictor: OnnxPredictor,
+    columns: list[ColumnSpec],
+    task: Task,
+    rows: pd.DataFrame,
+    started: float,
+) -> ParityReport:
+    """Compare labels and probabilities (or values) of native and compiled on ``rows``."""
+    features = rows[[c.name for c in columns]]
+    predicted, proba = predictor.run_frame(features)
+    native = np.asarray(pipeline.predict(features))
+    if task == "classification":
+        agreement = float(np.mean(predicted.astype(str) == native.astype(str)))
+        proba_diff = float(np.max(np.abs(proba - pipeline.predict_proba(features))))
+        ok = agreement >= MIN_LABEL_AGREEMENT and proba_diff <= MAX_PROBA_DIFF
+        reason = (
+            f"labels agree on {agreement:.2%} of {len(rows)} rows, probabilities within "
+            f"{proba_diff:.1e}"
+        )
+        return _report(ok, reason, len(rows), agreement, proba_diff, None, started)
+    diff = float(np.max(np.abs(predicted - native.astype(np.float64))))
+    scale = max(1.0, float(np.max(np.abs(native))))
+    ok = diff <= MAX_PROBA_DIFF * scale
+    reason = f"values within {diff:.1e} on {len(rows)} rows (allowed {MAX_PROBA_DIFF * scale:.1e})"
+    return _report(ok, reason, len(rows), None, None, diff, started)
+
+
+def _report(
+    ok: bool,
+    reason: str,
+    rows: int,
+    agreement: float | None,
+    proba_diff: float | None,
+    value_diff: float | None,
+    started: float,
+) -> ParityReport:
+    import onnxruntime
+    import skl2onnx
+
+    if not ok:
+        reason = f"parity check failed: {reason}"
+    return ParityReport(
+        ok=ok,
+        reason=reason,
+        rows=rows,
+        label_agreement=agreement,
+        max_proba_diff=proba_diff,
+        max_value_diff=value_diff,
+        compile_seconds=round(time.perf_counter() - started, 3),
+        onnxruntime=onnxruntime.__version__,
+        skl2onnx=skl2onnx.__version__,
+    )
+
+
+def _failed(reason: str, started: float) -> ParityReport:
+    return replace(_report(False, "", 0, None, None, None, started), reason=reason)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def abstains(model: ScoringModel) -> bool:
+    """Whether ``score_frame`` marks abstentions (a confidence threshold stored with the model).
+
+    The compiled graph gives labels and probabilities only; such a model is scored natively.
+    """
+    row = pd.DataFrame({spec.name: [None] for spec in model.columns})
+    for spec in model.columns:
+        if spec.role == "numeric":
+            row[spec.name] = np.nan
+    try:
+        return "abstained" in model.score_frame(row).columns
+    except Exception:  # a model that cannot score an all-missing row: judge by its fields
+        return bool(getattr(model, "threshold", None))
+
+
+def scored_frame(
+    predictor: OnnxPredictor, model: ScoringModel, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """What ``ScoringModel.score_frame`` returns, computed by the compiled graph."""
+    predicted, proba = predictor.run_frame(model.conform(frame))
+    out = pd.DataFrame({"prediction": predicted}, index=frame.index)
+    if proba is not None:
+        for i, label in enumerate(model.classes):
+            out[f"proba_{label}"] = proba[:, i]
+    return out
+
+
+class CompiledScorer:
+    """``score_frame`` of a model through its compiled graph, with the model's columns.
+
+    Picklable: the ONNX Runtime session is rebuilt from the graph's bytes where the object
+    is unpickled (a Ray worker, say), on first use.
+    """
+
+    def __init__(self, model: ScoringModel, onnx_bytes: bytes, inputs: tuple[InputSpec, ...]):
+        self.model, self._onnx, self._inputs = model, onnx_bytes, inputs
+        self._predictor: OnnxPredictor | None = None
+
+    @property
+    def id_columns(self) -> list[str]:
+        return list(self.model.id_columns)
+
+    @property
+    def columns(self) -> list[ColumnSpec]:
+        return list(self.model.columns)
+
+    def describe(self) -> str:
+        return self.model.describe()
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self._predictor is None:
+            model = self.model
+            self._predictor = OnnxPredictor(
+                self._onnx, self._inputs, model.task, list(model.classes)
+            )
+        return scored_frame(self._predictor, self.model, frame)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_predictor": None}
+
+
+Scorer = ScoringModel | CompiledScorer  # what batch scoring calls score_frame on

@@ -1,0 +1,285 @@
+"""A data profile (EDA): the numbers behind `loopml profile`'s report. Pure; no plotting.
+
+Label distribution, missing values, numeric summaries and correlations, category
+cardinality, duplicates, text lengths and frequent words per class, and how far the test
+split's distribution is from the training split's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.feature_extraction.text import CountVectorizer
+
+from loopml.config import Task
+from loopml.core.data.roles import ColumnRoles
+from loopml.core.data.split import Splits
+
+MAX_WORD_CLASSES = 8
+WORDS_PER_CLASS = 80
+MAX_CORRELATED = 30
+DRIFT_KS = 0.1  # KS statistic above which a numeric column is flagged
+DRIFT_TVD = 0.1  # total variation distance above which a category column is flagged
+TVD_CATEGORIES = 20  # the most frequent train values compared one by one
+ALL_ROWS = "all rows"
+
+
+@dataclass
+class DataProfile:
+    frame: pd.DataFrame
+    target: str
+    task: Task
+    roles: ColumnRoles
+    splits: Splits
+    warnings: list[str]
+    labels: pd.Series | None = None  # class counts (classification)
+    missing: list[dict[str, Any]] = field(default_factory=list)
+    numeric: list[dict[str, Any]] = field(default_factory=list)
+    correlations: pd.DataFrame | None = None
+    top_pairs: list[dict[str, Any]] = field(default_factory=list)
+    categories: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0
+    conflicting: int = 0  # duplicate feature rows with different labels
+    text_lengths: dict[str, pd.DataFrame] = field(default_factory=dict)  # column -> length, group
+    words: dict[str, dict[str, int]] = field(default_factory=dict)  # class -> word -> count
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    split_labels: pd.DataFrame | None = None
+
+    @property
+    def groups(self) -> pd.Series:
+        """The class of each row (classification), or one group for every row."""
+        if self.task == "classification":
+            return self.frame[self.target].astype(str)
+        return pd.Series(ALL_ROWS, index=self.frame.index)
+
+    def highlights(self) -> dict[str, Any]:
+        missing_cells = int(self.frame.isna().sum().sum())
+        flagged = [d["column"] for d in self.drift if d["flagged"]]
+        return {
+            "rows": f"{len(self.frame):,}",
+            "columns": self.frame.shape[1],
+            "task": self.task,
+            "classes" if self.task == "classification" else "target mean": (
+                len(self.labels)
+                if self.labels is not None
+                else f"{self.frame[self.target].mean():.4g}"
+            ),
+            "missing cells": f"{missing_cells:,} ({missing_cells / self.frame.size:.1%})",
+            "duplicate rows": self.duplicates,
+            "train/test drift": ", ".join(flagged) if flagged else "none flagged",
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **{k: str(v) for k, v in self.highlights().items()},
+            "labels": None
+            if self.labels is None
+            else {str(k): int(v) for k, v in self.labels.items()},
+            "missing": self.missing,
+            "categories": self.categories,
+            "duplicates": self.duplicates,
+            "conflicting_duplicates": self.conflicting,
+            "drift": self.drift,
+            "warnings": self.warnings,
+        }
+
+
+def build(
+    frame: pd.DataFrame,
+    target: str,
+    task: Task,
+    roles: ColumnRoles,
+    splits: Splits,
+    warnings: list[str],
+) -> DataProfile:
+    found = DataProfile(frame, target, task, roles, splits, warnings)
+    if task == "classification":
+        found.labels = frame[target].astype(str).value_counts()
+    found.missing = _missing(frame)
+    found.numeric = _numeric(frame, roles)
+    found.correlations, found.top_pairs = _correlations(frame, roles, target, task)
+    found.categories = _categories(frame, roles)
+    found.duplicates, found.conflicting = _duplicates(frame, target, roles)
+    found.text_lengths = {
+        c: pd.DataFrame(
+            {"length": frame[c].fillna("").astype(str).str.len(), "group": found.groups}
+        )
+        for c in roles.text
+    }
+    found.words = _words(frame, roles, found.groups)
+    found.drift = _drift(splits, roles)
+    if task == "classification":
+        found.split_labels = _split_labels(splits, target)
+    return found
+
+
+def _missing(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    counts = frame.isna().sum()
+    return [
+        {"column": str(c), "missing": int(n), "share": float(n / len(frame))}
+        for c, n in counts.sort_values(ascending=False).items()
+        if n > 0
+    ]
+
+
+def _numeric(frame: pd.DataFrame, roles: ColumnRoles) -> list[dict[str, Any]]:
+    rows = []
+    for column in roles.numeric:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        rows.append(
+            {
+                "column": column,
+                "mean": float(values.mean()),
+                "std": float(values.std()),
+                "min": float(values.min()),
+                "median": float(values.median()),
+                "max": float(values.max()),
+                "distinct": int(values.nunique()),
+            }
+        )
+    return rows
+
+
+def _correlations(
+    frame: pd.DataFrame, roles: ColumnRoles, target: str, task: Task
+) -> tuple[pd.DataFrame | None, list[dict[str, Any]]]:
+    columns = list(roles.numeric)[:MAX_CORRELATED]
+    numbers = frame[columns].apply(pd.to_numeric, errors="coerce")
+    if task == "regression":
+        numbers[target] = pd.to_numeric(frame[target], errors="coerce")
+    elif frame[target].nunique() == 2:  # a binary label correlates as 0/1
+        codes = pd.factorize(frame[target], sort=True)[0]
+        numbers[target] = pd.Series(codes, index=frame.index)
+    numbers = numbers.loc[:, numbers.nunique() > 1]
+    if numbers.shape[1] < 2:
+        return None, []
+    matrix = numbers.corr()
+    pairs = [
+        {"a": a, "b": b, "r": float(matrix.loc[a, b])}
+        for i, a in enumerate(matrix.columns)
+        for b in matrix.columns[i + 1 :]
+        if not np.isnan(matrix.loc[a, b])
+    ]
+    pairs.sort(key=lambda p: -abs(p["r"]))
+    return matrix, pairs[:10]
+
+
+def _categories(frame: pd.DataFrame, roles: ColumnRoles) -> list[dict[str, Any]]:
+    rows = []
+    for column in roles.categorical:
+        counts = frame[column].dropna().astype(str).value_counts()
+        rare = counts[counts < 5].sum()
+        rows.append(
+            {
+                "column": column,
+                "distinct": len(counts),
+                "top": ", ".join(f"{k} ({v})" for k, v in counts.head(5).items()),
+                "rare_share": float(rare / max(counts.sum(), 1)),
+            }
+        )
+    return rows
+
+
+def _duplicates(frame: pd.DataFrame, target: str, roles: ColumnRoles) -> tuple[int, int]:
+    duplicates = int(frame.duplicated().sum())
+    features = [c for c in roles.features if c in frame.columns]
+    if not features:
+        return duplicates, 0
+    keyed = pd.util.hash_pandas_object(frame[features], index=False)
+    labels_per_key = frame[target].astype(str).groupby(keyed).nunique()
+    conflicting_keys = labels_per_key[labels_per_key > 1].index
+    return duplicates, int(keyed.isin(conflicting_keys).sum())
+
+
+def _words(frame: pd.DataFrame, roles: ColumnRoles, groups: pd.Series) -> dict[str, dict[str, int]]:
+    if not roles.text:
+        return {}
+    text = frame[list(roles.text)].fillna("").astype(str).agg(" ".join, axis=1)
+    vectorizer = CountVectorizer(
+        stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b", min_df=2, lowercase=True
+    )
+    try:
+        counts = vectorizer.fit_transform(text)
+    except ValueError:  # no word appears twice
+        return {}
+    vocabulary = np.asarray(vectorizer.get_feature_names_out())
+    words = {}
+    for group in groups.value_counts().index[:MAX_WORD_CLASSES]:
+        totals = np.asarray(counts[(groups == group).to_numpy()].sum(axis=0)).ravel()
+        top = np.argsort(-totals)[:WORDS_PER_CLASS]
+        words[str(group)] = {str(vocabulary[i]): int(totals[i]) for i in top if totals[i] > 0}
+    return words
+
+
+def _drift(splits: Splits, roles: ColumnRoles) -> list[dict[str, Any]]:
+    train, test = splits.train, splits.test
+    found = []
+    for column in roles.numeric:
+        a = pd.to_numeric(train[column], errors="coerce").dropna()
+        b = pd.to_numeric(test[column], errors="coerce").dropna()
+        found.append(_ks(column, "numeric", a, b))
+    for column in roles.text:
+        lengths = [part[column].fillna("").astype(str).str.len() for part in (train, test)]
+        found.append(_ks(column, "text length", *lengths))
+    for column in roles.categorical:
+        found.append(_tvd(column, train[column], test[column]))
+    return sorted(found, key=lambda d: -d["statistic"])
+
+
+def _ks(column: str, kind: str, a: pd.Series, b: pd.Series) -> dict[str, Any]:
+    if len(a) < 2 or len(b) < 2:
+        return {
+            "column": column,
+            "kind": kind,
+            "test": "KS",
+            "statistic": 0.0,
+            "p_value": None,
+            "flagged": False,
+        }
+    result = stats.ks_2samp(a, b)
+    statistic, p_value = float(result.statistic), float(result.pvalue)
+    flagged = statistic > DRIFT_KS and p_value < 0.01
+    return {
+        "column": column,
+        "kind": kind,
+        "test": "KS",
+        "statistic": statistic,
+        "p_value": p_value,
+        "flagged": flagged,
+    }
+
+
+def _tvd(column: str, a: pd.Series, b: pd.Series) -> dict[str, Any]:
+    """Distance of category shares; values rare in train count as one '(other)' value."""
+    frequent = a.astype(str).value_counts().head(TVD_CATEGORIES).index
+    a, b = (s.astype(str).where(s.astype(str).isin(frequent), "(other)") for s in (a, b))
+    shares_a = a.value_counts(normalize=True)
+    shares_b = b.value_counts(normalize=True)
+    both = shares_a.index.union(shares_b.index)
+    distance = 0.5 * float(
+        np.abs(shares_a.reindex(both, fill_value=0) - shares_b.reindex(both, fill_value=0)).sum()
+    )
+    return {
+        "column": column,
+        "kind": "category",
+        "test": "total variation",
+        "statistic": distance,
+        "p_value": None,
+        "flagged": distance > DRIFT_TVD,
+    }
+
+
+def _split_labels(splits: Splits, target: str) -> pd.DataFrame:
+    shares = {
+        name: part[target].astype(str).value_counts(normalize=True)
+        for name, part in (
+            ("train", splits.train),
+            ("validation", splits.validation),
+            ("test", splits.test),
+        )
+    }
+    return pd.DataFrame(shares).fillna(0.0)

@@ -1,0 +1,413 @@
+"""Drift: current rows against a model's reference profile, feature by feature.
+
+Every comparison works on counts in the reference's own bins, so it needs only the
+profile and one vectorised pass over the current rows:
+
+- numeric columns (and a text column's words per row and out-of-vocabulary share):
+  Kolmogorov-Smirnov on the binned distributions (exact for columns with few distinct
+  values, slightly conservative for quantile bins);
+- categorical columns and a classifier's predictions: chi-square on the 2 x k table of
+  counts (known categories, other, missing);
+- for every column: PSI and Jensen-Shannon distance on up to ``PSI_BINS`` groups of
+  equal reference mass (plus missing), as effect sizes.
+
+A feature is flagged when it is judged (enough current rows) and, by ``method``: auto,
+its test is significant after a multiple-testing correction over all features *and* its
+PSI reaches the threshold; psi or jensen_shannon, that distance reaches the threshold;
+test, the corrected test alone. The dataset alarm fires when any feature or the
+prediction distribution is flagged. The correction keeps the chance of a false dataset
+alarm at ``significance``; the effect-size condition keeps very large windows from
+flagging differences too small to matter.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from loopml.config import DriftConfig
+from loopml.core.jsonable import plain
+from loopml.core.reference import (
+    CategoricalSummary,
+    NumericSummary,
+    ReferenceProfile,
+    TextSummary,
+)
+
+PSI_BINS = 10
+_SMOOTHING = 0.5  # counts added to every group, so PSI stays finite for empty groups
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Reference and current shares per group: what the report plots."""
+
+    labels: list[str]
+    reference: list[float]
+    current: list[float]
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    name: str  # what is shown: "temp", "title (words)", "prediction"
+    column: str  # the input column, or "prediction"
+    kind: str  # numeric | categorical | text | prediction
+    test: str  # ks | chi2
+    statistic: float
+    p_value: float
+    p_adjusted: float
+    psi: float
+    jensen_shannon: float
+    rows: int
+    reference_rows: int
+    missing_reference: float
+    missing_current: float
+    judged: bool
+    drifted: bool
+    distribution: Distribution
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return plain(asdict(self))
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    features: list[FeatureDrift]
+    prediction: FeatureDrift | None
+    rows: int
+    judged: bool
+    settings: DriftConfig
+    skipped: dict[str, str] = field(default_factory=dict)  # column -> why it is not tested
+
+    @property
+    def drifted(self) -> list[FeatureDrift]:
+        return [f for f in self.features if f.drifted]
+
+    @property
+    def alert(self) -> bool:
+        return self.judged and (
+            bool(self.drifted) or bool(self.prediction and self.prediction.drifted)
+        )
+
+    def summary(self) -> str:
+        if not self.judged:
+            return (
+                f"drift not judged: {self.rows} current rows < drift.min_rows "
+                f"{self.settings.min_rows}"
+            )
+        names = [f.name for f in self.drifted]
+        if self.prediction is not None and self.prediction.drifted:
+            names.append("prediction")
+        if not names:
+            return f"no drift in {len(self.features)} features ({self.rows} rows)"
+        return f"drift in {len(names)} of {len(self.features)}: {', '.join(names)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "alert": self.alert,
+            "judged": self.judged,
+            "rows": self.rows,
+            "summary": self.summary(),
+            "settings": self.settings.model_dump(),
+            "features": [f.as_dict() for f in self.features],
+            "prediction": self.prediction.as_dict() if self.prediction else None,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True)
+class _Binned:
+    """Counts of one quantity in the reference's bins; the last slot counts missing rows."""
+
+    name: str
+    column: str
+    kind: str
+    ordered: bool  # numeric bins (KS) or categories (chi-square)
+    reference: np.ndarray
+    current: np.ndarray
+    labels: list[str]
+
+
+def compare(
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    settings: DriftConfig,
+    predictions: Any = None,
+) -> DriftReport:
+    """Drift of every profiled feature (and of the predictions, if given) in ``current``."""
+    binned, skipped = [], {}
+    for column, summary in profile.features.items():
+        if summary.kind == "datetime":
+            skipped[column] = "dates move forward by nature; not tested"
+        elif column not in current.columns:
+            skipped[column] = "absent from the current rows"
+        else:
+            binned.extend(_bin_feature(column, summary, current[column]))
+    with_prediction = predictions is not None and profile.prediction is not None
+    if with_prediction:
+        assert profile.prediction is not None
+        binned.append(
+            _bin_summary("prediction", "prediction", profile.prediction, predictions, "prediction")
+        )
+    results = _judge(binned, settings)
+    prediction = results.pop() if with_prediction else None
+    return DriftReport(
+        features=results,
+        prediction=prediction,
+        rows=len(current),
+        judged=len(current) >= settings.min_rows,
+        settings=settings,
+        skipped=skipped,
+    )
+
+
+def _bin_feature(column: str, summary: Any, values: pd.Series) -> list[_Binned]:
+    if isinstance(summary, TextSummary):
+        length, oov = summary.parts(values)
+        return [
+            _bin_summary(f"{column} (words)", column, summary.length, length, kind="text"),
+            _bin_summary(f"{column} (unknown words)", column, summary.oov, oov, kind="text"),
+        ]
+    return [_bin_summary(column, column, summary, values)]
+
+
+def _bin_summary(
+    name: str,
+    column: str,
+    summary: NumericSummary | CategoricalSummary,
+    values: Any,
+    kind: str | None = None,
+) -> _Binned:
+    if isinstance(summary, NumericSummary):
+        counts, missing = summary.bin_counts(values)
+        return _Binned(
+            name,
+            column,
+            kind or "numeric",
+            True,
+            np.append(summary.counts, summary.missing),
+            np.append(counts, missing),
+            _bin_labels(summary),
+        )
+    known, other, missing = summary.category_counts(values)
+    return _Binned(
+        name,
+        column,
+        kind or "categorical",
+        False,
+        np.array([*summary.counts, summary.other, summary.missing]),
+        np.array([*known, other, missing]),
+        [*summary.categories, "(other)"],
+    )
+
+
+@dataclass(frozen=True)
+class _Measured:
+    binned: _Binned
+    statistic: float
+    p_value: float
+    psi: float
+    jensen_shannon: float
+    distribution: Distribution
+    judged: bool
+
+
+def _judge(binned: list[_Binned], settings: DriftConfig) -> list[FeatureDrift]:
+    measured = [_measure(b, settings.min_rows) for b in binned]
+    p_values = np.array([m.p_value if m.judged else np.nan for m in measured])
+    adjusted = adjust(p_values, settings.correction)
+    return [_verdict(m, float(p), settings) for m, p in zip(measured, adjusted, strict=True)]
+
+
+def _measure(b: _Binned, min_rows: int) -> _Measured:
+    ref_present, cur_present = b.reference[:-1], b.current[:-1]
+    if b.ordered:
+        statistic, p_value = ks_from_counts(ref_present, cur_present)
+        rows_judged = int(cur_present.sum())
+    else:
+        statistic, p_value = chi2_from_counts(b.reference, b.current)
+        rows_judged = int(b.current.sum())
+    groups = _psi_groups(ref_present) if b.ordered else np.arange(len(ref_present))
+    ref_grouped = _group(b.reference, groups)
+    cur_grouped = _group(b.current, groups)
+    return _Measured(
+        binned=b,
+        statistic=statistic,
+        p_value=p_value,
+        psi=psi(ref_grouped, cur_grouped),
+        jensen_shannon=js_distance(ref_grouped, cur_grouped),
+        distribution=_distribution(b, groups, ref_grouped, cur_grouped),
+        judged=bool(rows_judged >= min_rows and ref_present.sum() > 0),
+    )
+
+
+def _verdict(m: _Measured, p_adjusted: float, settings: DriftConfig) -> FeatureDrift:
+    b = m.binned
+    significant = bool(p_adjusted < settings.significance)
+    flagged = {
+        "auto": significant and m.psi >= settings.threshold,
+        "test": significant,
+        "psi": m.psi >= settings.threshold,
+        "jensen_shannon": m.jensen_shannon >= settings.threshold,
+    }[settings.method]
+    ref_total, cur_total = b.reference.sum(), b.current.sum()
+    note = "" if m.judged else f"too few rows to judge (< {settings.min_rows})"
+    return FeatureDrift(
+        name=b.name,
+        column=b.column,
+        kind=b.kind,
+        test="ks" if b.ordered else "chi2",
+        statistic=m.statistic,
+        p_value=m.p_value,
+        p_adjusted=p_adjusted,
+        psi=m.psi,
+        jensen_shannon=m.jensen_shannon,
+        rows=int(cur_total),
+        reference_rows=int(ref_total),
+        missing_reference=float(b.reference[-1] / ref_total) if ref_total else 0.0,
+        missing_current=float(b.current[-1] / cur_total) if cur_total else 0.0,
+        judged=m.judged,
+        drifted=bool(m.judged and flagged),
+        distribution=m.distribution,
+        note=note,
+    )
+
+
+def ks_from_counts(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov statistic and asymptotic p-value from binned counts."""
+    n, m = float(reference.sum()), float(current.sum())
+    if n == 0 or m == 0:
+        return float("nan"), float("nan")
+    gap = np.abs(np.cumsum(reference) / n - np.cumsum(current) / m)
+    statistic = float(gap.max())
+    effective = np.round(n * m / (n + m))  # as scipy.stats.ks_2samp(method="asymp")
+    return statistic, float(stats.kstwo.sf(statistic, effective))
+
+
+def chi2_from_counts(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Chi-square test of homogeneity on the 2 x k table of counts (empty columns dropped)."""
+    table = np.vstack([reference, current]).astype(float)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 0.0, 1.0
+    result = stats.chi2_contingency(table, correction=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+def psi(reference: np.ndarray, current: np.ndarray) -> float:
+    """Population stability index, with half a count added to every group."""
+    p, q = _shares(reference, current)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def js_distance(reference: np.ndarray, current: np.ndarray) -> float:
+    """Jensen-Shannon distance (base 2, from 0 to 1)."""
+    p, q = _shares(reference, current)
+    return float(jensenshannon(p, q, base=2))
+
+
+def adjust(p_values: np.ndarray, correction: str) -> np.ndarray:
+    """Corrected p-values for a family of tests; NaN (not judged) stays NaN, outside it."""
+    p_values = np.asarray(p_values, dtype=float)
+    out = np.full(p_values.shape, np.nan)
+    present = ~np.isnan(p_values)
+    p = p_values[present]
+    if not len(p):
+        return out
+    if correction == "bonferroni":
+        out[present] = np.minimum(p * len(p), 1.0)
+    elif correction == "benjamini_hochberg":
+        out[present] = stats.false_discovery_control(p, method="bh")
+    else:
+        out[present] = _holm(p)
+    return out
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    order = np.argsort(p)
+    scaled = (len(p) - np.arange(len(p))) * p[order]
+    adjusted = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    result = np.empty_like(adjusted)
+    result[order] = adjusted
+    return result
+
+
+def _psi_groups(reference: np.ndarray) -> np.ndarray:
+    """Merge ordered bins into up to PSI_BINS groups of about equal reference mass."""
+    total = reference.sum()
+    if total == 0 or len(reference) <= PSI_BINS:
+        return np.arange(len(reference))
+    start = np.concatenate([[0.0], np.cumsum(reference)[:-1]]) / total
+    raw = np.minimum((start * PSI_BINS + 1e-9).astype(int), PSI_BINS - 1)
+    return np.unique(raw, return_inverse=True)[1]
+
+
+def _group(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Sum bins by group; the missing slot (last) stays its own group."""
+    present = np.bincount(groups, weights=counts[:-1], minlength=int(groups.max(initial=-1)) + 1)
+    return np.append(present, counts[-1])
+
+
+def _shares(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = (reference + current) > 0
+    r, c = reference[keep] + _SMOOTHING, current[keep] + _SMOOTHING
+    return r / r.sum(), c / c.sum()
+
+
+def _distribution(
+    b: _Binned, groups: np.ndarray, ref_grouped: np.ndarray, cur_grouped: np.ndarray
+) -> Distribution:
+    labels = np.array([*_group_labels(b, groups), "(missing)"], dtype=object)
+    ref_total, cur_total = max(ref_grouped.sum(), 1), max(cur_grouped.sum(), 1)
+    seen = (ref_grouped + cur_grouped) > 0  # groups empty on both sides are not shown
+    return Distribution(
+        labels=[str(label) for label in labels[seen]],
+        reference=(ref_grouped[seen] / ref_total).round(6).tolist(),
+        current=(cur_grouped[seen] / cur_total).round(6).tolist(),
+    )
+
+
+def _group_labels(b: _Binned, groups: np.ndarray) -> list[str]:
+    if not b.ordered:
+        return b.labels
+    labels = []
+    for g in range(int(groups.max(initial=-1)) + 1):
+        members = np.flatnonzero(groups == g)
+        first, last = b.labels[members[0]], b.labels[members[-1]]
+        labels.append(first if first == last else _span(first, last))
+    return labels
+
+
+def _span(first: str, last: str) -> str:
+    if not first.startswith("["):
+        return f"{first} to {last}"
+    return f"{first.split(',')[0]},{last.split(',')[1]}"
+
+
+def _bin_labels(summary: NumericSummary) -> list[str]:
+    """One label per numeric bin: its value when the column has few, else its range."""
+    edges = summary.edges
+    if not edges:
+        return ["all"]
+    if summary.discrete:
+        values = [_short(v) for v in edges[::2]]
+        between = [f"({low}, {high})" for low, high in itertools.pairwise(values)]
+        inner = [
+            label
+            for pair in zip(values, [*between, f"> {values[-1]}"], strict=True)
+            for label in pair
+        ]
+        return [f"< {values[0]}", *inner]
+    bounds = ["-inf", *(_short(e) for e in edges), "inf"]
+    return [f"[{low}, {high})" for low, high in itertools.pairwise(bounds)]
+
+
+def _short(value: float) -> str:
+    return f"{value:.4g}"

@@ -1,0 +1,360 @@
+"""One evaluation of a trained model on its own splits: everything the report and gate use.
+
+Pure: it takes the model, its splits and the settings, and returns an ``Evaluation``.
+Loading runs and logging results live in ``loopml.workflows.evaluate``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loopml.config import BehavioralTest, EvaluationConfig, GateConfig, Task
+from loopml.core import training
+from loopml.core.data.roles import ColumnRoles
+from loopml.core.data.split import Splits
+from loopml.core.evaluation import behavioral, gate, inspection, metrics, significance, slices
+from loopml.core.evaluation.behavioral import BehavioralResult
+from loopml.core.evaluation.calibration import ReliabilityCurve, reliability_curve
+from loopml.core.evaluation.inspection import Importance, LearningCurve
+from loopml.core.evaluation.significance import Comparison
+from loopml.core.evaluation.slices import Slice, SliceScore
+from loopml.core.evaluation.threshold import Selective, selective
+from loopml.core.scoring import ScoringModel
+from loopml.errors import PredictionInputError
+
+LEARNING_CURVE_MAX_ROWS = 20_000
+WEAK_ACCURACY_POINTS = 0.05  # a classifier's slice this much less accurate is weak
+WEAK_MAE_SHARE = 0.25  # a regression slice with this much more MAE is weak
+
+
+@dataclass(frozen=True)
+class Scored:
+    predicted: np.ndarray  # argmax label or value, before any confidence threshold
+    proba: np.ndarray | None
+
+
+def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
+    """One pass through the pipeline: a classifier's label is its most probable class."""
+    features, pipeline = model.conform(frame), model.pipeline
+    if model.task == "classification" and hasattr(pipeline, "predict_proba"):
+        proba = np.asarray(pipeline.predict_proba(features))
+        return Scored(np.asarray(pipeline.classes_)[proba.argmax(axis=1)], proba)
+    predicted, _ = training.predict(pipeline, features, model.task)
+    return Scored(predicted, None)
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    model: ScoringModel
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The model under evaluation and the data it was trained and tested on."""
+
+    model: ScoringModel
+    splits: Splits
+    roles: ColumnRoles
+    target: str
+    metric: metrics.Metric
+    seed: int = 0
+
+
+@dataclass
+class Evaluation:
+    task: Task
+    metric: str
+    classes: list[Any]
+    rows: int
+    metrics: dict[str, float]
+    y_true: np.ndarray
+    test: Scored
+    overfit: gate.Overfit
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    confusion: np.ndarray | None = None
+    reliability: ReliabilityCurve | None = None
+    threshold: Selective | None = None
+    slices: list[SliceScore] = field(default_factory=list)
+    slice_masks: list[Slice] = field(default_factory=list, repr=False)
+    weak_slices: list[SliceScore] = field(default_factory=list)
+    slice_metric: str = ""
+    champion: str | None = None
+    is_champion: bool = False
+    comparison: Comparison | None = None
+    comparison_problem: str = ""
+    simpson: str = ""
+    behavioral: list[BehavioralResult] = field(default_factory=list)
+    worst: pd.DataFrame | None = None
+    importance: list[Importance] = field(default_factory=list)
+    learning: LearningCurve | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def gate_inputs(self) -> gate.GateInputs:
+        return gate.GateInputs(
+            task=self.task,
+            metric=metrics.METRICS[self.metric],
+            test_metrics=self.metrics,
+            overfit=self.overfit,
+            champion=self.champion,
+            is_champion=self.is_champion,
+            comparison=self.comparison,
+            comparison_problem=self.comparison_problem,
+            behavioral=self.behavioral,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly numbers (no row-level arrays)."""
+        return {
+            "task": self.task,
+            "metric": self.metric,
+            "rows": self.rows,
+            "metrics": {k: _plain(v) for k, v in self.metrics.items()},
+            "per_class": self.per_class,
+            "overfit": self.overfit.as_dict(),
+            "threshold": self.threshold.as_dict() if self.threshold else None,
+            "slice_metric": self.slice_metric,
+            "slices": [s.as_dict() for s in self.slices],
+            "weak_slices": [s.name for s in self.weak_slices],
+            "champion": self.champion,
+            "comparison": self.comparison.as_dict() if self.comparison else None,
+            "comparison_problem": self.comparison_problem,
+            "simpson": self.simpson,
+            "behavioral": [r.as_dict() for r in self.behavioral],
+            "importance": [i.__dict__ for i in self.importance],
+            "notes": self.notes,
+        }
+
+
+def assess(
+    subject: Subject,
+    settings: EvaluationConfig,
+    tests: list[BehavioralTest],
+    gate_cfg: GateConfig,
+    *,
+    champion: Champion | None = None,
+    full: bool = True,
+) -> Evaluation:
+    """Metrics, slices, calibration, threshold, overfitting, champion comparison, behavior."""
+    model, test = subject.model, subject.splits.test
+    y = test[subject.target].to_numpy()
+    scored = score(model, test)
+    classes = list(model.classes) if model.task == "classification" else []
+    found = Evaluation(
+        task=model.task,
+        metric=subject.metric.name,
+        classes=classes,
+        rows=len(test),
+        metrics=_test_metrics(model.task, subject.metric, y, scored, classes),
+        y_true=y,
+        test=scored,
+        overfit=_overfit(subject, scored, y, classes),
+    )
+    if model.task == "classification":
+        _add_classification(found, model, y, scored, classes)
+    _add_slices(found, subject, settings, y, scored, classes)
+    _add_champion(found, subject, gate_cfg, champion, y, scored, classes)
+    found.behavioral = [behave(model, t, test, subject.seed) for t in tests]
+    if full:
+        _add_inspection(found, subject, settings, y, scored, classes)
+    return found
+
+
+def _test_metrics(
+    task: Task, metric: metrics.Metric, y: np.ndarray, scored: Scored, classes: list[Any]
+) -> dict[str, float]:
+    values = metrics.report(task, y, scored.predicted, scored.proba, classes or None)
+    values[metric.name] = metrics.score_safely(metric, y, scored.predicted, scored.proba, classes)
+    return values
+
+
+def _overfit(subject: Subject, test: Scored, y: np.ndarray, classes: list[Any]) -> gate.Overfit:
+    def on(frame: pd.DataFrame, scored: Scored | None = None) -> float:
+        scored = scored or score(subject.model, frame)
+        truth = frame[subject.target].to_numpy()
+        return metrics.score_safely(subject.metric, truth, scored.predicted, scored.proba, classes)
+
+    splits = subject.splits
+    return gate.overfit(
+        subject.metric, on(splits.train), on(splits.validation), on(splits.test, test)
+    )
+
+
+def _add_classification(
+    found: Evaluation, model: ScoringModel, y: np.ndarray, scored: Scored, classes: list[Any]
+) -> None:
+    found.per_class = metrics.per_class(y, scored.predicted, classes)
+    found.confusion = metrics.confusion(y, scored.predicted, classes)
+    if scored.proba is not None:
+        found.reliability = reliability_curve(y, scored.proba, classes)
+        if model.threshold is not None:
+            found.threshold = selective(y, scored.proba, classes, model.threshold.min_confidence)
+
+
+def _slice_metric(subject: Subject) -> metrics.Metric:
+    """Accuracy or MAE: unlike F1 or R², they mean the same in a slice of one class or range."""
+    name = "accuracy" if subject.model.task == "classification" else "mae"
+    return metrics.METRICS[name]
+
+
+def _add_slices(
+    found: Evaluation,
+    subject: Subject,
+    settings: EvaluationConfig,
+    y: np.ndarray,
+    scored: Scored,
+    classes: list[Any],
+) -> None:
+    test = subject.splits.test
+    listed = slices.declared(test, settings.slices)
+    listed += slices.automatic(test, subject.roles, settings.min_slice_rows)
+    metric = _slice_metric(subject)
+    found.slice_metric = metric.name
+    found.slices = slices.score(listed, metric, y, scored.predicted, scored.proba, classes)
+    overall = metrics.score_safely(metric, y, scored.predicted, scored.proba, classes)
+    regression = subject.model.task == "regression"
+    margin = settings.weak_slice_margin
+    if margin is None:
+        margin = WEAK_MAE_SHARE if regression else WEAK_ACCURACY_POINTS
+    found.weak_slices = slices.flag_weak(found.slices, overall, metric, margin, relative=regression)
+    found.slice_masks = listed
+
+
+def _add_champion(
+    found: Evaluation,
+    subject: Subject,
+    gate_cfg: GateConfig,
+    champion: Champion | None,
+    y: np.ndarray,
+    scored: Scored,
+    classes: list[Any],
+) -> None:
+    if champion is None:
+        return
+    found.champion = champion.version
+    if subject.model.version == champion.version:
+        found.is_champion = True
+        return
+    try:
+        theirs = score(champion.model, subject.splits.test)
+    except PredictionInputError as exc:
+        found.comparison_problem = (
+            f"champion v{champion.version} cannot score these test rows: {exc}"
+        )
+        return
+    metric = gate.beat_metric(gate_cfg, subject.metric)
+    settings = gate_cfg.beat_champion
+    found.comparison = significance.compare(
+        metric,
+        y,
+        (scored.predicted, scored.proba),
+        (theirs.predicted, theirs.proba),
+        classes,
+        test=settings.test if settings else "bootstrap",
+        resamples=settings.resamples if settings else 1000,
+        seed=subject.seed,
+    )
+    _compare_slices(found, subject, y, theirs, classes)
+
+
+def _compare_slices(
+    found: Evaluation, subject: Subject, y: np.ndarray, theirs: Scored, classes: list[Any]
+) -> None:
+    metric = _slice_metric(subject)
+    for scored_slice, theirs_slice in zip(
+        found.slices,
+        slices.score(found.slice_masks, metric, y, theirs.predicted, theirs.proba, classes),
+        strict=True,
+    ):
+        scored_slice.champion = theirs_slice.value
+    ours = metrics.score_safely(metric, y, found.test.predicted, found.test.proba, classes)
+    champ = metrics.score_safely(metric, y, theirs.predicted, theirs.proba, classes)
+    found.simpson = slices.simpson_warning(found.slices, ours, champ, metric)
+
+
+def behave(
+    model: ScoringModel, test: BehavioralTest, rows: pd.DataFrame, seed: int = 0
+) -> BehavioralResult:
+    """Run one behavioral test on the model; say so when it changes columns the model ignores."""
+    classes = list(model.classes) if model.task == "classification" else []
+    result = behavioral.run_one(test, rows, predictor(model), classes, seed)
+    unused = [c for c in behavioral.columns_of(test) if c not in model.feature_names]
+    if unused:
+        result.detail += f" (the model does not use {', '.join(unused)}: nothing can change)"
+    return result
+
+
+def predictor(model: ScoringModel) -> behavioral.Predictor:
+    """What users get: thresholded predictions, and probabilities when the model has them."""
+
+    def predict(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        proba = (
+            model.predict_proba(rows)
+            if model.task == "classification" and hasattr(model.pipeline, "predict_proba")
+            else None
+        )
+        return model.predict(rows), proba
+
+    return predict
+
+
+def _add_inspection(
+    found: Evaluation,
+    subject: Subject,
+    settings: EvaluationConfig,
+    y: np.ndarray,
+    scored: Scored,
+    classes: list[Any],
+) -> None:
+    model, test = subject.model, subject.splits.test
+    columns = [c for c in test.columns if c != subject.target]
+    found.worst = inspection.worst_errors(
+        test, columns, y, scored.predicted, scored.proba, model.task, settings.worst_errors
+    )
+    found.importance = inspection.importance(
+        model.pipeline,
+        model.conform(test),
+        y,
+        subject.metric,
+        model.task,
+        classes,
+        rows=settings.importance_rows,
+        seed=subject.seed,
+    )
+    _add_learning(found, subject, settings, classes)
+
+
+def _add_learning(
+    found: Evaluation, subject: Subject, settings: EvaluationConfig, classes: list[Any]
+) -> None:
+    train_rows = len(subject.splits.train)
+    wanted = settings.learning_curve
+    if wanted is False or (wanted == "auto" and train_rows > LEARNING_CURVE_MAX_ROWS):
+        if wanted == "auto":
+            found.notes.append(
+                f"learning curve skipped: {train_rows:,} training rows > "
+                f"{LEARNING_CURVE_MAX_ROWS:,}; set evaluation.learning_curve: true to draw it"
+            )
+        return
+    try:
+        found.learning = inspection.learning(
+            subject.model.pipeline,
+            subject.splits.train,
+            subject.splits.validation,
+            subject.model.feature_names,
+            subject.target,
+            subject.metric,
+            subject.model.task,
+            classes,
+        )
+    except Exception as exc:  # a user's estimator may not refit on small shares
+        found.notes.append(f"learning curve not drawn: {str(exc).splitlines()[0]}")
+
+
+def _plain(value: float) -> float | None:
+    return None if isinstance(value, float) and math.isnan(value) else value

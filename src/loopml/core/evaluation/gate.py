@@ -1,0 +1,188 @@
+"""The promotion gate: every rule of ``gate:`` checked against one evaluation.
+
+Rules: ``min``/``max`` on test metrics, ``max_overfit_gap`` between train and held-out
+scores, ``beat_champion`` (better than the champion on the same test rows, significantly),
+and ``behavioral: must_pass``. A version is promoted only when every rule passes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopml.config import GateConfig, Task
+from loopml.core.evaluation import metrics
+from loopml.core.evaluation.behavioral import BehavioralResult
+from loopml.core.evaluation.significance import Comparison
+from loopml.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Overfit:
+    """Train, validation and test scores of the selection metric, and the largest gap."""
+
+    metric: str
+    train: float
+    validation: float
+    test: float
+    gap: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def overfit(metric: metrics.Metric, train: float, validation: float, test: float) -> Overfit:
+    """How much better the model does on its training rows than on held-out rows."""
+    sign = 1.0 if metric.higher_is_better else -1.0
+    gap = max(sign * (train - validation), sign * (train - test))
+    return Overfit(metric.name, train, validation, test, float(gap))
+
+
+@dataclass(frozen=True)
+class GateInputs:
+    task: Task
+    metric: metrics.Metric  # the selection metric
+    test_metrics: dict[str, float]
+    overfit: Overfit
+    champion: str | None = None  # the champion's version, if any
+    is_champion: bool = False
+    comparison: Comparison | None = None
+    comparison_problem: str = ""  # why the champion could not be compared, if it could not
+    behavioral: list[BehavioralResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    passed: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    passed: bool
+    rules: list[RuleResult]
+
+    @property
+    def failed(self) -> list[RuleResult]:
+        return [r for r in self.rules if not r.passed]
+
+    def reasons(self) -> str:
+        if self.passed:
+            return f"all {len(self.rules)} gate rules passed"
+        return "; ".join(f"{r.rule}: {r.detail}" for r in self.failed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "rules": [r.as_dict() for r in self.rules]}
+
+
+def check_config(gate: GateConfig, task: Task, selection: metrics.Metric) -> None:
+    """A ConfigError naming the key for a metric that is unknown, of another task or upside down."""
+    for bound, limits in (("min", gate.min), ("max", gate.max)):
+        for name in limits:
+            metric = _known(f"gate.{bound}.{name}", name, task)
+            if (bound == "min") != metric.higher_is_better:
+                other = "max" if bound == "min" else "min"
+                way = "higher" if metric.higher_is_better else "lower"
+                raise ConfigError(
+                    f"gate.{bound}.{name}: {name} is better when {way}; put it under gate.{other}"
+                )
+    if gate.beat_champion and gate.beat_champion.metric:
+        _known("gate.beat_champion.metric", gate.beat_champion.metric, task)
+
+
+def beat_metric(gate: GateConfig, selection: metrics.Metric) -> metrics.Metric:
+    chosen = gate.beat_champion.metric if gate.beat_champion else None
+    return metrics.METRICS[chosen] if chosen else selection
+
+
+def _known(key: str, name: str, task: Task) -> metrics.Metric:
+    fits = metrics.names_for(task)
+    if name not in metrics.METRICS:
+        close = difflib.get_close_matches(name, fits, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(fits)}"
+        raise ConfigError(f"{key}: unknown metric '{name}'; {hint}")
+    if metrics.METRICS[name].task != task:
+        raise ConfigError(f"{key}: '{name}' is not a {task} metric; use one of {', '.join(fits)}")
+    return metrics.METRICS[name]
+
+
+def decide(gate: GateConfig, inputs: GateInputs) -> GateDecision:
+    rules = [*_bounds(gate, inputs)]
+    if gate.max_overfit_gap is not None:
+        rules.append(_overfit_rule(gate.max_overfit_gap, inputs.overfit))
+    if gate.beat_champion is not None:
+        rules.append(_champion_rule(gate, inputs))
+    if gate.behavioral == "must_pass":
+        rules.append(_behavioral_rule(inputs.behavioral))
+    return GateDecision(all(r.passed for r in rules), rules)
+
+
+def _bounds(gate: GateConfig, inputs: GateInputs) -> list[RuleResult]:
+    rules = []
+    for bound, limits in (("min", gate.min), ("max", gate.max)):
+        for name, limit in limits.items():
+            value = inputs.test_metrics.get(name, math.nan)
+            if math.isnan(value):
+                rules.append(
+                    RuleResult(
+                        f"{bound}.{name}", False, f"{name} cannot be computed on the test rows"
+                    )
+                )
+                continue
+            ok = value >= limit if bound == "min" else value <= limit
+            sign = (">=" if ok else "<") if bound == "min" else ("<=" if ok else ">")
+            rules.append(
+                RuleResult(f"{bound}.{name}", ok, f"test {name} {value:.4f} {sign} {limit:g}")
+            )
+    return rules
+
+
+def _overfit_rule(limit: float, fit: Overfit) -> RuleResult:
+    ok = fit.gap <= limit
+    detail = (
+        f"{fit.metric} train {fit.train:.4f}, validation {fit.validation:.4f}, "
+        f"test {fit.test:.4f}: gap {fit.gap:.4f} {'<=' if ok else '>'} {limit:g}"
+    )
+    return RuleResult("max_overfit_gap", ok, detail)
+
+
+def _champion_rule(gate: GateConfig, inputs: GateInputs) -> RuleResult:
+    rule = "beat_champion"
+    if inputs.champion is None:
+        return RuleResult(rule, True, "no champion yet; nothing to beat")
+    if inputs.is_champion:
+        return RuleResult(rule, True, f"this version is the champion (v{inputs.champion})")
+    if inputs.comparison is None:
+        return RuleResult(
+            rule, False, inputs.comparison_problem or "no comparison with the champion"
+        )
+    c, settings = inputs.comparison, gate.beat_champion
+    assert settings is not None
+    better = (c.delta > 0) == metrics.METRICS[c.metric].higher_is_better and c.delta != 0
+    ok = better and c.p_value < settings.significance
+    detail = (
+        f"{c.metric} {c.challenger:.4f} vs champion v{inputs.champion} {c.champion:.4f} "
+        f"({c.delta:+.4f}), p={c.p_value:.3g} {'<' if c.p_value < settings.significance else '>='} "
+        f"{settings.significance:g} ({_test_name(c.test)}, {c.rows} rows)"
+    )
+    return RuleResult(rule, ok, detail)
+
+
+def _test_name(test: str) -> str:
+    return "paired bootstrap" if test == "bootstrap" else "McNemar"
+
+
+def _behavioral_rule(results: list[BehavioralResult]) -> RuleResult:
+    failed = [r for r in results if not r.passed]
+    if not results:
+        return RuleResult("behavioral", True, "no behavioral tests declared")
+    if not failed:
+        return RuleResult("behavioral", True, f"all {len(results)} behavioral tests pass")
+    listed = ", ".join(f"{r.name} ({r.agreement:.2f} < {r.required:.2f})" for r in failed)
+    return RuleResult("behavioral", False, f"{len(failed)} of {len(results)} failed: {listed}")

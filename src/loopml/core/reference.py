@@ -1,0 +1,282 @@
+"""The reference profile: a compact summary of the training data saved with every model.
+
+Monitoring compares new rows with this profile, never with the training data itself, so
+it needs no access to the data the model was trained on. Per feature:
+
+- numeric: counts in up to ``NUMERIC_BINS`` bins (one per distinct value when there are
+  few, otherwise quantile bins), missing count, mean, std and quantiles;
+- categorical: counts of the ``MAX_CATEGORIES`` most frequent categories, the rest as
+  "other", and missing;
+- text: the profile of words per row and of each row's share of out-of-vocabulary words,
+  with the ``VOCABULARY_SIZE`` most frequent training words as the vocabulary;
+- datetime: the first and last moment (dates move forward by nature; they are not tested).
+
+The prediction distribution (numeric for regression, categorical for classification) is
+summarised the same way, from predictions on held-out rows. The profile serialises to a
+JSON document of a few kilobytes per feature.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from loopml.config import Task
+from loopml.core.data.roles import ColumnRoles
+from loopml.core.features import category_key
+
+FORMAT = 1
+NUMERIC_BINS = 100
+MAX_CATEGORIES = 50
+VOCABULARY_SIZE = 5000
+_WORD = r"\w+"
+
+
+class _Summary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: int
+    missing: int
+
+
+class NumericSummary(_Summary):
+    """Bin ``i`` holds ``edges[i-1] <= x < edges[i]``; the first and last are open-ended."""
+
+    kind: Literal["numeric"] = "numeric"
+    discrete: bool = False  # edges are each distinct training value v and the float after v
+    edges: list[float]
+    counts: list[int]
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    quantiles: dict[str, float] = Field(default_factory=dict)
+
+    def bin_counts(self, values: Any) -> tuple[np.ndarray, int]:
+        """Counts of ``values`` in this summary's bins, and how many were missing."""
+        numbers = _as_float(values)
+        finite = numbers[np.isfinite(numbers)]
+        bins = np.searchsorted(np.asarray(self.edges, dtype=float), finite, side="right")
+        counts = np.bincount(bins, minlength=len(self.edges) + 1)
+        return counts, int(len(numbers) - len(finite))
+
+
+class CategoricalSummary(_Summary):
+    kind: Literal["categorical"] = "categorical"
+    categories: list[str]
+    counts: list[int]
+    other: int = 0
+
+    def category_counts(self, values: Any) -> tuple[np.ndarray, int, int]:
+        """Counts per known category, then rows in other categories, then missing rows."""
+        codes, uniques = pd.factorize(pd.Series(values), use_na_sentinel=True)
+        position = {name: i for i, name in enumerate(self.categories)}
+        known = np.array(
+            [position.get(category_key(u), len(self.categories)) for u in uniques], dtype=np.int64
+        )
+        present = codes >= 0
+        slots = known[codes[present]] if len(known) else np.empty(0, dtype=np.int64)
+        counts = np.bincount(slots, minlength=len(self.categories) + 1)
+        return counts[:-1], int(counts[-1]), int((~present).sum())
+
+
+class TextSummary(_Summary):
+    kind: Literal["text"] = "text"
+    length: NumericSummary  # words per row
+    oov: NumericSummary  # per row, the share of words outside the vocabulary
+    oov_rate: float  # over all words of the training rows
+    vocabulary: list[str]
+
+    def parts(self, values: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Words per row and out-of-vocabulary share per row (NaN for a row without words)."""
+        return text_parts(pd.Series(values), set(self.vocabulary))
+
+
+class DateSummary(_Summary):
+    kind: Literal["datetime"] = "datetime"
+    start: str | None = None
+    end: str | None = None
+
+
+Summary = Annotated[
+    NumericSummary | CategoricalSummary | TextSummary | DateSummary, Field(discriminator="kind")
+]
+
+
+class ReferenceProfile(BaseModel):
+    """What a model version was trained on and how it predicted, in a few kilobytes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: int = FORMAT
+    created: str
+    task: Task
+    target: str
+    rows: int
+    features: dict[str, Summary]
+    prediction: NumericSummary | CategoricalSummary | None = None
+    classes: list[str] = Field(default_factory=list)
+    metric: str | None = None
+    test_score: float | None = None
+    time_column: str | None = None
+    data_end: str | None = None  # the newest moment in the training data, with a time column
+
+
+def summarize_numeric(values: Any) -> NumericSummary:
+    numbers = _as_float(values)
+    finite = numbers[np.isfinite(numbers)]
+    if not len(finite):
+        return NumericSummary(rows=len(numbers), missing=len(numbers), edges=[], counts=[0])
+    distinct = np.unique(finite)
+    discrete = len(distinct) <= NUMERIC_BINS
+    if discrete:  # a bin for each value, and one for anything between or beyond them
+        edges = np.column_stack([distinct, np.nextafter(distinct, np.inf)]).ravel()
+    else:
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]))
+    probes = np.quantile(finite, [0.05, 0.25, 0.5, 0.75, 0.95])
+    summary = NumericSummary(
+        rows=len(numbers),
+        missing=int(len(numbers) - len(finite)),
+        discrete=discrete,
+        edges=edges.tolist(),
+        counts=[],
+        mean=float(finite.mean()),
+        std=float(finite.std()),
+        min=float(finite.min()),
+        max=float(finite.max()),
+        quantiles={f"p{q}": float(v) for q, v in zip((5, 25, 50, 75, 95), probes, strict=True)},
+    )
+    summary.counts = summary.bin_counts(finite)[0].tolist()
+    return summary
+
+
+def summarize_categorical(values: Any) -> CategoricalSummary:
+    series = pd.Series(values)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    present = codes[codes >= 0]
+    keys = [category_key(u) for u in uniques]  # once per distinct value, not per row
+    counts = pd.Series(np.bincount(present, minlength=len(uniques)), index=keys)
+    frequent = counts.groupby(level=0).sum().sort_values(ascending=False, kind="stable")
+    missing = int(len(codes) - len(present))
+    kept = frequent.head(MAX_CATEGORIES)
+    return CategoricalSummary(
+        rows=len(series),
+        missing=missing,
+        categories=[str(k) for k in kept.index],
+        counts=[int(c) for c in kept.to_numpy()],
+        other=int(frequent.iloc[MAX_CATEGORIES:].sum()),
+    )
+
+
+def summarize_text(values: Any) -> TextSummary:
+    series = pd.Series(values)
+    words = _words(series)
+    counted = Counter(word for row in words for word in row)
+    vocabulary = [word for word, _ in counted.most_common(VOCABULARY_SIZE)]
+    total = sum(counted.values())
+    known = sum(counted[word] for word in vocabulary)
+    length, oov = text_parts(series, set(vocabulary))
+    return TextSummary(
+        rows=len(series),
+        missing=int(series.isna().sum()),
+        length=summarize_numeric(length),
+        oov=summarize_numeric(oov),
+        oov_rate=float(1 - known / total) if total else 0.0,
+        vocabulary=vocabulary,
+    )
+
+
+def text_parts(series: pd.Series, vocabulary: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    series = series.reset_index(drop=True)
+    words = _words(series)
+    length = words.map(len).to_numpy(dtype=float)
+    length[series.isna().to_numpy()] = np.nan
+    flat = words.explode().dropna()
+    outside = (~flat.isin(vocabulary)).groupby(level=0).mean()
+    oov = outside.reindex(series.index).to_numpy(dtype=float)
+    return length, oov
+
+
+def summarize_dates(values: Any) -> DateSummary:
+    moments = pd.to_datetime(pd.Series(values), errors="coerce", format="mixed")
+    present = moments.dropna()
+    return DateSummary(
+        rows=len(moments),
+        missing=int(moments.isna().sum()),
+        start=present.min().isoformat() if len(present) else None,
+        end=present.max().isoformat() if len(present) else None,
+    )
+
+
+_SUMMARIZERS = {
+    "numeric": summarize_numeric,
+    "categorical": summarize_categorical,
+    "text": summarize_text,
+    "datetime": summarize_dates,
+}
+
+
+def build_profile(
+    train: pd.DataFrame,
+    roles: ColumnRoles,
+    *,
+    task: Task,
+    target: str,
+    predictions: Any = None,
+    classes: Any = (),
+    metric: str | None = None,
+    test_score: float | None = None,
+    time_column: str | None = None,
+) -> ReferenceProfile:
+    """Summarise every feature of the training rows, and the model's predictions if given."""
+    features: dict[str, Any] = {}
+    for role in ("numeric", "categorical", "text", "datetime"):
+        for column in getattr(roles, role):
+            features[column] = _SUMMARIZERS[role](train[column])
+    return ReferenceProfile(
+        created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        task=task,
+        target=target,
+        rows=len(train),
+        features=features,
+        prediction=summarize_predictions(predictions, task),
+        classes=[category_key(c) for c in classes],
+        metric=metric,
+        test_score=None if test_score is None or np.isnan(test_score) else float(test_score),
+        time_column=time_column,
+        data_end=_data_end(train, time_column),
+    )
+
+
+def summarize_predictions(
+    predictions: Any, task: Task
+) -> NumericSummary | CategoricalSummary | None:
+    if predictions is None:
+        return None
+    if task == "regression":
+        return summarize_numeric(predictions)
+    return summarize_categorical(predictions)
+
+
+def _data_end(train: pd.DataFrame, time_column: str | None) -> str | None:
+    if not time_column or time_column not in train:
+        return None
+    moments = pd.to_datetime(train[time_column], errors="coerce", format="mixed").dropna()
+    return moments.max().isoformat() if len(moments) else None
+
+
+def _as_float(values: Any) -> np.ndarray:
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
+    if pd.api.types.is_bool_dtype(series):
+        series = series.astype(float)
+    elif not pd.api.types.is_numeric_dtype(series):
+        series = pd.to_numeric(series, errors="coerce")
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _words(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str).str.lower().str.findall(_WORD)

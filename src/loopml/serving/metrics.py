@@ -1,0 +1,89 @@
+"""Prometheus metrics of one server: requests, latency, batches, abstentions, model info."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 10000)
+
+
+class Metrics:
+    """One registry per app, so several apps (tests, reloads) never collide."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self._models: dict[str, tuple[str, str, str, str]] = {}
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "loopml_requests_total",
+            "HTTP requests by endpoint and status.",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "loopml_request_seconds",
+            "Request latency by endpoint and status.",
+            ["endpoint", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "loopml_batch_rows",
+            "Rows scored per model call (micro-batching).",
+            ["role"],
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.abstentions = Counter(
+            "loopml_abstentions_total",
+            "Rows the model abstained on.",
+            ["role"],
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "loopml_predictions_total", "Rows scored.", ["role", "version"], registry=self.registry
+        )
+        self.in_flight = Gauge(
+            "loopml_in_flight_requests", "Requests being handled.", registry=self.registry
+        )
+        self.model_info = Gauge(
+            "loopml_model_info",
+            "The model versions served (value 1), by role and engine.",
+            ["role", "name", "version", "engine"],
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "loopml_prediction_log_dropped_total",
+            "Prediction log entries dropped because the queue was full.",
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "loopml_reloads_total",
+            "Hot reloads of a model, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        code = str(status)
+        self.requests.labels(endpoint, code).inc()
+        self.latency.labels(endpoint, code).observe(seconds)
+
+    def set_model(self, role: str, name: str, version: str, engine: str) -> None:
+        previous = self._models.get(role)
+        if previous is not None:
+            self.model_info.remove(*previous)
+        self._models[role] = (role, name, version, engine)
+        self.model_info.labels(role, name, version, engine).set(1)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

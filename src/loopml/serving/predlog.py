@@ -1,0 +1,174 @@
+"""The prediction log: every request's inputs and outputs, appended off the hot path.
+
+Requests put an entry on an in-memory queue (no I/O, no serialisation); a writer thread
+turns them into rows and commits them every ``flush_interval_s`` in one transaction, so a
+crash loses at most the last interval. SQLite files run in WAL mode; any SQLAlchemy URL
+(``postgresql://…``) works the same way.
+
+Table ``loopml_predictions`` (one row per request and model that scored it):
+
+| column | type | meaning |
+|---|---|---|
+| request_id | text | the id returned to the client (also the ``x-request-id`` header) |
+| ts | text | UTC time the request arrived, ISO 8601 |
+| model_name, model_version | text | the registered model that scored it |
+| role | text | ``champion``, ``canary`` (challenger answered) or ``shadow`` (not returned) |
+| engine | text | ``onnx`` or ``native`` |
+| endpoint | text | ``predict``, ``invocations`` or ``v2_infer`` |
+| n_rows | integer | rows in the request |
+| inputs | text | JSON object: column -> list of values |
+| outputs | text | JSON object: predictions, probabilities (or null), abstained |
+| latency_ms | real | time spent in the server for this request |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from loopml.serving.engine import Scored
+from loopml.serving.schema import Columns
+
+TABLE = "loopml_predictions"
+
+
+@dataclass(frozen=True)
+class Entry:
+    request_id: str
+    arrived: float  # time.time()
+    model_name: str
+    model_version: str
+    role: str
+    engine: str
+    endpoint: str
+    columns: Columns
+    scored: Scored
+    latency_ms: float
+
+
+class PredictionLog:
+    """Queue + writer thread over one SQLAlchemy database."""
+
+    def __init__(self, url: str, *, flush_interval_s: float = 1.0, max_queue: int = 100_000):
+        import sqlalchemy as sa
+
+        self.url, self.flush_interval = url, flush_interval_s
+        self.dropped = 0
+        self._queue: queue.Queue[Entry] = queue.Queue(maxsize=max_queue)
+        self._stop = threading.Event()
+        self._writing = threading.Lock()  # a flush returns only once earlier entries are in
+        self._engine = sa.create_engine(url, future=True)
+        if url.startswith("sqlite"):
+            sa.event.listen(self._engine, "connect", _sqlite_wal)
+        self._table = _table(sa.MetaData())
+        self._table.metadata.create_all(self._engine)
+        self._thread = threading.Thread(target=self._write_loop, name="loopml-predlog", daemon=True)
+        self._thread.start()
+
+    def append(self, entry: Entry) -> bool:
+        """Queue one entry; never blocks. False (and counted) when the queue is full."""
+        try:
+            self._queue.put_nowait(entry)
+        except queue.Full:
+            self.dropped += 1
+            return False
+        return True
+
+    def flush(self) -> int:
+        """Write everything queued now; return how many entries were written."""
+        with self._writing:
+            entries: list[Entry] = []
+            while True:
+                try:
+                    entries.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if entries:
+                with self._engine.begin() as conn:
+                    conn.execute(self._table.insert(), [_row(e) for e in entries])
+            return len(entries)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.flush()
+        self._engine.dispose()
+
+    def _write_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            try:
+                self.flush()
+            except Exception:  # a database hiccup must not kill the writer; retry next tick
+                continue
+
+
+def _sqlite_wal(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _table(metadata: Any) -> Any:
+    import sqlalchemy as sa
+
+    return sa.Table(
+        TABLE,
+        metadata,
+        sa.Column("request_id", sa.String(64), index=True),
+        sa.Column("ts", sa.String(40), index=True),
+        sa.Column("model_name", sa.String(200)),
+        sa.Column("model_version", sa.String(40)),
+        sa.Column("role", sa.String(20)),
+        sa.Column("engine", sa.String(20)),
+        sa.Column("endpoint", sa.String(40)),
+        sa.Column("n_rows", sa.Integer),
+        sa.Column("inputs", sa.Text),
+        sa.Column("outputs", sa.Text),
+        sa.Column("latency_ms", sa.Float),
+    )
+
+
+def _row(entry: Entry) -> dict[str, Any]:
+    scored = entry.scored
+    outputs = {
+        "predictions": scored.predictions.tolist(),
+        "probabilities": None if scored.probabilities is None else scored.probabilities.tolist(),
+        "abstained": scored.abstained.tolist(),
+    }
+    return {
+        "request_id": entry.request_id,
+        "ts": dt.datetime.fromtimestamp(entry.arrived, dt.UTC).isoformat(),
+        "model_name": entry.model_name,
+        "model_version": entry.model_version,
+        "role": entry.role,
+        "engine": entry.engine,
+        "endpoint": entry.endpoint,
+        "n_rows": len(scored.predictions),
+        "inputs": orjson.dumps({k: _jsonable(v) for k, v in entry.columns.items()}).decode(),
+        "outputs": orjson.dumps(outputs, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+        "latency_ms": entry.latency_ms,
+    }
+
+
+def _jsonable(values: np.ndarray) -> list[Any]:
+    if values.dtype == np.float64:
+        return [None if v != v else v for v in values.tolist()]
+    return values.tolist()
+
+
+def resolve_url(url: str, root: Path) -> str:
+    """A relative SQLite path is relative to the project folder; its folder is created."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        path = (root / url[len(prefix) :]).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(path)
+    return url

@@ -1,0 +1,267 @@
+"""Request bodies to ``Columns`` and scores to response bodies, per protocol.
+
+- loopml: ``POST /predict`` with ``{"records": [...]}``.
+- MLflow scoring protocol: ``POST /invocations`` with ``dataframe_split``,
+  ``dataframe_records``, ``instances``, ``inputs`` (JSON) or a CSV body.
+- Open Inference Protocol v2: ``POST /v2/models/{name}/infer`` with one input per
+  column or one ``[rows, features]`` tensor.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+import orjson
+
+from loopml.errors import PredictionInputError
+from loopml.serving.engine import Scored
+from loopml.serving.schema import Columns, InputSchema
+
+MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+class UnsupportedMediaType(PredictionInputError):
+    """The body's content type is not one the endpoint reads (HTTP 415)."""
+
+
+def parse_json(body: bytes) -> Any:
+    """orjson; then Python's parser, which also reads NaN and Infinity as MLflow clients send."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise PredictionInputError(f"the body is not valid JSON ({exc})") from None
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+# --- loopml ---
+
+
+def loopml_columns(body: bytes, content_type: str | None, schema: InputSchema) -> Columns:
+    if _media_type(content_type) not in ("application/json", ""):
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not supported; send application/json"
+        )
+    payload = parse_json(body)
+    if not isinstance(payload, dict) or "records" not in payload:
+        raise PredictionInputError('expected an object {"records": [{column: value, ...}, ...]}')
+    extra = [k for k in payload if k != "records"]
+    if extra:
+        raise PredictionInputError(f"unknown field {extra[0]!r}; send only 'records'")
+    return schema.from_records(payload["records"])
+
+
+def loopml_response(
+    scored: Scored, classes: list[Any], model: dict[str, Any], request_id: str
+) -> bytes:
+    probabilities = None
+    if scored.probabilities is not None:
+        labels = [str(c) for c in classes]
+        probabilities = [
+            dict(zip(labels, row, strict=True)) for row in scored.probabilities.tolist()
+        ]
+    return orjson.dumps(
+        {
+            "predictions": _plain(scored.predictions),
+            "probabilities": probabilities,
+            "abstained": scored.abstained.tolist(),
+            "model": model,
+            "request_id": request_id,
+        }
+    )
+
+
+def _plain(values: np.ndarray) -> list[Any]:
+    items = values.tolist()
+    if values.dtype == np.float64:
+        return [None if isinstance(v, float) and math.isnan(v) else v for v in items]
+    return items
+
+
+# --- MLflow scoring protocol ---
+
+
+def mlflow_columns(body: bytes, content_type: str | None, schema: InputSchema) -> Columns:
+    media = _media_type(content_type)
+    if media == "text/csv":
+        return _csv_columns(body, schema)
+    if media != "application/json":
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not supported; send application/json or text/csv"
+        )
+    payload = parse_json(body)
+    if not isinstance(payload, dict):
+        raise PredictionInputError(f"expected a JSON object with one of {', '.join(MLFLOW_KEYS)}")
+    keys = [k for k in MLFLOW_KEYS if k in payload]
+    if len(keys) != 1:
+        raise PredictionInputError(
+            f"the body must hold exactly one of {', '.join(MLFLOW_KEYS)}; got "
+            f"{', '.join(payload) or 'none'}"
+        )
+    return _mlflow_payload(keys[0], payload[keys[0]], schema)
+
+
+def _mlflow_payload(key: str, value: Any, schema: InputSchema) -> Columns:
+    if key == "dataframe_split":
+        if not isinstance(value, dict):
+            raise PredictionInputError("dataframe_split must be an object with columns and data")
+        return schema.from_split(value.get("columns"), value.get("data"))
+    if key == "dataframe_records":
+        return schema.from_records(value, allow_extra=True)
+    if isinstance(value, dict):  # inputs / instances as a dict of columns
+        return schema.from_mapping(value)
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        return schema.from_split(schema.names, value)  # rows as lists, in the model's order
+    return schema.from_records(value, allow_extra=True)
+
+
+def _csv_columns(body: bytes, schema: InputSchema) -> Columns:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(body))
+    except Exception as exc:  # pandas raises many kinds on bad CSV
+        raise PredictionInputError(f"the CSV body cannot be read ({exc})") from None
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return schema.from_records(records, allow_extra=True)
+
+
+def mlflow_response(scored: Scored) -> bytes:
+    return orjson.dumps({"predictions": _plain(scored.predictions)})
+
+
+def mlflow_error(message: str, code: str = "BAD_REQUEST") -> bytes:
+    return orjson.dumps({"error_code": code, "message": message})
+
+
+# --- Open Inference Protocol v2 ---
+
+_OIP_TYPES = {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT8", "BOOL", "BYTES"}
+
+
+def oip_columns(body: bytes, schema: InputSchema) -> tuple[Columns, str | None]:
+    payload = parse_json(body)
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
+        raise PredictionInputError('expected an object {"inputs": [{name, shape, datatype, data}]}')
+    inputs = payload["inputs"]
+    for tensor in inputs:
+        _check_tensor(tensor)
+    request_id = payload.get("id") if isinstance(payload.get("id"), str) else None
+    by_name = {t["name"]: t for t in inputs}
+    if all(name in by_name for name in schema.names):
+        mapping = {name: _flat(by_name[name]) for name in schema.names}
+        return schema.from_mapping(mapping), request_id
+    if len(inputs) == 1:
+        tensor = inputs[0]
+        shape = tensor["shape"]
+        if len(shape) != 2 or shape[1] != len(schema.names):
+            raise PredictionInputError(
+                f"one tensor must have shape [rows, {len(schema.names)}], got {shape}"
+            )
+        return schema.from_matrix(_flat(tensor), int(shape[0])), request_id
+    missing = [n for n in schema.names if n not in by_name]
+    raise PredictionInputError(
+        f"send one input per column or one [rows, features] tensor; missing {missing[0]!r}"
+    )
+
+
+def _check_tensor(tensor: Any) -> None:
+    if not isinstance(tensor, dict):
+        raise PredictionInputError("each input must be an object {name, shape, datatype, data}")
+    for key in ("name", "shape", "datatype", "data"):
+        if key not in tensor:
+            raise PredictionInputError(f"input {tensor.get('name', '?')!r} has no {key!r}")
+    shape = tensor["shape"]
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise PredictionInputError(f"input {tensor['name']!r}: shape must be non-negative integers")
+    if tensor["datatype"] not in _OIP_TYPES:
+        raise PredictionInputError(
+            f"input {tensor['name']!r}: datatype {tensor['datatype']!r} is not one of "
+            f"{', '.join(sorted(_OIP_TYPES))}"
+        )
+    if not isinstance(tensor["data"], list):
+        raise PredictionInputError(f"input {tensor['name']!r}: data must be a list")
+    size = math.prod(shape) if shape else 1
+    if len(_flatten(tensor["data"])) != size:
+        raise PredictionInputError(
+            f"input {tensor['name']!r}: {len(_flatten(tensor['data']))} values for shape {shape}"
+        )
+
+
+def _flat(tensor: dict[str, Any]) -> list[Any]:
+    return _flatten(tensor["data"])
+
+
+def _flatten(data: list[Any]) -> list[Any]:
+    if data and isinstance(data[0], list):
+        return [v for part in data for v in (_flatten(part) if isinstance(part, list) else [part])]
+    return data
+
+
+def oip_response(
+    scored: Scored, model_name: str, version: str, request_id: str, regression: bool
+) -> bytes:
+    rows = len(scored.predictions)
+    predictions = _plain(scored.predictions)
+    datatype = "FP64" if regression else _label_type(predictions)
+    outputs: list[dict[str, Any]] = [
+        {"name": "predictions", "shape": [rows], "datatype": datatype, "data": predictions}
+    ]
+    if scored.probabilities is not None:
+        proba = scored.probabilities
+        outputs.append(
+            {
+                "name": "probabilities",
+                "shape": list(proba.shape),
+                "datatype": "FP64",
+                "data": proba.reshape(-1).tolist(),
+            }
+        )
+    outputs.append(
+        {
+            "name": "abstained",
+            "shape": [rows],
+            "datatype": "BOOL",
+            "data": scored.abstained.tolist(),
+        }
+    )
+    return orjson.dumps(
+        {"model_name": model_name, "model_version": version, "id": request_id, "outputs": outputs}
+    )
+
+
+def _label_type(labels: list[Any]) -> str:
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in labels):
+        return "INT64"
+    return "BYTES"
+
+
+def oip_metadata(
+    name: str, version: str, columns: list[Any], classes: list[Any], regression: bool
+) -> dict[str, Any]:
+    datatypes = {"numeric": "FP64", "categorical": "BYTES", "text": "BYTES", "datetime": "BYTES"}
+    outputs = [
+        {"name": "predictions", "datatype": "FP64" if regression else "BYTES", "shape": [-1]}
+    ]
+    if classes:
+        outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]})
+    outputs.append({"name": "abstained", "datatype": "BOOL", "shape": [-1]})
+    return {
+        "name": name,
+        "versions": [version],
+        "platform": "loopml",
+        "inputs": [{"name": c.name, "datatype": datatypes[c.role], "shape": [-1]} for c in columns],
+        "outputs": outputs,
+        "parameters": {"classes": [str(c) for c in classes]},
+    }

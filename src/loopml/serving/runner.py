@@ -1,0 +1,101 @@
+"""`loopml serve`: load the served versions from the registry, build the app, run uvicorn.
+
+With ``--workers N`` uvicorn starts N processes; each builds its own app through
+``app_from_env`` (the settings travel in one environment variable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from loopml.config import ProjectConfig, ServeConfig, load_config
+from loopml.errors import ConfigError, ModelNotFoundError
+from loopml.serving.app import create_app
+from loopml.serving.auth import load_tokens
+from loopml.serving.predlog import PredictionLog, resolve_url
+from loopml.serving.reload import ModelSource
+from loopml.tracking.models import LoadedModel, load_with_compiled
+from loopml.workflows.predict import model_uri
+
+ENV = "LOOPML_SERVE_ARGS"
+
+
+@dataclass(frozen=True)
+class ServeArgs:
+    config: str
+    overrides: list[str]
+    model: str | None = None
+
+
+def build_app(args: ServeArgs) -> FastAPI:
+    """Everything `loopml serve` serves, from loopml.yaml and the command's flags."""
+    cfg = load_config(Path(args.config), args.overrides)
+    settings = cfg.serve
+    uri = model_uri(cfg, args.model)
+    champion = load_with_compiled(uri, tracking_uri=cfg.tracking.uri)
+    challenger = _challenger(cfg, settings)
+    watching_alias = args.model in (None, settings.alias)
+    return create_app(
+        champion,
+        settings,
+        challenger=challenger,
+        tokens=load_tokens(settings.auth, cfg.root),
+        prediction_log=_prediction_log(cfg),
+        source=ModelSource(cfg.model_name, cfg.tracking.uri) if watching_alias else None,
+        project=cfg,
+    )
+
+
+def _challenger(cfg: ProjectConfig, settings: ServeConfig) -> LoadedModel | None:
+    rollout = settings.rollout
+    if rollout.mode == "none":
+        return None
+    uri = f"models:/{cfg.model_name}@{rollout.challenger}"
+    try:
+        return load_with_compiled(uri, tracking_uri=cfg.tracking.uri)
+    except ModelNotFoundError:
+        raise ConfigError(
+            f"serve.rollout.mode={rollout.mode} needs a challenger, but no version of "
+            f"'{cfg.model_name}' has alias '{rollout.challenger}'; train one with `loopml run` "
+            "or set serve.rollout.mode=none"
+        ) from None
+
+
+def _prediction_log(cfg: ProjectConfig) -> PredictionLog | None:
+    settings = cfg.serve.prediction_log
+    if not settings.enabled:
+        return None
+    return PredictionLog(
+        resolve_url(settings.url, cfg.root),
+        flush_interval_s=settings.flush_interval_s,
+        max_queue=settings.max_queue,
+    )
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory each worker process calls."""
+    raw = os.environ.get(ENV)
+    if not raw:
+        raise ConfigError(f"{ENV} is not set; start the server with `loopml serve`")
+    return build_app(ServeArgs(**json.loads(raw)))
+
+
+def run(args: ServeArgs, *, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    if workers <= 1:
+        uvicorn.run(build_app(args), **options)  # type: ignore[arg-type]
+        return
+    os.environ[ENV] = json.dumps(asdict(args))
+    uvicorn.run(
+        "loopml.serving.runner:app_from_env",
+        factory=True,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
+    )

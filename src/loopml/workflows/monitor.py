@@ -1,0 +1,323 @@
+"""`loopml monitor`: recent rows against the served model's reference profile.
+
+Rows come from the prediction log (the window in ``monitoring.window``) or from a file
+(``--current FILE``). The result is drift per feature and of the predictions, decay on
+rows whose labels arrived, an HTML and a JSON report, a monitoring run in MLflow, and, on
+an alert, a POST to ``monitoring.alerts.webhook``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from loopml.config import ProjectConfig
+from loopml.core import decay as decay_stats
+from loopml.core import drift as drift_stats
+from loopml.core.data.ingest import read_file
+from loopml.core.evaluation import metrics
+from loopml.core.reference import ReferenceProfile
+from loopml.errors import ConfigError, DataError
+from loopml.reports import monitor as monitor_report
+from loopml.tracking import monitoring as runs
+from loopml.tracking.models import load
+from loopml.tracking.prediction_log import PredictionLog
+from loopml.tracking.store import Tracker
+from loopml.workflows.events import Reporter, SilentReporter
+from loopml.workflows.predict import model_uri
+
+HEALTHY, ALERT = "healthy", "alert"
+EXIT_CODES = {HEALTHY: 0, ALERT: 3}
+
+
+@dataclass
+class Assessment:
+    """Drift and decay of one model version on one set of current rows."""
+
+    ref: runs.ModelRef
+    profile: ReferenceProfile
+    source: str
+    drift: drift_stats.DriftReport
+    decay: decay_stats.DecayReport | None
+    created: str = field(
+        default_factory=lambda: pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    )
+
+    @property
+    def status(self) -> str:
+        return (
+            ALERT if self.drift.alert or (self.decay is not None and self.decay.alert) else HEALTHY
+        )
+
+    @property
+    def reasons(self) -> list[str]:
+        """What triggered the alert: 'drift', 'decay' or both."""
+        found = ["drift"] if self.drift.alert else []
+        return found + (["decay"] if self.decay is not None and self.decay.alert else [])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reasons": self.reasons,
+            "created": self.created,
+            "model": {
+                "name": self.ref.name,
+                "version": self.ref.version,
+                "run_id": self.ref.run_id,
+            },
+            "source": self.source,
+            "drift": self.drift.as_dict(),
+            "decay": self.decay.as_dict() if self.decay else None,
+        }
+
+
+@dataclass
+class MonitorResult:
+    assessment: Assessment
+    html: Path
+    json: Path
+    run_id: str | None
+    webhook: str = ""  # "sent to URL", "failed: …" or "" when nothing was sent
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.assessment.status]
+
+
+def log_path(cfg: ProjectConfig) -> Path:
+    """The server's prediction log (``serve.prediction_log.url``) as a SQLite file path,
+    relative paths taken from the project folder."""
+    url, prefix = cfg.serve.prediction_log.url, "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        raise ConfigError(
+            f"serve.prediction_log.url: '{url}': monitoring and feedback read a SQLite "
+            "prediction log; set it to sqlite:///PATH (the server writes there)"
+        )
+    path = Path(url[len(prefix) :])
+    return path if path.is_absolute() else cfg.root / path
+
+
+def tracker_for(cfg: ProjectConfig) -> Tracker:
+    return Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
+
+
+def assess(
+    cfg: ProjectConfig,
+    *,
+    current: Path | None = None,
+    model: str | None = None,
+    tracker: Tracker | None = None,
+    reporter: Reporter | None = None,
+) -> Assessment:
+    """Drift and decay, with no side effect: what `loopml monitor` and /dashboard show."""
+    reporter = reporter or SilentReporter()
+    tracker = tracker or tracker_for(cfg)
+    ref = runs.resolve(tracker, model_uri(cfg, model))
+    profile = runs.load_reference(tracker, ref)
+    reporter.stage(
+        f"Comparing {_describe_source(cfg, current)} with the reference of {ref.describe()}"
+    )
+    predictions: pd.Series | None
+    if current is not None:
+        rows, predictions, labelled = _from_file(current, profile, ref, cfg)
+        source = str(current)
+    else:
+        rows, predictions, labelled = _from_log(cfg, ref, profile.classes)
+        source = _describe_source(cfg, None)
+    drift = drift_stats.compare(profile, rows, cfg.monitoring.drift, predictions)
+    decay = _decay(cfg, tracker, ref, profile, labelled)
+    return Assessment(ref, profile, source, drift, decay)
+
+
+def monitor(
+    cfg: ProjectConfig,
+    *,
+    current: Path | None = None,
+    model: str | None = None,
+    output: Path | None = None,
+    notify: bool = True,
+    tags: dict[str, str] | None = None,
+    reporter: Reporter | None = None,
+) -> MonitorResult:
+    """Assess, write the HTML and JSON reports, log them to MLflow and send alerts."""
+    reporter = reporter or SilentReporter()
+    tracker = tracker_for(cfg)
+    found = assess(cfg, current=current, model=model, tracker=tracker, reporter=reporter)
+    folder = output or _reports_folder(cfg)
+    reporter.stage(f"Writing the report to {folder}")
+    html, document = _write_reports(found, folder)
+    run_id = runs.log_run(tracker, _monitoring_record(found, html, document, tags or {}))
+    result = MonitorResult(found, html, document, run_id)
+    if notify and found.status == ALERT and cfg.monitoring.alerts.webhook:
+        result.webhook = send_alert(cfg, found, result, reporter)
+    return result
+
+
+def _describe_source(cfg: ProjectConfig, current: Path | None) -> str:
+    if current is not None:
+        return str(current)
+    window = cfg.monitoring.window
+    span = f"last {window.rows} rows" if window.rows else f"last {window.hours:g} hours"
+    return f"prediction log {log_path(cfg)} ({span})"
+
+
+def _from_log(
+    cfg: ProjectConfig, ref: runs.ModelRef, classes: list[str]
+) -> tuple[pd.DataFrame, pd.Series | None, pd.DataFrame]:
+    log = PredictionLog(log_path(cfg))
+    window = cfg.monitoring.window
+    rows = log.window(model_name=ref.name, rows=window.rows, hours=window.hours, classes=classes)
+    labelled = log.labelled(
+        model_name=ref.name, rows=window.rows, hours=window.hours, classes=classes
+    )
+    if ref.version is not None:
+        labelled = labelled[labelled["model_version"] == ref.version]
+    mine = rows["model_version"] == ref.version if ref.version else pd.Series(True, rows.index)
+    predictions = rows.loc[mine, "prediction"] if len(rows) else None
+    return rows, predictions, labelled
+
+
+def _from_file(
+    path: Path, profile: ReferenceProfile, ref: runs.ModelRef, cfg: ProjectConfig
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    if not path.is_file():
+        raise DataError(
+            f"{path}: no such file; pass --current a CSV, Parquet or JSON-lines file of recent rows"
+        )
+    frame = read_file(str(path))
+    missing = [c for c in profile.features if c not in frame.columns]
+    if missing:
+        names = ", ".join(f"'{c}'" for c in missing[:10])
+        raise DataError(
+            f"{path}: missing {len(missing)} feature column(s) {ref.describe()} was trained on: "
+            f"{names}; add them (empty values are allowed)"
+        )
+    if "prediction" in frame.columns:
+        predictions = frame["prediction"]
+    else:
+        scorer = load(ref.uri, tracking_uri=cfg.tracking.uri)
+        scored = scorer.score_frame(frame)
+        predictions = scored["prediction"]
+        frame = pd.concat([frame, scored.drop(columns="prediction")], axis=1)
+    labelled = pd.DataFrame()
+    if profile.target in frame.columns:
+        labelled = frame.assign(
+            label=frame[profile.target],
+            prediction=predictions,
+            timestamp=frame["timestamp"] if "timestamp" in frame else range(len(frame)),
+        )
+    return frame, predictions, labelled
+
+
+def _decay(
+    cfg: ProjectConfig,
+    tracker: Tracker,
+    ref: runs.ModelRef,
+    profile: ReferenceProfile,
+    labelled: pd.DataFrame,
+) -> decay_stats.DecayReport | None:
+    if labelled.empty:
+        return None
+    metric = metrics.resolve(cfg.monitoring.decay.metric or profile.metric, profile.task)
+    reference = runs.run_metric(tracker, ref.run_id, f"test_{metric.name}")
+    if reference is None and metric.name == profile.metric:
+        reference = profile.test_score
+    return decay_stats.assess(
+        labelled,
+        task=profile.task,
+        metric=metric,
+        classes=profile.classes,
+        reference=reference,
+        settings=cfg.monitoring.decay,
+    )
+
+
+def _reports_folder(cfg: ProjectConfig) -> Path:
+    folder = Path(cfg.monitoring.reports)
+    return folder if folder.is_absolute() else cfg.root / folder
+
+
+def _write_reports(found: Assessment, folder: Path) -> tuple[Path, Path]:
+    """Write monitor.html and monitor.json whole (temporary file, then rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "model": found.ref.describe(),
+        "uri": found.ref.uri,
+        "run_id": found.ref.run_id,
+        "created": found.created,
+        "source": found.source,
+    }
+    html = monitor_report.render(found.drift, found.decay, meta, found.status)
+    document = json.dumps(found.as_dict(), indent=2, default=str)
+    paths = folder / "monitor.html", folder / "monitor.json"
+    for path, text in zip(paths, (html, document), strict=True):
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    return paths
+
+
+def _monitoring_record(
+    found: Assessment, html: Path, document: Path, tags: dict[str, str]
+) -> runs.Logged:
+    metrics_: dict[str, float] = {
+        "rows": float(found.drift.rows),
+        "drifted_features": float(len(found.drift.drifted)),
+        "alert": float(found.status == ALERT),
+    }
+    for feature in found.drift.features:
+        metrics_[f"psi.{feature.name}"] = feature.psi
+    if found.drift.prediction is not None:
+        metrics_["psi.prediction"] = found.drift.prediction.psi
+    if found.decay is not None and found.decay.current is not None:
+        metrics_[f"live_{found.decay.metric}"] = found.decay.current
+        metrics_["decay_drop"] = found.decay.drop if found.decay.drop is not None else float("nan")
+    return runs.Logged(
+        name=f"monitor {found.ref.describe()}",
+        kind="monitoring",
+        tags={
+            "loopml.status": found.status,
+            "loopml.reasons": ",".join(found.reasons),
+            "loopml.model_version": found.ref.version or "",
+            "loopml.model_run_id": found.ref.run_id,
+            "loopml.source": found.source[:500],
+            **tags,
+        },
+        metrics=metrics_,
+        files={"monitor.html": html, "monitor.json": document},
+        documents={},
+    )
+
+
+def send_alert(
+    cfg: ProjectConfig, found: Assessment, result: MonitorResult, reporter: Reporter
+) -> str:
+    """POST the alert as JSON to the webhook; a failure is a warning, never an error."""
+    url = cfg.monitoring.alerts.webhook
+    assert url is not None
+    body = {
+        "event": "loopml.alert",
+        "project": cfg.name,
+        "model": {"name": found.ref.name, "version": found.ref.version},
+        "status": found.status,
+        "reasons": found.reasons,
+        "drift": found.drift.summary(),
+        "drifted_features": [f.name for f in found.drift.drifted],
+        "decay": found.decay.summary() if found.decay else None,
+        "report": str(result.html),
+        "monitoring_run_id": result.run_id,
+        "sent_at": time.time(),
+    }
+    try:
+        response = httpx.post(url, json=body, timeout=cfg.monitoring.alerts.timeout)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        reporter.warn(f"alert webhook {url} failed: {exc}; the report is at {result.html}")
+        return f"failed: {exc}"
+    return f"sent to {url}"

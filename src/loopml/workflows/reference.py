@@ -1,0 +1,50 @@
+"""The reference profile logged with every training run (``monitoring/reference.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from loopml.config import ProjectConfig
+from loopml.core import training
+from loopml.core.reference import build_profile
+from loopml.tracking.monitoring import REFERENCE_ARTIFACT
+from loopml.workflows.prepare import Prepared
+
+ARTIFACT = REFERENCE_ARTIFACT
+
+
+def reference_document(
+    cfg: ProjectConfig, data: Prepared, metric: str, best: training.Fitted, test_score: float
+) -> dict[str, Any]:
+    """Features from the training split; predictions from the held-out rows.
+
+    Predictions on the training rows are overfit (too confident, too close to the labels),
+    so the prediction reference comes from validation and test rows, as served rows will be.
+    """
+    assert best.pipeline is not None
+    held_out = pd.concat([data.splits.validation, data.splits.test], ignore_index=True)
+    predicted, _ = training.predict(best.pipeline, held_out[list(data.roles.features)], data.task)
+    profile = build_profile(
+        data.splits.train,
+        data.roles,
+        task=data.task,
+        target=data.target,
+        predictions=predicted,
+        classes=list(getattr(best.pipeline, "classes_", [])),
+        metric=metric,
+        test_score=test_score,
+        time_column=cfg.split.time_column,
+    )
+    document: dict[str, Any] = profile.model_dump(mode="json")
+    document["data_end"] = _newest(data, cfg.split.time_column) or document["data_end"]
+    return document
+
+
+def _newest(data: Prepared, time_column: str | None) -> str | None:
+    """With a time split, the training data ends at the newest row of all three parts."""
+    if not time_column or time_column not in data.frame:
+        return None
+    moments = pd.to_datetime(data.frame[time_column], errors="coerce", format="mixed").dropna()
+    return moments.max().isoformat() if len(moments) else None

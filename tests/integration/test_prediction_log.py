@@ -1,0 +1,112 @@
+"""The prediction log survives a crash (up to one flush interval) and writes to PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+WRITER = """
+import os, signal, sys, time
+import numpy as np
+from loopml.serving.engine import Scored
+from loopml.serving.predlog import Entry, PredictionLog
+
+log = PredictionLog(sys.argv[1], flush_interval_s=0.2)
+scored = Scored(np.array(["a"], dtype=object), np.array([[0.9, 0.1]]), np.array([False]))
+for i in range(int(sys.argv[2])):
+    log.append(Entry(f"r{i}", time.time(), "m", "1", "champion", "onnx", "predict",
+                     {"x": np.array([1.5])}, scored, 0.3))
+time.sleep(float(sys.argv[3]))
+os.kill(os.getpid(), signal.SIGKILL)  # a crash: no close(), no final flush
+"""
+
+
+def _crash_writer(url: str, entries: int, wait_s: float) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(WRITER), url, str(entries), str(wait_s)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+def test_a_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    _crash_writer(f"sqlite:///{db}", 50, wait_s=3.0)  # many flush intervals after the appends
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT request_id, outputs FROM loopml_predictions").fetchall()
+    assert len(rows) == 50
+    assert rows[0][1] == '{"predictions":["a"],"probabilities":[[0.9,0.1]],"abstained":[false]}'
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server in a temporary folder, on a free loopback port."""
+    binaries = [shutil.which(name) for name in ("initdb", "pg_ctl")]
+    if not all(binaries) or os.environ.get("LOOPML_SKIP_POSTGRES"):
+        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
+    pytest.importorskip("psycopg")
+    folder = Path(tempfile.mkdtemp(prefix="loopml-pg-"))  # PostgreSQL refuses to run as root:
+    data, port = folder / "data", free_port()  # as root, run it as the postgres user
+    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if run_as:
+        shutil.chown(folder, "postgres")
+    subprocess.run(
+        [*run_as, "initdb", "-D", str(data), "-A", "trust", "-U", "loopml"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    subprocess.run(
+        [
+            *run_as,
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "start",
+            "-l",
+            str(folder / "log"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        yield f"postgresql+psycopg://loopml@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*run_as, "pg_ctl", "-D", str(data), "-m", "fast", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+
+
+def test_prediction_log_writes_to_postgresql(postgres: str) -> None:
+    import sqlalchemy as sa
+
+    _crash_writer(postgres, 20, wait_s=3.0)
+    engine = sa.create_engine(postgres)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT count(*), min(model_version) FROM loopml_predictions"))
+        count, version = rows.one()
+    engine.dispose()
+    assert (count, version) == (20, "1")

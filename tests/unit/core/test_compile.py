@@ -1,0 +1,94 @@
+"""ONNX compilation of loopml pipelines: parity on small frames, and honest failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from loopml.core import models
+from loopml.core.compile import MISSING_CATEGORY, InputSpec, compile_pipeline, prepare_column
+from loopml.core.data.roles import ColumnRoles
+from loopml.core.scoring import column_specs
+
+
+def _frame(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    size = rng.normal(50, 10, n)
+    size[::17] = np.nan
+    shares = [0.4, 0.3, 0.26, 0.02, 0.02]
+    colour = rng.choice(["red", "green", "blue", "rare1", "rare2"], n, p=shares)
+    colour = colour.astype(object)
+    colour[::13] = None
+    words = ["fast", "slow", "model", "data", "Über", "naïve", "café"]
+    text = [" ".join(rng.choice(words, 4)) + (" model model" if i % 3 else "") for i in range(n)]
+    when = pd.date_range("2020-01-01", periods=n, freq="37h").astype(str).to_numpy(dtype=object)
+    frame = pd.DataFrame({"size": size, "colour": colour, "note": text, "when": when})
+    label = np.where((np.nan_to_num(size, nan=50) > 50) ^ (np.arange(n) % 3 == 0), "yes", "no")
+    return frame, pd.Series(label)
+
+
+ROLES = ColumnRoles(numeric=("size",), categorical=("colour",), text=("note",), datetime=("when",))
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "lightgbm"])
+def test_every_role_converts_with_parity(estimator: str) -> None:
+    frame, label = _frame()
+    params = {"n_estimators": 20} if estimator != "logistic_regression" else {}
+    model = models.make_estimator(estimator, params, "classification", 0)
+    pipeline = models.build_pipeline(ROLES, model).fit(frame.iloc[:160], label.iloc[:160])
+    compiled, report = compile_pipeline(
+        pipeline, column_specs(ROLES), "classification", list(pipeline.classes_), frame.iloc[160:]
+    )
+    assert report.ok, report.reason
+    assert compiled is not None and report.rows == 80
+    assert report.label_agreement == 1.0 and report.max_proba_diff < 1e-6
+    assert [s.name for s in compiled.inputs] == ["size", "colour", "note", "when"]
+    assert len(compiled.inputs[3].feeds) == 5  # a date is fed as its calendar parts
+
+
+def test_regression_parity_on_values() -> None:
+    frame, _ = _frame()
+    target = frame["size"].fillna(0) * 2 + 1
+    roles = ColumnRoles(numeric=("size",), categorical=("colour",))
+    model = models.make_estimator("ridge", {}, "regression", 0)
+    pipeline = models.build_pipeline(roles, model).fit(frame, target)
+    _, report = compile_pipeline(pipeline, column_specs(roles), "regression", [], frame)
+    assert report.ok and report.max_value_diff is not None and report.max_value_diff < 1e-9
+
+
+class Opaque(BaseEstimator, ClassifierMixin):
+    """An estimator no converter knows."""
+
+    def fit(self, X: object, y: pd.Series) -> Opaque:
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X: object) -> np.ndarray:
+        return np.full(len(X), self.classes_[0])  # type: ignore[arg-type]
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        return np.tile([1.0, 0.0], (len(X), 1))  # type: ignore[arg-type]
+
+
+def test_unconvertible_model_gives_a_reason_not_an_error() -> None:
+    frame, label = _frame()
+    roles = ColumnRoles(numeric=("size",))
+    pipeline = models.build_pipeline(roles, Opaque()).fit(frame, label)
+    compiled, report = compile_pipeline(
+        pipeline, column_specs(roles), "classification", list(pipeline.classes_), frame
+    )
+    assert compiled is None and not report.ok
+    assert report.reason.startswith("conversion failed:") and "Opaque" in report.reason
+
+
+def test_values_are_prepared_as_the_native_pipeline_sees_them() -> None:
+    category = InputSpec("c", "categorical", feeds=("c",))
+    keys = prepare_column(np.array([1.0, "a", None, True, np.nan], dtype=object), category)
+    assert keys.ravel().tolist() == ["1", "a", MISSING_CATEGORY, "True", MISSING_CATEGORY]
+    text = InputSpec("t", "text", lower=True, feeds=("t",))
+    assert prepare_column(np.array(["ÜBER Café", None], dtype=object), text).ravel().tolist() == [
+        "über café",
+        "",
+    ]
