@@ -252,10 +252,8 @@ def _print_leaderboard(result: Any) -> None:
         highlight=False,
     )
     reg = result.registered
-    err.print(
-        f"Registered [bold]{reg.name}[/] version {reg.version} as {', '.join(reg.aliases)}",
-        highlight=False,
-    )
+    held = f"as {', '.join(reg.aliases)}" if reg.aliases else "(a newer version is challenger)"
+    err.print(f"Registered [bold]{reg.name}[/] version {reg.version} {held}", highlight=False)
 
 
 def _num(value: float) -> str:
@@ -333,6 +331,51 @@ def ui(
         highlight=False,
     )
     raise typer.Exit(subprocess.call(command))
+
+
+@app.command()
+@handles_errors
+def server(
+    backend_store_uri: Annotated[
+        str,
+        typer.Option(
+            envvar="LOOPML_BACKEND_STORE_URI",
+            help="Database for runs and the registry: postgresql://USER:PASSWORD@HOST:5432/DB.",
+        ),
+    ],
+    artifacts: Annotated[
+        str,
+        typer.Option(
+            envvar="LOOPML_ARTIFACTS",
+            help="Artifact root: a folder or an object store URL (s3://bucket/path).",
+        ),
+    ] = "./mlflow-artifacts",
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the tracking server.")] = 5000,
+    workers: Annotated[int, typer.Option(help="Server worker processes.")] = 2,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(help="Host headers to accept when clients use a name (e.g. 'mlflow:5000')."),
+    ] = None,
+) -> None:
+    """Run a shared MLflow tracking server (PostgreSQL store); clients set tracking.uri."""
+    import os
+
+    from loopml.workflows import server as tracking_server
+
+    settings = tracking_server.check(
+        tracking_server.ServerSettings(
+            backend_store_uri, artifacts, host, port, workers, allowed_hosts
+        )
+    )
+    store = tracking_server.redact(settings.backend_store)
+    err.print(
+        f"MLflow tracking server on http://{host}:{port} (store {store}, artifacts "
+        f"{settings.artifacts}); set tracking.uri: http://{host}:{port} in loopml.yaml",
+        highlight=False,
+    )
+    argv = tracking_server.command(settings)
+    os.execv(argv[0], argv)  # the server becomes this process: signals reach it directly
 
 
 @app.command()

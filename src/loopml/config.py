@@ -204,6 +204,7 @@ class ProjectConfig(_Strict):
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig())
     evaluation: EvaluationConfig = Field(default_factory=lambda: EvaluationConfig())
     behavioral: list[BehavioralTest] = Field(
         default_factory=list, description="Behavioral tests run by `loopml test` and the gate."
@@ -244,6 +245,8 @@ class ProjectConfig(_Strict):
         )
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
         relevant["tuning"].pop("n_jobs", None)  # how fast, not what: results do not depend on it
+        if self.train.distributed:
+            relevant["train"] = {"distributed": True}
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -470,6 +473,22 @@ class RetrainingConfig(_Strict):
         return self
 
 
+class TrainConfig(_Strict):
+    """Data-parallel training of LightGBM / XGBoost through Ray Train."""
+
+    distributed: bool = Field(
+        False, description="Train lightgbm/xgboost candidates data-parallel with Ray Train."
+    )
+    workers: int = Field(2, gt=0, description="Ray Train workers (data shards).")
+    cpus_per_worker: int = Field(1, gt=0, description="CPUs each worker reserves.")
+    checkpoint_every: int = Field(
+        25, gt=0, description="Boosting rounds between checkpoints; a rerun resumes from the last."
+    )
+    storage: str = Field(
+        ".loopml/ray", description="Where Ray Train keeps checkpoints (path or URL)."
+    )
+
+
 def json_schema() -> dict[str, Any]:
     """JSON schema of loopml.yaml, for editor completion."""
     schema = ProjectConfig.model_json_schema()
@@ -586,6 +605,8 @@ def _resolved(cfg: ProjectConfig, root: Path) -> ProjectConfig:
     else:
         data.source = _absolute_sqlite(data.source, root)
     cfg.tracking.uri = _absolute_sqlite(cfg.tracking.uri, root)
+    if "://" not in cfg.train.storage:
+        cfg.train.storage = str((root / cfg.train.storage).resolve())
     if "://" not in cfg.tracking.artifacts:
         cfg.tracking.artifacts = str((root / cfg.tracking.artifacts).resolve())
     return cfg

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.integration.postgres import postgres_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -57,47 +54,8 @@ def test_a_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[str]:
     """A real PostgreSQL server in a temporary folder, on a free loopback port."""
-    binaries = [shutil.which(name) for name in ("initdb", "pg_ctl")]
-    if not all(binaries) or os.environ.get("LOOPML_SKIP_POSTGRES"):
-        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
-    pytest.importorskip("psycopg")
-    folder = Path(tempfile.mkdtemp(prefix="loopml-pg-"))  # PostgreSQL refuses to run as root:
-    data, port = folder / "data", free_port()  # as root, run it as the postgres user
-    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if run_as:
-        shutil.chown(folder, "postgres")
-    subprocess.run(
-        [*run_as, "initdb", "-D", str(data), "-A", "trust", "-U", "loopml"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        [
-            *run_as,
-            "pg_ctl",
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-w",
-            "start",
-            "-l",
-            str(folder / "log"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    try:
-        yield f"postgresql+psycopg://loopml@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*run_as, "pg_ctl", "-D", str(data), "-m", "fast", "stop"],
-            capture_output=True,
-            timeout=60,
-        )
+    with postgres_cluster() as url:
+        yield url
 
 
 def test_prediction_log_writes_to_postgresql(postgres: str) -> None:

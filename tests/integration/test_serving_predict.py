@@ -290,3 +290,40 @@ def test_version_flag_prints_the_version() -> None:
     result = _module_cli("--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == __version__
+
+
+def test_cli_serve_with_two_workers_answers_and_logs_every_request(
+    breast_cancer: Project, rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    """`--workers 2`: uvicorn's worker processes each build the app; every request is
+    answered and lands in the shared SQLite prediction log by the time the server stops."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    port, log, database = free_port(), tmp_path / "serve.log", tmp_path / "predictions.db"
+    command = [
+        sys.executable, "-m", "loopml.cli", "serve", "--config", str(breast_cancer.config_path),
+        "--port", str(port), "--workers", "2",
+        "--set", f"serve.prediction_log.url=sqlite:///{database}",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    body = {"records": _records(rows.head(1))}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=breast_cancer.folder, stdout=sink, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_healthy(url, process, log)
+            with httpx.Client(timeout=30) as client, ThreadPoolExecutor(8) as pool:
+                answers = list(
+                    pool.map(lambda _: client.post(f"{url}/predict", json=body), range(40))
+                )
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    assert [a.status_code for a in answers] == [200] * 40, log.read_text()
+    ids = {a.json()["request_id"] for a in answers}
+    assert len(ids) == 40
+    with sqlite3.connect(database) as conn:
+        logged = {r[0] for r in conn.execute("SELECT request_id FROM loopml_predictions")}
+    assert ids <= logged

@@ -365,3 +365,40 @@ def scored_frame(
         for i, label in enumerate(model.classes):
             out[f"proba_{label}"] = proba[:, i]
     return out
+
+
+class CompiledScorer:
+    """``score_frame`` of a model through its compiled graph, with the model's columns.
+
+    Picklable: the ONNX Runtime session is rebuilt from the graph's bytes where the object
+    is unpickled (a Ray worker, say), on first use.
+    """
+
+    def __init__(self, model: ScoringModel, onnx_bytes: bytes, inputs: tuple[InputSpec, ...]):
+        self.model, self._onnx, self._inputs = model, onnx_bytes, inputs
+        self._predictor: OnnxPredictor | None = None
+
+    @property
+    def id_columns(self) -> list[str]:
+        return list(self.model.id_columns)
+
+    @property
+    def columns(self) -> list[ColumnSpec]:
+        return list(self.model.columns)
+
+    def describe(self) -> str:
+        return self.model.describe()
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self._predictor is None:
+            model = self.model
+            self._predictor = OnnxPredictor(
+                self._onnx, self._inputs, model.task, list(model.classes)
+            )
+        return scored_frame(self._predictor, self.model, frame)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_predictor": None}
+
+
+Scorer = ScoringModel | CompiledScorer  # what batch scoring calls score_frame on

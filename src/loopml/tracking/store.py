@@ -95,16 +95,31 @@ class Tracker:
             Path(self.cfg.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
     def experiment_id(self, create: bool = True) -> str | None:
+        from mlflow.exceptions import MlflowException
+
         found = self.client.get_experiment_by_name(self.experiment)
         if found is not None:
             return str(found.experiment_id)
         if not create:
             return None
+        try:
+            location = self._artifact_location()
+            return str(self.client.create_experiment(self.experiment, artifact_location=location))
+        except MlflowException:  # another process sharing the server created it first
+            found = self.client.get_experiment_by_name(self.experiment)
+            if found is None:
+                raise
+            return str(found.experiment_id)
+
+    def _artifact_location(self) -> str | None:
+        """Where a new experiment keeps artifacts; a shared server decides for local paths."""
         location = self.cfg.artifacts
-        if "://" not in location:
-            Path(location).mkdir(parents=True, exist_ok=True)
-            location = Path(location).resolve().as_uri()
-        return str(self.client.create_experiment(self.experiment, artifact_location=location))
+        if "://" in location:
+            return location
+        if self.cfg.uri.startswith(("http://", "https://")):
+            return None  # a path on this machine means nothing to the team's server
+        Path(location).mkdir(parents=True, exist_ok=True)
+        return Path(location).resolve().as_uri()
 
     def find_same_run(self, training_key: str, fingerprint: str) -> str | None:
         """A finished run trained on the same data with the same settings, if any."""
@@ -185,14 +200,49 @@ class Tracker:
 
         try:
             self._ensure_registered_model()
-            version = self.client.create_model_version(
-                self.model_name, model_uri, run_id=run_id, tags=tags
-            ).version
-            aliases = [alias]
-            self.client.set_registered_model_alias(self.model_name, alias, version)
+            version = str(
+                self.client.create_model_version(
+                    self.model_name,
+                    model_uri,
+                    run_id=run_id,
+                    tags=tags,
+                    model_id=_model_id(model_uri),
+                ).version
+            )
+            if alias == CHALLENGER:
+                aliases = self._settle_aliases()
+            else:
+                self.client.set_registered_model_alias(self.model_name, alias, version)
+                aliases = self._aliases()
         except MlflowException as exc:
             raise TrackingError(f"registering {self.model_name} failed: {exc.message}") from exc
-        return Registered(self.model_name, str(version), tuple(aliases))
+        held = tuple(name for name in (alias, CHAMPION) if aliases.get(name) == version)
+        return Registered(self.model_name, version, held)
+
+    def _settle_aliases(self, attempts: int = 10) -> dict[str, str]:
+        """Point challenger at the newest version; return the aliases. Runs registering at
+        once against a shared server all write the value the registry's versions imply (never
+        "my version"), then re-read: the last writer sees its own write agree with the
+        versions, so no move is lost. (Champion moves only through the gate.)"""
+        for _ in range(attempts):
+            newest = str(max(self._version_numbers()))
+            if self._aliases().get(CHALLENGER) != newest:
+                self.client.set_registered_model_alias(self.model_name, CHALLENGER, newest)
+            settled = self._aliases()
+            if settled.get(CHALLENGER) == str(max(self._version_numbers())):
+                return settled
+        raise TrackingError(
+            f"registering {self.model_name}: the challenger alias kept moving under "
+            f"{attempts} concurrent registrations; run `loopml runs` and set it by hand"
+        )
+
+    def _version_numbers(self) -> list[int]:
+        found = self.client.search_model_versions(f"name = '{self.model_name}'")
+        return [int(v.version) for v in found]
+
+    def _aliases(self) -> dict[str, str]:
+        model = self.client.get_registered_model(self.model_name)
+        return {alias: str(version) for alias, version in model.aliases.items()}
 
     def _ensure_registered_model(self) -> None:
         from mlflow.exceptions import MlflowException
@@ -200,7 +250,10 @@ class Tracker:
         try:
             self.client.get_registered_model(self.model_name)
         except MlflowException:
-            self.client.create_registered_model(self.model_name)
+            try:
+                self.client.create_registered_model(self.model_name)
+            except MlflowException:  # another process created it between the two calls
+                self.client.get_registered_model(self.model_name)
 
     def alias_version(self, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
@@ -296,6 +349,12 @@ def _log_model(record: RunRecord) -> str:
             extra_files=extra_files or None,
         )
     return str(info.model_uri)
+
+
+def _model_id(model_uri: str) -> str | None:
+    """The logged model's id in ``models:/m-<id>``: a tracking server needs it to register."""
+    tail = model_uri.removeprefix("models:/")
+    return tail if tail != model_uri and "/" not in tail and "@" not in tail else None
 
 
 def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -56,6 +56,9 @@ EXAMPLES: dict[str, Example] = {
 }
 
 
+WORKFLOW = Path(".github") / "workflows" / "loopml.yml"
+
+
 @dataclass(frozen=True)
 class InitResult:
     folder: Path
@@ -82,7 +85,25 @@ def init_project(folder: Path, example: str, *, seed: int = 42) -> InitResult:
     ignore = folder / ".gitignore"
     if not ignore.exists():
         ignore.write_text(".loopml/\n", encoding="utf-8")
-    return InitResult(folder, (config, data_file, score_file, ignore))
+    return InitResult(folder, (config, data_file, score_file, ignore, *_templates(folder, spec)))
+
+
+def _templates(folder: Path, spec: Example) -> tuple[Path, ...]:
+    """DESIGN.md (the questions to answer first) and a CI workflow; kept if already there."""
+    from importlib.resources import files
+
+    templates = files("loopml") / "templates"
+    name = folder.resolve().name
+    design = (templates / "DESIGN.md").read_text(encoding="utf-8")
+    design = design.format(name=name, target=spec.target, metric=spec.metric)
+    workflow = (templates / "github-workflow.yml").read_text(encoding="utf-8")
+    written = []
+    for path, text in ((folder / "DESIGN.md", design), (folder / WORKFLOW, workflow)):
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return tuple(written)
 
 
 def _config_text(example: str, spec: Example, seed: int) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +14,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from loopml.config import ProjectConfig
-from loopml.core.compile import OnnxPredictor, abstains, scored_frame
+from loopml.core.compile import CompiledScorer, Scorer, abstains
 from loopml.core.data.ingest import file_kind
-from loopml.core.scoring import ScoringModel
 from loopml.errors import DataError, PredictionInputError
 from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.events import Reporter, SilentReporter
@@ -60,30 +58,35 @@ def predict_file(
         raise DataError(f"{source}: no such file; pass a CSV or Parquet file to score")
     out_kind = file_kind(str(output))
     loaded = load_with_compiled(model_uri(cfg, model), tracking_uri=cfg.tracking.uri)
-    scorer = loaded.model
-    score, engine, note = _chunk_scorer(loaded)
-    reporter.stage(f"Scoring {source} with {scorer.describe()} ({engine} engine: {note})")
-    chunks = _scored_chunks(scorer, score, source, cfg, reporter)
-    rows = _write_atomically(output, out_kind, chunks)
+    scorer, engine, note = _chunk_scorer(loaded)
+    where = (
+        f"Ray ({cfg.compute.address or 'local instance'})" if cfg.compute.backend == "ray" else ""
+    )
+    reporter.stage(
+        f"Scoring {source} with {scorer.describe()} ({engine} engine: {note})"
+        + (f" on {where}" if where else "")
+    )
+    if cfg.compute.backend == "ray":
+        rows = _predict_on_ray(scorer, source, output, out_kind, cfg, reporter)
+    else:
+        rows = _write_atomically(output, out_kind, _scored_chunks(scorer, source, cfg, reporter))
     ids = tuple(c for c in scorer.id_columns)
     return PredictResult(output, rows, scorer.describe(), ids, engine, note)
 
 
-def _chunk_scorer(loaded: LoadedModel) -> tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str]:
+def _chunk_scorer(loaded: LoadedModel) -> tuple[Scorer, str, str]:
     """The compiled graph when the model has one that passed parity, else the pipeline."""
     model = loaded.model
     if loaded.compiled is None:
-        return model.score_frame, "native", loaded.compile_note
+        return model, "native", loaded.compile_note
     if abstains(model):
-        return model.score_frame, "native", "the model applies a confidence threshold"
+        return model, "native", "the model applies a confidence threshold"
     compiled = loaded.compiled
-    predictor = OnnxPredictor(compiled.onnx, compiled.inputs, model.task, list(model.classes))
-    return functools.partial(scored_frame, predictor, model), "onnx", compiled.report.reason
+    return CompiledScorer(model, compiled.onnx, compiled.inputs), "onnx", compiled.report.reason
 
 
 def _scored_chunks(
-    scorer: ScoringModel,
-    score: Callable[[pd.DataFrame], pd.DataFrame],
+    scorer: Scorer,
     source: Path,
     cfg: ProjectConfig,
     reporter: Reporter,
@@ -92,11 +95,44 @@ def _scored_chunks(
     for chunk in _read_chunks(source, cfg.batch.chunk_rows):
         keep = [c for c in scorer.id_columns if c in chunk.columns]
         try:
-            scored = score(chunk)
+            scored = scorer.score_frame(chunk)
         except PredictionInputError as exc:
             raise PredictionInputError(f"{source}: {exc}") from None
         yield pd.concat([chunk[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
         done += len(chunk)
+        reporter.progress("rows scored", done, total or done)
+
+
+def _predict_on_ray(
+    scorer: Scorer,
+    source: Path,
+    output: Path,
+    out_kind: str,
+    cfg: ProjectConfig,
+    reporter: Reporter,
+) -> int:
+    """Score through Ray Data's ``map_batches``; the driver writes the ordered batches."""
+    from loopml.compute import ray_data
+
+    first = next(_read_chunks(source, 100), None)
+    if first is not None:  # a wrong column fails here, in one line, before Ray starts
+        try:
+            scorer.score_frame(first)
+        except PredictionInputError as exc:
+            raise PredictionInputError(f"{source}: {exc}") from None
+    with ray_data.ray_session(cfg.compute):
+        reporter.stage(f"Scoring on Ray ({cfg.compute.address or 'local instance'})")
+        batches = ray_data.score_file(scorer, source, batch_rows=cfg.batch.chunk_rows)
+        return _write_atomically(output, out_kind, _counted(batches, source, reporter))
+
+
+def _counted(
+    batches: Iterator[pd.DataFrame], source: Path, reporter: Reporter
+) -> Iterator[pd.DataFrame]:
+    done, total = 0, _row_count(source)
+    for batch in batches:
+        yield batch
+        done += len(batch)
         reporter.progress("rows scored", done, total or done)
 
 

@@ -33,7 +33,7 @@ from loopml.tracking.store import (
     RunRecord,
     Tracker,
 )
-from loopml.workflows import finalize, tune
+from loopml.workflows import distributed, finalize, tune
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.prepare import Prepared, prepare
 from loopml.workflows.reference import ARTIFACT as REFERENCE_ARTIFACT
@@ -84,14 +84,19 @@ def train(
     data = prepare(cfg, reporter)
     metric = metrics.resolve(cfg.metric, data.task)
     finalize.check_settings(cfg, data, metric)
-    tune.settings(cfg, data, metric), tune.specs(cfg, data.task)  # bad settings fail first
+    if cfg.train.distributed:  # bad settings fail first
+        distributed.candidates(cfg, data.task)
+    else:
+        tune.settings(cfg, data, metric), tune.specs(cfg, data.task)
     reporter.stage(f"Opening the tracking store {cfg.tracking.uri}")
     tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
     previous = None if force else tracker.find_same_run(cfg.training_key(), data.fingerprint)
     if previous:
         return _result(data, metric, previous, skipped=True)
-    outcome = tune.tune(cfg, data, metric, reporter, resume=resume)
-    fitted = outcome.entries
+    outcome = (
+        None if cfg.train.distributed else tune.tune(cfg, data, metric, reporter, resume=resume)
+    )
+    fitted = outcome.entries if outcome else distributed.fit(cfg, data, metric, reporter)
     best = training.pick_best(fitted[1:], metric) if len(fitted) > 1 else fitted[0]
     if best.pipeline is None:
         raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
@@ -102,16 +107,20 @@ def train(
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
     final.add_to(record)
-    record.children = outcome.children(metric.name)
-    record.documents |= outcome.documents()
-    record.figures |= outcome.figures
+    if outcome is not None:
+        record.children = outcome.children(metric.name)
+        record.documents |= outcome.documents()
+        record.figures |= outcome.figures
     run_id, model_uri = tracker.log_run(record)
     registered = tracker.register(run_id, model_uri, {"loopml.winner": best.name})
     result = _result(data, metric, run_id, skipped=False)
     result.leaderboard, result.winner, result.registered = fitted, best.name, registered
     result.test, result.baseline_test = test, baseline_test
-    result.fairness = outcome.settings.fairness()
-    result.learning_curve = learning_curve.reading(outcome.curve) if outcome.curve else None
+    if outcome is not None:
+        result.fairness = outcome.settings.fairness()
+        result.learning_curve = learning_curve.reading(outcome.curve) if outcome.curve else None
+    else:
+        result.fairness = "distributed: each booster trained once on Ray Train, no search"
     return result
 
 
