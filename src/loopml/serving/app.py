@@ -146,6 +146,7 @@ def _lifespan(
                 await deployment.retire()
             if state.prediction_log is not None:
                 await asyncio.to_thread(state.prediction_log.close)
+            state.metrics.process_exits()
 
     return lifespan
 

@@ -119,7 +119,7 @@ def latency(metrics: Metrics) -> dict[str, float | None]:
 
 def _samples(metrics: Metrics, name: str, prediction: bool = False) -> list[Any]:
     found = []
-    for family in metrics.registry.collect():
+    for family in metrics.collect():
         for sample in family.samples:
             if sample.name != name:
                 continue

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
-from loopml.core.compile import OnnxPredictor, abstains, column_feeds
+from loopml.core.compile import OnnxPredictor, column_feeds, thresholded
 from loopml.core.scoring import ScoringModel
 from loopml.errors import ConfigError
 from loopml.serving.schema import Columns, rows_of
@@ -62,21 +62,23 @@ class NativeEngine:
 
 
 class OnnxEngine:
-    """The compiled graph on ONNX Runtime, one thread."""
+    """The compiled graph on ONNX Runtime, one thread; the model's confidence threshold, if
+    it has one, applied to the graph's probabilities as ``score_frame`` applies it."""
 
     name = "onnx"
 
     def __init__(self, loaded: LoadedModel):
         assert loaded.compiled is not None
-        model = loaded.model
+        self.model = loaded.model
         self.inputs = loaded.compiled.inputs
         self.predictor = OnnxPredictor(
-            loaded.compiled.onnx, self.inputs, model.task, list(model.classes), threads=1
+            loaded.compiled.onnx, self.inputs, self.model.task, list(self.model.classes), threads=1
         )
 
     def score(self, columns: Columns) -> Scored:
         predictions, proba = self.predictor.run(column_feeds(columns, self.inputs))
-        return Scored(predictions, proba, np.zeros(len(predictions), dtype=bool))
+        predictions, abstained = thresholded(self.model, predictions, proba)
+        return Scored(predictions, proba, abstained)
 
 
 def choose_engine(loaded: LoadedModel, mode: str) -> tuple[Engine, str]:
@@ -95,11 +97,7 @@ def choose_engine(loaded: LoadedModel, mode: str) -> tuple[Engine, str]:
 
 
 def _why_not_onnx(loaded: LoadedModel) -> str | None:
-    if loaded.compiled is None:
-        return loaded.compile_note
-    if abstains(loaded.model):
-        return "the model applies a confidence threshold that only the native engine applies"
-    return None
+    return loaded.compile_note if loaded.compiled is None else None
 
 
 def warm_up(engine: Engine, model: ScoringModel) -> None:

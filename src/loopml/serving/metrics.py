@@ -1,6 +1,14 @@
-"""Prometheus metrics of one server: requests, latency, batches, abstentions, model info."""
+"""Prometheus metrics of one server: requests, latency, batches, abstentions, model info.
+
+With ``--workers N`` every worker process counts in files under ``PROMETHEUS_MULTIPROC_DIR``
+(prometheus_client's multiprocess mode, set up by ``serving.runner``), and ``/metrics``
+answered by any worker reports the sum over all of them.
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -9,7 +17,11 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
+from prometheus_client.metrics_core import Metric
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 10000)
@@ -53,13 +65,17 @@ class Metrics:
             "loopml_predictions_total", "Rows scored.", ["role", "version"], registry=self.registry
         )
         self.in_flight = Gauge(
-            "loopml_in_flight_requests", "Requests being handled.", registry=self.registry
+            "loopml_in_flight_requests",
+            "Requests being handled.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.model_info = Gauge(
             "loopml_model_info",
             "The model versions served (value 1), by role and engine.",
             ["role", "name", "version", "engine"],
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
         self.log_dropped = Counter(
             "loopml_prediction_log_dropped_total",
@@ -81,9 +97,31 @@ class Metrics:
     def set_model(self, role: str, name: str, version: str, engine: str) -> None:
         previous = self._models.get(role)
         if previous is not None:
+            self.model_info.labels(*previous).set(0)  # a worker's file keeps old labels: 0
             self.model_info.remove(*previous)
         self._models[role] = (role, name, version, engine)
         self.model_info.labels(role, name, version, engine).set(1)
 
+    @property
+    def multiprocess(self) -> bool:
+        return bool(os.environ.get(MULTIPROCESS_DIR))
+
+    def collect(self) -> Iterable[Metric]:
+        """Every metric family: this process's, or all workers' summed in multiprocess mode."""
+        if not self.multiprocess:
+            return self.registry.collect()
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return merged.collect()
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
+
+    def process_exits(self) -> None:
+        """Drop this worker's live gauges (in-flight, model info) from the shared files."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from loopml.config import ProjectConfig, ServeConfig, load_config
 from loopml.errors import ConfigError, ModelNotFoundError
 from loopml.serving.app import create_app
 from loopml.serving.auth import load_tokens
+from loopml.serving.metrics import MULTIPROCESS_DIR
 from loopml.serving.predlog import PredictionLog, resolve_url
 from loopml.serving.reload import ModelSource
 from loopml.tracking.models import LoadedModel, load_with_compiled
@@ -93,9 +95,11 @@ def run(args: ServeArgs, *, host: str, port: int, workers: int) -> None:
         uvicorn.run(build_app(args), **options)  # type: ignore[arg-type]
         return
     os.environ[ENV] = json.dumps(asdict(args))
-    uvicorn.run(
-        "loopml.serving.runner:app_from_env",
-        factory=True,
-        workers=workers,
-        **options,  # type: ignore[arg-type]
-    )
+    with tempfile.TemporaryDirectory(prefix="loopml-metrics-") as counts:
+        os.environ[MULTIPROCESS_DIR] = counts  # the workers sum their metrics through it
+        uvicorn.run(
+            "loopml.serving.runner:app_from_env",
+            factory=True,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
