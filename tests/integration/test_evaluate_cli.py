@@ -14,6 +14,7 @@ import yaml
 
 import loopml
 from loopml.config import load_config
+from loopml.tracking.models import load_with_compiled
 from loopml.tracking.store import Tracker
 from loopml.workflows.init import init_project
 from tests.integration.conftest import Project, cli, train_cli
@@ -201,6 +202,31 @@ def test_calibrated_model_with_a_threshold_is_registered_served_and_scored(tmp_p
     )
     assert code == 0, stderr
     assert "abstained" in pd.read_parquet(tmp_path / "out.parquet").columns
+    calibrated = load_with_compiled(f"runs:/{run_id}/model", tracking_uri=cfg.tracking.uri)
+    assert calibrated.compiled is None  # skl2onnx cannot convert the calibrated pipeline
+    assert "CalibratedClassifierCV" in calibrated.compile_note
+
+    uncalibrated = train_cli(
+        config, "--set", "evaluation.calibration=none", "--set",
+        "evaluation.threshold={target_precision: 0.99, fallback_label: unsure}",
+        "--set", "models.candidates=[random_forest]",
+    )  # fmt: skip
+    _compiled_engine_applies_the_threshold(f"runs:/{uncalibrated}/model", cfg.tracking.uri, rows)
+
+
+def _compiled_engine_applies_the_threshold(uri: str, tracking_uri: str, rows: pd.DataFrame) -> None:
+    """Calibration and threshold are in the compiled graph's answers too: the ONNX engine
+    gives the labels, fallbacks and abstentions that the native pipeline gives."""
+    from loopml.serving.engine import NativeEngine, choose_engine
+
+    loaded = load_with_compiled(uri, tracking_uri=tracking_uri)
+    assert loaded.compiled is not None, loaded.compile_note
+    engine, note = choose_engine(loaded, "auto")
+    assert engine.name == "onnx", note
+    columns = {spec.name: rows[spec.name].to_numpy(dtype=float) for spec in loaded.model.columns}
+    onnx, native = engine.score(columns), NativeEngine(loaded.model).score(columns)
+    assert native.abstained.any() and (onnx.abstained == native.abstained).mean() >= 0.99
+    assert (onnx.predictions == native.predictions).mean() >= 0.99
 
 
 def test_profile_writes_a_report_and_logs_a_profile_run(breast_cancer: Project) -> None:

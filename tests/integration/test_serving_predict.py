@@ -296,7 +296,8 @@ def test_cli_serve_with_two_workers_answers_and_logs_every_request(
     breast_cancer: Project, rows: pd.DataFrame, tmp_path: Path
 ) -> None:
     """`--workers 2`: uvicorn's worker processes each build the app; every request is
-    answered and lands in the shared SQLite prediction log by the time the server stops."""
+    answered, /metrics (whichever worker answers it) counts all of them, and every request
+    lands in the shared SQLite prediction log by the time the server stops."""
     import sqlite3
     from concurrent.futures import ThreadPoolExecutor
 
@@ -318,12 +319,25 @@ def test_cli_serve_with_two_workers_answers_and_logs_every_request(
                 answers = list(
                     pool.map(lambda _: client.post(f"{url}/predict", json=body), range(40))
                 )
+                scraped = [client.get(f"{url}/metrics").text for _ in range(6)]
         finally:
             process.terminate()
             process.wait(timeout=30)
     assert [a.status_code for a in answers] == [200] * 40, log.read_text()
     ids = {a.json()["request_id"] for a in answers}
     assert len(ids) == 40
+    for text in scraped:
+        assert _sample(text, "loopml_predictions_total") == 40, text
+        assert _sample(text, "loopml_requests_total", 'endpoint="predict"') == 40, text
     with sqlite3.connect(database) as conn:
         logged = {r[0] for r in conn.execute("SELECT request_id FROM loopml_predictions")}
     assert ids <= logged
+
+
+def _sample(metrics: str, name: str, labels: str = "") -> float:
+    """The sum of a metric's samples whose label set contains ``labels``."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith(name) and labels in line and not line.startswith("#")
+    )

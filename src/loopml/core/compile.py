@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.config import Task
+from loopml.core.evaluation.threshold import apply
 from loopml.core.features import CalendarFeatures, category_key
 from loopml.core.scoring import ColumnSpec, ScoringModel
 
@@ -340,19 +341,15 @@ def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
 
-def abstains(model: ScoringModel) -> bool:
-    """Whether ``score_frame`` marks abstentions (a confidence threshold stored with the model).
-
-    The compiled graph gives labels and probabilities only; such a model is scored natively.
-    """
-    row = pd.DataFrame({spec.name: [None] for spec in model.columns})
-    for spec in model.columns:
-        if spec.role == "numeric":
-            row[spec.name] = np.nan
-    try:
-        return "abstained" in model.score_frame(row).columns
-    except Exception:  # a model that cannot score an all-missing row: judge by its fields
-        return bool(getattr(model, "threshold", None))
+def thresholded(
+    model: ScoringModel, predictions: np.ndarray, proba: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``predictions`` with the model's confidence threshold applied to ``proba`` exactly as
+    ``ScoringModel.score_frame`` applies it, and which rows abstained."""
+    threshold = getattr(model, "threshold", None)
+    if threshold is None or proba is None:
+        return predictions, np.zeros(len(predictions), dtype=bool)
+    return apply(predictions, proba, threshold)
 
 
 def scored_frame(
@@ -360,10 +357,13 @@ def scored_frame(
 ) -> pd.DataFrame:
     """What ``ScoringModel.score_frame`` returns, computed by the compiled graph."""
     predicted, proba = predictor.run_frame(model.conform(frame))
-    out = pd.DataFrame({"prediction": predicted}, index=frame.index)
+    labels, abstained = thresholded(model, predicted, proba)
+    out = pd.DataFrame({"prediction": labels}, index=frame.index)
     if proba is not None:
         for i, label in enumerate(model.classes):
             out[f"proba_{label}"] = proba[:, i]
+        if getattr(model, "threshold", None) is not None:
+            out["abstained"] = abstained
     return out
 
 

@@ -14,7 +14,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from loopml.config import ProjectConfig
-from loopml.core.compile import CompiledScorer, Scorer, abstains
+from loopml.core.compile import CompiledScorer, Scorer
 from loopml.core.data.ingest import file_kind
 from loopml.errors import DataError, PredictionInputError
 from loopml.tracking.models import LoadedModel, load_with_compiled
@@ -79,8 +79,6 @@ def _chunk_scorer(loaded: LoadedModel) -> tuple[Scorer, str, str]:
     model = loaded.model
     if loaded.compiled is None:
         return model, "native", loaded.compile_note
-    if abstains(model):
-        return model, "native", "the model applies a confidence threshold"
     compiled = loaded.compiled
     return CompiledScorer(model, compiled.onnx, compiled.inputs), "onnx", compiled.report.reason
 
