@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,7 +58,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120)
 def start_loopml(config: Path, port: int) -> subprocess.Popen[bytes]:
     loopml = Path(sys.executable).parent / "loopml"
     command = [str(loopml), "serve", "-c", str(config), "--port", str(port)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=_log(config, "loopml"))
 
 
 def start_mlflow(config: Path, port: int) -> subprocess.Popen[bytes]:
@@ -78,7 +79,15 @@ def start_mlflow(config: Path, port: int) -> subprocess.Popen[bytes]:
         "--port",
         str(port),
     ]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=_log(config, "mlflow")
+    )
+
+
+def _log(config: Path, name: str) -> Any:
+    """A file for the server's log lines: a pipe nobody reads fills up and stalls the
+    server (MLflow logs every request)."""
+    return (config.parent / f"{name}-server.log").open("wb")
 
 
 def measure(name: str, url: str, bodies: list[bytes], seconds: float) -> list[dict[str, object]]:
