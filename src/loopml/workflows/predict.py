@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -19,6 +22,8 @@ from loopml.core.data.ingest import file_kind
 from loopml.errors import DataError, PredictionInputError
 from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.events import Reporter, SilentReporter
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ def predict_file(
     if cfg.compute.backend == "ray":
         rows = _predict_on_ray(scorer, source, output, out_kind, cfg, reporter)
     else:
-        rows = _write_atomically(output, out_kind, _scored_chunks(scorer, source, cfg, reporter))
+        scored = _ahead(_scored_chunks(scorer, source, cfg, reporter))  # scores while it writes
+        rows = _write_atomically(output, out_kind, scored)
     ids = tuple(c for c in scorer.id_columns)
     return PredictResult(output, rows, scorer.describe(), ids, engine, note)
 
@@ -90,7 +96,7 @@ def _scored_chunks(
     reporter: Reporter,
 ) -> Iterator[pd.DataFrame]:
     done, total = 0, _row_count(source)
-    for chunk in _read_chunks(source, cfg.batch.chunk_rows):
+    for chunk in _ahead(_read_chunks(source, cfg.batch.chunk_rows)):  # reads while it scores
         keep = [c for c in scorer.id_columns if c in chunk.columns]
         try:
             scored = scorer.score_frame(chunk)
@@ -143,6 +149,43 @@ def _read_chunks(source: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         yield from pd.read_csv(source, chunksize=chunk_rows)
     else:
         yield from pd.read_json(source, lines=True, chunksize=chunk_rows)
+
+
+def _ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """``items``, produced by a thread at most ``depth`` ahead of the consumer: reading,
+    scoring and writing overlap (pyarrow and ONNX Runtime release the GIL), memory stays
+    bounded by a few chunks, and an error in the producer is raised here."""
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="loopml-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join(timeout=30)
 
 
 def _row_count(source: Path) -> int | None:
