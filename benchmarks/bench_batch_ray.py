@@ -48,8 +48,11 @@ def _prepare(folder: Path, rows: int, model: str) -> Path:
     body["models"] = {"candidates": [model]}
     config.write_text(yaml.safe_dump(body), encoding="utf-8")
     from loopml.config import load_config
+    from loopml.workflows.promote import promote
 
-    train(load_config(config))
+    cfg = load_config(config)
+    train(cfg)
+    promote(cfg)  # the registered challenger passes the gate (no champion yet) and is served
     base = pd.read_csv(folder / "data" / "breast_cancer.csv").drop(columns="diagnosis")
     rng = np.random.default_rng(0)
     picks = rng.integers(0, len(base), rows)
