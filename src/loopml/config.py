@@ -235,6 +235,31 @@ class ProjectConfig(_Strict):
     def model_name(self) -> str:
         return self.tracking.registered_model or self.name
 
+    def refit_rows(self) -> Literal["train", "train+validation"]:
+        """The rows the winner is finally fitted on, with ``train.refit: auto`` resolved."""
+        if self.train.refit != "auto":
+            return self.train.refit
+        return "train" if self._refit_blocker() else "train+validation"
+
+    def _refit_blocker(self) -> str:
+        if self.evaluation.calibration != "none":
+            return "evaluation.calibration is fitted on"
+        if self.evaluation.threshold is not None:
+            return "evaluation.threshold is chosen on"
+        if self.train.distributed:
+            return "train.distributed trains once on the training split, not"
+        return ""
+
+    @model_validator(mode="after")
+    def _refit_possible(self) -> ProjectConfig:
+        blocker = self._refit_blocker()
+        if self.train.refit == "train+validation" and blocker:
+            raise ValueError(
+                f"train.refit: train+validation is not possible: {blocker} the validation "
+                "split; set train.refit: auto (or train)"
+            )
+        return self
+
     def training_key(self) -> str:
         """Hash of every setting that changes what training produces."""
         relevant = self.model_dump(
@@ -247,6 +272,8 @@ class ProjectConfig(_Strict):
         relevant["tuning"].pop("n_jobs", None)  # how fast, not what: results do not depend on it
         if self.train.distributed:
             relevant["train"] = {"distributed": True}
+        if self.refit_rows() != "train":
+            relevant["refit"] = self.refit_rows()
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -474,8 +501,15 @@ class RetrainingConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    """Data-parallel training of LightGBM / XGBoost through Ray Train."""
+    """The final fit of the winner, and data-parallel LightGBM / XGBoost through Ray Train."""
 
+    refit: Literal["auto", "train", "train+validation"] = Field(
+        "auto",
+        description="Rows the winner is fitted on before the test split and registration, once "
+        "it is picked on the validation split: train+validation (more data, as FLAML and "
+        "PyCaret's finalize do) or train. auto: train+validation unless evaluation.calibration "
+        "or evaluation.threshold needs the validation split held out.",
+    )
     distributed: bool = Field(
         False, description="Train lightgbm/xgboost candidates data-parallel with Ray Train."
     )

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.preprocessing import StandardScaler
 
 import loopml
 from loopml.config import load_config
@@ -103,6 +105,41 @@ def test_train_tunes_compares_fairly_and_logs_one_child_run_per_trial(small: Tra
         f"{client.get_run(run_id).info.artifact_uri}/leaderboard.json"
     )
     assert all(row["cv_mean"] > 0.5 for row in board if row["name"] != "baseline")
+
+
+def test_the_registered_winner_is_refitted_on_train_and_validation_rows(small: Trained) -> None:
+    client, _ = _runs(small.config)
+    run = client.get_run(small.run_id).data
+    fitted_rows = int(run.params["rows.train"]) + int(run.params["rows.validation"])
+    model = loopml.load_model(f"runs:/{small.run_id}/model", tracking_uri=_uri(small.config))
+
+    scalers = _scalers(model.pipeline)
+    assert run.params["fitted_on"] == "train+validation"
+    assert scalers, "the winner has a numeric scaler"
+    assert {int(np.max(s.n_samples_seen_)) for s in scalers} == {fitted_rows}
+
+
+def _uri(config: Path) -> str:
+    return load_config(config).tracking.uri
+
+
+def _scalers(value: Any, seen: set[int] | None = None) -> list[StandardScaler]:
+    """Every fitted StandardScaler inside a fitted pipeline, ensembles' members included."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, StandardScaler):
+        return [value] if hasattr(value, "n_samples_seen_") else []
+    if isinstance(value, (list, tuple)):
+        inner = list(value)
+    elif isinstance(value, dict):
+        inner = list(value.values())
+    elif hasattr(value, "get_params"):
+        inner = list(vars(value).values())
+    else:
+        return []
+    return [s for v in inner for s in _scalers(v, seen)]
 
 
 def _board_without_timings(config: Path, run_id: str) -> list[dict[str, Any]]:

@@ -237,3 +237,32 @@ def test_training_key_changes_with_seed_but_not_with_tracking(tmp_path: Path) ->
     assert load_config(path, ["metric=accuracy"]).training_key() != base
     assert load_config(path, ["tracking.uri=http://elsewhere:5000"]).training_key() == base
     assert load_config(path, ["serve.port=9000"]).training_key() == base
+
+
+def test_refit_auto_uses_validation_rows_unless_calibration_or_threshold_need_them(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, MINIMAL)
+
+    assert load_config(path).refit_rows() == "train+validation"
+    assert load_config(path, ["evaluation.calibration=sigmoid"]).refit_rows() == "train"
+    threshold = ["evaluation.threshold={min_confidence: 0.7}"]
+    assert load_config(path, threshold).refit_rows() == "train"
+    assert load_config(path, ["train.refit=train"]).refit_rows() == "train"
+
+
+def test_refit_on_validation_rows_that_calibration_needs_is_one_line(tmp_path: Path) -> None:
+    overrides = ["train.refit=train+validation", "evaluation.calibration=isotonic"]
+    message = error_of(write(tmp_path, MINIMAL), overrides)
+
+    assert "train.refit: train+validation is not possible" in message
+    assert "evaluation.calibration" in message
+    assert "set train.refit: auto" in message
+    assert "\n" not in message
+
+
+def test_refit_setting_changes_the_training_key(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    refit, plain = load_config(path), load_config(path, ["train.refit=train"])
+
+    assert refit.training_key() != plain.training_key()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pickle
 import time
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 
 from loopml.config import Task
@@ -74,6 +75,18 @@ def fit_candidate(problem: Problem, candidate: Candidate) -> Fitted:
     return Fitted(
         candidate.name, candidate.params, pipeline, train_score, validation_score, elapsed
     )
+
+
+def refit(fitted: Fitted, rows: pd.DataFrame, features: list[str], target: str) -> Fitted:
+    """The chosen pipeline fitted afresh on ``rows``; its scores stay those of the original fit.
+
+    The scores keep describing the model picked on the validation split: once validation
+    rows are in ``rows``, a score on them would no longer be a held-out one.
+    """
+    assert fitted.pipeline is not None
+    started = time.perf_counter()
+    pipeline = clone(fitted.pipeline).fit(rows[features], rows[target])
+    return dataclasses.replace(fitted, pipeline=pipeline, fit_seconds=time.perf_counter() - started)
 
 
 def score_on(pipeline: Pipeline, frame: pd.DataFrame, problem: Problem) -> float:

@@ -101,7 +101,7 @@ def train(
     if best.pipeline is None:
         raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
     final = finalize.finalize(cfg, data, best, metric, reporter)
-    best = final.fitted
+    best = _refitted(cfg, data, final.fitted, reporter)
     reporter.stage(f"Scoring {best.name} and the baseline on the test split")
     test, baseline_test, figure = _test_scores(data, metric, best, fitted[0])
     reporter.stage(f"Logging to {cfg.tracking.uri}")
@@ -122,6 +122,17 @@ def train(
     else:
         result.fairness = "distributed: each booster trained once on Ray Train, no search"
     return result
+
+
+def _refitted(
+    cfg: ProjectConfig, data: Prepared, best: training.Fitted, reporter: Reporter
+) -> training.Fitted:
+    """The winner fitted on train+validation when ``train.refit`` resolves to it."""
+    if cfg.refit_rows() == "train":
+        return best
+    rows = pd.concat([data.splits.train, data.splits.validation])
+    reporter.stage(f"Refitting {best.name} on train+validation ({len(rows):,} rows)")
+    return training.refit(best, rows, list(data.roles.features), data.target)
 
 
 def _test_scores(
@@ -175,6 +186,7 @@ def _record(
             "rows": data.splits.sizes(),
             "tuning": cfg.tuning.model_dump(mode="json"),
             "imbalance": cfg.imbalance.strategy,
+            "fitted_on": cfg.refit_rows(),
         },
         metrics=_run_metrics(best, metric.name, test, baseline_test),
         tags={
@@ -236,6 +248,7 @@ def _model_metadata(cfg: ProjectConfig, data: Prepared, best: training.Fitted) -
         "id_columns": list(data.roles.id),
         "custom_estimators": [n for n in (cfg.models.candidates or {}) if "." in n],
         "winner": best.name,
+        "fitted_on": cfg.refit_rows(),
         "version": loopml.__version__,
     }
 
