@@ -4,7 +4,7 @@ Both tables are defined here, once, as SQLAlchemy tables, so any SQLAlchemy URL 
 SQLite file in WAL mode, so the server appends while monitoring reads; PostgreSQL; …).
 The server's writer (``loopml.serving.predlog``) appends to ``loopml_predictions``;
 `loopml monitor`, `loopml feedback`, ``POST /feedback`` and ``/dashboard`` read it through
-``PredictionLog`` below and write ``feedback``.
+``PredictionLog`` below and write ``loopml_feedback``.
 
 ``loopml_predictions`` (one row per request and model that scored it)
     ``request_id``, ``ts`` (UTC arrival time, ISO 8601), ``model_name``,
@@ -12,7 +12,7 @@ The server's writer (``loopml.serving.predlog``) appends to ``loopml_predictions
     ``endpoint``, ``n_rows``, ``inputs`` (JSON object: column -> list of values),
     ``outputs`` (JSON object: ``predictions``, ``probabilities`` (lists in class order, or
     null), ``abstained``), ``latency_ms``.
-``feedback`` (one row per labelled record)
+``loopml_feedback`` (one row per labelled record)
     ``request_id``, ``row`` (position of the record in its request; primary key
     together), ``label`` (JSON value), ``received_at`` (Unix seconds). A later label for
     the same record replaces the earlier one.
@@ -60,7 +60,7 @@ PREDICTIONS = sa.Table(
     sa.Column("latency_ms", sa.Float),
 )
 FEEDBACK = sa.Table(
-    "feedback",
+    "loopml_feedback",  # prefixed like the predictions: the database may be shared
     METADATA,
     sa.Column("request_id", sa.String(64), primary_key=True),
     sa.Column("row", sa.Integer, primary_key=True, autoincrement=False),
