@@ -45,6 +45,15 @@ def train_cli(config: Path, *extra: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server in a temporary folder, on a free loopback port."""
+    from tests.integration.postgres import postgres_cluster
+
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def breast_cancer(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The bundled example, trained once for the whole session."""
     folder = tmp_path_factory.mktemp("breast_cancer")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from loopml.tracking.prediction_log import LoggedRow, PredictionLog
 from loopml.tracking.store import Tracker
 from tests.integration.conftest import Project, cli
+from tests.integration.logged import write_frame
+from tests.integration.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 MIN_ROWS = "monitoring.drift.min_rows=100"
@@ -153,8 +153,9 @@ def test_monitor_without_a_log_says_how_to_make_one(breast_cancer: Project, tmp_
     assert "none.db: no prediction log yet; serve the model with `loopml serve`" in stderr
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_feedback_joins_labels_and_monitor_measures_decay_from_the_log(
-    breast_cancer: Project, tmp_path: Path
+    breast_cancer: Project, tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
     import loopml
 
@@ -162,20 +163,16 @@ def test_feedback_joins_labels_and_monitor_measures_decay_from_the_log(
     data = pd.read_csv(breast_cancer.folder / "data" / "breast_cancer.csv").head(250)
     model = loopml.load_model("models:/breast-cancer@champion", tracking_uri=cfg.tracking.uri)
     predicted = model.predict(data)
-    log = PredictionLog(tmp_path / "log.db")
-    now = time.time()
-    log.append(
-        [
-            LoggedRow(f"q{i}", 0, now, "breast-cancer", "1", None, row, predicted[i], None, 2.0)
-            for i, row in enumerate(data[model.feature_names].to_dict("records"))
-        ]
-    )
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    if database == "postgresql":
+        url = fresh_database(request.getfixturevalue("postgres"), "monitor_cli")
+    write_frame(url, data[model.feature_names], predicted, model="breast-cancer", prefix="q")
     labels = pd.DataFrame(
         {"request_id": [f"q{i}" for i in range(250)], "diagnosis": data["diagnosis"]}
     )
     labels.loc[len(labels)] = ["unknown-request", "benign"]
     labels.to_csv(tmp_path / "labels.csv", index=False)
-    settings = ["--set", f"serve.prediction_log.url=sqlite:///{tmp_path / 'log.db'}"]
+    settings = ["--set", f"serve.prediction_log.url={url}"]
     code, stdout, stderr = cli(
         "feedback", str(tmp_path / "labels.csv"), "-c", str(breast_cancer.config_path), *settings
     )

@@ -7,12 +7,9 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.integration.postgres import postgres_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +46,6 @@ def test_a_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
         rows = conn.execute("SELECT request_id, outputs FROM loopml_predictions").fetchall()
     assert len(rows) == 50
     assert rows[0][1] == '{"predictions":["a"],"probabilities":[[0.9,0.1]],"abstained":[false]}'
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A real PostgreSQL server in a temporary folder, on a free loopback port."""
-    with postgres_cluster() as url:
-        yield url
 
 
 def test_prediction_log_writes_to_postgresql(postgres: str) -> None:

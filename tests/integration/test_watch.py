@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import loopml
-from loopml.tracking.prediction_log import LoggedRow, PredictionLog
 from loopml.tracking.store import Tracker
 from loopml.workflows.watch import watch
 from tests.integration.conftest import Project, cli
+from tests.integration.logged import write_frame
 
 pytestmark = pytest.mark.integration
 
@@ -46,18 +45,12 @@ def test_a_healthy_round_monitors_and_does_not_retrain(
     )
     model = loopml.load_model("models:/breast-cancer@champion", tracking_uri=cfg.tracking.uri)
     predicted = model.predict(data)
-    now = time.time()
-    PredictionLog(tmp_path / "log.db").append(
-        [
-            LoggedRow(f"h{i}", 0, now, "breast-cancer", "1", None, row, predicted[i], None, 1.0)
-            for i, row in enumerate(data[model.feature_names].to_dict("records"))
-        ]
-    )
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    write_frame(url, data[model.feature_names], predicted, model="breast-cancer", prefix="h")
     before = _runs_of_kind(breast_cancer, "monitoring")
     code, stdout, stderr = cli(
         "watch", "-c", str(breast_cancer.config_path), "--every", "1s", "--max-ticks", "1",
-        "--set", f"serve.prediction_log.url=sqlite:///{tmp_path / 'log.db'}",
-        "--set", "monitoring.drift.min_rows=100",
+        "--set", f"serve.prediction_log.url={url}", "--set", "monitoring.drift.min_rows=100",
         "--set", f"monitoring.reports={tmp_path}",
     )  # fmt: skip
     assert code == 0, stderr

@@ -21,7 +21,7 @@ from loopml.errors import LoopmlError
 from loopml.serving.metrics import Metrics
 from loopml.tracking.monitoring import version_history
 from loopml.tracking.prediction_log import PredictionLog
-from loopml.workflows.monitor import assess, log_path, tracker_for
+from loopml.workflows.monitor import assess, log_url, tracker_for
 
 if TYPE_CHECKING:
     from loopml.serving.app import ServingState
@@ -68,7 +68,7 @@ class DashboardData:
         model = self.state.champion.loaded.model
         found: dict[str, Any] = {"versions": version_history(tracker), "decay": None}
         try:
-            found["log"] = PredictionLog(log_path(cfg)).counts()
+            found["log"] = PredictionLog(log_url(cfg)).counts()
             assessed = assess(cfg, model=model.version or model.run_id, tracker=tracker)
         except LoopmlError as exc:
             found.setdefault("log", {})

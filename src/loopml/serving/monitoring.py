@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from loopml.config import ProjectConfig
 from loopml.serving import dashboard
 from loopml.tracking.prediction_log import FeedbackResult, Label, PredictionLog
-from loopml.workflows.monitor import log_path
+from loopml.workflows.monitor import log_url
 
 if TYPE_CHECKING:
     from loopml.serving.app import ServingState
@@ -52,7 +52,7 @@ class FeedbackResponse(BaseModel):
 def add_monitoring(app: FastAPI, state: ServingState, cfg: ProjectConfig | None) -> None:
     """Install /feedback (when predictions are logged) and /dashboard on ``app``."""
     if cfg is not None and state.prediction_log is not None:
-        _add_feedback(app, state, PredictionLog(log_path(cfg)))
+        _add_feedback(app, state, PredictionLog(log_url(cfg)))
     dashboard.add_dashboard(app, state, cfg)
 
 

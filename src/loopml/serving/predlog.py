@@ -3,7 +3,8 @@
 Requests put an entry on an in-memory queue (no I/O, no serialisation); a writer thread
 turns them into rows and commits them every ``flush_interval_s`` in one transaction, so a
 crash loses at most the last interval. SQLite files run in WAL mode; any SQLAlchemy URL
-(``postgresql://…``) works the same way.
+(``postgresql://…``) works the same way. The tables are defined in
+``loopml.tracking.prediction_log``, which also reads them (`loopml monitor`, feedback).
 
 Table ``loopml_predictions`` (one row per request and model that scored it):
 
@@ -23,12 +24,10 @@ Table ``loopml_predictions`` (one row per request and model that scored it):
 
 from __future__ import annotations
 
-import datetime as dt
 import queue
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,8 +35,8 @@ import orjson
 
 from loopml.serving.engine import Scored
 from loopml.serving.schema import Columns
+from loopml.tracking.prediction_log import METADATA, PREDICTIONS, open_engine, timestamp_text
 
-TABLE = "loopml_predictions"
 SLICE, SLICE_PAUSE_S = 32, 0.001  # entries per write; pause between writes (GIL to requests)
 
 
@@ -59,18 +58,13 @@ class PredictionLog:
     """Queue + writer thread over one SQLAlchemy database."""
 
     def __init__(self, url: str, *, flush_interval_s: float = 1.0, max_queue: int = 100_000):
-        import sqlalchemy as sa
-
         self.url, self.flush_interval = url, flush_interval_s
         self.dropped = 0
         self._queue: queue.Queue[Entry] = queue.Queue(maxsize=max_queue)
         self._stop = threading.Event()
         self._writing = threading.Lock()  # a flush returns only once earlier entries are in
-        self._engine = sa.create_engine(url, future=True)
-        if url.startswith("sqlite"):
-            sa.event.listen(self._engine, "connect", _sqlite_wal)
-        self._table = _table(sa.MetaData())
-        self._table.metadata.create_all(self._engine)
+        self._engine = open_engine(url)
+        METADATA.create_all(self._engine)  # the feedback table too, the same on every database
         self._thread = threading.Thread(target=self._write_loop, name="loopml-predlog", daemon=True)
         self._thread.start()
 
@@ -102,7 +96,7 @@ class PredictionLog:
                     time.sleep(SLICE_PAUSE_S)
                 with self._engine.begin() as conn:
                     part = entries[start : start + SLICE]
-                    conn.execute(self._table.insert(), [_row(e) for e in part])
+                    conn.execute(PREDICTIONS.insert(), [_row(e) for e in part])
             return len(entries)
 
     def close(self) -> None:
@@ -119,33 +113,6 @@ class PredictionLog:
                 continue
 
 
-def _sqlite_wal(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _table(metadata: Any) -> Any:
-    import sqlalchemy as sa
-
-    return sa.Table(
-        TABLE,
-        metadata,
-        sa.Column("request_id", sa.String(64), index=True),
-        sa.Column("ts", sa.String(40), index=True),
-        sa.Column("model_name", sa.String(200)),
-        sa.Column("model_version", sa.String(40)),
-        sa.Column("role", sa.String(20)),
-        sa.Column("engine", sa.String(20)),
-        sa.Column("endpoint", sa.String(40)),
-        sa.Column("n_rows", sa.Integer),
-        sa.Column("inputs", sa.Text),
-        sa.Column("outputs", sa.Text),
-        sa.Column("latency_ms", sa.Float),
-    )
-
-
 def _row(entry: Entry) -> dict[str, Any]:
     scored = entry.scored
     outputs = {
@@ -155,7 +122,7 @@ def _row(entry: Entry) -> dict[str, Any]:
     }
     return {
         "request_id": entry.request_id,
-        "ts": dt.datetime.fromtimestamp(entry.arrived, dt.UTC).isoformat(),
+        "ts": timestamp_text(entry.arrived),
         "model_name": entry.model_name,
         "model_version": entry.model_version,
         "role": entry.role,
@@ -172,13 +139,3 @@ def _jsonable(values: np.ndarray) -> list[Any]:
     if values.dtype == np.float64:
         return [None if v != v else v for v in values.tolist()]
     return values.tolist()
-
-
-def resolve_url(url: str, root: Path) -> str:
-    """A relative SQLite path is relative to the project folder; its folder is created."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        path = (root / url[len(prefix) :]).resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return prefix + str(path)
-    return url

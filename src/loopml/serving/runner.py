@@ -19,9 +19,10 @@ from loopml.errors import ConfigError, ModelNotFoundError
 from loopml.serving.app import create_app
 from loopml.serving.auth import load_tokens
 from loopml.serving.metrics import MULTIPROCESS_DIR
-from loopml.serving.predlog import PredictionLog, resolve_url
+from loopml.serving.predlog import PredictionLog
 from loopml.serving.reload import ModelSource
 from loopml.tracking.models import LoadedModel, load_with_compiled
+from loopml.workflows.monitor import log_url
 from loopml.workflows.predict import model_uri
 
 ENV = "LOOPML_SERVE_ARGS"
@@ -73,7 +74,7 @@ def _prediction_log(cfg: ProjectConfig) -> PredictionLog | None:
     if not settings.enabled:
         return None
     return PredictionLog(
-        resolve_url(settings.url, cfg.root),
+        log_url(cfg),
         flush_interval_s=settings.flush_interval_s,
         max_queue=settings.max_queue,
     )

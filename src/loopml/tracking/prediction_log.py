@@ -1,105 +1,115 @@
 """The prediction log: every served prediction, and the true labels that arrive later.
 
-All access to the log goes through this module: the server's writer, `loopml monitor`'s
-reader, `loopml feedback` and ``POST /feedback``. It is one SQLite file in WAL mode, so the
-server appends while monitoring reads. Schema (one row per predicted record):
+Both tables are defined here, once, as SQLAlchemy tables, so any SQLAlchemy URL works (a
+SQLite file in WAL mode, so the server appends while monitoring reads; PostgreSQL; …).
+The server's writer (``loopml.serving.predlog``) appends to ``loopml_predictions``;
+`loopml monitor`, `loopml feedback`, ``POST /feedback`` and ``/dashboard`` read it through
+``PredictionLog`` below and write ``loopml_feedback``.
 
-``predictions``
-    ``request_id`` TEXT, ``row`` INTEGER (position of the record in its request; primary
-    key together), ``logged_at`` REAL (Unix seconds, UTC), ``model_name``,
-    ``model_version``, ``run_id`` TEXT, ``inputs`` TEXT (JSON object: feature -> value as
-    sent), ``prediction`` TEXT (JSON value; null when the model abstained),
-    ``probabilities`` TEXT (JSON object class -> probability, or NULL), ``latency_ms`` REAL.
-``feedback``
-    ``request_id`` TEXT, ``row`` INTEGER (primary key together), ``label`` TEXT (JSON value),
-    ``received_at`` REAL. A later label for the same record replaces the earlier one.
+``loopml_predictions`` (one row per request and model that scored it)
+    ``request_id``, ``ts`` (UTC arrival time, ISO 8601), ``model_name``,
+    ``model_version``, ``role`` (``champion``, ``canary`` or ``shadow``), ``engine``,
+    ``endpoint``, ``n_rows``, ``inputs`` (JSON object: column -> list of values),
+    ``outputs`` (JSON object: ``predictions``, ``probabilities`` (lists in class order, or
+    null), ``abstained``), ``latency_ms``.
+``loopml_feedback`` (one row per labelled record)
+    ``request_id``, ``row`` (position of the record in its request; primary key
+    together), ``label`` (JSON value), ``received_at`` (Unix seconds). A later label for
+    the same record replaces the earlier one.
 
-The serving issue's server writes ``loopml_predictions`` (one row per request: ``ts`` ISO
-8601 UTC, ``role``, columnar JSON ``inputs`` {column: [values]}, ``outputs``
-{predictions, probabilities (lists in class order), abstained}); when that table is in
-the same file the readers read it too, one record per row, shadow scoring left out.
-
-Readers return a DataFrame with columns ``request_id``, ``row``, ``timestamp`` (UTC),
-``model_name``, ``model_version``, ``run_id``, one column per input feature,
-``prediction``, ``proba_<class>`` per class (classifiers) and ``latency_ms``;
-``labelled`` adds ``label``.
+Readers leave shadow rows out (their answers were never returned) and return one record
+per row of a request: a DataFrame with columns ``request_id``, ``row``, ``timestamp``
+(UTC), ``model_name``, ``model_version``, ``run_id`` (not logged: always empty), one
+column per input feature, ``prediction`` (None when the model abstained),
+``proba_<class>`` per class (classifiers) and ``latency_ms``; ``labelled`` adds ``label``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import queue
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from loopml.core.jsonable import plain
 from loopml.errors import DataError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    request_id TEXT NOT NULL,
-    row INTEGER NOT NULL,
-    logged_at REAL NOT NULL,
-    model_name TEXT,
-    model_version TEXT,
-    run_id TEXT,
-    inputs TEXT NOT NULL,
-    prediction TEXT,
-    probabilities TEXT,
-    latency_ms REAL,
-    PRIMARY KEY (request_id, row)
-);
-CREATE INDEX IF NOT EXISTS predictions_logged_at ON predictions (logged_at);
-CREATE TABLE IF NOT EXISTS feedback (
-    request_id TEXT NOT NULL,
-    row INTEGER NOT NULL,
-    label TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    PRIMARY KEY (request_id, row)
-);
-"""
-_COLUMNS = (
-    "request_id, row, logged_at, model_name, model_version, run_id, inputs, prediction, "
-    "probabilities, latency_ms"
+TABLE = "loopml_predictions"
+METADATA = sa.MetaData()
+PREDICTIONS = sa.Table(
+    TABLE,
+    METADATA,
+    sa.Column("request_id", sa.String(64), index=True),
+    sa.Column("ts", sa.String(40), index=True),
+    sa.Column("model_name", sa.String(200)),
+    sa.Column("model_version", sa.String(40)),
+    sa.Column("role", sa.String(20)),
+    sa.Column("engine", sa.String(20)),
+    sa.Column("endpoint", sa.String(40)),
+    sa.Column("n_rows", sa.Integer),
+    sa.Column("inputs", sa.Text),
+    sa.Column("outputs", sa.Text),
+    sa.Column("latency_ms", sa.Float),
 )
+FEEDBACK = sa.Table(
+    "loopml_feedback",  # prefixed like the predictions: the database may be shared
+    METADATA,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("row", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+)
+_P, _F = PREDICTIONS.c, FEEDBACK.c
+_UPSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_CHUNK = 500  # request ids per IN (…) query
 
 
-@dataclass(frozen=True)
-class LoggedRow:
-    """One predicted record, as the server appends it."""
+def resolve_url(url: str, root: Path) -> str:
+    """A relative SQLite path is relative to the project folder ``root``."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((root / url[len(prefix) :]).resolve())
+    return url
 
-    request_id: str
-    row: int
-    logged_at: float
-    model_name: str | None
-    model_version: str | None
-    run_id: str | None
-    inputs: dict[str, Any]
-    prediction: Any
-    probabilities: dict[str, float] | None
-    latency_ms: float | None
 
-    def values(self) -> tuple[Any, ...]:
-        return (
-            self.request_id,
-            self.row,
-            self.logged_at,
-            self.model_name,
-            self.model_version,
-            self.run_id,
-            _dumps(self.inputs),
-            _dumps(self.prediction),
-            None if self.probabilities is None else _dumps(self.probabilities),
-            self.latency_ms,
-        )
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory SQLite."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_engine(url: str, **options: Any) -> sa.Engine:
+    """An engine over the log's database, SQLite files in WAL mode (their folder created)."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        options.setdefault("connect_args", {"timeout": 30})
+    engine = sa.create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def timestamp_text(seconds: float) -> str:
+    """Unix seconds as the log's ``ts``: ISO 8601 in UTC (so text order is time order)."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+
+
+def _sqlite_wal(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 @dataclass(frozen=True)
@@ -119,46 +129,54 @@ class FeedbackResult:
         return self.received - self.matched
 
 
-class PredictionLog:
-    """One prediction log file. Cheap to create; every call opens its own connection."""
+class _Record(NamedTuple):
+    request_id: str
+    row: int
+    ts: str
+    model_name: str | None
+    model_version: str | None
+    inputs: dict[str, Any]
+    prediction: Any
+    probabilities: dict[str, float] | None
+    latency_ms: float | None
+    label: Any = None
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
+
+class PredictionLog:
+    """The log at one SQLAlchemy URL. Cheap to create; every call opens its own connection."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    @property
+    def where(self) -> str:
+        """The log's file, or its URL without the password: for messages."""
+        path = sqlite_file(self.url)
+        if path is not None:
+            return str(path)
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     def exists(self) -> bool:
-        return self.path.is_file()
-
-    @contextmanager
-    def connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
-        if not create and not self.exists():
-            raise DataError(
-                f"{self.path}: no prediction log yet; serve the model with `loopml serve` "
-                "(it logs every prediction there) or pass --current FILE"
-            )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            yield conn
-        finally:
-            conn.close()
-
-    def append(self, rows: Sequence[LoggedRow]) -> None:
-        """Append predicted records in one transaction."""
-        with self.connect(create=True) as conn:
-            _insert(conn, rows)
+        """Whether the server has created the log (without creating anything itself)."""
+        path = sqlite_file(self.url)
+        if path is not None and not path.is_file():
+            return False
+        with self._connect() as conn:
+            return sa.inspect(conn).has_table(TABLE)
 
     def add_feedback(self, labels: Sequence[Label]) -> FeedbackResult:
         """Store true labels (all or none); count how many match a logged prediction."""
+        latest = {(lab.request_id, lab.row): lab.value for lab in labels}  # the last one wins
         now = time.time()
-        values = [(lab.request_id, lab.row, _dumps(lab.value), now) for lab in labels]
-        with self.connect(create=True) as conn:
-            conn.execute("BEGIN")
-            conn.executemany("INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?)", values)
-            conn.execute("COMMIT")
-            matched = _count_matched(conn, [(lab.request_id, lab.row) for lab in labels])
+        values = [
+            {"request_id": request_id, "row": row, "label": _dumps(value), "received_at": now}
+            for (request_id, row), value in latest.items()
+        ]
+        with self._connect(create=True) as conn:
+            _upsert(conn, values)
+            conn.commit()
+            sizes = _request_sizes(conn, sorted({lab.request_id for lab in labels}))
+        matched = sum(1 for lab in labels if lab.row < sizes.get(lab.request_id, 0))
         return FeedbackResult(len(labels), matched)
 
     def window(
@@ -171,18 +189,22 @@ class PredictionLog:
     ) -> pd.DataFrame:
         """The latest ``rows`` records, or those of the last ``hours``, oldest first.
 
-        ``classes`` names the probability columns of rows the serving issue's server wrote.
+        ``classes`` names the probability columns (``proba_0``, ``proba_1``, … without).
         """
-        where, params = _filters(model_name, hours)
-        limit = f" LIMIT {int(rows)}" if rows else ""
-        sql = (
-            f"SELECT {_COLUMNS} FROM predictions{where} "
-            f"ORDER BY logged_at DESC, request_id, row{limit}"
+        query = (
+            sa.select(*_REQUEST_COLUMNS)
+            .where(*_filters(model_name, hours))
+            .order_by(_P.ts.desc(), _P.request_id)
         )
-        with self.connect() as conn:
-            records = conn.execute(sql, params).fetchall()
-            records += _serving_records(conn, model_name, hours, rows, classes, labelled=False)
-        return _frame(_latest(records, rows), labelled=False)
+        records: list[_Record] = []
+        with self._reading() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(query)
+            for request in result:
+                records.extend(_records(request, classes))
+                if rows and len(records) >= rows:
+                    break
+            result.close()
+        return _frame(_oldest_first(records[:rows] if rows else records), labelled=False)
 
     def labelled(
         self,
@@ -193,244 +215,183 @@ class PredictionLog:
         classes: Sequence[str] = (),
     ) -> pd.DataFrame:
         """Like ``window``, over records whose label has arrived, with a ``label`` column."""
-        where, params = _filters(model_name, hours, table="p.")
-        limit = f" LIMIT {int(rows)}" if rows else ""
-        columns = ", ".join(f"p.{c.strip()}" for c in _COLUMNS.split(","))
-        sql = (
-            f"SELECT {columns}, f.label FROM predictions p JOIN feedback f "
-            f"ON f.request_id = p.request_id AND f.row = p.row{where} "
-            f"ORDER BY p.logged_at DESC, p.request_id, p.row{limit}"
+        query = (
+            sa.select(*_REQUEST_COLUMNS, _F.row, _F.label)
+            .select_from(PREDICTIONS.join(FEEDBACK, _joined()))
+            .where(*_filters(model_name, hours))
+            .order_by(_P.ts.desc(), _P.request_id, _F.row)
         )
-        with self.connect() as conn:
-            records = conn.execute(sql, params).fetchall()
-            records += _serving_records(conn, model_name, hours, rows, classes, labelled=True)
-        return _frame(_latest(records, rows), labelled=True)
+        if rows:
+            query = query.limit(rows)
+        with self._reading() as conn:
+            found = conn.execute(query).all()
+        records: list[_Record] = []
+        start = 0
+        while start < len(found):  # one request's labelled rows are consecutive
+            end = start
+            while end < len(found) and found[end][0] == found[start][0]:
+                end += 1
+            labels = {row: json.loads(label) for *_, row, label in found[start:end]}
+            records.extend(_records(found[start][:-2], classes, labels))
+            start = end
+        return _frame(_oldest_first(records), labelled=True)
 
     def counts(self) -> dict[str, int]:
         """Logged records and labels, for the dashboard."""
         if not self.exists():
             return {"predictions": 0, "labels": 0, "labelled": 0}
-        with self.connect() as conn:
-            predictions = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-            labels = conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
-            labelled = conn.execute(
-                "SELECT COUNT(*) FROM predictions p JOIN feedback f "
-                "ON f.request_id = p.request_id AND f.row = p.row"
-            ).fetchone()[0]
-            if _has_serving_table(conn):
-                predictions += conn.execute(
-                    f"SELECT COALESCE(SUM(n_rows), 0) FROM {SERVING_TABLE} WHERE role != 'shadow'"
-                ).fetchone()[0]
-                labelled += conn.execute(
-                    f"SELECT COUNT(*) FROM feedback f JOIN {SERVING_TABLE} s "
-                    "ON s.request_id = f.request_id AND f.row < s.n_rows AND s.role != 'shadow'"
-                ).fetchone()[0]
-        return {"predictions": int(predictions), "labels": int(labels), "labelled": int(labelled)}
+        served = _P.role != "shadow"
+        with self._reading() as conn:
+            queries = {
+                "predictions": sa.select(sa.func.coalesce(sa.func.sum(_P.n_rows), 0)).where(served),
+                "labels": sa.select(sa.func.count()).select_from(FEEDBACK),
+                "labelled": sa.select(sa.func.count())
+                .select_from(PREDICTIONS.join(FEEDBACK, _joined()))
+                .where(served),
+            }
+            return {name: int(conn.execute(q).scalar_one()) for name, q in queries.items()}
 
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        """A connection to a log the server has created; one clear error when there is none."""
+        path = sqlite_file(self.url)
+        if path is not None and not path.is_file():
+            raise self._missing()
+        with self._connect() as conn:
+            if not sa.inspect(conn).has_table(TABLE):
+                raise self._missing()
+            FEEDBACK.create(conn, checkfirst=True)  # a log no label has reached yet
+            conn.commit()
+            yield conn
 
-class PredictionLogWriter:
-    """Appends off the hot path: a thread batches queued rows and commits every interval.
-
-    A crash loses at most the rows queued since the last commit (``flush_seconds``).
-    """
-
-    def __init__(self, log: PredictionLog, flush_seconds: float = 0.2):
-        self.log, self.flush_seconds = log, flush_seconds
-        self._queue: queue.SimpleQueue[list[LoggedRow] | threading.Event | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-        self._thread.start()
-
-    def submit(self, rows: list[LoggedRow]) -> None:
-        self._queue.put(rows)
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything submitted so far is committed; False on time-out."""
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
-
-    def close(self) -> None:
-        self.flush()
-        self._queue.put(None)
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with self.log.connect(create=True) as conn:
-            while True:
-                pending, marker = self._drain()
-                if pending:
-                    _insert(conn, pending)
-                if marker is None and not pending:
-                    return
-                if isinstance(marker, threading.Event):
-                    marker.set()
-
-    def _drain(self) -> tuple[list[LoggedRow], threading.Event | None]:
-        """Rows queued within one interval; stops early at a flush marker or at close."""
-        item = self._queue.get()
-        if not isinstance(item, list):
-            return [], item
-        pending, deadline = list(item), time.monotonic() + self.flush_seconds
-        while (left := deadline - time.monotonic()) > 0:
+    @contextmanager
+    def _connect(self, *, create: bool = False) -> Iterator[sa.Connection]:
+        engine = open_engine(self.url, poolclass=sa.pool.NullPool)
+        try:
             try:
-                more = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if not isinstance(more, list):
-                if more is None:
-                    self._queue.put(None)  # commit these rows first, then stop
-                return pending, more if more is not None else _CONTINUE
-            pending.extend(more)
-        return pending, _CONTINUE
+                conn = engine.connect()
+            except sa.exc.OperationalError as exc:
+                reason = str(exc.orig or exc).strip().splitlines()[0]
+                raise DataError(
+                    f"{self.where}: cannot open the prediction log ({reason}); "
+                    "check serve.prediction_log.url and that the database is up"
+                ) from None
+            with conn:
+                if create:
+                    METADATA.create_all(conn)
+                    conn.commit()
+                yield conn
+        finally:
+            engine.dispose()
+
+    def _missing(self) -> DataError:
+        return DataError(
+            f"{self.where}: no prediction log yet; serve the model with `loopml serve` "
+            "(it logs every prediction there) or pass --current FILE"
+        )
 
 
-_CONTINUE = threading.Event()  # a marker nobody waits on: keep running
+_REQUEST_COLUMNS = (
+    _P.request_id, _P.ts, _P.model_name, _P.model_version, _P.inputs, _P.outputs,
+    _P.latency_ms, _P.n_rows,
+)  # fmt: skip
 
 
-SERVING_TABLE = "loopml_predictions"
-
-
-def _serving_records(
-    conn: sqlite3.Connection,
-    model_name: str | None,
-    hours: float | None,
-    rows: int | None,
-    classes: Sequence[str],
-    *,
-    labelled: bool,
-) -> list[tuple[Any, ...]]:
-    """Records of the serving issue's per-request table, as tuples of this module's shape."""
-    if not _has_serving_table(conn):
-        return []
-    clauses, params = ["role != 'shadow'"], []
+def _filters(model_name: str | None, hours: float | None) -> list[Any]:
+    found = [_P.role != "shadow"]
     if model_name:
-        clauses.append("model_name = ?")
-        params.append(model_name)
+        found.append(_P.model_name == model_name)
     if hours:
-        since = pd.Timestamp(time.time() - hours * 3600, unit="s", tz="UTC")
-        clauses.append("ts >= ?")
-        params.append(since.isoformat())
-    if labelled:
-        clauses.append("request_id IN (SELECT request_id FROM feedback)")
-    sql = (
-        "SELECT request_id, ts, model_name, model_version, inputs, outputs, latency_ms, n_rows "
-        f"FROM {SERVING_TABLE} WHERE {' AND '.join(clauses)} ORDER BY ts DESC"
-    )
-    records: list[tuple[Any, ...]] = []
-    for request in conn.execute(sql, params):
-        records.extend(_explode(request, classes))
-        if rows and len(records) >= rows and not labelled:
-            break
-    return _with_labels(conn, records) if labelled else records
+        found.append(_P.ts >= timestamp_text(time.time() - hours * 3600))
+    return found
 
 
-def _has_serving_table(conn: sqlite3.Connection) -> bool:
-    found = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (SERVING_TABLE,)
-    ).fetchone()
-    return found is not None
+def _joined() -> Any:
+    """A label joins the request's non-shadow row when its row is within the request."""
+    return sa.and_(_F.request_id == _P.request_id, _F.row < _P.n_rows)
 
 
-def _explode(request: tuple[Any, ...], classes: Sequence[str]) -> list[tuple[Any, ...]]:
+def _records(
+    request: Sequence[Any], classes: Sequence[str], labels: dict[int, Any] | None = None
+) -> list[_Record]:
+    """A request's rows (only those in ``labels``, with their label, when given)."""
     request_id, ts, name, version, inputs, outputs, latency, n_rows = request
     columns, answer = json.loads(inputs), json.loads(outputs)
-    moment = pd.Timestamp(ts).timestamp()
     probabilities = answer.get("probabilities")
     abstained = answer.get("abstained") or [False] * n_rows
     out = []
-    for i in range(n_rows):
-        prediction = None if abstained[i] else answer["predictions"][i]
+    for i in range(n_rows) if labels is None else sorted(labels):
         proba = None
         if probabilities is not None:
-            labels = list(classes) or [str(k) for k in range(len(probabilities[i]))]
-            proba = _dumps(dict(zip(labels, probabilities[i], strict=False)))
-        record = {column: values[i] for column, values in columns.items()}
+            names = list(classes) or [str(k) for k in range(len(probabilities[i]))]
+            proba = dict(zip(names, probabilities[i], strict=False))
         out.append(
-            (request_id, i, moment, name, version, None, _dumps(record), _dumps(prediction),
-             proba, latency)
+            _Record(
+                request_id, i, ts, name, version,
+                {column: values[i] for column, values in columns.items()},
+                None if abstained[i] else answer["predictions"][i],
+                proba, latency, None if labels is None else labels[i],
+            )
         )  # fmt: skip
     return out
 
 
-def _with_labels(conn: sqlite3.Connection, records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    labels = {
-        (request_id, row): label
-        for request_id, row, label in conn.execute("SELECT request_id, row, label FROM feedback")
-    }
-    return [(*r, labels[(r[0], r[1])]) for r in records if (r[0], r[1]) in labels]
+def _oldest_first(records: list[_Record]) -> list[_Record]:
+    return sorted(records, key=lambda r: (r.ts, r.request_id, r.row))
 
 
-def _latest(records: list[tuple[Any, ...]], rows: int | None) -> list[tuple[Any, ...]]:
-    """Newest first in, oldest first out, at most ``rows``."""
-    ordered = sorted(records, key=lambda r: (-r[2], r[0], r[1]))
-    kept = ordered[:rows] if rows else ordered
-    return sorted(kept, key=lambda r: (r[2], r[0], r[1]))
-
-
-def _insert(conn: sqlite3.Connection, rows: Iterable[LoggedRow]) -> None:
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [r.values() for r in rows],
+def _upsert(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
+    """Insert labels, replacing those of the same records."""
+    insert = _UPSERTS.get(conn.dialect.name)
+    if insert is None:  # other databases: delete, then insert, in the same transaction
+        keys = [(v["request_id"], v["row"]) for v in values]
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            conn.execute(FEEDBACK.delete().where(sa.tuple_(_F.request_id, _F.row).in_(chunk)))
+        conn.execute(FEEDBACK.insert(), values)
+        return
+    statement = insert(FEEDBACK)
+    changed = {"label": statement.excluded.label, "received_at": statement.excluded.received_at}
+    conn.execute(
+        statement.on_conflict_do_update(index_elements=[_F.request_id, _F.row], set_=changed),
+        values,
     )
-    conn.execute("COMMIT")
 
 
-def _count_matched(conn: sqlite3.Connection, keys: list[tuple[str, int]]) -> int:
-    """Labels whose record is logged, in either table (a served request has one non-shadow
-    row in the serving table, holding ``n_rows`` records)."""
-    serving = _has_serving_table(conn)
-    matched = 0
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        params = [v for key in chunk for v in key]
-        clause = " OR ".join("(request_id = ? AND row = ?)" for _ in chunk)
-        matched += conn.execute(
-            f"SELECT COUNT(*) FROM predictions WHERE {clause}", params
-        ).fetchone()[0]
-        if serving:
-            keys_table = ", ".join("(?, ?)" for _ in chunk)
-            matched += conn.execute(
-                f"WITH k(request_id, row) AS (VALUES {keys_table}) SELECT COUNT(*) FROM k "
-                f"JOIN {SERVING_TABLE} s ON s.request_id = k.request_id AND k.row < s.n_rows "
-                "AND s.role != 'shadow'",
-                params,
-            ).fetchone()[0]
-    return int(matched)
+def _request_sizes(conn: sa.Connection, request_ids: list[str]) -> dict[str, int]:
+    """Rows in each logged (non-shadow) request among ``request_ids``."""
+    sizes: dict[str, int] = {}
+    for start in range(0, len(request_ids), _CHUNK):
+        query = sa.select(_P.request_id, _P.n_rows).where(
+            _P.role != "shadow", _P.request_id.in_(request_ids[start : start + _CHUNK])
+        )
+        sizes.update((request_id, n_rows) for request_id, n_rows in conn.execute(query))
+    return sizes
 
 
-def _filters(model_name: str | None, hours: float | None, table: str = "") -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if model_name:
-        clauses.append(f"{table}model_name = ?")
-        params.append(model_name)
-    if hours:
-        clauses.append(f"{table}logged_at >= ?")
-        params.append(time.time() - hours * 3600)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _frame(records: list[tuple[Any, ...]], *, labelled: bool) -> pd.DataFrame:
+def _frame(records: list[_Record], *, labelled: bool) -> pd.DataFrame:
     meta = pd.DataFrame(
-        [r[:6] for r in records],
-        columns=["request_id", "row", "timestamp", "model_name", "model_version", "run_id"],
+        {
+            "request_id": pd.Series([r.request_id for r in records], dtype=object),
+            "row": pd.Series([r.row for r in records], dtype="int64"),
+            "timestamp": pd.to_datetime([r.ts for r in records], utc=True, format="ISO8601"),
+            "model_name": pd.Series([r.model_name for r in records], dtype=object),
+            "model_version": pd.Series([r.model_version for r in records], dtype=object),
+            "run_id": pd.Series([None] * len(records), dtype=object),
+        }
     )
-    meta["timestamp"] = pd.to_datetime(meta["timestamp"].astype(float), unit="s", utc=True)
-    inputs = pd.DataFrame.from_records([json.loads(r[6]) for r in records], index=meta.index)
+    inputs = pd.DataFrame.from_records([r.inputs for r in records], index=meta.index)
     outputs = pd.DataFrame(
-        {"prediction": pd.Series([json.loads(r[7]) for r in records], dtype=object)},
+        {"prediction": pd.Series([r.prediction for r in records], dtype=object)},
         index=meta.index,
     )
     probabilities = pd.DataFrame.from_records(
-        [json.loads(r[8]) if r[8] else {} for r in records], index=meta.index
+        [r.probabilities or {} for r in records], index=meta.index
     ).add_prefix("proba_")
     parts = [meta, inputs, outputs, probabilities]
-    parts.append(pd.DataFrame({"latency_ms": [r[9] for r in records]}, index=meta.index))
+    parts.append(pd.DataFrame({"latency_ms": [r.latency_ms for r in records]}, index=meta.index))
     if labelled:
-        labels = pd.Series([json.loads(r[10]) for r in records], dtype=object, index=meta.index)
+        labels = pd.Series([r.label for r in records], dtype=object, index=meta.index)
         parts.append(pd.DataFrame({"label": labels}))
     return pd.concat(parts, axis=1)
 

@@ -12,7 +12,7 @@ from loopml.core.data.ingest import read_file
 from loopml.errors import DataValidationError
 from loopml.tracking.prediction_log import FeedbackResult, Label, PredictionLog
 from loopml.workflows.events import Reporter, SilentReporter
-from loopml.workflows.monitor import log_path
+from loopml.workflows.monitor import log_url
 
 ID_COLUMN = "request_id"
 
@@ -20,7 +20,7 @@ ID_COLUMN = "request_id"
 @dataclass(frozen=True)
 class FeedbackOutcome:
     result: FeedbackResult
-    log: Path
+    log: str  # the log's file, or its URL without the password
     label_column: str
     skipped: int  # rows without a label
 
@@ -39,14 +39,14 @@ def record_feedback(
     labels, skipped = _labels(frame, source, column)
     if skipped:
         reporter.warn(f"{source}: {skipped} rows have no value in '{column}' and are left out")
-    log = PredictionLog(log_path(cfg))
+    log = PredictionLog(log_url(cfg))
     result = log.add_feedback(labels)
     if result.unmatched:
         reporter.warn(
             f"{result.unmatched} of {result.received} labels match no logged prediction yet; "
             "they are kept and join when (or if) that request is logged"
         )
-    return FeedbackOutcome(result, log.path, column, skipped)
+    return FeedbackOutcome(result, log.where, column, skipped)
 
 
 def _label_column(frame: pd.DataFrame, source: Path, chosen: str | None, target: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import sqlalchemy as sa
 
 from loopml.config import ProjectConfig
 from loopml.core import decay as decay_stats
@@ -27,7 +28,7 @@ from loopml.errors import ConfigError, DataError
 from loopml.reports import monitor as monitor_report
 from loopml.tracking import monitoring as runs
 from loopml.tracking.models import load
-from loopml.tracking.prediction_log import PredictionLog
+from loopml.tracking.prediction_log import PredictionLog, resolve_url
 from loopml.tracking.store import Tracker
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.predict import model_uri
@@ -90,17 +91,23 @@ class MonitorResult:
         return EXIT_CODES[self.assessment.status]
 
 
-def log_path(cfg: ProjectConfig) -> Path:
-    """The server's prediction log (``serve.prediction_log.url``) as a SQLite file path,
-    relative paths taken from the project folder."""
-    url, prefix = cfg.serve.prediction_log.url, "sqlite:///"
-    if not url.startswith(prefix) or ":memory:" in url:
+def log_url(cfg: ProjectConfig) -> str:
+    """The server's prediction log, ``serve.prediction_log.url``: any SQLAlchemy URL, a
+    relative SQLite path taken from the project folder."""
+    url = cfg.serve.prediction_log.url
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
         raise ConfigError(
-            f"serve.prediction_log.url: '{url}': monitoring and feedback read a SQLite "
-            "prediction log; set it to sqlite:///PATH (the server writes there)"
+            f"serve.prediction_log.url: '{url}' is not a database URL; "
+            "set it to sqlite:///PATH or postgresql://USER:PASSWORD@HOST:5432/DB"
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(
+            f"serve.prediction_log.url: '{url}': an in-memory log is lost with the server and "
+            "monitoring cannot read it; set it to sqlite:///PATH or a PostgreSQL URL"
         )
-    path = Path(url[len(prefix) :])
-    return path if path.is_absolute() else cfg.root / path
+    return resolve_url(url, cfg.root)
 
 
 def tracker_for(cfg: ProjectConfig) -> Tracker:
@@ -164,13 +171,13 @@ def _describe_source(cfg: ProjectConfig, current: Path | None) -> str:
         return str(current)
     window = cfg.monitoring.window
     span = f"last {window.rows} rows" if window.rows else f"last {window.hours:g} hours"
-    return f"prediction log {log_path(cfg)} ({span})"
+    return f"prediction log {PredictionLog(log_url(cfg)).where} ({span})"
 
 
 def _from_log(
     cfg: ProjectConfig, ref: runs.ModelRef, classes: list[str]
 ) -> tuple[pd.DataFrame, pd.Series | None, pd.DataFrame]:
-    log = PredictionLog(log_path(cfg))
+    log = PredictionLog(log_url(cfg))
     window = cfg.monitoring.window
     rows = log.window(model_name=ref.name, rows=window.rows, hours=window.hours, classes=classes)
     labelled = log.labelled(
