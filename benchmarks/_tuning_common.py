@@ -36,7 +36,7 @@ def shared(name: str) -> Path:
     return path
 
 
-def write_project(folder: Path, dataset: str, extra: dict[str, Any]) -> Path:
+def write_project(folder: Path, dataset: str, extra: dict[str, Any], seed: int = 42) -> Path:
     spec = DATASETS[dataset]
     body = {
         "name": f"bench-{dataset}",
@@ -45,7 +45,7 @@ def write_project(folder: Path, dataset: str, extra: dict[str, Any]) -> Path:
             "target": spec["target"],
             "columns": spec["columns"],
         },
-        "split": {"test": 0.2, "validation": 0.2, "seed": 42},
+        "split": {"test": 0.2, "validation": 0.2, "seed": seed},
         "metric": spec["metric"],
         **extra,
     }

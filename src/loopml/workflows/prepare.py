@@ -24,8 +24,11 @@ class Prepared:
     warnings: tuple[str, ...]
 
 
-def prepare(cfg: ProjectConfig, reporter: Reporter) -> Prepared:
-    """Read the data, check it, infer roles and split it. Raises on anything unusable."""
+def prepare(cfg: ProjectConfig, reporter: Reporter, *, leak_stops: bool = True) -> Prepared:
+    """Read the data, check it, infer roles and split it. Raises on anything unusable.
+
+    ``leak_stops=False`` (profiling) turns a leaking column into one more warning.
+    """
     reporter.stage(f"Loading {cfg.data.source}")
     frame = ingest.load(cfg.data)
     checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
@@ -39,8 +42,13 @@ def prepare(cfg: ProjectConfig, reporter: Reporter) -> Prepared:
         )
     reporter.stage(f"Validating {len(frame):,} rows x {frame.shape[1]} columns ({task})")
     checks.check_roles(frame, roles)
-    checks.check_leakage(frame, cfg.data.target, task, roles)
     warnings += checks.describe_frame(frame, roles)
+    try:
+        checks.check_leakage(frame, cfg.data.target, task, roles)
+    except DataValidationError as exc:
+        if leak_stops:
+            raise
+        warnings.append(str(exc))
     for message in warnings:
         reporter.warn(message)
     splits = split.make(frame, cfg.split, cfg.data.target, task)

@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from loopml.config import ProjectConfig
-from loopml.core.data import checks, ingest, split
 from loopml.core.data import profile as data_profile
-from loopml.core.data.roles import infer_roles, infer_task
-from loopml.errors import DataValidationError
 from loopml.reports import profile as profile_report
 from loopml.tracking import evaluations as results
 from loopml.tracking.store import FINGERPRINT_TAG, Tracker
 from loopml.workflows.events import Reporter, SilentReporter
+from loopml.workflows.prepare import prepare
 
 
 @dataclass(frozen=True)
@@ -34,22 +32,12 @@ def profile(
     cfg: ProjectConfig, *, reporter: Reporter | None = None, output: Path | None = None
 ) -> ProfileResult:
     reporter = reporter or SilentReporter()
-    reporter.stage(f"Loading {cfg.data.source}")
-    frame = ingest.load(cfg.data)
-    checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
-    task = infer_task(frame[cfg.data.target], cfg.data.task)
-    frame, warnings = checks.check_target(frame, cfg.data.target, task)
-    roles = infer_roles(frame, cfg.data.target, cfg.data.columns)
-    checks.check_roles(frame, roles)
-    warnings += checks.describe_frame(frame, roles)
-    try:
-        checks.check_leakage(frame, cfg.data.target, task, roles)
-    except DataValidationError as exc:
-        warnings.append(str(exc))
-    splits = split.make(frame, cfg.split, cfg.data.target, task)
+    data = prepare(cfg, reporter, leak_stops=False)
+    frame, splits, fingerprint = data.frame, data.splits, data.fingerprint
     reporter.stage(f"Profiling {len(frame):,} rows x {frame.shape[1]} columns")
-    found = data_profile.build(frame, cfg.data.target, task, roles, splits, warnings)
-    fingerprint = ingest.fingerprint(frame)
+    found = data_profile.build(
+        frame, cfg.data.target, data.task, data.roles, splits, list(data.warnings)
+    )
     header = {
         "project": cfg.name,
         "source": cfg.data.source,
