@@ -507,8 +507,8 @@ class TrainConfig(_Strict):
         "auto",
         description="Rows the winner is fitted on before the test split and registration, once "
         "it is picked on the validation split: train+validation (more data, as FLAML and "
-        "PyCaret's finalize do) or train. auto: train+validation unless evaluation.calibration "
-        "or evaluation.threshold needs the validation split held out.",
+        "PyCaret's finalize do) or train. auto: train+validation unless evaluation.calibration, "
+        "evaluation.threshold or train.distributed needs the validation split held out.",
     )
     distributed: bool = Field(
         False, description="Train lightgbm/xgboost candidates data-parallel with Ray Train."

@@ -74,10 +74,11 @@ _CHUNK = 500  # request ids per IN (…) query
 
 def resolve_url(url: str, root: Path) -> str:
     """A relative SQLite path is relative to the project folder ``root``."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str((root / url[len(prefix) :]).resolve())
-    return url
+    path = sqlite_file(url)
+    if path is None or path.is_absolute():
+        return url
+    absolute = sa.engine.make_url(url).set(database=str((root / path).resolve()))
+    return absolute.render_as_string(hide_password=False)
 
 
 def sqlite_file(url: str) -> Path | None:
