@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -158,3 +160,32 @@ def test_server_refuses_an_unreachable_store_in_one_line(tmp_path: Path) -> None
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot connect" in lines[0] and "pw" not in lines[0], lines
+
+
+def test_two_clients_adding_the_same_new_alias_at_once_both_succeed(
+    tracking_server: str, tmp_path: Path
+) -> None:
+    """MLflow's store reads an alias, then inserts it when absent: two clients adding the same
+    new alias at the same moment collide on its key. Neither may fail; the alias ends on one
+    of the two versions. Many rounds, each released to both clients by a barrier."""
+    cfg = load_config(_project(tmp_path / "race", tracking_server))
+    trackers = [Tracker(cfg.tracking, cfg.experiment_name, "alias-race") for _ in range(2)]
+    client = trackers[0].client
+    client.create_registered_model("alias-race")
+    experiment = client.create_experiment("alias-race")
+    for _ in range(2):
+        run = client.create_run(experiment)
+        client.create_model_version("alias-race", f"runs:/{run.info.run_id}/model", run.info.run_id)
+    rounds, barrier = 25, threading.Barrier(2)
+
+    def add_aliases(tracker: Tracker, version: str) -> None:
+        for round_ in range(rounds):
+            barrier.wait(timeout=30)
+            tracker._set_alias(f"race{round_}", version)
+
+    with ThreadPoolExecutor(2) as pool:
+        done = [pool.submit(add_aliases, t, v) for t, v in zip(trackers, ("1", "2"), strict=True)]
+        for future in done:
+            future.result(timeout=120)
+    aliases = trackers[0]._aliases()
+    assert {aliases[f"race{round_}"] for round_ in range(rounds)} <= {"1", "2"}

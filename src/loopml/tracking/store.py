@@ -7,6 +7,9 @@ a half-written run or registry entry behind.
 from __future__ import annotations
 
 import logging
+import random
+import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -212,7 +215,7 @@ class Tracker:
             if alias == CHALLENGER:
                 aliases = self._settle_aliases()
             else:
-                self.client.set_registered_model_alias(self.model_name, alias, version)
+                self._set_alias(alias, version)
                 aliases = self._aliases()
         except MlflowException as exc:
             raise TrackingError(f"registering {self.model_name} failed: {exc.message}") from exc
@@ -227,7 +230,7 @@ class Tracker:
         for _ in range(attempts):
             newest = str(max(self._version_numbers()))
             if self._aliases().get(CHALLENGER) != newest:
-                self.client.set_registered_model_alias(self.model_name, CHALLENGER, newest)
+                self._set_alias(CHALLENGER, newest)
             settled = self._aliases()
             if settled.get(CHALLENGER) == str(max(self._version_numbers())):
                 return settled
@@ -235,6 +238,21 @@ class Tracker:
             f"registering {self.model_name}: the challenger alias kept moving under "
             f"{attempts} concurrent registrations; run `loopml runs` and set it by hand"
         )
+
+    def _set_alias(self, alias: str, version: str, attempts: int = 5) -> None:
+        """Point ``alias`` at ``version``. MLflow's SQL store reads the alias, then inserts
+        it when absent, so two processes setting a new alias at once collide on its key; the
+        loser writes again, now as an update of the row the winner inserted."""
+        from mlflow.exceptions import MlflowException
+
+        for attempt in range(attempts):
+            try:
+                self.client.set_registered_model_alias(self.model_name, alias, version)
+                return
+            except MlflowException as exc:
+                if attempt == attempts - 1 or not _KEY_CONFLICT.search(exc.message):
+                    raise
+                time.sleep(random.uniform(0.05, 0.25))  # out of step with the other writer
 
     def _version_numbers(self) -> list[int]:
         found = self.client.search_model_versions(f"name = '{self.model_name}'")
@@ -349,6 +367,9 @@ def _log_model(record: RunRecord) -> str:
             extra_files=extra_files or None,
         )
     return str(info.model_uri)
+
+
+_KEY_CONFLICT = re.compile(r"UniqueViolation|UNIQUE constraint failed|duplicate key", re.I)
 
 
 def _model_id(model_uri: str) -> str | None:
