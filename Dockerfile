@@ -1,13 +1,16 @@
-# syntax=docker/dockerfile:1
 # loopml runtime image: `loopml serve` (the model server) and `loopml watch` (the monitor),
 # also `loopml server` (the MLflow tracking server). Two stages: the build stage compiles
 # wheels with the toolchain; the runtime stage is python:slim with those wheels only.
 #   docker build -t loopml .
-#   docker run -p 8000:8000 -e LOOPML_TRACKING_URI=... loopml serve --host 0.0.0.0
+#   docker run -p 8000:8000 -v "$PWD/my-project:/project" loopml \
+#     serve --set tracking.uri=http://mlflow:5000 --host 0.0.0.0
+# BASE_IMAGE swaps the Python base, e.g. for a mirror or an in-house image:
+#   docker build --build-arg BASE_IMAGE=registry.example/python:3.11-slim -t loopml .
 
 ARG PYTHON_VERSION=3.11
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim
 
-FROM python:${PYTHON_VERSION}-slim AS build
+FROM ${BASE_IMAGE} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
@@ -18,7 +21,7 @@ COPY src ./src
 RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock \
  && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-FROM python:${PYTHON_VERSION}-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 # libgomp1: the OpenMP runtime LightGBM links against.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgomp1 \
@@ -32,7 +35,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     MPLCONFIGDIR=/tmp/matplotlib
 WORKDIR /project
-RUN chown loopml:loopml /project
+# Mount points owned by loopml: a named volume mounted there starts with this owner (a
+# folder the image lacks would come up root-owned, and the server could not write to it).
+RUN mkdir -p /artifacts && chown loopml:loopml /project /artifacts
 USER loopml
 EXPOSE 8000
 # The model server's /health; compose overrides it for the services that are not HTTP.

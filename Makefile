@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint lock clean help
+.PHONY: demo test lint container-test lock clean help
 
 help:
 	@echo "make demo   install into .venv/ and run the whole loop on a bundled example"
@@ -34,6 +34,11 @@ lint: $(VENV)/.dev
 
 test: lint
 	$(BIN)/python -m pytest -p no:cacheprovider -q
+
+# Build the Docker image and run the compose services from it (needs a Docker engine;
+# LOOPML_BASE_IMAGE=... replaces python:3.11-slim).
+container-test: $(VENV)/.dev
+	LOOPML_CONTAINER_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider -q tests/e2e/test_container.py
 
 # Regenerate the lock files after changing dependencies in pyproject.toml.
 lock: $(BIN)/uv

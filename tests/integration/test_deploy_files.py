@@ -129,7 +129,7 @@ def _served_paths() -> set[str]:
 def test_dockerfile_is_multi_stage_slim_non_root_with_a_health_check() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\w+))?", text, re.MULTILINE)
-    assert len(stages) >= 2 and all(image.endswith("-slim") for image, _ in stages)
+    assert len(stages) >= 2 and all(_image(text, image).endswith("-slim") for image, _ in stages)
     final = text[text.rindex("\nFROM ") :]
     assert "COPY --from=build" in final
     assert re.search(r"^USER\s+loopml$", final, re.MULTILINE)
@@ -140,3 +140,36 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_a_health_check() -> None:
     assert default and default[1].split(", ")[0] == '"serve"' and "serve" in CLI.commands
     assert re.search(r"^EXPOSE 8000$", final, re.MULTILINE)
     assert (ROOT / "requirements.lock").is_file()  # what the build stage installs
+
+
+def _image(dockerfile: str, image: str) -> str:
+    """``image`` with the ``${ARG}``s of the Dockerfile's ARG defaults put in."""
+    defaults = dict(re.findall(r"^ARG\s+(\w+)=(\S+)$", dockerfile, re.MULTILINE))
+    while match := re.search(r"\$\{(\w+)\}", image):
+        image = image.replace(match[0], defaults[match[1]])
+    return image
+
+
+def test_named_volumes_of_loopml_services_are_folders_the_image_user_owns() -> None:
+    """A named volume starts as a copy of the image's folder, owner included; one the image
+    lacks comes up owned by root, and the non-root server cannot write its artifacts."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    final = text[text.rindex("\nFROM ") :]
+    owned = {
+        path
+        for line in re.findall(r"chown loopml:loopml ([^\\\n&]+)", final)
+        for path in line.split()
+    }
+    for service in LOOPML_SERVICES:
+        for source, target in _volumes(SERVICES[service]):
+            if source in COMPOSE["volumes"]:
+                assert target in owned, f"{service}: {target} is not chowned to loopml"
+
+
+@pytest.mark.parametrize("service", ["model", "watcher"])
+def test_services_that_write_the_project_mount_it_writable_as_its_owner(service: str) -> None:
+    """They write reports/ and .loopml/ (prediction log, studies) into the project folder."""
+    spec = SERVICES[service]
+    mounts = [str(entry) for entry in spec["volumes"] if ":/project" in str(entry)]
+    assert mounts and not any(entry.endswith(":ro") for entry in mounts), mounts
+    assert spec["user"] == "${LOOPML_UID:-10001}:${LOOPML_GID:-10001}"
