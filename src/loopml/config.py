@@ -194,6 +194,17 @@ class BatchConfig(_Strict):
     chunk_rows: int = Field(50_000, gt=0, description="Rows scored per chunk; bounds memory.")
 
 
+class ProfileConfig(_Strict):
+    sample_rows: int = Field(
+        200_000,
+        ge=100,
+        description=(
+            "With compute.backend ray: rows sampled for histograms, correlations, duplicates, "
+            "text and the split; column statistics cover every row."
+        ),
+    )
+
+
 class ProjectConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     data: DataConfig
@@ -204,6 +215,7 @@ class ProjectConfig(_Strict):
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    profile: ProfileConfig = Field(default_factory=ProfileConfig)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
     evaluation: EvaluationConfig = Field(default_factory=lambda: EvaluationConfig())
     behavioral: list[BehavioralTest] = Field(

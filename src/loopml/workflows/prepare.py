@@ -24,13 +24,21 @@ class Prepared:
     warnings: tuple[str, ...]
 
 
-def prepare(cfg: ProjectConfig, reporter: Reporter, *, leak_stops: bool = True) -> Prepared:
+def prepare(
+    cfg: ProjectConfig,
+    reporter: Reporter,
+    *,
+    leak_stops: bool = True,
+    frame: pd.DataFrame | None = None,
+) -> Prepared:
     """Read the data, check it, infer roles and split it. Raises on anything unusable.
 
-    ``leak_stops=False`` (profiling) turns a leaking column into one more warning.
+    ``leak_stops=False`` (profiling) turns a leaking column into one more warning; ``frame``
+    is the data already read (a sample of ``data.source``, for profiling on Ray).
     """
-    reporter.stage(f"Loading {cfg.data.source}")
-    frame = ingest.load(cfg.data)
+    if frame is None:
+        reporter.stage(f"Loading {cfg.data.source}")
+        frame = ingest.load(cfg.data)
     checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
     task = infer_task(frame[cfg.data.target], cfg.data.task)
     frame, warnings = checks.check_target(frame, cfg.data.target, task)

@@ -7,6 +7,7 @@ split's distribution is from the training split's.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,14 @@ class DataProfile:
     words: dict[str, dict[str, int]] = field(default_factory=dict)  # class -> word -> count
     drift: list[dict[str, Any]] = field(default_factory=list)
     split_labels: pd.DataFrame | None = None
+    rows: int = 0  # rows the column statistics cover: len(frame), or the whole file's
+    missing_cells: int = 0
+    target_mean: float = math.nan  # regression
+
+    @property
+    def sampled(self) -> bool:
+        """True when ``frame`` is a sample and the column statistics cover the whole file."""
+        return self.rows > len(self.frame)
 
     @property
     def groups(self) -> pd.Series:
@@ -57,21 +66,23 @@ class DataProfile:
         return pd.Series(ALL_ROWS, index=self.frame.index)
 
     def highlights(self) -> dict[str, Any]:
-        missing_cells = int(self.frame.isna().sum().sum())
+        cells = self.rows * self.frame.shape[1]
         flagged = [d["column"] for d in self.drift if d["flagged"]]
         return {
-            "rows": f"{len(self.frame):,}",
+            "rows": f"{self.rows:,}",
             "columns": self.frame.shape[1],
             "task": self.task,
             "classes" if self.task == "classification" else "target mean": (
-                len(self.labels)
-                if self.labels is not None
-                else f"{self.frame[self.target].mean():.4g}"
+                len(self.labels) if self.labels is not None else f"{self.target_mean:.4g}"
             ),
-            "missing cells": f"{missing_cells:,} ({missing_cells / self.frame.size:.1%})",
-            "duplicate rows": self.duplicates,
-            "train/test drift": ", ".join(flagged) if flagged else "none flagged",
+            "missing cells": f"{self.missing_cells:,} ({self.missing_cells / max(cells, 1):.1%})",
+            f"duplicate rows{self.in_sample}": self.duplicates,
+            f"train/test drift{self.in_sample}": ", ".join(flagged) if flagged else "none flagged",
         }
+
+    @property
+    def in_sample(self) -> str:
+        return " (in the sample)" if self.sampled else ""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -96,13 +107,18 @@ def build(
     splits: Splits,
     warnings: list[str],
 ) -> DataProfile:
-    found = DataProfile(frame, target, task, roles, splits, warnings)
+    found = DataProfile(frame, target, task, roles, splits, warnings, rows=len(frame))
+    if task == "regression":
+        found.target_mean = float(pd.to_numeric(frame[target], errors="coerce").mean())
     if task == "classification":
-        found.labels = frame[target].astype(str).value_counts()
-    found.missing = _missing(frame)
+        found.labels = _by_count(frame[target].astype(str).value_counts())
+    missing = frame.isna().sum()
+    found.missing, found.missing_cells = _missing(missing, len(frame)), int(missing.sum())
     found.numeric = _numeric(frame, roles)
     found.correlations, found.top_pairs = _correlations(frame, roles, target, task)
-    found.categories = _categories(frame, roles)
+    found.categories = [
+        _category(c, frame[c].dropna().astype(str).value_counts()) for c in roles.categorical
+    ]
     found.duplicates, found.conflicting = _duplicates(frame, target, roles)
     found.text_lengths = {
         c: pd.DataFrame(
@@ -117,11 +133,45 @@ def build(
     return found
 
 
-def _missing(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    counts = frame.isna().sum()
+@dataclass(frozen=True)
+class WholeData:
+    """Column statistics over every row of a file, computed where the file is (on Ray, see
+    ``compute.ray_profile``) when only a sample of it comes into memory."""
+
+    rows: int
+    missing: pd.Series  # column -> missing values
+    numeric: list[dict[str, Any]]  # as ``_numeric`` makes them, in roles.numeric order
+    categories: dict[str, pd.Series]  # column -> counts of its non-missing values, as text
+    labels: pd.Series | None  # class -> rows (classification)
+    target_mean: float = math.nan  # regression
+
+
+def with_whole_data(found: DataProfile, whole: WholeData) -> DataProfile:
+    """``found`` (built on a sample) with the column statistics of the whole file."""
+    found.rows = whole.rows
+    found.missing, found.missing_cells = (
+        _missing(whole.missing, whole.rows),
+        int(whole.missing.sum()),
+    )
+    found.numeric = whole.numeric
+    found.categories = [_category(c, counts) for c, counts in whole.categories.items()]
+    if whole.labels is not None:
+        found.labels = _by_count(whole.labels)
+    found.target_mean = whole.target_mean
+    return found
+
+
+def _by_count(counts: pd.Series) -> pd.Series:
+    """Most frequent first, ties by value: the same order wherever the counts were made."""
+    frame = pd.DataFrame({"value": counts.index.astype(str), "count": counts.to_numpy()})
+    ordered = frame.sort_values(["count", "value"], ascending=[False, True], kind="stable")
+    return pd.Series(ordered["count"].to_numpy(), index=ordered["value"].to_numpy(), name="count")
+
+
+def _missing(counts: pd.Series, rows: int) -> list[dict[str, Any]]:
     return [
-        {"column": str(c), "missing": int(n), "share": float(n / len(frame))}
-        for c, n in counts.sort_values(ascending=False).items()
+        {"column": str(c), "missing": int(n), "share": float(n / rows)}
+        for c, n in counts.sort_values(ascending=False, kind="stable").items()
         if n > 0
     ]
 
@@ -168,20 +218,15 @@ def _correlations(
     return matrix, pairs[:10]
 
 
-def _categories(frame: pd.DataFrame, roles: ColumnRoles) -> list[dict[str, Any]]:
-    rows = []
-    for column in roles.categorical:
-        counts = frame[column].dropna().astype(str).value_counts()
-        rare = counts[counts < 5].sum()
-        rows.append(
-            {
-                "column": column,
-                "distinct": len(counts),
-                "top": ", ".join(f"{k} ({v})" for k, v in counts.head(5).items()),
-                "rare_share": float(rare / max(counts.sum(), 1)),
-            }
-        )
-    return rows
+def _category(column: str, counts: pd.Series) -> dict[str, Any]:
+    counts = _by_count(counts)
+    rare = counts[counts < 5].sum()
+    return {
+        "column": column,
+        "distinct": len(counts),
+        "top": ", ".join(f"{k} ({v})" for k, v in counts.head(5).items()),
+        "rare_share": float(rare / max(counts.sum(), 1)),
+    }
 
 
 def _duplicates(frame: pd.DataFrame, target: str, roles: ColumnRoles) -> tuple[int, int]:
