@@ -55,26 +55,37 @@ def _project(folder: Path, kind: str, **extra: object) -> Path:
     return write_project(folder, body)
 
 
-@pytest.mark.parametrize("kind", ["csv", "parquet"])
-def test_column_statistics_on_ray_equal_the_local_ones(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("kind", "target"), [("csv", "label"), ("parquet", "fare")])
+def test_column_statistics_on_ray_equal_the_local_ones(
+    kind: str, target: str, tmp_path: Path
+) -> None:
     from loopml.compute import ray_profile
 
-    cfg = load_config(_project(tmp_path, kind))
+    config = _project(tmp_path, kind)
+    config.write_text(config.read_text().replace("target: label", f"target: {target}"))
+    cfg = load_config(config)
     data = prepare(cfg, SilentReporter(), leak_stops=False)
     args: tuple[Any, ...] = (data.frame, data.target, data.task, data.roles, data.splits, [])
     local = data_profile.build(*args)
-    dataset = ray_profile.read(cfg.data.source)
-    whole = ray_profile.whole_data(dataset, data.roles, data.target, classification=True)
+    classification = data.task == "classification"
+    whole = ray_profile.whole_data(
+        ray_profile.read(cfg.data.source), data.roles, data.target, classification
+    )
     on_ray = data_profile.with_whole_data(data_profile.build(*args), whole)
 
-    assert data.roles.numeric == ("age", "visits", "fare")
-    assert data.roles.categorical == ("city", "plan")
-    assert on_ray.rows == local.rows == ROWS
+    assert classification == (target == "label")
+    assert set(data.roles.numeric) == {"age", "visits", "fare"} - {target}
+    assert set(data.roles.categorical) == {"city", "plan", "label"} - {target}
+    assert on_ray.rows == local.rows == ROWS and not on_ray.sampled
     assert on_ray.missing == local.missing and on_ray.missing_cells == local.missing_cells
     assert [m["column"] for m in local.missing] == ["age", "city"]
     assert on_ray.categories == local.categories
-    assert on_ray.labels is not None and local.labels is not None
-    assert on_ray.labels.to_dict() == local.labels.to_dict()
+    if classification:
+        assert on_ray.labels is not None and local.labels is not None
+        assert on_ray.labels.to_dict() == local.labels.to_dict()
+    else:
+        assert on_ray.target_mean == pytest.approx(local.target_mean, rel=1e-9)
+    assert on_ray.highlights() == local.highlights()
     for ray_row, local_row in zip(on_ray.numeric, local.numeric, strict=True):
         assert ray_row["column"] == local_row["column"]
         assert ray_row["distinct"] == local_row["distinct"]
@@ -98,7 +109,7 @@ def test_profile_command_on_ray_reports_every_row_and_samples_the_rest(tmp_path:
     code, stdout, stderr = cli("profile", "-c", str(config))
     assert code == 0, stderr
     assert "Sampled 600 of 3,000 rows" in stderr
-    assert "3,000" in stdout  # the highlights table
+    assert stdout.strip().endswith("profile-customers.html")  # the report's path, for scripts
     page = (tmp_path / "reports" / "profile-customers.html").read_text(encoding="utf-8")
     assert "all 3,000 rows (Ray Data)" in page
     assert "a random sample of 600 rows" in page
@@ -114,25 +125,3 @@ def test_profile_on_ray_refuses_a_file_type_it_cannot_split_in_one_line(tmp_path
     lines = [line for line in stderr.strip().splitlines() if line.startswith("error")]
     assert len(lines) == 1 and "customers.jsonl" in lines[0] and "compute.backend" in lines[0]
     assert not (tmp_path / "reports").exists()
-
-
-def test_a_regression_target_is_summarised_over_every_row(tmp_path: Path) -> None:
-    from loopml.compute import ray_profile
-
-    config = _project(tmp_path, "parquet", compute={"backend": "ray"})
-    body = config.read_text().replace("target: label", "target: fare")
-    config.write_text(body, encoding="utf-8")
-    cfg = load_config(config)
-    data = prepare(cfg, SilentReporter(), leak_stops=False)
-    whole = ray_profile.whole_data(
-        ray_profile.read(cfg.data.source), data.roles, "fare", classification=False
-    )
-    assert whole.labels is None
-    assert whole.target_mean == pytest.approx(_frame()["fare"].mean(), rel=1e-9)
-    found = data_profile.with_whole_data(
-        data_profile.build(data.frame.head(100), "fare", "regression", data.roles, data.splits, []),
-        whole,
-    )
-    assert found.sampled and found.rows == ROWS
-    assert found.highlights()["target mean"] == f"{_frame()['fare'].mean():.4g}"
-    assert "duplicate rows (in the sample)" in found.highlights()
