@@ -116,12 +116,28 @@ def test_profile_command_on_ray_reports_every_row_and_samples_the_rest(tmp_path:
     assert '<div class="value">3,000</div>' in page  # the rows card counts the whole file
 
 
-def test_profile_on_ray_refuses_a_file_type_it_cannot_split_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("source", "named", "says"),
+    [
+        ("customers.jsonl", "customers.jsonl", "profiles .parquet and .csv files"),
+        ("ragged_head.csv", "ragged_head.csv", "Expected 7 columns, got 9"),  # the driver's
+        ("ragged.csv", "ragged.csv", "Failed to read CSV file"),  # a worker's
+        ("sqlite:///shop.db", "data.source 'sqlite://...'", "set compute.backend: local"),
+    ],
+)
+def test_profile_on_ray_refuses_what_it_cannot_read_in_one_line(
+    source: str, named: str, says: str, tmp_path: Path
+) -> None:
     config = _project(tmp_path, "csv", compute={"backend": "ray"})
     frame = pd.read_csv(tmp_path / "customers.csv")
     frame.to_json(tmp_path / "customers.jsonl", orient="records", lines=True)
-    code, _, stderr = cli("profile", "-c", str(config), "--set", "data.source=customers.jsonl")
+    header, *rows = (tmp_path / "customers.csv").read_text().splitlines(keepends=True)
+    bad = "1,2,3,4,5,6,7,8,9\n"
+    (tmp_path / "ragged_head.csv").write_text("".join([header, bad, *rows]))
+    (tmp_path / "ragged.csv").write_text("".join([header, *rows, bad]))  # past the first block
+    sets = ["--set", f"data.source={source}", "--set", "data.query=select 1"]
+    code, _, stderr = cli("profile", "-c", str(config), *sets)
     assert code == 1
     lines = [line for line in stderr.strip().splitlines() if line.startswith("error")]
-    assert len(lines) == 1 and "customers.jsonl" in lines[0] and "compute.backend" in lines[0]
+    assert len(lines) == 1 and named in lines[0] and says in lines[0], stderr[-2000:]
     assert not (tmp_path / "reports").exists()

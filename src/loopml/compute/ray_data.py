@@ -60,12 +60,18 @@ def ray_session(cfg: ComputeConfig) -> Iterator[Any]:
 
 
 def _quiet() -> None:
-    """Ray's INFO logs and progress lines are for Ray's developers; loopml reports progress."""
+    """Ray's INFO logs and progress lines are for Ray's developers; loopml reports progress.
+
+    Ray Data also logs a failed task's stack traces, twice, before raising it to loopml,
+    which reports it in one line (``user_error``); they show only when logging is verbose.
+    """
     import ray.data
 
     ray.data.DataContext.get_current().enable_progress_bars = False
     for name in ("ray", "ray.data", "ray.train", "ray.tune"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
 
 
 _MODELS: dict[str, Scorer] = {}  # per worker process: the model, deserialized once
@@ -126,7 +132,7 @@ def score_file(scorer: Scorer, source: Path, *, batch_rows: int) -> Iterator[pd.
     try:
         yield from batches
     except ray.exceptions.RayError as exc:
-        raise _user_error(exc, source) from None
+        raise user_error(exc, source) from None
 
 
 def _score_parquet(source: Path, model: Any, batch_rows: int) -> Iterator[pd.DataFrame]:
@@ -189,9 +195,11 @@ def _read(source: Path, scorer: Scorer) -> Any:
 
 
 _REMOTE_ERROR = re.compile(r"^loopml\.errors\.(\w+): (.+)$", re.MULTILINE)
+_CAUSE = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Invalid|Exception)): (.+)$", re.MULTILINE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _user_error(exc: Exception, source: Path) -> Exception:
+def user_error(exc: Exception, source: Path | str, doing: str = "scoring") -> Exception:
     """A loopml error raised in a worker, as the same one-line error on the driver.
 
     Ray sends the worker's traceback as text (the exception object does not survive the
@@ -201,5 +209,11 @@ def _user_error(exc: Exception, source: Path) -> Exception:
     cls = getattr(errors, found[1], None) if found else None
     if found and isinstance(cls, type) and issubclass(cls, LoopmlError):
         return cls(f"{source}: {found[2]}")
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return DataError(f"{source}: scoring on Ray failed ({lines[0] if lines else exc!r})")
+    text = _ANSI.sub("", str(exc))
+    causes = _CAUSE.findall(text)
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    reason = f"{causes[-1][0]}: {causes[-1][1].split('. ')[0]}" if causes else lines[0]
+    return DataError(
+        f"{source}: {doing} on Ray failed ({reason}); check the file, or run once with "
+        "compute.backend: local, whose reader names the bad line"
+    )

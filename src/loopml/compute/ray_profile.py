@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 
+from loopml.compute.ray_data import user_error
 from loopml.core.data.ingest import file_kind
 from loopml.core.data.profile import WholeData
 from loopml.core.data.roles import ColumnRoles
@@ -47,14 +50,30 @@ def read(source: str) -> Any:
         )
     delimiter = "\t" if source.endswith(".tsv") else ","
     parse = pa_csv.ParseOptions(delimiter=delimiter)
-    with pa_csv.open_csv(source, parse_options=parse) as reader:
-        names = reader.schema.names
+    try:  # the header, from the first block only
+        head = pa_csv.ReadOptions(block_size=1 << 16)
+        with pa_csv.open_csv(source, read_options=head, parse_options=parse) as reader:
+            names = reader.schema.names
+    except (pa.ArrowInvalid, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise DataError(f"{source}: cannot be read as CSV ({reason}); fix the file") from None
     convert = pa_csv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         null_values=PANDAS_NA,
         strings_can_be_null=True,
     )
     return ray.data.read_csv(source, parse_options=parse, convert_options=convert)
+
+
+@contextmanager
+def worker_errors(source: str) -> Iterator[None]:
+    """A failure in a Ray worker (a ragged CSV row, an unreadable block) as one line."""
+    import ray
+
+    try:
+        yield
+    except ray.exceptions.RayError as exc:
+        raise user_error(exc, source, "profiling") from None
 
 
 def sample(dataset: Any, source: str, rows: int, seed: int) -> tuple[pd.DataFrame, int]:

@@ -79,17 +79,16 @@ def _on_ray(cfg: ProjectConfig, reporter: Reporter) -> tuple[Prepared, data_prof
     from loopml.compute import ray_profile
     from loopml.compute.ray_data import ray_session
 
+    source = cfg.data.source
     if cfg.data.is_sql():
         raise ConfigError(
-            "compute.backend ray profiles .parquet and .csv files, not a SQL query; "
-            "use compute.backend: local for data.source " + cfg.data.source.split("://")[0]
+            f"data.source '{source.split('://')[0]}://...': compute.backend ray profiles "
+            ".parquet and .csv files; set compute.backend: local, or export the query to Parquet"
         )
-    with ray_session(cfg.compute):
-        reporter.stage(f"Reading {cfg.data.source} on Ray")
-        dataset = ray_profile.read(cfg.data.source)
-        frame, rows = ray_profile.sample(
-            dataset, cfg.data.source, cfg.profile.sample_rows, cfg.split.seed
-        )
+    with ray_session(cfg.compute), ray_profile.worker_errors(source):
+        reporter.stage(f"Reading {source} on Ray")
+        dataset = ray_profile.read(source)
+        frame, rows = ray_profile.sample(dataset, source, cfg.profile.sample_rows, cfg.split.seed)
         if rows > len(frame):
             reporter.stage(f"Sampled {len(frame):,} of {rows:,} rows for the row-level sections")
         data = prepare(cfg, reporter, leak_stops=False, frame=frame)
