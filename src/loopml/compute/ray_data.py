@@ -21,7 +21,7 @@ import pandas as pd
 from loopml import errors
 from loopml.config import ComputeConfig
 from loopml.core.compile import Scorer
-from loopml.core.data.ingest import file_kind
+from loopml.core.data.ingest import csv_delimiter, file_kind
 from loopml.errors import ConfigError, DataError, LoopmlError
 
 
@@ -186,7 +186,7 @@ def _read(source: Path, scorer: Scorer) -> Any:
         return ray.data.read_csv(
             str(source),
             convert_options=pa_csv.ConvertOptions(column_types=as_text),
-            parse_options=pa_csv.ParseOptions(delimiter="\t" if source.suffix == ".tsv" else ","),
+            parse_options=pa_csv.ParseOptions(delimiter=csv_delimiter(str(source))),
         )
     raise DataError(
         f"{source}: compute.backend ray scores .parquet and .csv files; convert it, "

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from loopml.compute.ray_data import user_error
-from loopml.core.data.ingest import file_kind
+from loopml.core.data.ingest import csv_delimiter, file_kind
 from loopml.core.data.profile import WholeData
 from loopml.core.data.roles import ColumnRoles
 from loopml.errors import DataError
@@ -48,8 +48,7 @@ def read(source: str) -> Any:
             f"{source}: compute.backend ray profiles .parquet and .csv files; convert it, "
             "or use compute.backend: local"
         )
-    delimiter = "\t" if source.endswith(".tsv") else ","
-    parse = pa_csv.ParseOptions(delimiter=delimiter)
+    parse = pa_csv.ParseOptions(delimiter=csv_delimiter(source))
     try:  # the header, from the first block only
         head = pa_csv.ReadOptions(block_size=1 << 16)
         with pa_csv.open_csv(source, read_options=head, parse_options=parse) as reader:

@@ -35,8 +35,7 @@ def read_file(source: str) -> pd.DataFrame:
         raise DataError(f"{source}: no such file; check data.source (relative to loopml.yaml)")
     try:
         if kind == "csv":
-            sep = "\t" if source.endswith(".tsv") else ","
-            return pd.read_csv(source, sep=sep)
+            return pd.read_csv(source, sep=csv_delimiter(source))
         if kind == "parquet":
             return pd.read_parquet(source)
         return pd.read_json(source, lines=True)
@@ -47,6 +46,11 @@ def read_file(source: str) -> pd.DataFrame:
         if "Empty CSV file" in first or "No columns to parse" in first:
             raise DataError(f"{source}: the file is empty; it needs a header and rows") from None
         raise DataError(f"{source}: cannot read as {kind} ({first}); check the file") from None
+
+
+def csv_delimiter(source: str) -> str:
+    """Tab for a .tsv file, else comma: every reader of CSV files uses this one rule."""
+    return "\t" if source.split("?")[0].lower().endswith(".tsv") else ","
 
 
 def file_kind(source: str) -> str:
