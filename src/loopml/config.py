@@ -283,7 +283,7 @@ class ProjectConfig(_Strict):
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
         relevant["tuning"].pop("n_jobs", None)  # how fast, not what: results do not depend on it
         if self.train.distributed:
-            relevant["train"] = {"distributed": True}
+            relevant["train"] = {"distributed": True, "sample_rows": self.train.sample_rows}
         if self.refit_rows() != "train":
             relevant["refit"] = self.refit_rows()
         blob = json.dumps(relevant, sort_keys=True).encode()
@@ -532,6 +532,12 @@ class TrainConfig(_Strict):
     )
     storage: str = Field(
         ".loopml/ray", description="Where Ray Train keeps checkpoints (path or URL)."
+    )
+    sample_rows: int = Field(
+        200_000,
+        ge=100,
+        description="With distributed: rows read onto this machine to check the data, fit the "
+        "preprocessing and baseline, calibrate and report; boosters train on every row on Ray.",
     )
 
 

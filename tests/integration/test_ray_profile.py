@@ -119,7 +119,7 @@ def test_profile_command_on_ray_reports_every_row_and_samples_the_rest(tmp_path:
 @pytest.mark.parametrize(
     ("source", "named", "says"),
     [
-        ("customers.jsonl", "customers.jsonl", "profiles .parquet and .csv files"),
+        ("customers.jsonl", "customers.jsonl", "Ray reads .parquet and .csv files"),
         ("ragged_head.csv", "ragged_head.csv", "Expected 7 columns, got 9"),  # the driver's
         ("ragged.csv", "ragged.csv", "Failed to read CSV file"),  # a worker's
         ("sqlite:///shop.db", "data.source 'sqlite://...'", "set compute.backend: local"),

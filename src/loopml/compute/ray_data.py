@@ -197,6 +197,8 @@ def _read(source: Path, scorer: Scorer) -> Any:
 _REMOTE_ERROR = re.compile(r"^loopml\.errors\.(\w+): (.+)$", re.MULTILINE)
 _CAUSE = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Invalid|Exception)): (.+)$", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Ray's own wrappers around a worker's exception: the cause worth naming is the one inside.
+_RAY_WRAPPERS = {"UserCodeException", "RayTaskError", "RayError"}
 
 
 def user_error(exc: Exception, source: Path | str, doing: str = "scoring") -> Exception:
@@ -212,7 +214,8 @@ def user_error(exc: Exception, source: Path | str, doing: str = "scoring") -> Ex
     text = _ANSI.sub("", str(exc))
     causes = _CAUSE.findall(text)
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    reason = f"{causes[-1][0]}: {causes[-1][1].split('. ')[0]}" if causes else lines[0]
+    named = [c for c in causes if c[0] not in _RAY_WRAPPERS] or causes
+    reason = f"{named[-1][0]}: {named[-1][1].split('. ')[0]}" if named else lines[0]
     return DataError(
         f"{source}: {doing} on Ray failed ({reason}); check the file, or run once with "
         "compute.backend: local, whose reader names the bad line"

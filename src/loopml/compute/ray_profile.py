@@ -34,8 +34,11 @@ PANDAS_NA = [
 MISSING = "__missing__"
 
 
-def read(source: str) -> Any:
-    """The file as a Ray Dataset: Parquet as stored, CSV with every cell as text."""
+def read(source: str, fix: str = "use compute.backend: local") -> Any:
+    """The file as a Ray Dataset: Parquet as stored, CSV with every cell as text.
+
+    ``fix`` ends the error on another file type: how to do the work without Ray.
+    """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
     import ray.data
@@ -44,10 +47,7 @@ def read(source: str) -> Any:
     if kind == "parquet":
         return ray.data.read_parquet(source)
     if kind != "csv":
-        raise DataError(
-            f"{source}: compute.backend ray profiles .parquet and .csv files; convert it, "
-            "or use compute.backend: local"
-        )
+        raise DataError(f"{source}: Ray reads .parquet and .csv files; convert it, or {fix}")
     parse = pa_csv.ParseOptions(delimiter=csv_delimiter(source))
     try:  # the header, from the first block only
         head = pa_csv.ReadOptions(block_size=1 << 16)
@@ -65,37 +65,42 @@ def read(source: str) -> Any:
 
 
 @contextmanager
-def worker_errors(source: str) -> Iterator[None]:
+def worker_errors(source: str, doing: str = "profiling") -> Iterator[None]:
     """A failure in a Ray worker (a ragged CSV row, an unreadable block) as one line."""
     import ray
 
     try:
         yield
     except ray.exceptions.RayError as exc:
-        raise user_error(exc, source, "profiling") from None
+        raise user_error(exc, source, doing) from None
 
 
 def sample(dataset: Any, source: str, rows: int, seed: int) -> tuple[pd.DataFrame, int]:
     """At most ``rows`` random rows as the local reader would load them, and the row count."""
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pq
-
     total = int(dataset.count())
     picked = dataset
     if total > rows:
         # A little over the share asked for, then cut: a Bernoulli sample varies in size.
         fraction = min(1.0, 1.1 * rows / total)
         picked = dataset.random_sample(fraction, seed=seed).limit(rows)
-    table = pa.concat_tables(list(picked.iter_batches(batch_size=None, batch_format="pyarrow")))
+    return local_frame(picked, source), total
+
+
+def local_frame(dataset: Any, source: str) -> pd.DataFrame:
+    """The rows of ``dataset`` (a few, on the driver) as the local reader loads ``source``."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables(list(dataset.iter_batches(batch_size=None, batch_format="pyarrow")))
     buffer = io.BytesIO()
     if file_kind(source) == "parquet":
         pq.write_table(table, buffer)
         buffer.seek(0)
-        return pd.read_parquet(buffer), total
+        return pd.read_parquet(buffer)
     pa_csv.write_csv(table, buffer)
     buffer.seek(0)
-    return pd.read_csv(buffer), total
+    return pd.read_csv(buffer)
 
 
 def whole_data(dataset: Any, roles: ColumnRoles, target: str, classification: bool) -> WholeData:

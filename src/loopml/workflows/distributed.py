@@ -1,17 +1,23 @@
-"""`train.distributed: true`: LightGBM / XGBoost candidates trained data-parallel on Ray.
+"""`train.distributed: true`: the data on Ray Data, LightGBM / XGBoost trained on Ray Train.
 
-The preprocessing is fitted on the driver (its statistics need every training row once),
-then applied to the training rows by Ray Data ``map_batches`` on the workers, and Ray
-Train fits the booster on the shards. The fitted booster goes back into the same
-scikit-learn pipeline a local fit would build, so scoring, logging, registering and
+The driver never reads the whole file (``compute.ray_prepare``). It checks a sample of at
+most ``train.sample_rows`` rows, infers the roles, fits the preprocessing and the baseline
+on the sample's training rows, and calibrates and reports on the sample. The workers split
+every row, transform the training split with ``map_batches``, and Ray Train fits each
+booster on all of it. Validation and test are scored on the workers over every row, so
+the pick and the test metrics come from the whole data. The fitted booster goes back
+into the same scikit-learn pipeline a local fit builds, so logging, registering and
 serving do not change.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +25,114 @@ import pandas as pd
 from loopml.config import ProjectConfig, Task
 from loopml.core import models, training
 from loopml.core.boosters import LIBRARIES, ROUNDS_PARAM, BoosterModel
+from loopml.core.data import checks, split
 from loopml.core.evaluation import metrics
 from loopml.errors import ConfigError
 from loopml.workflows.events import Reporter
-from loopml.workflows.prepare import Prepared
+from loopml.workflows.prepare import Prepared, check
+
+if TYPE_CHECKING:
+    from loopml.compute.ray_prepare import RawRows
+
+
+@contextmanager
+def session(cfg: ProjectConfig) -> Iterator[None]:
+    """Ray for the whole training: the rows placed by ``prepare`` live as long as it does."""
+    from loopml.compute import ray_data, ray_profile
+
+    with ray_data.ray_session(cfg.compute), ray_profile.worker_errors(cfg.data.source, "training"):
+        yield
+
+
+def prepare(cfg: ProjectConfig, reporter: Reporter, *, whole: bool = True) -> Prepared:
+    """A checked, split sample of ``data.source`` and, with ``whole``, every row split on Ray.
+
+    Call it inside ``session``. ``whole=False`` (evaluation) reads the sample only.
+    """
+    from loopml.compute import ray_prepare
+
+    if cfg.data.is_sql():
+        raise ConfigError(
+            f"data.source '{cfg.data.source.split('://')[0]}://...': train.distributed reads "
+            ".parquet and .csv files on Ray; export the query to Parquet, or set "
+            "train.distributed: false"
+        )
+    reporter.stage(f"Reading {cfg.data.source} on Ray")
+    raw = ray_prepare.open_rows(cfg.data.source, cfg.split.seed)
+    data, cutoffs = _sample(cfg, raw, reporter, whole)
+    if not whole:
+        return data
+    reporter.stage(f"Splitting all {raw.rows:,} rows on Ray ({data.splits.how})")
+    types = dict(data.frame.dtypes)
+    classes = data.task == "classification"
+    placed = ray_prepare.place(raw, types, data.target, cfg.split, cutoffs, classes=classes)
+    warnings = data.warnings
+    if placed.unlabelled:
+        warnings += (f"target '{data.target}': dropped {placed.unlabelled:,} rows with no label",)
+        reporter.warn(warnings[-1])
+    return dataclasses.replace(data, warnings=warnings, on_ray=placed)
+
+
+def _sample(
+    cfg: ProjectConfig, raw: RawRows, reporter: Reporter, whole: bool
+) -> tuple[Prepared, tuple[pd.Timestamp, pd.Timestamp] | None]:
+    """The sample, checked and split as every row will be; and the time cutoffs, if any."""
+    from loopml.compute import ray_prepare
+
+    frame = ray_prepare.sample(raw, cfg.data.source, cfg.train.sample_rows)
+    sampled = raw.rows > len(frame)
+    if sampled:
+        reporter.stage(f"Checking a sample of {len(frame):,} of the {raw.rows:,} rows")
+    checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
+    frame = frame[frame[cfg.data.target].notna()].reset_index(drop=True)
+    draws = frame.pop(ray_prepare.DRAW).to_numpy()
+    found = check(cfg, frame, reporter)
+    cutoffs, places, how = _places(found.frame, draws, cfg)
+    if sampled and not whole:
+        how += f"; a sample of {len(frame):,} of {raw.rows:,} rows"
+    splits = split.from_places(found.frame, places, how)
+    data = Prepared(
+        found.frame,
+        cfg.data.target,
+        found.task,
+        found.roles,
+        splits,
+        raw.fingerprint,
+        found.warnings,
+        whole_rows=raw.rows if sampled else None,
+    )
+    return data, cutoffs
+
+
+def _places(
+    frame: pd.DataFrame, draws: np.ndarray, cfg: ProjectConfig
+) -> tuple[tuple[pd.Timestamp, pd.Timestamp] | None, np.ndarray, str]:
+    """The sample's places, and the time cutoffs the workers place every row by."""
+    column = cfg.split.time_column
+    if not column:
+        return None, split.place(draws, cfg.split), "hashed"
+    moments = split.times(frame, column)
+    cutoffs = split.time_cutoffs(moments, cfg.split)
+    return cutoffs, split.place_by_time(moments, cutoffs), f"time-based on '{column}'"
+
+
+def predictions(
+    data: Prepared, model: Any, part: str
+) -> tuple[pd.Series, np.ndarray, np.ndarray | None]:
+    """``model``'s labels, predictions and probabilities on a split: every row of it on Ray."""
+    from loopml.compute import ray_prepare
+
+    assert data.on_ray is not None
+    features = list(data.roles.features)
+    found = ray_prepare.predictions(data.on_ray, part, model, features, data.target, data.task)
+    proba = found.filter(regex=r"^p\d+$").to_numpy()
+    return found["y"], found["predicted"].to_numpy(), proba if proba.shape[1] else None
+
+
+def score(data: Prepared, model: Any, part: str, metric: metrics.Metric) -> float:
+    """``model``'s ``metric`` on every row of one split."""
+    y_true, predicted, proba = predictions(data, model, part)
+    return metrics.score(metric, y_true, predicted, proba, getattr(model, "classes_", None))
 
 
 def candidates(cfg: ProjectConfig, task: Task) -> list[training.Candidate]:
@@ -45,7 +155,8 @@ def candidates(cfg: ProjectConfig, task: Task) -> list[training.Candidate]:
 def fit(
     cfg: ProjectConfig, data: Prepared, metric: metrics.Metric, reporter: Reporter
 ) -> list[training.Fitted]:
-    """The baseline and every booster candidate, fitted on the training split."""
+    """The baseline (on the sample) and every booster (on every training row), in ``session``."""
+    assert data.on_ray is not None, "distributed.fit needs distributed.prepare's rows"
     listed = candidates(cfg, data.task)
     problem = training.Problem(
         data.task,
@@ -57,65 +168,50 @@ def fit(
     )
     reporter.stage(
         f"Fitting the baseline and {len(listed) - 1} boosters on Ray Train "
-        f"({cfg.train.workers} workers, {data.splits.how} split)"
+        f"({cfg.train.workers} workers, {data.on_ray.sizes['train']:,} training rows)"
     )
-    done = 0
-
-    def tick(result: training.Fitted) -> None:
-        nonlocal done
-        done += 1
-        reporter.progress(f"fitted {result.name}", done, len(listed))
-        if result.error:
-            reporter.warn(f"candidate {result.name} failed and is left out: {result.error}")
-
     run_key = f"{cfg.name}-{cfg.training_key()}-{data.fingerprint}"
-    return fit_all(cfg, problem, listed, run_key=run_key, reporter=reporter, on_done=tick)
-
-
-def fit_all(
-    cfg: ProjectConfig,
-    problem: training.Problem,
-    listed: list[training.Candidate],
-    *,
-    run_key: str,
-    reporter: Reporter,
-    on_done: Callable[[training.Fitted], None],
-) -> list[training.Fitted]:
-    """Fit the baseline here and each booster on Ray; a failed booster is reported, not fatal."""
-    from loopml.compute import ray_data
-
-    fitted = [training.fit_candidate(problem, listed[0])]
-    on_done(fitted[0])
-    with ray_data.ray_session(cfg.compute):
-        for candidate in listed[1:]:
-            fit = _fit_on_ray(cfg, problem, candidate, f"{run_key}-{candidate.name}", reporter)
-            fitted.append(fit)
-            on_done(fit)
+    fitted = [_on_whole_validation(training.fit_candidate(problem, listed[0]), data, metric)]
+    reporter.progress(f"fitted {fitted[0].name}", 1, len(listed))
+    for done, candidate in enumerate(listed[1:], start=2):
+        name = f"{run_key}-{candidate.name}"
+        fitted.append(_fit_on_ray(cfg, data, problem, candidate, name, metric, reporter))
+        reporter.progress(f"fitted {candidate.name}", done, len(listed))
     return fitted
+
+
+def _on_whole_validation(
+    fitted: training.Fitted, data: Prepared, metric: metrics.Metric
+) -> training.Fitted:
+    """``fitted`` with its validation score taken on every validation row, on Ray."""
+    if fitted.pipeline is None:
+        return fitted
+    whole = score(data, fitted.pipeline, "validation", metric)
+    return dataclasses.replace(fitted, validation_score=whole)
 
 
 def _fit_on_ray(
     cfg: ProjectConfig,
+    data: Prepared,
     problem: training.Problem,
     candidate: training.Candidate,
     name: str,
+    metric: metrics.Metric,
     reporter: Reporter,
 ) -> training.Fitted:
-    import time
+    from loopml.compute import ray_prepare, ray_train
 
-    from loopml.compute import ray_train
-
-    started = time.perf_counter()
+    assert data.on_ray is not None
+    started, labels = time.perf_counter(), data.on_ray.labels
     estimator = candidate.estimator
     assert isinstance(estimator, BoosterModel)
     pipeline = models.build_pipeline(problem.roles, estimator)
     features = list(problem.roles.features)
     preprocess = pipeline[:-1].fit(problem.train[features], problem.train[problem.target])
-    labels = estimator.encode_labels(problem.train[problem.target])
-    shards = _preprocessed(problem.train[features], labels, preprocess, cfg.train.workers)
+    rows = ray_prepare.training_rows(data.on_ray, preprocess, features, problem.target)
     job = ray_train.BoosterJob(
         estimator.library,
-        estimator.training_params(len(getattr(estimator, "classes_", ()))),
+        estimator.training_params(0 if labels is None else len(labels)),
         estimator.rounds,
         name,
     )
@@ -123,44 +219,19 @@ def _fit_on_ray(
         f"Training {candidate.name} on {cfg.train.workers} Ray workers "
         f"({estimator.rounds} rounds, checkpoint every {cfg.train.checkpoint_every})"
     )
-    trained = ray_train.train_booster(job, shards, cfg.train)
+    trained = ray_train.train_booster(job, rows, cfg.train)
     if trained.resumed_from:
         reporter.stage(
             f"{candidate.name} resumed from the checkpoint at round {trained.resumed_from}"
         )
-    estimator.adopt(trained.model, getattr(estimator, "classes_", None))
+    estimator.adopt(trained.model, labels)
     ray_train.forget(cfg.train, name)
-    return training.Fitted(
+    fitted = training.Fitted(
         candidate.name,
         candidate.params,
         pipeline,
-        training.score_on(pipeline, problem.train, problem),
-        training.score_on(pipeline, problem.validation, problem),
+        training.score_on(pipeline, problem.train, problem),  # on the sample's training rows
+        math.nan,
         time.perf_counter() - started,
     )
-
-
-def _preprocessed(frame: pd.DataFrame, labels: np.ndarray, preprocess: Any, blocks: int) -> Any:
-    """The training rows as a Ray Dataset, transformed by the workers with ``map_batches``."""
-    import ray.data
-
-    from loopml.compute.ray_train import LABEL
-
-    rows = frame.reset_index(drop=True).assign(**{LABEL: labels})
-    step = -(-len(rows) // max(blocks, 1))
-    dataset = ray.data.from_pandas([rows.iloc[i : i + step] for i in range(0, len(rows), step)])
-    transformed = dataset.map_batches(
-        functools.partial(_transform, preprocess=preprocess), batch_format="pandas"
-    )
-    # Transform now, on the workers: once Ray Train holds the CPUs, nothing else could run.
-    return transformed.materialize()
-
-
-def _transform(batch: pd.DataFrame, preprocess: Any) -> pd.DataFrame:
-    from loopml.compute.ray_train import LABEL
-    from loopml.core.boosters import as_dense
-
-    matrix = as_dense(preprocess.transform(batch.drop(columns=LABEL)))
-    out = pd.DataFrame(matrix, columns=[f"f{i}" for i in range(matrix.shape[1])])
-    out[LABEL] = batch[LABEL].to_numpy()
-    return out
+    return _on_whole_validation(fitted, data, metric)

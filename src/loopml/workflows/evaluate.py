@@ -26,6 +26,7 @@ from loopml.reports import evaluation as evaluation_report
 from loopml.tracking import evaluations as results
 from loopml.tracking.models import load as load_model
 from loopml.tracking.store import CHAMPION, FINGERPRINT_TAG, Tracker
+from loopml.workflows import distributed
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.finalize import CALIBRATION_DOCUMENT, check_settings
 from loopml.workflows.prepare import Prepared, prepare
@@ -76,10 +77,11 @@ def _training_data(
     if logged:
         try:
             trained = ProjectConfig.model_validate(logged)
-            run_cfg = cfg.model_copy(update={"data": trained.data, "split": trained.split})
+            update = {"data": trained.data, "split": trained.split, "train": trained.train}
+            run_cfg = cfg.model_copy(update=update)
         except ValidationError:
             reporter.warn(f"run {run_id} was trained with settings this loopml cannot read")
-    data = prepare(run_cfg, SilentReporter())
+    data = _read(run_cfg)
     expected = tags.get(FINGERPRINT_TAG)
     if expected and expected != data.fingerprint:
         raise DataValidationError(
@@ -88,6 +90,14 @@ def _training_data(
             "train again with `loopml run` and evaluate the new run"
         )
     return data
+
+
+def _read(cfg: ProjectConfig) -> Prepared:
+    """The data as the run was trained on it: whole, or a sample read on Ray (distributed)."""
+    if not cfg.train.distributed:
+        return prepare(cfg, SilentReporter())
+    with distributed.session(cfg):
+        return distributed.prepare(cfg, SilentReporter(), whole=False)
 
 
 def champion_of(cfg: ProjectConfig, tracker: Tracker) -> Champion | None:
@@ -104,6 +114,7 @@ def measure(
     """Everything the gate (and, with ``full``, the report) needs."""
     reporter.stage(
         f"Evaluating {loaded.label} on {len(loaded.data.splits.test):,} test rows"
+        + (" of the sample (train.sample_rows)" if loaded.data.whole_rows else "")
         + (" (slices, calibration, importance, behavior)" if full else "")
     )
     subject = Subject(
@@ -171,7 +182,7 @@ def write_report(
             loaded.ref.run_id,
             "evaluation",
             [page, summary],
-            _logged_metrics(found),
+            _logged_metrics(found, loaded.data.whole_rows is not None),
             {"loopml.evaluation.weak_slices": str(len(found.weak_slices))},
         )
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -197,12 +208,15 @@ def _header(cfg: ProjectConfig, loaded: Loaded) -> dict[str, Any]:
     }
 
 
-def _logged_metrics(found: Evaluation) -> dict[str, float]:
-    values = {f"test_{name}": value for name, value in found.metrics.items()}
+def _logged_metrics(found: Evaluation, sampled: bool) -> dict[str, float]:
+    """The evaluation's metrics; on a sample (train.distributed) they keep their own names,
+    so the run's ``test_*`` stay those of every test row, scored at training."""
+    test = "sample_test_" if sampled else "test_"
+    values = {f"{test}{name}": value for name, value in found.metrics.items()}
     values["overfit_gap"] = found.overfit.gap
     if found.threshold:
-        values["test_coverage"] = found.threshold.coverage
-        values["test_selective_precision"] = found.threshold.precision
+        values[f"{test}coverage"] = found.threshold.coverage
+        values[f"{test}selective_precision"] = found.threshold.precision
     if found.behavioral:
         values["behavioral_passed"] = sum(r.passed for r in found.behavioral)
         values["behavioral_failed"] = sum(not r.passed for r in found.behavioral)

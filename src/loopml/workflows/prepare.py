@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -11,6 +12,19 @@ from loopml.core.data import checks, ingest, split
 from loopml.core.data.roles import ColumnRoles, infer_roles, infer_task
 from loopml.errors import DataValidationError
 from loopml.workflows.events import Reporter
+
+if TYPE_CHECKING:
+    from loopml.compute.ray_prepare import PlacedRows
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The data as checked: rows with a label, the task, every column's role, the warnings."""
+
+    frame: pd.DataFrame
+    task: Task
+    roles: ColumnRoles
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -22,6 +36,14 @@ class Prepared:
     splits: split.Splits
     fingerprint: str
     warnings: tuple[str, ...]
+    # train.distributed: frame and splits hold a sample of data.source's whole_rows rows,
+    # and on_ray (in training) every row, split, on Ray.
+    whole_rows: int | None = None
+    on_ray: PlacedRows | None = None
+
+    def sizes(self) -> dict[str, int]:
+        """Rows in each split: of the whole data when only a sample of it is here."""
+        return self.on_ray.sizes if self.on_ray else self.splits.sizes()
 
 
 def prepare(
@@ -39,6 +61,23 @@ def prepare(
     if frame is None:
         reporter.stage(f"Loading {cfg.data.source}")
         frame = ingest.load(cfg.data)
+    found = check(cfg, frame, reporter, leak_stops=leak_stops)
+    splits = split.make(found.frame, cfg.split, cfg.data.target, found.task)
+    return Prepared(
+        found.frame,
+        cfg.data.target,
+        found.task,
+        found.roles,
+        splits,
+        ingest.fingerprint(found.frame),
+        found.warnings,
+    )
+
+
+def check(
+    cfg: ProjectConfig, frame: pd.DataFrame, reporter: Reporter, *, leak_stops: bool = True
+) -> Checked:
+    """Everything between reading and splitting: columns, target, task, roles, leakage."""
     checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
     task = infer_task(frame[cfg.data.target], cfg.data.task)
     frame, warnings = checks.check_target(frame, cfg.data.target, task)
@@ -59,7 +98,4 @@ def prepare(
         warnings.append(str(exc))
     for message in warnings:
         reporter.warn(message)
-    splits = split.make(frame, cfg.split, cfg.data.target, task)
-    return Prepared(
-        frame, cfg.data.target, task, roles, splits, ingest.fingerprint(frame), tuple(warnings)
-    )
+    return Checked(frame, task, roles, tuple(warnings))

@@ -81,7 +81,15 @@ def train(
     and settings, without re-running the trials that finished.
     """
     reporter = reporter or SilentReporter()
-    data = prepare(cfg, reporter)
+    if cfg.train.distributed:
+        with distributed.session(cfg):
+            return _train(cfg, distributed.prepare(cfg, reporter), reporter, force, resume)
+    return _train(cfg, prepare(cfg, reporter), reporter, force, resume)
+
+
+def _train(
+    cfg: ProjectConfig, data: Prepared, reporter: Reporter, force: bool, resume: bool
+) -> TrainResult:
     metric = metrics.resolve(cfg.metric, data.task)
     finalize.check_settings(cfg, data, metric)
     if cfg.train.distributed:  # bad settings fail first
@@ -138,23 +146,28 @@ def _refitted(
 def _test_scores(
     data: Prepared, metric: metrics.Metric, best: training.Fitted, baseline: training.Fitted
 ) -> tuple[Scores, Scores, Any]:
-    test, scored = data.splits.test, []
-    y_true = test[data.target]
+    scored = []
     for fitted in (best, baseline):
         assert fitted.pipeline is not None
-        predicted, proba = training.predict(
-            fitted.pipeline, test[list(data.roles.features)], data.task
-        )
+        y_true, predicted, proba = _on_test(data, fitted.pipeline)
         classes = getattr(fitted.pipeline, "classes_", None)
         every = metrics.report(data.task, y_true, predicted, proba, classes)
         every[metric.name] = metrics.score(metric, y_true, predicted, proba, classes)
-        scored.append((Scores(every[metric.name], every), predicted))
-    figure = _figure(data, best, scored[0][1])
+        scored.append((Scores(every[metric.name], every), y_true, predicted))
+    figure = _figure(data, best, scored[0][1], scored[0][2])
     return scored[0][0], scored[1][0], figure
 
 
-def _figure(data: Prepared, best: training.Fitted, predicted: np.ndarray) -> Any:
-    y_true = data.splits.test[data.target]
+def _on_test(data: Prepared, model: Any) -> tuple[pd.Series, np.ndarray, np.ndarray | None]:
+    """Labels, predictions and probabilities on the test split (every row of it, on Ray)."""
+    if data.on_ray is not None:
+        return distributed.predictions(data, model, "test")
+    test = data.splits.test
+    predicted, proba = training.predict(model, test[list(data.roles.features)], data.task)
+    return test[data.target], predicted, proba
+
+
+def _figure(data: Prepared, best: training.Fitted, y_true: pd.Series, predicted: np.ndarray) -> Any:
     title = f"{best.name} on the test split"
     if data.task == "classification":
         labels = list(getattr(best.pipeline, "classes_", np.unique(y_true)))
@@ -183,7 +196,7 @@ def _record(
             "task": data.task,
             "metric": metric.name,
             "split": cfg.split.model_dump(),
-            "rows": data.splits.sizes(),
+            "rows": data.sizes(),
             "tuning": cfg.tuning.model_dump(mode="json"),
             "imbalance": cfg.imbalance.strategy,
             "fitted_on": cfg.refit_rows(),
@@ -260,7 +273,7 @@ def _result(data: Prepared, metric: metrics.Metric, run_id: str, *, skipped: boo
         task=data.task,
         metric=metric.name,
         roles=data.roles,
-        split_sizes=data.splits.sizes(),
+        split_sizes=data.sizes(),
         split_how=data.splits.how,
         fingerprint=data.fingerprint,
         warnings=data.warnings,

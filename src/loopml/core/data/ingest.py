@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -46,6 +48,47 @@ def read_file(source: str) -> pd.DataFrame:
         if "Empty CSV file" in first or "No columns to parse" in first:
             raise DataError(f"{source}: the file is empty; it needs a header and rows") from None
         raise DataError(f"{source}: cannot read as {kind} ({first}); check the file") from None
+
+
+# The cells pandas' CSV reader takes as booleans.
+_BOOLEANS = {word: True for word in ("True", "true", "TRUE")}
+_BOOLEANS |= {word: False for word in ("False", "false", "FALSE")}
+
+
+def conform(block: pd.DataFrame, dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """A block of a file, read elsewhere, in the column types pandas gave a sample of it.
+
+    Ray reads CSV cells as text and one block at a time, where pandas infers each column's
+    type from the whole file. This puts ``block`` into ``dtypes`` (the sample's): numbers
+    as numbers (float where a block has a gap or a fraction in an integer column), True and
+    False cells as booleans, dates as dates, and the rest as text. A cell that does not
+    parse becomes missing, as ``pd.to_numeric(errors="coerce")`` makes it.
+    """
+    typed = {}
+    for column, dtype in dtypes.items():
+        values = block[column].astype(object)  # Ray's blocks may hold Arrow-backed columns
+        if pd.api.types.is_bool_dtype(dtype):
+            typed[column] = _flags(values)
+        elif pd.api.types.is_numeric_dtype(dtype):
+            typed[column] = _numbers(values, dtype)
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            typed[column] = pd.to_datetime(values, errors="coerce").astype(dtype)
+        else:
+            typed[column] = values.where(values.isna(), values.astype(str)).astype(dtype)
+    return pd.DataFrame(typed, index=block.index)
+
+
+def _flags(values: pd.Series) -> pd.Series:
+    flags = values.map(lambda v: v if isinstance(v, bool) else _BOOLEANS.get(v))
+    return flags.astype(bool) if flags.notna().all() else flags
+
+
+def _numbers(values: pd.Series, dtype: Any) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    whole = numbers.notna().all() and bool((numbers % 1 == 0).all())
+    if pd.api.types.is_integer_dtype(dtype) and not whole:
+        return numbers
+    return numbers.astype(dtype)
 
 
 def csv_delimiter(source: str) -> str:

@@ -131,3 +131,66 @@ def test_one_row_per_part_is_enough() -> None:
     parts = split.make(frame, SplitConfig(), "y", "regression")
 
     assert parts.sizes() == {"train": 1, "validation": 1, "test": 1}
+
+
+# Splitting rows one at a time, for data that is never whole in one place (train.distributed).
+
+
+def test_a_row_draws_the_same_in_any_block_and_its_share_of_rows_is_the_configured_one() -> None:
+    frame = labelled(20_000)
+    cfg = SplitConfig(test=0.2, validation=0.1, seed=7)
+    whole, _ = split.draws(frame, cfg.seed)
+    blocks = [split.draws(frame.iloc[i : i + 777], cfg.seed)[0] for i in range(0, 20_000, 777)]
+
+    assert np.array_equal(whole, np.concatenate(blocks))
+    places = pd.Series(split.place(whole, cfg))
+    shares = places.value_counts(normalize=True)
+    assert shares["train"] == pytest.approx(0.7, abs=0.015)
+    assert shares["validation"] == pytest.approx(0.1, abs=0.015)
+    assert shares["test"] == pytest.approx(0.2, abs=0.015)
+
+
+def test_the_seed_changes_the_draws_and_the_two_draws_are_independent() -> None:
+    frame = labelled(5_000)
+    first, sampling = split.draws(frame, 1)
+    other, _ = split.draws(frame, 2)
+
+    assert (first != other).mean() > 0.99
+    assert abs(np.corrcoef(first, sampling)[0, 1]) < 0.05
+    assert first.min() >= 0 and first.max() < split.DRAW_RANGE
+
+
+def test_places_of_a_sample_are_the_places_of_the_same_rows_in_the_whole() -> None:
+    frame = labelled(3_000)
+    cfg = SplitConfig(seed=3)
+    places = split.place(split.draws(frame, cfg.seed)[0], cfg)
+    sample = frame.sample(500, random_state=0)
+    sample_places = split.place(split.draws(sample, cfg.seed)[0], cfg)
+
+    assert list(sample_places) == list(places[sample.index])
+    parts = split.from_places(sample, sample_places, "hashed")
+    assert sum(parts.sizes().values()) == 500
+    assert set(parts.test["row"]) <= set(frame.loc[places == "test", "row"])
+
+
+def test_time_cutoffs_put_older_rows_first_in_any_block() -> None:
+    days = pd.Series(pd.date_range("2024-01-01", periods=1000, freq="D")).sample(
+        frac=1, random_state=1
+    )
+    cfg = SplitConfig(test=0.2, validation=0.2)
+    cutoffs = split.time_cutoffs(days, cfg)
+    places = pd.Series(split.place_by_time(days, cutoffs), index=days.index)
+
+    assert places.value_counts().to_dict() == {"train": 600, "validation": 200, "test": 200}
+    assert days[places == "train"].max() < days[places == "validation"].min()
+    assert days[places == "validation"].max() < days[places == "test"].min()
+    block = days.iloc[:100]
+    assert list(split.place_by_time(block, cutoffs)) == list(places.iloc[:100])
+
+
+def test_an_empty_part_of_a_sample_names_the_part_and_the_setting() -> None:
+    frame = labelled(10)
+    places = np.array(["train"] * 9 + ["test"], dtype=object)
+
+    with pytest.raises(DataValidationError, match=r"validation split .* train.sample_rows"):
+        split.from_places(frame, places, "hashed")
