@@ -103,19 +103,16 @@ def _train_lightgbm(job: BoosterJob, X: Any, y: Any, checkpoint: Any, every: int
     import lightgbm
     from ray.train.lightgbm import RayTrainReportCallback, get_network_params
 
-    class CheckpointsOnly(RayTrainReportCallback):
-        def _report_metrics(self, report_dict: dict[str, Any]) -> None:
-            pass  # a report per round is a barrier across workers: report at checkpoints only
-
     start = RayTrainReportCallback.get_model(checkpoint) if checkpoint else None
     done = start.current_iteration() if start else 0
+    callback = _checkpoints_only(RayTrainReportCallback, done)
     params = {**job.params, "tree_learner": "data_parallel", "pre_partition": True}
     lightgbm.train(
         {**params, **get_network_params()},
         lightgbm.Dataset(X, y, free_raw_data=False),
         num_boost_round=max(job.rounds - done, 0),
         init_model=start,
-        callbacks=[CheckpointsOnly(frequency=every, results_postprocessing_fn=_mark(done))],
+        callbacks=[callback(frequency=every)],
     )
 
 
@@ -123,28 +120,35 @@ def _train_xgboost(job: BoosterJob, X: Any, y: Any, checkpoint: Any, every: int)
     import xgboost
     from ray.train.xgboost import RayTrainReportCallback
 
-    class CheckpointsOnly(RayTrainReportCallback):
-        def _report_metrics(self, report_dict: dict[str, Any]) -> None:
-            pass  # as for LightGBM: report at checkpoints only
-
     start = RayTrainReportCallback.get_model(checkpoint) if checkpoint else None
     done = start.num_boosted_rounds() if start else 0
+    callback = _checkpoints_only(RayTrainReportCallback, done)
     xgboost.train(
         job.params,
         xgboost.DMatrix(X, y),
         num_boost_round=max(job.rounds - done, 0),
         xgb_model=start,
-        callbacks=[CheckpointsOnly(frequency=every, results_postprocessing_fn=_mark(done))],
+        callbacks=[callback(frequency=every)],
     )
 
 
-def _mark(done: int) -> Any:
-    """Tag every report with the round training resumed from, for the driver to tell."""
+def _checkpoints_only(report_callback: Any, done: int) -> Any:
+    """Ray's report callback, reporting at checkpoints only, each tagged with ``done``.
 
-    def mark(report: dict[str, Any]) -> dict[str, Any]:
-        return {**report, RESUMED: done}
+    A report per round is a barrier across workers, so rounds between checkpoints report
+    nothing. Every checkpoint carries the round training resumed from, for the driver to
+    tell; it is added where the checkpoint is saved, because XGBoost's end-of-training
+    checkpoint skips Ray's ``results_postprocessing_fn`` when there are no eval sets.
+    """
 
-    return mark
+    class CheckpointsOnly(report_callback):
+        def _report_metrics(self, report_dict: dict[str, Any]) -> None:
+            pass
+
+        def _save_and_report_checkpoint(self, report_dict: dict[str, Any], model: Any) -> None:
+            super()._save_and_report_checkpoint({**report_dict, RESUMED: done}, model)
+
+    return CheckpointsOnly
 
 
 def _model_text(library: Library, checkpoint: Any) -> str:
