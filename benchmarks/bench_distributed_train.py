@@ -10,6 +10,8 @@ memory is its ``VmHWM`` from /proc (Linux). Ray's worker processes are not count
 cluster they are other machines.
 
     python benchmarks/bench_distributed_train.py --rows 2000000
+
+Prints a table and writes benchmarks/results/distributed_train.json.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from common import write_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "bike_sharing_hour.csv"
 ROUNDS, LEAVES = 100, 31
@@ -110,6 +113,15 @@ def main() -> None:
     print(
         f"ratios loopml/baseline: wall {ours[0] / baseline[0]:.2f}x, "
         f"driver memory {ours[1] / baseline[1]:.2f}x"
+    )
+    write_results(
+        "distributed_train",
+        {
+            "rows": args.rows,
+            "workers": args.workers,
+            "baseline": {"wall_s": baseline[0], "driver_peak_gb": baseline[1]},
+            "loopml": {"wall_s": ours[0], "driver_peak_gb": ours[1]},
+        },
     )
 
 
