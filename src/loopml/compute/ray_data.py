@@ -194,6 +194,17 @@ def _read(source: Path, scorer: Scorer) -> Any:
     )
 
 
+@contextmanager
+def worker_errors(source: str, doing: str) -> Iterator[None]:
+    """A failure in a Ray worker (a ragged CSV row, an unreadable block) as one line."""
+    import ray
+
+    try:
+        yield
+    except ray.exceptions.RayError as exc:
+        raise user_error(exc, source, doing) from None
+
+
 _REMOTE_ERROR = re.compile(r"^loopml\.errors\.(\w+): (.+)$", re.MULTILINE)
 _CAUSE = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Invalid|Exception)): (.+)$", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

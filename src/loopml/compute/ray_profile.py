@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 
-from loopml.compute.ray_data import user_error
+from loopml.config import DataConfig
 from loopml.core.data.ingest import csv_delimiter, file_kind
 from loopml.core.data.profile import WholeData
 from loopml.core.data.roles import ColumnRoles
-from loopml.errors import DataError
+from loopml.errors import ConfigError, DataError
 
 # pandas' default ``na_values`` for read_csv: the same cells count as missing on both backends.
 PANDAS_NA = [
@@ -64,15 +62,13 @@ def read(source: str, fix: str = "use compute.backend: local") -> Any:
     return ray.data.read_csv(source, parse_options=parse, convert_options=convert)
 
 
-@contextmanager
-def worker_errors(source: str, doing: str = "profiling") -> Iterator[None]:
-    """A failure in a Ray worker (a ragged CSV row, an unreadable block) as one line."""
-    import ray
-
-    try:
-        yield
-    except ray.exceptions.RayError as exc:
-        raise user_error(exc, source, doing) from None
+def refuse_sql(data: DataConfig, who: str, fix: str) -> None:
+    """A database source is one ConfigError line: ``read`` takes files (the URL stays hidden)."""
+    if data.is_sql():
+        raise ConfigError(
+            f"data.source '{data.source.split('://')[0]}://...': {who} .parquet and .csv "
+            f"files on Ray; export the query to Parquet, or {fix}"
+        )
 
 
 def sample(dataset: Any, source: str, rows: int, seed: int) -> tuple[pd.DataFrame, int]:

@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 @contextmanager
 def session(cfg: ProjectConfig) -> Iterator[None]:
     """Ray for the whole training: the rows placed by ``prepare`` live as long as it does."""
-    from loopml.compute import ray_data, ray_profile
+    from loopml.compute import ray_data
 
-    with ray_data.ray_session(cfg.compute), ray_profile.worker_errors(cfg.data.source, "training"):
+    with ray_data.ray_session(cfg.compute), ray_data.worker_errors(cfg.data.source, "training"):
         yield
 
 
@@ -49,14 +49,9 @@ def prepare(cfg: ProjectConfig, reporter: Reporter, *, whole: bool = True) -> Pr
 
     Call it inside ``session``. ``whole=False`` (evaluation) reads the sample only.
     """
-    from loopml.compute import ray_prepare
+    from loopml.compute import ray_prepare, ray_profile
 
-    if cfg.data.is_sql():
-        raise ConfigError(
-            f"data.source '{cfg.data.source.split('://')[0]}://...': train.distributed reads "
-            ".parquet and .csv files on Ray; export the query to Parquet, or set "
-            "train.distributed: false"
-        )
+    ray_profile.refuse_sql(cfg.data, "train.distributed reads", "set train.distributed: false")
     reporter.stage(f"Reading {cfg.data.source} on Ray")
     raw = ray_prepare.open_rows(cfg.data.source, cfg.split.seed)
     data, cutoffs = _sample(cfg, raw, reporter, whole)

@@ -16,7 +16,6 @@ from typing import Any
 
 from loopml.config import ProjectConfig
 from loopml.core.data import profile as data_profile
-from loopml.errors import ConfigError
 from loopml.reports import profile as profile_report
 from loopml.tracking import evaluations as results
 from loopml.tracking.store import FINGERPRINT_TAG, Tracker
@@ -77,15 +76,11 @@ def profile(
 def _on_ray(cfg: ProjectConfig, reporter: Reporter) -> tuple[Prepared, data_profile.WholeData]:
     """A sample prepared as locally, and the column statistics of every row, from Ray Data."""
     from loopml.compute import ray_profile
-    from loopml.compute.ray_data import ray_session
+    from loopml.compute.ray_data import ray_session, worker_errors
 
     source = cfg.data.source
-    if cfg.data.is_sql():
-        raise ConfigError(
-            f"data.source '{source.split('://')[0]}://...': compute.backend ray profiles "
-            ".parquet and .csv files; set compute.backend: local, or export the query to Parquet"
-        )
-    with ray_session(cfg.compute), ray_profile.worker_errors(source):
+    ray_profile.refuse_sql(cfg.data, "compute.backend ray profiles", "set compute.backend: local")
+    with ray_session(cfg.compute), worker_errors(source, "profiling"):
         reporter.stage(f"Reading {source} on Ray")
         dataset = ray_profile.read(source)
         frame, rows = ray_profile.sample(dataset, source, cfg.profile.sample_rows, cfg.split.seed)
