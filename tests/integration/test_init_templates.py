@@ -127,6 +127,14 @@ def test_workflow_installs_the_loopml_that_wrote_it_and_nothing_unpinned(project
     assert setup["with"]["cache-dependency-path"] == ".loopml/requirements-ci.txt"
 
 
+def test_reports_are_kept_when_the_tests_or_the_gate_fail_after_training(project: Path) -> None:
+    workflow = ci_workflow.load(project)
+    assert ci_workflow.step(workflow, "Validate the data and train")["id"] == "train"
+    for name in [REPORT_CHECK, "Keep the reports"]:
+        condition = ci_workflow.step(workflow, name)["if"]
+        assert condition == "${{ !cancelled() && steps.train.outcome == 'success' }}", name
+
+
 GIT = "loopml @ git+https://github.com/example/loopml"
 
 
