@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint container-test lock clean help
+.PHONY: demo test lint container-test compose-test lock clean help
 
 help:
 	@echo "make demo   install into .venv/ and run the whole loop on a bundled example"
@@ -39,6 +39,12 @@ test: lint
 # LOOPML_BASE_IMAGE=... replaces python:3.11-slim).
 container-test: $(VENV)/.dev
 	LOOPML_CONTAINER_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider -q tests/e2e/test_container.py
+
+# docker compose up of the five services of docker-compose.yaml, checked end to end (needs a
+# Docker engine with `docker compose`; LOOPML_STANDINS=1 builds PostgreSQL and Prometheus
+# from Debian packages instead of pulling them, see docker-compose.standin.yaml).
+compose-test: $(VENV)/.dev
+	LOOPML_COMPOSE_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider -q -s tests/e2e/test_compose.py
 
 # Regenerate the lock files after changing dependencies in pyproject.toml.
 lock: $(BIN)/uv

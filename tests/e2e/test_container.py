@@ -16,15 +16,14 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.containers import check_served, healthy, wait_until
 from tests.integration.postgres import postgres_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,15 +74,6 @@ def _running(name: str) -> bool:
     return bool(json.loads(_docker("inspect", "--format", "{{json .State}}", name))["Running"])
 
 
-def _wait_until(check: object, what: str, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(2)
-    raise TimeoutError(f"{what} within {seconds:.0f} s")
-
-
 @pytest.mark.timeout(2400)
 def test_the_compose_services_run_from_the_image(
     image: str, containers: list[str], tmp_path: Path
@@ -103,7 +93,7 @@ def test_the_compose_services_run_from_the_image(
             f"server --backend-store-uri {store} --artifacts /artifacts --host 127.0.0.1 "
             f"--port {server_port} --allowed-hosts 127.0.0.1:{server_port}",
         )  # fmt: skip
-        _wait_until(lambda: _healthy(f"{tracking}/health"), f"{server} answered /health")
+        wait_until(lambda: healthy(f"{tracking}/health"), f"{server} answered /health")
 
         mounts = ["--user", owner, "-v", f"{project}:/project"]
         settings = f"--config /project/loopml.yaml --set tracking.uri={tracking}"
@@ -122,39 +112,15 @@ def test_the_compose_services_run_from_the_image(
         )  # fmt: skip
         watcher = _start(containers, image, *mounts, f"watch --every 10m {settings}")
         served = f"http://127.0.0.1:{model_port}"
-        _wait_until(lambda: _healthy(f"{served}/health"), f"{model} answered /health")
+        wait_until(lambda: healthy(f"{served}/health"), f"{model} answered /health")
         # The image's own HEALTHCHECK command, run in the container against this port.
         check = json.loads(_docker("inspect", "--format", "{{json .Config.Healthcheck}}", model))
         probe = [part.replace(":8000/", f":{model_port}/") for part in check["Test"][1:]]
         _docker("exec", model, *probe)
-        rows = (project / "data" / "score_me.csv").read_text().splitlines()
-        answer = httpx.post(
-            f"{served}/invocations", json={"dataframe_split": _split(rows[:4])}, timeout=30
-        )
-        assert answer.status_code == 200, answer.text
-        assert len(answer.json()["predictions"]) == 3
-        metrics = httpx.get(f"{served}/metrics", timeout=10).text
-        assert 'loopml_requests_total{endpoint="invocations",status="200"}' in metrics
+        check_served(served, project)
         assert (project / ".loopml" / "predictions.db").is_file()  # the server's log
         logs = subprocess.run(
             ["docker", "logs", watcher], capture_output=True, text=True, timeout=30
         )
         assert _running(watcher), logs.stdout + logs.stderr
         assert "Watching" in logs.stdout + logs.stderr
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=3).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _split(lines: list[str]) -> dict[str, object]:
-    columns = lines[0].split(",")
-    data = [[_number(value) for value in line.split(",")] for line in lines[1:]]
-    return {"columns": columns, "data": data}
-
-
-def _number(text: str) -> int | float:
-    return int(text) if text.isdigit() else float(text)

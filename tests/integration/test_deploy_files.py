@@ -173,3 +173,34 @@ def test_services_that_write_the_project_mount_it_writable_as_its_owner(service:
     mounts = [str(entry) for entry in spec["volumes"] if ":/project" in str(entry)]
     assert mounts and not any(entry.endswith(":ro") for entry in mounts), mounts
     assert spec["user"] == "${LOOPML_UID:-10001}:${LOOPML_GID:-10001}"
+
+
+STANDIN = yaml.safe_load((ROOT / "docker-compose.standin.yaml").read_text(encoding="utf-8"))
+
+
+def test_the_standin_override_only_swaps_images_and_their_base() -> None:
+    """docker-compose.yaml stays the file that runs: the override adds no service, port,
+    volume or command; it builds PostgreSQL and Prometheus and sets every build's base."""
+    assert set(STANDIN["services"]) == set(SERVICES)
+    for name, spec in STANDIN["services"].items():
+        assert set(spec) <= {"image", "build"}, f"{name}: the override changes {sorted(spec)}"
+        assert spec["build"]["args"] == {"BASE_IMAGE": "${LOOPML_BASE_IMAGE:-python:3.11-slim}"}
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert _image(dockerfile, "${BASE_IMAGE}") == "python:3.11-slim"
+    for name in ["postgres", "prometheus"]:
+        build = STANDIN["services"][name]["build"]
+        standin = (ROOT / build["context"] / build["dockerfile"]).read_text(encoding="utf-8")
+        assert _image(standin, "${BASE_IMAGE}") == "python:3.11-slim", name
+        assert STANDIN["services"][name]["image"].startswith("loopml-standin/")
+
+
+def test_the_standins_serve_what_the_compose_file_expects() -> None:
+    postgres = (ROOT / "deploy/standin/postgres.Dockerfile").read_text(encoding="utf-8")
+    data = next(dst for src, dst in _volumes(SERVICES["postgres"]) if src == "pgdata")
+    assert f"PGDATA={data}" in postgres and f"chown postgres:postgres {data}" in postgres
+    entry = (ROOT / "deploy/standin/postgres-entrypoint.sh").read_text(encoding="utf-8")
+    assert all(key in entry for key in SERVICES["postgres"]["environment"])
+    prometheus = (ROOT / "deploy/standin/prometheus.Dockerfile").read_text(encoding="utf-8")
+    storage = next(dst for src, dst in _volumes(SERVICES["prometheus"]) if src == "prometheus")
+    assert f"--storage.tsdb.path={storage}" in SERVICES["prometheus"]["command"]
+    assert f"chown prometheus:prometheus {storage}" in prometheus

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,48 +9,57 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from loopml import __version__
 from loopml.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Example:
     description: str
+    id_column: str
     target: str
     metric: str
-    load: Callable[[], pd.DataFrame]
+    loader: str  # the sklearn.datasets function
+    labelled: bool  # classification: the target holds the class names
 
+    def load(self) -> pd.DataFrame:
+        """The bundled scikit-learn dataset with an id column and a named target."""
+        import sklearn.datasets
 
-def _from_sklearn(loader: str, id_column: str, target: str, labelled: bool) -> pd.DataFrame:
-    """A bundled scikit-learn dataset with an id column and a named target."""
-    import sklearn.datasets
-
-    load = getattr(sklearn.datasets, loader)
-    bunch = load(as_frame=True, **({} if labelled else {"scaled": False}))
-    frame = bunch.frame.drop(columns="target")
-    frame.insert(0, id_column, np.arange(1, len(frame) + 1))
-    codes = bunch.frame["target"]
-    frame[target] = np.asarray(bunch.target_names)[codes] if labelled else codes
-    return frame
+        load = getattr(sklearn.datasets, self.loader)
+        bunch = load(as_frame=True, **({} if self.labelled else {"scaled": False}))
+        frame = bunch.frame.drop(columns="target")
+        frame.insert(0, self.id_column, np.arange(1, len(frame) + 1))
+        codes = bunch.frame["target"]
+        labels = np.asarray(bunch.target_names)[codes] if self.labelled else codes
+        frame[self.target] = labels
+        return frame
 
 
 EXAMPLES: dict[str, Example] = {
     "breast_cancer": Example(
         "binary classification, 569 tumours",
+        "patient_id",
         "diagnosis",
         "f1_macro",
-        lambda: _from_sklearn("load_breast_cancer", "patient_id", "diagnosis", labelled=True),
+        "load_breast_cancer",
+        labelled=True,
     ),
     "wine": Example(
         "multiclass classification, 178 wines",
+        "bottle_id",
         "cultivar",
         "f1_macro",
-        lambda: _from_sklearn("load_wine", "bottle_id", "cultivar", labelled=True),
+        "load_wine",
+        labelled=True,
     ),
     "diabetes": Example(
         "regression, 442 patients",
+        "patient_id",
         "progression",
         "r2",
-        lambda: _from_sklearn("load_diabetes", "patient_id", "progression", labelled=False),
+        "load_diabetes",
+        labelled=False,
     ),
 }
 
@@ -96,7 +104,7 @@ def _templates(folder: Path, spec: Example) -> tuple[Path, ...]:
     name = folder.resolve().name
     design = (templates / "DESIGN.md").read_text(encoding="utf-8")
     design = design.format(name=name, target=spec.target, metric=spec.metric)
-    workflow = (templates / "github-workflow.yml").read_text(encoding="utf-8")
+    workflow = workflow_text()
     written = []
     for path, text in ((folder / "DESIGN.md", design), (folder / WORKFLOW, workflow)):
         if not path.exists():
@@ -106,6 +114,14 @@ def _templates(folder: Path, spec: Example) -> tuple[Path, ...]:
     return tuple(written)
 
 
+def workflow_text() -> str:
+    """The GitHub Actions workflow `loopml init` writes: it installs this very loopml version."""
+    from importlib.resources import files
+
+    template = (files("loopml") / "templates" / "github-workflow.yml").read_text(encoding="utf-8")
+    return template.replace("{loopml_version}", __version__)
+
+
 def _config_text(example: str, spec: Example, seed: int) -> str:
     body = {
         "name": example.replace("_", "-"),
@@ -113,11 +129,21 @@ def _config_text(example: str, spec: Example, seed: int) -> str:
         "split": {"test": 0.2, "validation": 0.2, "seed": seed},
         "metric": spec.metric,
         "tracking": {"uri": "sqlite:///.loopml/mlflow.db"},
+        "behavioral": [
+            {
+                "name": f"ignores {spec.id_column}",
+                "kind": "invariance",
+                "column": spec.id_column,
+                "values": [0, 1_000_000],
+            }
+        ],
     }
     header = (
         f"# loopml project: {spec.description}.\n"
         "# Column roles are inferred and printed by `loopml run`; declare them under\n"
         "# data.columns (numeric, categorical, text, datetime, id, ignore) to override.\n"
         "# Every key: `loopml config schema`. Override one for a run: --set split.seed=7\n"
+        "# behavioral: what the model must get right, checked by `loopml test` and the gate;\n"
+        "# the first one says an id must not change a prediction. Add your own.\n"
     )
     return header + yaml.safe_dump(body, sort_keys=False)
