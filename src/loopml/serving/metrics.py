@@ -79,7 +79,8 @@ class Metrics:
         )
         self.log_dropped = Counter(
             "loopml_prediction_log_dropped_total",
-            "Prediction log entries dropped because the queue was full.",
+            "Prediction log entries not written, by reason (queue_full, write_failed).",
+            ["reason"],
             registry=self.registry,
         )
         self.reloads = Counter(
