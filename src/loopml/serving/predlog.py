@@ -91,7 +91,7 @@ class LogHealth:
 class _Drops:
     """Drops by reason: totals, and those not yet reported in the server's log."""
 
-    total: dict[str, int] = field(default_factory=dict)
+    total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
     unreported: dict[str, int] = field(default_factory=dict)
     last_at: float = float("-inf")  # time.monotonic() of the last drop
     reported_at: float = float("-inf")
@@ -119,7 +119,12 @@ class PredictionLog:
         self._stop = threading.Event()
         self._writing = threading.Lock()  # a flush returns only once earlier entries are in
         self._engine = open_engine(url, **_writer_options(url))
-        METADATA.create_all(self._engine)  # the feedback table too, the same on every database
+        self._created = False
+        try:
+            self._create()
+        except Exception as exc:  # serve anyway; /health says why the log cannot be written
+            self._failing = _reason(exc)
+            log.warning("prediction log %s: %s", self.where, self._failing)
         self._insert = _insert_sql(self._engine.dialect.paramstyle)
         self._thread = threading.Thread(target=self._write_loop, name="loopml-predlog", daemon=True)
         self._thread.start()
@@ -173,6 +178,7 @@ class PredictionLog:
         deadline, pause = time.monotonic() + retry_for_s, 0.05
         while True:
             try:
+                self._create()
                 with self._engine.begin() as conn:
                     if self._insert is None:  # a driver with named parameters only
                         names = [c.name for c in PREDICTIONS.columns]
@@ -193,6 +199,11 @@ class PredictionLog:
             self.written += len(batch)
             return len(batch)
 
+    def _create(self) -> None:
+        if not self._created:
+            METADATA.create_all(self._engine)  # the feedback table too, on every database
+            self._created = True
+
     def _drop(self, reason: str, count: int) -> None:
         with self._dropping:
             drops = self._drops
@@ -211,10 +222,11 @@ class PredictionLog:
             drops.reported_at = time.monotonic()
         detail = ", ".join(f"{n:,} {reason}" for reason, n in sorted(counts.items()))
         cause = f" (last error: {self._failing})" if self._failing else ""
-        log.warning("prediction log %s: dropped %s%s", self.url_for_messages, detail, cause)
+        log.warning("prediction log %s: dropped %s%s", self.where, detail, cause)
 
     @property
-    def url_for_messages(self) -> str:
+    def where(self) -> str:
+        """The URL without its password, for messages."""
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     def _write_loop(self) -> None:
