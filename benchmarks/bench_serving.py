@@ -152,15 +152,45 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def writer_rate(url: str, config: Path, entries: int = 20_000) -> dict[str, object]:
+    """Rows/s the prediction log's writer sustains: ``entries`` single-row entries of this
+    model's 30 features, queued at once, written by flush() (batches of one transaction)."""
+    import numpy as np
+    import pandas as pd
+
+    from loopml.serving.engine import Scored
+    from loopml.serving.predlog import Entry, PredictionLog
+
+    frame = pd.read_csv(config.parent / "data" / "score_me.csv").head(1)
+    columns = {c: frame[c].to_numpy() for c in frame.columns if c != "diagnosis"}
+    scored = Scored(np.array(["benign"], dtype=object), np.array([[0.9, 0.1]]), np.array([False]))
+    log = PredictionLog(url, flush_interval_s=3600, max_queue=entries)
+    for i in range(entries):
+        log.append(Entry(f"r{i}", time.time(), "m", "1", "champion", "onnx", "invocations",
+                         columns, scored, 0.3))  # fmt: skip
+    started = time.perf_counter()
+    written = log.flush()
+    seconds = time.perf_counter() - started
+    log.close()
+    found = {"url": url.split("@")[-1], "rows": written, "rows_per_s": round(written / seconds)}
+    print(f"log writer: {found}", flush=True)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")
     parser.add_argument("--skip-mlflow", action="store_true", help="floor and loopml only")
+    parser.add_argument("--postgres", help="also time the log writer on this PostgreSQL URL")
     args = parser.parse_args()
     results: list[dict[str, object]] = []
     logs: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         config = train_random_forest(Path(tmp) / "project")
+        writers = [writer_rate(f"sqlite:///{Path(tmp) / 'writer.db'}", config)]
+        if args.postgres:
+            writers.append(writer_rate(args.postgres, config))
+        logs["writer"] = writers
         rows_csv = config.parent / "data" / "score_me.csv"
         for name, start in SERVERS.items():
             if name == "mlflow" and args.skip_mlflow:
@@ -174,7 +204,7 @@ def main() -> None:
                 before = rss_mb(process.pid)
                 results += measure(name, url, bodies_from_csv(rows_csv, url), args.seconds)
                 if name == "loopml+log":
-                    logs = log_outcome(base, before, rss_mb(process.pid))
+                    logs.update(log_outcome(base, before, rss_mb(process.pid)))
             finally:
                 process.terminate()
                 process.wait(timeout=30)

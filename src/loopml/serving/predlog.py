@@ -265,9 +265,9 @@ def _reason(exc: BaseException) -> str:
 def _row(entry: Entry) -> tuple[Any, ...]:
     scored = entry.scored
     outputs = {
-        "predictions": scored.predictions.tolist(),
-        "probabilities": None if scored.probabilities is None else scored.probabilities.tolist(),
-        "abstained": scored.abstained.tolist(),
+        "predictions": _native(scored.predictions),
+        "probabilities": scored.probabilities,
+        "abstained": scored.abstained,
     }
     return (
         entry.request_id,
@@ -278,13 +278,22 @@ def _row(entry: Entry) -> tuple[Any, ...]:
         entry.engine,
         entry.endpoint,
         len(scored.predictions),
-        orjson.dumps({k: _jsonable(v) for k, v in entry.columns.items()}).decode(),
-        orjson.dumps(outputs).decode(),
+        orjson.dumps({k: _native(v) for k, v in entry.columns.items()}, **_NUMPY).decode(),
+        orjson.dumps(outputs, **_NUMPY).decode(),
         entry.latency_ms,
     )
 
 
-def _jsonable(values: np.ndarray) -> list[Any]:
-    if values.dtype == np.float64:
-        return [None if v != v else v for v in values.tolist()]
-    return values.tolist()
+def _native(values: np.ndarray) -> np.ndarray | list[Any]:
+    """Numbers and booleans as they are (orjson writes them, NaN and inf as null, without a
+    Python object per value); anything else (text, datetimes) as Python values."""
+    return values if values.dtype.kind in "fiub" else values.tolist()
+
+
+def _tolist(value: Any) -> Any:
+    if isinstance(value, np.ndarray):  # not contiguous, or a dtype orjson does not write
+        return value.tolist()
+    raise TypeError(f"cannot log a {type(value).__name__}")
+
+
+_NUMPY: dict[str, Any] = {"option": orjson.OPT_SERIALIZE_NUMPY, "default": _tolist}
