@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.integration.conftest import Project
+from tests.integration.postgres import fresh_database
 from tests.integration.served import serving
 
 pytestmark = pytest.mark.integration
@@ -118,18 +119,9 @@ def test_kill_under_load_loses_at_most_the_last_interval_sqlite(
 def test_kill_under_load_loses_at_most_the_last_interval_postgresql(
     breast_cancer: Project, body: bytes, tmp_path: Path, postgres: str
 ) -> None:
-    url = _fresh_database(postgres, "killtest")
+    url = fresh_database(postgres, "killtest")
     answered, killed_at = _kill_under_load(breast_cancer, tmp_path, url, body)
     _assert_kept_all_but_the_last_interval(answered, killed_at, _logged_ids(url))
-
-
-def _fresh_database(server_url: str, name: str) -> str:
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return sa.engine.make_url(server_url).set(database=name).render_as_string(False)
 
 
 def _dropped(metrics: str) -> dict[str, float]:
