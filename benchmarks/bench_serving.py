@@ -1,11 +1,19 @@
-"""loopml serve vs `mlflow models serve --env-manager local`: same model, client and run.
+"""loopml serve against its floor and against `mlflow models serve`, in one run.
 
 A 100-tree random forest on scikit-learn's breast cancer data is trained and registered
-by loopml; both servers serve that registered version on 127.0.0.1, and the same client
-(`loopml loadtest`'s) sends single-row MLflow-protocol requests (`POST /invocations`,
-dataframe_split) at concurrency 1, 8 and 64. Each level is bounded in requests and time.
+by loopml. Four servers on 127.0.0.1, one after the other, get the same single-row
+MLflow-protocol requests (`POST /invocations`, dataframe_split) from the same client
+(`loopml loadtest`'s) at 8 and 64 clients, each level bounded in requests and time:
 
-    .venv/bin/python benchmarks/bench_serving.py [--seconds 10]
+- ``floor``: a minimal Starlette app on the same uvicorn that parses the same body with
+  orjson and answers a fixed prediction (benchmarks/_floor_app.py);
+- ``loopml``: `loopml serve`, prediction log off; ``loopml+log``: the log on (SQLite), and
+  afterwards how many answers it wrote or dropped, and the server's RSS before and after;
+- ``mlflow``: `mlflow models serve --env-manager local` on the same registered version.
+
+Ratios are taken within the run (the machine may be shared: absolute figures move).
+
+    .venv/bin/python benchmarks/bench_serving.py [--seconds 10] [--skip-mlflow]
 
 Prints a table and writes benchmarks/results/serving.json.
 """
@@ -14,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import subprocess
@@ -29,10 +36,10 @@ import httpx
 from loopml.serving.loadtest import bodies_from_csv, run_load
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import train_random_forest
+from common import train_random_forest, write_results
 
 ROOT = Path(__file__).resolve().parent
-LEVELS = (1, 8, 64)
+LEVELS = (8, 64)
 
 
 def free_port() -> int:
@@ -55,10 +62,27 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120)
     raise TimeoutError(f"{url} not ready after {timeout} s")
 
 
-def start_loopml(config: Path, port: int) -> subprocess.Popen[bytes]:
+def start_loopml(config: Path, port: int, *settings: str) -> subprocess.Popen[bytes]:
     loopml = Path(sys.executable).parent / "loopml"
     command = [str(loopml), "serve", "-c", str(config), "--port", str(port)]
+    command += ["--set", "serve.reload_interval_s=0"]
+    for setting in settings:
+        command += ["--set", setting]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=_log(config, "loopml"))
+
+
+def start_loopml_no_log(config: Path, port: int) -> subprocess.Popen[bytes]:
+    return start_loopml(config, port, "serve.prediction_log.enabled=false")
+
+
+def start_loopml_log(config: Path, port: int) -> subprocess.Popen[bytes]:
+    url = f"sqlite:///{config.parent / 'bench-log.db'}"
+    return start_loopml(config, port, f"serve.prediction_log.url={url}")
+
+
+def start_floor(config: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, str(ROOT / "_floor_app.py"), str(port)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=_log(config, "floor"))
 
 
 def start_mlflow(config: Path, port: int) -> subprocess.Popen[bytes]:
@@ -93,7 +117,7 @@ def _log(config: Path, name: str) -> Any:
 def measure(name: str, url: str, bodies: list[bytes], seconds: float) -> list[dict[str, object]]:
     rows = []
     for concurrency in LEVELS:
-        asyncio.run(run_load(url, bodies, concurrency=concurrency, requests=50, duration_s=2))
+        asyncio.run(run_load(url, bodies, concurrency=concurrency, requests=200, duration_s=2))
         result = asyncio.run(
             run_load(
                 url,
@@ -113,46 +137,137 @@ def measure(name: str, url: str, bodies: list[bytes], seconds: float) -> list[di
     return rows
 
 
+SERVERS = {
+    "floor": start_floor,
+    "loopml": start_loopml_no_log,
+    "loopml+log": start_loopml_log,
+    "mlflow": start_mlflow,
+}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def writer_rate(url: str, config: Path, entries: int = 20_000) -> dict[str, object]:
+    """Rows/s the prediction log's writer sustains: ``entries`` single-row entries of this
+    model's 30 features, queued at once, written by flush() (batches of one transaction)."""
+    import numpy as np
+    import pandas as pd
+
+    from loopml.serving.engine import Scored
+    from loopml.serving.predlog import Entry, PredictionLog
+
+    frame = pd.read_csv(config.parent / "data" / "score_me.csv").head(1)
+    columns = {c: frame[c].to_numpy() for c in frame.columns if c != "diagnosis"}
+    scored = Scored(np.array(["benign"], dtype=object), np.array([[0.9, 0.1]]), np.array([False]))
+    log = PredictionLog(url, flush_interval_s=3600, max_queue=entries)
+    for i in range(entries):
+        log.append(Entry(f"r{i}", time.time(), "m", "1", "champion", "onnx", "invocations",
+                         columns, scored, 0.3))  # fmt: skip
+    started = time.perf_counter()
+    written = log.flush()
+    seconds = time.perf_counter() - started
+    log.close()
+    found = {"url": url.split("@")[-1], "rows": written, "rows_per_s": round(written / seconds)}
+    print(f"log writer: {found}", flush=True)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")
+    parser.add_argument("--skip-mlflow", action="store_true", help="floor and loopml only")
+    parser.add_argument("--postgres", help="also time the log writer on this PostgreSQL URL")
     args = parser.parse_args()
+    results: list[dict[str, object]] = []
+    logs: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         config = train_random_forest(Path(tmp) / "project")
+        writers = [writer_rate(f"sqlite:///{Path(tmp) / 'writer.db'}", config)]
+        if args.postgres:
+            writers.append(writer_rate(args.postgres, config))
+        logs["writer"] = writers
         rows_csv = config.parent / "data" / "score_me.csv"
-        results = []
-        for name, start in (("mlflow", start_mlflow), ("loopml", start_loopml)):
+        for name, start in SERVERS.items():
+            if name == "mlflow" and args.skip_mlflow:
+                continue
             port = free_port()
             process = start(config, port)
+            base = f"http://127.0.0.1:{port}"
             try:
-                wait_ready(f"http://127.0.0.1:{port}/ping", process)
-                url = f"http://127.0.0.1:{port}/invocations"
+                wait_ready(f"{base}/ping", process)
+                url = f"{base}/invocations"
+                before = rss_mb(process.pid)
                 results += measure(name, url, bodies_from_csv(rows_csv, url), args.seconds)
+                if name == "loopml+log":
+                    logs.update(log_outcome(base, before, rss_mb(process.pid)))
             finally:
                 process.terminate()
                 process.wait(timeout=30)
-    report(results)
+    report(results, logs)
 
 
-def report(results: list[dict[str, object]]) -> None:
-    by = {(r["server"], r["concurrency"]): r for r in results}
-    print(
-        f"\n{'clients':>7} {'mlflow req/s':>13} {'loopml req/s':>13} {'ratio':>7} "
-        f"{'loopml p50':>11} {'loopml p99':>11} {'errors (ml/lm)':>15}"
+def log_outcome(base: str, rss_before: float, rss_after: float) -> dict[str, object]:
+    """Did the prediction log keep up? Answers (warm-ups included) vs rows written or dropped."""
+    metrics = httpx.get(f"{base}/metrics", timeout=5).text
+    answered = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("loopml_requests_total{") and 'status="200"' in line
     )
+    deadline = time.monotonic() + 30
+    while True:
+        log = httpx.get(f"{base}/health", timeout=5).json()["prediction_log"]
+        if log["queued"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    found = {
+        "answered": int(answered),
+        "written": log["written"],
+        "dropped": log["dropped"],
+        "rss_mb_before": rss_before,
+        "rss_mb_after": rss_after,
+    }
+    print(f"prediction log: {found}", flush=True)
+    return found
+
+
+def report(results: list[dict[str, object]], logs: dict[str, object]) -> None:
+    by = {(r["server"], r["concurrency"]): r for r in results}
+    names = [n for n in SERVERS if (n, LEVELS[0]) in by]
+    print(f"\n{'server':>11} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for name in names:
+        for c in LEVELS:
+            r = by[(name, c)]
+            print(
+                f"{name:>11} {c:>7} {r['requests_per_s']:>9} {r['p50_ms']:>8.2f} "
+                f"{r['p99_ms']:>8.2f} {r['errors']:>6}"
+            )
     summary = []
     for c in LEVELS:
-        ml, lm = by[("mlflow", c)], by[("loopml", c)]
-        ratio = float(lm["requests_per_s"]) / max(float(ml["requests_per_s"]), 1e-9)
-        summary.append({"concurrency": c, "ratio": round(ratio, 1)})
-        print(
-            f"{c:>7} {ml['requests_per_s']:>13} {lm['requests_per_s']:>13} {ratio:>6.1f}x "
-            f"{lm['p50_ms']:>9.2f}ms {lm['p99_ms']:>9.2f}ms {ml['errors']:>7}/{lm['errors']}"
-        )
-    out = ROOT / "results"
-    out.mkdir(exist_ok=True)
-    (out / "serving.json").write_text(json.dumps({"runs": results, "summary": summary}, indent=2))
-    print(f"\nwrote {out / 'serving.json'}")
+        rate = {n: float(by[(n, c)]["requests_per_s"]) for n in names}
+        ratios = {
+            f"{n}_vs_{base}": round(rate[n] / max(rate[base], 1e-9), 2)
+            for n in ("loopml", "loopml+log")
+            for base in ("floor", "mlflow")
+            if base in rate
+        }
+        summary.append({"concurrency": c, **ratios})
+        print(f"c={c}: " + ", ".join(f"{k} {v}x" for k, v in ratios.items()))
+    path = write_results(
+        "serving",
+        {
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "runs": results,
+            "summary": summary,
+            "prediction_log": logs,
+        },
+    )
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,12 @@ class AuthConfig(_Strict):
 
     token_env: str | None = Field(None, description="Environment variable: comma-separated tokens.")
     token_file: str | None = Field(None, description="File with one token per line.")
-    protect_health: bool = Field(False, description="Also require a token on health and metrics.")
+    protect_health: bool = Field(
+        False, description="Also require a token on health, metrics and the dashboard."
+    )
+    open_metadata: bool = Field(
+        False, description="Serve /docs, /openapi.json and OIP model metadata without a token."
+    )
 
 
 class LimitsConfig(_Strict):
@@ -169,6 +174,9 @@ class PredictionLogConfig(_Strict):
     flush_interval_s: float = Field(1.0, gt=0, description="A crash loses at most this much.")
     max_queue: int = Field(
         100_000, gt=0, description="Entries waiting to be written; beyond, dropped and counted."
+    )
+    retry_for_s: float = Field(
+        30.0, ge=0, description="A failed write is retried this long, then dropped and counted."
     )
 
 

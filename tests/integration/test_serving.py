@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 import time
@@ -375,6 +376,8 @@ def test_reload_during_a_load_test_drops_nothing(two_versions: Project) -> None:
     overrides = ("serve.reload_interval_s=0.2", "serve.prediction_log.enabled=false")
     try:
         with _serve(two_versions, *overrides) as live:
+            frozen_at_start = gc.get_freeze_count()  # the server runs in this process
+            gc.unfreeze()  # so that only the reload can freeze again
             url = f"{live.url}/predict"
             bodies = bodies_from_csv(two_versions.folder / "data" / "score_me.csv", url)
             outcome: dict[str, Any] = {}
@@ -395,12 +398,15 @@ def test_reload_during_a_load_test_drops_nothing(two_versions: Project) -> None:
                 time.sleep(0.2)
                 health = httpx.get(f"{live.url}/health").json()
             reloads = httpx.get(f"{live.url}/metrics").text
+            frozen_after_reload = gc.get_freeze_count()
     finally:
         client.set_registered_model_alias("breast-cancer", "champion", "1")
     result = outcome["result"]
     assert result.requests == 3000 and result.errors == 0, result.first_error
     assert health["model"]["version"] == "2"
     assert 'loopml_reloads_total{outcome="switched"} 1.0' in reloads
+    # the loaded, warmed models are out of the collector's reach, after start and reload
+    assert frozen_at_start > 100_000 and frozen_after_reload > 100_000
 
 
 def test_loadtest_command_prints_a_table_and_json(

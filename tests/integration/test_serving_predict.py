@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from loopml.serving.app import create_app
 from loopml.tracking.models import load
 from tests.conftest import free_port
 from tests.integration.conftest import LiveServer, Project, cli
+from tests.integration.served import wait_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -206,19 +206,6 @@ def test_more_than_max_rows_is_a_413(
         assert _locs(over)[0][-1] == "records"
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.Response:
-    deadline = time.monotonic() + 60
-    with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"loopml serve exited with {process.returncode}: {log.read_text()}")
-            try:
-                return client.get(f"{url}/health")
-            except httpx.TransportError:
-                time.sleep(0.2)
-    pytest.fail(f"loopml serve was not healthy within 60 s: {log.read_text()}")
-
-
 def test_cli_serve_in_a_subprocess(
     breast_cancer: Project, rows: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -240,7 +227,7 @@ def test_cli_serve_in_a_subprocess(
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            health = _wait_healthy(url, process, log)
+            health = wait_healthy(url, process, log)
             assert health.status_code == 200
             assert health.json()["model"]["name"] == "breast-cancer"
             response = httpx.post(
@@ -314,7 +301,7 @@ def test_cli_serve_with_two_workers_answers_and_logs_every_request(
             command, cwd=breast_cancer.folder, stdout=sink, stderr=subprocess.STDOUT
         )
         try:
-            _wait_healthy(url, process, log)
+            wait_healthy(url, process, log)
             with httpx.Client(timeout=30) as client, ThreadPoolExecutor(8) as pool:
                 answers = list(
                     pool.map(lambda _: client.post(f"{url}/predict", json=body), range(40))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hmac
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopml.config import AuthConfig
 from loopml.errors import ConfigError
@@ -61,3 +64,68 @@ def load_tokens(
             raise ConfigError(f"serve.auth.token_file: {path} holds no token")
         tokens += from_file
     return TokenCheck(tokens)
+
+
+UNAUTHORIZED = "missing or invalid bearer token"
+HEALTH_PATHS = frozenset(
+    {"/health", "/ping", "/version", "/live", "/ready", "/v2/health/live", "/v2/health/ready",
+     "/metrics", "/dashboard", "/dashboard/data"}
+)  # fmt: skip
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+def is_health(path: str) -> bool:
+    """Health, readiness, metrics and the dashboard (open unless ``auth.protect_health``)."""
+    return path in HEALTH_PATHS or (path.startswith("/v2/models/") and path.endswith("/ready"))
+
+
+def is_metadata(path: str) -> bool:
+    """What describes the model: the OpenAPI document, its pages, OIP model metadata."""
+    return path in DOCS_PATHS or (path.startswith("/v2/models/") and path.count("/") == 3)
+
+
+def unauthorized_body(path: str) -> bytes:
+    """The 401 body, in the shape of the path's protocol (MLflow, Open Inference, loopml)."""
+    if path == "/invocations":
+        return json.dumps({"error_code": "UNAUTHENTICATED", "message": UNAUTHORIZED}).encode()
+    if path.startswith("/v2/"):
+        return json.dumps({"error": UNAUTHORIZED}).encode()
+    return json.dumps({"detail": UNAUTHORIZED}).encode()
+
+
+class RequireToken:
+    """ASGI middleware: with tokens configured, every path needs one, checked before the body
+    is read, except health paths (unless ``protect_health``) and, when ``open_metadata``, the
+    OpenAPI document and model metadata. One place for auth; one 401 answer."""
+
+    def __init__(self, app: ASGIApp, tokens: TokenCheck, cfg: AuthConfig):
+        self.app, self.tokens, self.cfg = app, tokens, cfg
+
+    def needs_token(self, path: str) -> bool:
+        if not self.tokens.enabled:
+            return False
+        if is_health(path):
+            return self.cfg.protect_health
+        return not (self.cfg.open_metadata and is_metadata(path))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.needs_token(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        if self.tokens.allows(header.decode("latin-1")):
+            await self.app(scope, receive, send)
+            return
+        body = unauthorized_body(scope["path"])
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b"Bearer"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

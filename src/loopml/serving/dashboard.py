@@ -13,8 +13,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Response
+from fastapi.responses import HTMLResponse
 
 from loopml.config import ProjectConfig
 from loopml.errors import LoopmlError
@@ -45,8 +45,17 @@ class DashboardData:
             "model": {"name": model.name, "version": model.version, "run_id": model.run_id},
             "traffic": traffic(self.state.metrics),
             "latency": latency(self.state.metrics),
+            "prediction_log": self._log_health(),
             **self._monitoring(),
         }
+
+    def _log_health(self) -> dict[str, Any] | None:
+        """The writer's state: queued, written, dropped by reason, the failing error."""
+        log = self.state.prediction_log
+        if log is None:
+            return None
+        health = log.health()
+        return {**health.as_dict(), "degraded": health.degraded}
 
     def _monitoring(self) -> dict[str, Any]:
         if self.cfg is None:
@@ -146,21 +155,14 @@ def _quantile_bound(buckets: list[tuple[float, float]], count: float, q: float) 
 def add_dashboard(app: FastAPI, state: ServingState, cfg: ProjectConfig | None) -> None:
     data = DashboardData(state, cfg)
 
-    def refused(request: Request) -> bool:
-        """Open like /metrics, unless ``serve.auth.protect_health``."""
-        protect = state.settings.auth.protect_health
-        return protect and not state.tokens.allows(request.headers.get("authorization"))
+    # auth: serving.auth.RequireToken (open like /metrics, unless serve.auth.protect_health)
 
     @app.get("/dashboard", include_in_schema=False)
-    def dashboard_page(request: Request) -> Response:
-        if refused(request):
-            return JSONResponse({"detail": "missing or invalid bearer token"}, 401)
+    def dashboard_page() -> Response:
         return HTMLResponse(PAGE)
 
     @app.get("/dashboard/data", include_in_schema=False)
-    def dashboard_data(request: Request) -> Any:
-        if refused(request):
-            return JSONResponse({"detail": "missing or invalid bearer token"}, 401)
+    def dashboard_data() -> Any:
         return data.snapshot()
 
 
@@ -192,7 +194,10 @@ th:first-child,td:first-child{text-align:left} tr.drift td{background:#fdecea}
   <div class="v" id="latency-mean">-</div></div>
  <div class="card"><div class="muted">p95 latency ≤ ms</div>
   <div class="v" id="latency-p95">-</div></div>
+ <div class="card"><div class="muted">log entries dropped</div>
+  <div class="v" id="log-dropped">-</div></div>
 </div>
+<div id="log-state" class="muted"></div>
 <svg id="traffic" width="100%" height="60" viewBox="0 0 600 60" preserveAspectRatio="none"
  role="img" aria-label="requests per second"><polyline id="traffic-line" fill="none"
  stroke="#8da0cb" stroke-width="2" points=""></polyline></svg>
@@ -278,6 +283,11 @@ function draw(data) {
   text("abstentions", data.traffic.abstentions);
   text("latency-mean", num(data.latency.mean_ms, 2));
   text("latency-p95", num(data.latency.p95_ms, 1));
+  const log = data.prediction_log;
+  const dropped = log ? Object.values(log.dropped).reduce((a, b) => a + b, 0) : null;
+  text("log-dropped", log ? dropped : "log off");
+  text("log-state", !log ? "" : (log.failing ? `prediction log failing: ${log.failing}` :
+    (dropped ? `prediction log dropped: ${JSON.stringify(log.dropped)}` : "")));
   drawTraffic(data);
   drawDrift(data);
   text("decay-summary", data.decay ? data.decay.summary : "no labels yet (POST /feedback)");

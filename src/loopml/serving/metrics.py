@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,6 +35,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self._models: dict[str, tuple[str, str, str, str]] = {}
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "loopml_requests_total",
@@ -79,7 +81,8 @@ class Metrics:
         )
         self.log_dropped = Counter(
             "loopml_prediction_log_dropped_total",
-            "Prediction log entries dropped because the queue was full.",
+            "Prediction log entries not written, by reason (queue_full, write_failed).",
+            ["reason"],
             registry=self.registry,
         )
         self.reloads = Counter(
@@ -90,9 +93,13 @@ class Metrics:
         )
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self.requests.labels(endpoint, code).inc()
-        self.latency.labels(endpoint, code).observe(seconds)
+        children = self._children.get((endpoint, status))
+        if children is None:  # labels() once per endpoint and status, not per request
+            code = str(status)
+            children = self.requests.labels(endpoint, code), self.latency.labels(endpoint, code)
+            self._children[(endpoint, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def set_model(self, role: str, name: str, version: str, engine: str) -> None:
         previous = self._models.get(role)

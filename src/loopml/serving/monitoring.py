@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from loopml.config import ProjectConfig
 from loopml.serving import dashboard
+from loopml.serving.protocols import StrictJsonRoute
 from loopml.tracking.prediction_log import FeedbackResult, Label, PredictionLog
 from loopml.workflows.monitor import log_url
 
@@ -57,19 +58,16 @@ def add_monitoring(app: FastAPI, state: ServingState, cfg: ProjectConfig | None)
 
 
 def _add_feedback(app: FastAPI, state: ServingState, log: PredictionLog) -> None:
-    @app.post("/feedback", response_model=FeedbackResponse)
-    async def feedback(body: FeedbackRequest, request: Request) -> FeedbackResponse | Response:
+    router = APIRouter(route_class=StrictJsonRoute)  # auth: serving.auth.RequireToken
+
+    @router.post("/feedback", response_model=FeedbackResponse)
+    async def feedback(body: FeedbackRequest) -> FeedbackResponse:
         """True labels for earlier predictions, joined to them by request id (and row)."""
-        if not state.tokens.allows(request.headers.get("authorization")):
-            return Response(
-                '{"detail":"missing or invalid bearer token"}',
-                status_code=401,
-                media_type="application/json",
-                headers={"www-authenticate": "Bearer"},
-            )
         labels = [Label(item.request_id, item.label, item.row) for item in body.labels]
         result = await asyncio.to_thread(_record, state, log, labels)
         return FeedbackResponse(received=result.received, matched=result.matched)
+
+    app.include_router(router)
 
 
 def _record(state: ServingState, log: PredictionLog, labels: list[Label]) -> FeedbackResult:

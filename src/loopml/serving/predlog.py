@@ -1,10 +1,15 @@
 """The prediction log: every request's inputs and outputs, appended off the hot path.
 
-Requests put an entry on an in-memory queue (no I/O, no serialisation); a writer thread
-turns them into rows and commits them every ``flush_interval_s`` in one transaction, so a
-crash loses at most the last interval. SQLite files run in WAL mode; any SQLAlchemy URL
-(``postgresql://…``) works the same way. The tables are defined in
-``loopml.tracking.prediction_log``, which also reads them (`loopml monitor`, feedback).
+Requests put an entry on a bounded in-memory queue (no I/O, no serialisation); a writer
+thread drains it twice per ``flush_interval_s`` and writes everything drained as one
+multi-row insert in one transaction, so a crash loses at most the last interval. Memory is
+bounded by ``max_queue`` entries, not by load. A failed write is retried with backoff for up
+to ``retry_for_s``; what still cannot be written (the queue full, the database failing past
+that bound) is counted by reason (``loopml_prediction_log_dropped_total``), logged once per
+``REPORT_EVERY_S`` and shown on ``/health`` (``degraded``) and the dashboard. SQLite files
+run in WAL mode; any SQLAlchemy URL (``postgresql://…``) works the same way. The tables
+are defined in ``loopml.tracking.prediction_log``, which also reads them (`loopml monitor`,
+feedback).
 
 Table ``loopml_predictions`` (one row per request and model that scored it):
 
@@ -24,20 +29,29 @@ Table ``loopml_predictions`` (one row per request and model that scored it):
 
 from __future__ import annotations
 
-import queue
+import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
+import sqlalchemy as sa
 
 from loopml.serving.engine import Scored
 from loopml.serving.schema import Columns
 from loopml.tracking.prediction_log import METADATA, PREDICTIONS, open_engine, timestamp_text
 
-SLICE, SLICE_PAUSE_S = 32, 0.001  # entries per write; pause between writes (GIL to requests)
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 20_000  # entries per transaction (a backlog is written in several)
+REPORT_EVERY_S = 10.0  # drops are logged at most this often, with their reasons
+DEGRADED_FOR_S = 60.0  # /health stays "degraded" this long after the last drop
+QUEUE_FULL, WRITE_FAILED = "queue_full", "write_failed"
+DROP_REASONS = (QUEUE_FULL, WRITE_FAILED)
 
 
 @dataclass(frozen=True)
@@ -54,88 +68,232 @@ class Entry:
     latency_ms: float
 
 
-class PredictionLog:
-    """Queue + writer thread over one SQLAlchemy database."""
+@dataclass
+class LogHealth:
+    """What /health and the dashboard show about the log."""
 
-    def __init__(self, url: str, *, flush_interval_s: float = 1.0, max_queue: int = 100_000):
-        self.url, self.flush_interval = url, flush_interval_s
-        self.dropped = 0
-        self._queue: queue.Queue[Entry] = queue.Queue(maxsize=max_queue)
+    queued: int
+    written: int
+    dropped: dict[str, int]
+    failing: str | None  # the last write error, while writes fail
+    degraded: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "queued": self.queued,
+            "written": self.written,
+            "dropped": dict(self.dropped),
+            "failing": self.failing,
+        }
+
+
+@dataclass
+class _Drops:
+    """Drops by reason: totals, and those not yet reported in the server's log."""
+
+    total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
+    unreported: dict[str, int] = field(default_factory=dict)
+    last_at: float = float("-inf")  # time.monotonic() of the last drop
+    reported_at: float = float("-inf")
+
+
+class PredictionLog:
+    """Bounded queue + writer thread over one SQLAlchemy database."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        flush_interval_s: float = 1.0,
+        max_queue: int = 100_000,
+        retry_for_s: float = 30.0,
+    ):
+        self.url, self.flush_interval, self.retry_for = url, flush_interval_s, retry_for_s
+        self.max_queue = max_queue
+        self.on_drop: Callable[[str, int], None] = lambda reason, count: None
+        self.written = 0
+        self._queue: deque[Entry] = deque()  # append/popleft are atomic: no lock per request
+        self._drops = _Drops()
+        self._dropping = threading.Lock()
+        self._failing: str | None = None
         self._stop = threading.Event()
         self._writing = threading.Lock()  # a flush returns only once earlier entries are in
-        self._engine = open_engine(url)
-        METADATA.create_all(self._engine)  # the feedback table too, the same on every database
+        self._engine = open_engine(url, **_writer_options(url))
+        self._created = False
+        try:
+            self._create()
+        except Exception as exc:  # serve anyway; /health says why the log cannot be written
+            self._failing = _reason(exc)
+            log.warning("prediction log %s: %s", self.where, self._failing)
+        self._insert = _insert_sql(self._engine.dialect.paramstyle)
         self._thread = threading.Thread(target=self._write_loop, name="loopml-predlog", daemon=True)
         self._thread.start()
 
+    @property
+    def dropped(self) -> int:
+        return sum(self._drops.total.values())
+
     def append(self, entry: Entry) -> bool:
         """Queue one entry; never blocks. False (and counted) when the queue is full."""
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
-            self.dropped += 1
+        if len(self._queue) >= self.max_queue:
+            self._drop(QUEUE_FULL, 1)
             return False
+        self._queue.append(entry)
         return True
 
-    def flush(self) -> int:
+    def health(self) -> LogHealth:
+        recent = time.monotonic() - self._drops.last_at < DEGRADED_FOR_S
+        return LogHealth(
+            len(self._queue),
+            self.written,
+            dict(self._drops.total),
+            self._failing,
+            degraded=recent or self._failing is not None,
+        )
+
+    def flush(self, *, retry_for_s: float | None = None) -> int:
         """Write everything queued now; return how many entries were written.
 
-        In slices of ``SLICE`` entries, one transaction each, with a pause between them:
-        turning entries into rows holds the GIL, and one long hold would stall every
-        request waiting on the event loop (it was most of the server's p99 latency).
+        Each batch is one multi-row insert in one transaction. A failed write is retried
+        with backoff for up to ``retry_for_s`` (default: the log's), then counted as dropped.
         """
         with self._writing:
-            entries: list[Entry] = []
-            while True:
-                try:
-                    entries.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            for start in range(0, len(entries), SLICE):
-                if start:
-                    time.sleep(SLICE_PAUSE_S)
-                with self._engine.begin() as conn:
-                    part = entries[start : start + SLICE]
-                    conn.execute(PREDICTIONS.insert(), [_row(e) for e in part])
-            return len(entries)
+            written = 0
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH))]
+                written += self._write(
+                    batch, self.retry_for if retry_for_s is None else retry_for_s
+                )
+            self._report()
+            return written
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
-        self.flush()
+        self._thread.join(timeout=self.retry_for + 30)
+        self.flush(retry_for_s=min(self.retry_for, 5.0))
         self._engine.dispose()
 
+    def _write(self, batch: list[Entry], retry_for_s: float) -> int:
+        rows = [_row(e) for e in batch]
+        deadline, pause = time.monotonic() + retry_for_s, 0.05
+        while True:
+            try:
+                self._create()
+                with self._engine.begin() as conn:
+                    if self._insert is None:  # a driver with named parameters only
+                        names = [c.name for c in PREDICTIONS.columns]
+                        conn.execute(
+                            PREDICTIONS.insert(), [dict(zip(names, r, strict=True)) for r in rows]
+                        )
+                    else:
+                        conn.exec_driver_sql(self._insert, rows)  # one executemany
+            except Exception as exc:  # retried, then counted: never lost silently
+                self._failing = _reason(exc)
+                if time.monotonic() >= deadline:
+                    self._drop(WRITE_FAILED, len(batch))
+                    return 0
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, 2.0)
+                continue
+            self._failing = None
+            self.written += len(batch)
+            return len(batch)
+
+    def _create(self) -> None:
+        if not self._created:
+            METADATA.create_all(self._engine)  # the feedback table too, on every database
+            self._created = True
+
+    def _drop(self, reason: str, count: int) -> None:
+        with self._dropping:
+            drops = self._drops
+            drops.total[reason] = drops.total.get(reason, 0) + count
+            drops.unreported[reason] = drops.unreported.get(reason, 0) + count
+            drops.last_at = time.monotonic()
+        self.on_drop(reason, count)
+
+    def _report(self) -> None:
+        """Log the drops since the last report, at most once per ``REPORT_EVERY_S``."""
+        drops = self._drops
+        if not drops.unreported or time.monotonic() - drops.reported_at < REPORT_EVERY_S:
+            return
+        with self._dropping:
+            counts, drops.unreported = drops.unreported, {}
+            drops.reported_at = time.monotonic()
+        detail = ", ".join(f"{n:,} {reason}" for reason, n in sorted(counts.items()))
+        cause = f" (last error: {self._failing})" if self._failing else ""
+        log.warning("prediction log %s: dropped %s%s", self.where, detail, cause)
+
+    @property
+    def where(self) -> str:
+        """The URL without its password, for messages."""
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
     def _write_loop(self) -> None:
-        while not self._stop.wait(self.flush_interval):
+        # Twice per interval: an entry waits at most half an interval, and its write has
+        # the other half to commit, so a crash loses at most one interval.
+        while not self._stop.wait(self.flush_interval / 2):
             try:
                 self.flush()
-            except Exception:  # a database hiccup must not kill the writer; retry next tick
-                continue
+            except Exception as exc:  # never kill the writer; the entries were counted
+                log.warning("prediction log writer: %s", exc)
 
 
-def _row(entry: Entry) -> dict[str, Any]:
+def _writer_options(url: str) -> dict[str, Any]:
+    """The writer retries by itself: a short SQLite busy wait, one pooled connection."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 1.0}}
+    return {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}
+
+
+def _insert_sql(paramstyle: str) -> str | None:
+    """The insert statement once, with positional parameters the driver takes as they are."""
+    marker = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": None}.get(paramstyle)
+    if marker is None:
+        return None
+    names = [c.name for c in PREDICTIONS.columns]
+    quoted = ", ".join(f'"{n}"' for n in names)
+    return f"INSERT INTO {PREDICTIONS.name} ({quoted}) VALUES ({', '.join([marker] * len(names))})"
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0] if text else ''}"[:200]
+
+
+def _row(entry: Entry) -> tuple[Any, ...]:
     scored = entry.scored
     outputs = {
-        "predictions": scored.predictions.tolist(),
-        "probabilities": None if scored.probabilities is None else scored.probabilities.tolist(),
-        "abstained": scored.abstained.tolist(),
+        "predictions": _native(scored.predictions),
+        "probabilities": scored.probabilities,
+        "abstained": scored.abstained,
     }
-    return {
-        "request_id": entry.request_id,
-        "ts": timestamp_text(entry.arrived),
-        "model_name": entry.model_name,
-        "model_version": entry.model_version,
-        "role": entry.role,
-        "engine": entry.engine,
-        "endpoint": entry.endpoint,
-        "n_rows": len(scored.predictions),
-        "inputs": orjson.dumps({k: _jsonable(v) for k, v in entry.columns.items()}).decode(),
-        "outputs": orjson.dumps(outputs, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-        "latency_ms": entry.latency_ms,
-    }
+    return (
+        entry.request_id,
+        timestamp_text(entry.arrived),
+        entry.model_name,
+        entry.model_version,
+        entry.role,
+        entry.engine,
+        entry.endpoint,
+        len(scored.predictions),
+        orjson.dumps({k: _native(v) for k, v in entry.columns.items()}, **_NUMPY).decode(),
+        orjson.dumps(outputs, **_NUMPY).decode(),
+        entry.latency_ms,
+    )
 
 
-def _jsonable(values: np.ndarray) -> list[Any]:
-    if values.dtype == np.float64:
-        return [None if v != v else v for v in values.tolist()]
-    return values.tolist()
+def _native(values: np.ndarray) -> np.ndarray | list[Any]:
+    """Numbers and booleans as they are (orjson writes them, NaN and inf as null, without a
+    Python object per value); anything else (text, datetimes) as Python values."""
+    return values if values.dtype.kind in "fiub" else values.tolist()
+
+
+def _tolist(value: Any) -> Any:
+    if isinstance(value, np.ndarray):  # not contiguous, or a dtype orjson does not write
+        return value.tolist()
+    raise TypeError(f"cannot log a {type(value).__name__}")
+
+
+_NUMPY: dict[str, Any] = {"option": orjson.OPT_SERIALIZE_NUMPY, "default": _tolist}

@@ -12,10 +12,14 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
 import orjson
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 
 from loopml.errors import PredictionInputError
 from loopml.serving.engine import Scored
@@ -34,9 +38,40 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         try:
-            return json.loads(body)
+            payload = json.loads(body)
+            if _SURROGATE_ESCAPE.search(body):  # orjson refuses them; so must every later step
+                json.dumps(payload, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise PredictionInputError(
+                "the body is not valid JSON (a lone UTF-16 surrogate \\ud800-\\udfff: "
+                "surrogates not allowed)"
+            ) from None
         except (ValueError, RecursionError):
             raise PredictionInputError(f"the body is not valid JSON ({exc})") from None
+        return payload
+
+
+class _StrictJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = parse_json(await self.body())
+            except PredictionInputError as exc:  # FastAPI answers it with a 422
+                raise json.JSONDecodeError(str(exc), "", 0) from None
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """A FastAPI route whose JSON body is read by ``parse_json``: what it refuses (a lone
+    surrogate, nesting past the parser) is a 422, not a 500 when the answer is encoded."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            return await handler(_StrictJsonRequest(request.scope, request.receive))
+
+        return route
 
 
 def _media_type(content_type: str | None) -> str:
@@ -145,6 +180,8 @@ def mlflow_error(message: str, code: str = "BAD_REQUEST") -> bytes:
 
 # --- Open Inference Protocol v2 ---
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+MAX_DEPTH = 32  # nesting of one OIP tensor's data
 _OIP_TYPES = {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT8", "BOOL", "BYTES"}
 
 
@@ -180,6 +217,8 @@ def _check_tensor(tensor: Any) -> None:
     for key in ("name", "shape", "datatype", "data"):
         if key not in tensor:
             raise PredictionInputError(f"input {tensor.get('name', '?')!r} has no {key!r}")
+    if not isinstance(tensor["name"], str):
+        raise PredictionInputError(f"input name must be a string, got {tensor['name']!r:.80}")
     shape = tensor["shape"]
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
@@ -204,9 +243,22 @@ def _flat(tensor: dict[str, Any]) -> list[Any]:
 
 
 def _flatten(data: list[Any]) -> list[Any]:
-    if data and isinstance(data[0], list):
-        return [v for part in data for v in (_flatten(part) if isinstance(part, list) else [part])]
-    return data
+    """Nested lists to one list, without recursion (a body may nest deeper than the stack)."""
+    if not (data and isinstance(data[0], list)):
+        return data
+    flat: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for value in stack[-1]:
+            if isinstance(value, list):
+                if len(stack) >= MAX_DEPTH:
+                    raise PredictionInputError(f"data is nested deeper than {MAX_DEPTH} levels")
+                stack.append(iter(value))
+                break
+            flat.append(value)
+        else:
+            stack.pop()
+    return flat
 
 
 def oip_response(

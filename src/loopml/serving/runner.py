@@ -77,6 +77,7 @@ def _prediction_log(cfg: ProjectConfig) -> PredictionLog | None:
         log_url(cfg),
         flush_interval_s=settings.flush_interval_s,
         max_queue=settings.max_queue,
+        retry_for_s=settings.retry_for_s,
     )
 
 
