@@ -401,6 +401,14 @@ class BeatChampionConfig(_Strict):
     )
     test: Literal["bootstrap", "mcnemar"] = "bootstrap"
     resamples: int = Field(1000, ge=100, description="Paired bootstrap resamples.")
+    min_rows: int = Field(
+        30,
+        ge=1,
+        description=(
+            "Fewest test rows, unseen by the champion in its fitting, to compare on; "
+            "with fewer the rule fails and says so."
+        ),
+    )
 
 
 class GateConfig(_Strict):
