@@ -730,6 +730,35 @@ def promote(
 
 @app.command()
 @handles_errors
+def rollback(
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="Version to make champion again (default: the newest earlier one that "
+            "passed the gate).",
+            show_default=False,
+        ),
+    ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why: recorded on the version with who and when.")
+    ] = "",
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Move champion back to an earlier version that passed the gate; a server follows."""
+    from loopml.workflows.rollback import rollback as run_rollback
+
+    result = run_rollback(_load(config, set_), version, reason)
+    err.print(
+        f"[green]Rolled back[/] champion from v{result.previous} to v{result.version}; "
+        "a running `loopml serve` switches at its next reload check",
+        highlight=False,
+    )
+    out.print(result.version)
+
+
+@app.command()
+@handles_errors
 def profile(
     config: ConfigOption = Path(CONFIG_FILE),
     set_: SetOption = None,
