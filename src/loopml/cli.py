@@ -864,7 +864,8 @@ def feedback(
     result = outcome.result
     err.print(
         f"Recorded {result.received:,} labels from '{outcome.label_column}' in {outcome.log}: "
-        f"{result.matched:,} match a logged prediction",
+        f"{result.accepted:,} new, {result.replaced:,} replaced, 0 refused, "
+        f"{outcome.duplicates:,} duplicates; {result.matched:,} match a logged prediction",
         highlight=False,
     )
     out.print(str(result.matched))

@@ -15,9 +15,11 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from loopml.config import ProjectConfig
+from loopml.core import labels as labels_check
 from loopml.serving import dashboard
 from loopml.tracking.prediction_log import FeedbackResult, Label, PredictionLog
 from loopml.workflows.monitor import log_url
@@ -47,6 +49,10 @@ class FeedbackRequest(BaseModel):
 class FeedbackResponse(BaseModel):
     received: int
     matched: int = Field(description="Labels whose request_id and row are in the log.")
+    accepted: int = Field(description="Records labelled for the first time.")
+    replaced: int = Field(description="Records whose earlier label this one replaced.")
+    refused: int = Field(0, description="Labels outside the model's contract (then a 422).")
+    duplicates: int = Field(description="Labels repeating a record with the same value.")
 
 
 def add_monitoring(app: FastAPI, state: ServingState, cfg: ProjectConfig | None) -> None:
@@ -67,9 +73,28 @@ def _add_feedback(app: FastAPI, state: ServingState, log: PredictionLog) -> None
                 media_type="application/json",
                 headers={"www-authenticate": "Bearer"},
             )
-        labels = [Label(item.request_id, item.label, item.row) for item in body.labels]
+        items = [(item.request_id, item.row, item.label) for item in body.labels]
+        checked = labels_check.check(items, _contract(state), lambda i: f"labels[{i}]")
+        if checked.refused:
+            detail = f"{checked.first_problem()}; nothing was recorded"
+            counts = {"received": len(items), "refused": len(checked.refused), "accepted": 0}
+            return JSONResponse({"detail": detail, **counts}, status_code=422)
+        labels = [Label(rid, label, row) for rid, row, label in checked.labels]
         result = await asyncio.to_thread(_record, state, log, labels)
-        return FeedbackResponse(received=result.received, matched=result.matched)
+        return FeedbackResponse(
+            received=len(items),
+            matched=result.matched,
+            accepted=result.accepted,
+            replaced=result.replaced,
+            duplicates=checked.duplicates,
+        )
+
+
+def _contract(state: ServingState) -> labels_check.LabelContract:
+    """Labels are checked against the served champion: its task and classes."""
+    model = state.champion.loaded.model
+    name = f"{state.champion.name} v{state.champion.version}"
+    return labels_check.LabelContract(model.task, tuple(model.classes), name)
 
 
 def _record(state: ServingState, log: PredictionLog, labels: list[Label]) -> FeedbackResult:

@@ -88,6 +88,26 @@ def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedMo
     return LoadedModel(model, compiled, note)
 
 
+def model_metadata(uri: str, *, tracking_uri: str) -> tuple[str, str | None, dict[str, Any]]:
+    """Name, version and loopml metadata (task, classes, …) of a model, without loading it."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    name, version = _registry_coordinates(uri)
+    try:
+        info = mlflow.models.get_model_info(uri)
+    except MlflowException as exc:
+        raise ModelNotFoundError(
+            f"model '{uri}' not found ({exc.message}); see `loopml runs`"
+        ) from None
+    meta = (info.metadata or {}).get("loopml")
+    if meta is None:
+        raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")
+    return name or uri, version, meta
+
+
 def alias_version(model_name: str, alias: str, *, tracking_uri: str) -> str | None:
     """The version an alias points at now, or None (for hot reload)."""
     import mlflow

@@ -124,6 +124,8 @@ class Label:
 class FeedbackResult:
     received: int
     matched: int  # labels whose (request_id, row) is in the log
+    accepted: int = 0  # records labelled for the first time
+    replaced: int = 0  # records whose earlier label was replaced
 
     @property
     def unmatched(self) -> int:
@@ -174,11 +176,12 @@ class PredictionLog:
             for (request_id, row), value in latest.items()
         ]
         with self._connect(create=True) as conn:
+            replaced = _labelled_already(conn, list(latest))
             _upsert(conn, values)
             conn.commit()
             sizes = _request_sizes(conn, sorted({lab.request_id for lab in labels}))
         matched = sum(1 for lab in labels if lab.row < sizes.get(lab.request_id, 0))
-        return FeedbackResult(len(labels), matched)
+        return FeedbackResult(len(labels), matched, len(latest) - replaced, replaced)
 
     def window(
         self,
@@ -357,6 +360,16 @@ def _upsert(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
         statement.on_conflict_do_update(index_elements=[_F.request_id, _F.row], set_=changed),
         values,
     )
+
+
+def _labelled_already(conn: sa.Connection, keys: list[tuple[str, int]]) -> int:
+    """How many of the records ``keys`` (request_id, row) have a label already."""
+    found = 0
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        query = sa.select(sa.func.count()).where(sa.tuple_(_F.request_id, _F.row).in_(chunk))
+        found += int(conn.execute(query.select_from(FEEDBACK)).scalar_one())
+    return found
 
 
 def _request_sizes(conn: sa.Connection, request_ids: list[str]) -> dict[str, int]:
