@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -41,7 +41,7 @@ app.add_typer(config_app, name="config")
 # messages; keep lines whole and give tables room instead.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
-_state = {"verbose": False}
+_state: dict[str, Any] = {"verbose": False}
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
@@ -62,13 +62,24 @@ def handles_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LoopmlError as exc:
-            if _state["verbose"]:
-                err.print_exception()
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
-            raise typer.Exit(1) from None
+            _fail(str(exc).splitlines() or [type(exc).__name__])
+        except Exception as exc:
+            from loopml.tracking.local_store import locked_message
+
+            locked = locked_message(exc, str(_state.get("tracking_uri", "the tracking store")))
+            if locked is None:
+                raise
+            _fail([locked])
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(lines: list[str]) -> NoReturn:
+    if _state["verbose"]:
+        err.print_exception()
+    for line in lines:
+        err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
+    raise typer.Exit(1) from None
 
 
 class RichReporter:
@@ -138,7 +149,13 @@ def main_options(
 
 
 def _load(config: Path, overrides: list[str] | None) -> ProjectConfig:
-    return load_config(config, overrides or [])
+    """The project's config, its local tracking store checked and relocated to its folder."""
+    from loopml.tracking.local_store import open_store
+
+    cfg = load_config(config, overrides or [])
+    open_store(cfg.tracking, cfg.experiment_name)
+    _state["tracking_uri"] = cfg.tracking.uri
+    return cfg
 
 
 @app.command()

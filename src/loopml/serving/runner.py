@@ -21,6 +21,7 @@ from loopml.serving.auth import load_tokens
 from loopml.serving.metrics import MULTIPROCESS_DIR
 from loopml.serving.predlog import PredictionLog
 from loopml.serving.reload import ModelSource
+from loopml.tracking.local_store import open_store
 from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.monitor import log_url
 from loopml.workflows.predict import model_uri
@@ -38,6 +39,7 @@ class ServeArgs:
 def build_app(args: ServeArgs) -> FastAPI:
     """Everything `loopml serve` serves, from loopml.yaml and the command's flags."""
     cfg = load_config(Path(args.config), args.overrides)
+    open_store(cfg.tracking, cfg.experiment_name)
     settings = cfg.serve
     uri = model_uri(cfg, args.model)
     champion = load_with_compiled(uri, tracking_uri=cfg.tracking.uri)
