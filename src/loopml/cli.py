@@ -36,6 +36,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect loopml.yaml.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+log_app = typer.Typer(help="Look after the prediction log.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
 
 # Off a terminal (pipes, CI, CliRunner) Rich would wrap at 80 columns and split one-line
 # messages; keep lines whole and give tables room instead.
@@ -886,6 +888,30 @@ def feedback(
         highlight=False,
     )
     out.print(str(result.matched))
+
+
+@log_app.command("prune")
+@handles_errors
+def log_prune(
+    older_than: Annotated[
+        str | None, typer.Option(help="Delete requests logged before this: 30d, 12h.")
+    ] = None,
+    rows: Annotated[
+        int | None, typer.Option(min=1, help="Keep at most this many logged requests.")
+    ] = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Delete old predictions and their labels (default: serve.prediction_log.retention)."""
+    from loopml.workflows.retention import prune_log
+
+    pruned = prune_log(_load(config, set_), older_than, rows)
+    err.print(
+        f"Deleted {pruned.deleted:,} rows of the prediction log, and their labels, "
+        f"from {pruned.log}",
+        highlight=False,
+    )
+    out.print(str(pruned.deleted))
 
 
 @app.command()

@@ -159,6 +159,16 @@ class RolloutConfig(_Strict):
     seed: int | None = Field(None, description="Seed of the canary draw (tests, replays).")
 
 
+class RetentionConfig(_Strict):
+    """How much of the prediction log the server keeps; off when neither bound is set."""
+
+    days: float | None = Field(None, gt=0, description="Delete requests logged before this.")
+    rows: int | None = Field(None, gt=0, description="Keep at most this many logged requests.")
+    interval_s: float = Field(
+        3600.0, gt=0, description="How often the server applies the retention."
+    )
+
+
 class PredictionLogConfig(_Strict):
     """Durable log of every request, written off the hot path."""
 
@@ -170,6 +180,7 @@ class PredictionLogConfig(_Strict):
     max_queue: int = Field(
         100_000, gt=0, description="Entries waiting to be written; beyond, dropped and counted."
     )
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
 
 class ServeConfig(_Strict):

@@ -10,11 +10,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from loopml.serving.app import create_app
-from loopml.serving.predlog import PredictionLog as Writer
-from loopml.tracking.models import load
 from loopml.tracking.prediction_log import PredictionLog
-from tests.integration.conftest import LiveServer, Project, cli
+from tests.integration.conftest import Project, cli
+from tests.integration.logged import logged_server
 
 pytestmark = pytest.mark.integration
 CLASSES = "(classes: 'benign', 'malignant')"
@@ -23,16 +21,12 @@ CLASSES = "(classes: 'benign', 'malignant')"
 def test_feedback_refuses_labels_outside_the_models_classes(
     breast_cancer: Project, tmp_path: Path
 ) -> None:
-    cfg = breast_cancer.cfg
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    cfg.serve.prediction_log.url = url
-    model = load("models:/breast-cancer@champion", tracking_uri=cfg.tracking.uri)
-    rows = pd.read_csv(breast_cancer.folder / "data" / "score_me.csv").head(2)
-    app = create_app(
-        model, cfg.serve, prediction_log=Writer(url, flush_interval_s=0.1), project=cfg
-    )
-    with LiveServer(app) as server, httpx.Client(timeout=30) as http:
-        body = {"records": rows[model.feature_names].to_dict("records")}
+    live, _ = logged_server(breast_cancer.folder, breast_cancer.config_path, tmp_path / "log.db")
+    features = pd.read_csv(breast_cancer.folder / "data" / "score_me.csv").head(2)
+    rows = features.drop(columns=["patient_id"])
+    with live as server, httpx.Client(timeout=30) as http:
+        body = {"records": rows.to_dict("records")}
         rid = http.post(f"{server.url}/predict", json=body).json()["request_id"]
 
         def send(*labels: tuple[int, object]) -> httpx.Response:

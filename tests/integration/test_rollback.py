@@ -3,11 +3,18 @@
 v1 (the majority class) passes the gate with no champion yet; v2 (logistic regression)
 beats it and is promoted; v3 (the majority class again) fails beat_champion. Rolling back
 moves champion from v2 to v1, records why on v1, and the running server switches to v1.
+Deleting v1 then takes the alias away: the server keeps answering but says so (a
+warning, a counted reload outcome, a degraded /health and dashboard) until v2 is
+promoted again.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow
@@ -23,7 +30,16 @@ DUMMY = "models.candidates={sklearn.dummy.DummyClassifier: {strategy: prior}}"
 LOGISTIC = ("models.candidates=[logistic_regression]", "tuning.budget.trials=2")
 
 
-def test_rollback_moves_champion_back_records_why_and_the_server_follows(tmp_path) -> None:
+def _wait(http: httpx.Client, url: str, done: Callable[[Any], bool]) -> Any:
+    deadline = time.monotonic() + 15
+    while not done(body := http.get(url).json()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return body
+
+
+def test_rollback_moves_champion_back_and_a_deleted_version_degrades_health(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     init_project(tmp_path, "breast_cancer")
     config = tmp_path / "loopml.yaml"
     train_cli(config, "--set", DUMMY)
@@ -64,16 +80,38 @@ def test_rollback_moves_champion_back_records_why_and_the_server_follows(tmp_pat
         while served() != "1" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert served() == "1"
-        reloads = http.get(f"{live.url}/metrics").text
-    assert 'loopml_reloads_total{outcome="switched"} 1.0' in reloads
-    tags = client.get_model_version("breast-cancer", "1").tags
-    assert tags["loopml.rollback.reason"] == "v2 misreads the new scanner"
-    assert tags["loopml.rollback.from"] == "2" and tags["loopml.rollback.by"]
-    assert client.get_registered_model("breast-cancer").aliases["champion"] == 1
+        assert http.get(f"{live.url}/health").json()["status"] == "ok"
+        tags = client.get_model_version("breast-cancer", "1").tags
+        assert tags["loopml.rollback.reason"] == "v2 misreads the new scanner"
+        assert tags["loopml.rollback.from"] == "2" and tags["loopml.rollback.by"]
+        code, _, stderr = cli("rollback", "--reason", "again", "-c", str(config))
+        assert code == 1
+        assert stderr.strip() == (
+            "error: no version of 'breast-cancer' before the champion v1 passed the gate; "
+            "nothing to roll back to (see `loopml runs`)"
+        )
 
-    code, _, stderr = cli("rollback", "--reason", "again", "-c", str(config))
-    assert code == 1
-    assert stderr.strip() == (
-        "error: no version of 'breast-cancer' before the champion v1 passed the gate; "
-        "nothing to roll back to (see `loopml runs`)"
-    )
+        # the served version deleted (its alias goes with it): degraded, counted, logged
+        with caplog.at_level(logging.WARNING, logger="loopml.serving.reload"):
+            client.delete_model_version("breast-cancer", "1")
+            health = _wait(http, f"{live.url}/health", lambda h: h["status"] != "ok")
+        problem = (
+            "alias champion of breast-cancer points at no version any more (deleted?); still "
+            "serving v1, which a restart cannot load: set the alias again (`loopml promote` "
+            "or `loopml rollback`)"
+        )
+        assert health["status"] == "degraded" and health["problems"] == [problem]
+        assert problem in caplog.text
+        assert served() == "1"  # it still answers
+        board = http.get(f"{live.url}/dashboard/data").json()["serving"]
+        assert board == {"status": "degraded", "problems": [problem]}
+        time.sleep(0.6)  # a few more checks: still counted once
+        reloads = http.get(f"{live.url}/metrics").text
+        assert 'loopml_reloads_total{outcome="alias_missing"} 1.0' in reloads
+
+        code, _, stderr = cli("promote", "2", "-c", str(config))
+        assert code == 0, stderr
+        health = _wait(http, f"{live.url}/health", lambda h: h["status"] == "ok")
+        assert health["problems"] == [] and served() == "2"
+        reloads = http.get(f"{live.url}/metrics").text
+    assert 'loopml_reloads_total{outcome="switched"} 2.0' in reloads

@@ -12,17 +12,22 @@ Counters and the prediction log itself belong to the app (``serving.metrics``,
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from loopml.config import ProjectConfig
+from loopml.config import ProjectConfig, RetentionConfig
 from loopml.core import labels as labels_check
 from loopml.serving import dashboard
 from loopml.tracking.prediction_log import FeedbackResult, Label, PredictionLog
 from loopml.workflows.monitor import log_url
+from loopml.workflows.retention import apply_retention
+
+log_ = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from loopml.serving.app import ServingState
@@ -59,7 +64,23 @@ def add_monitoring(app: FastAPI, state: ServingState, cfg: ProjectConfig | None)
     """Install /feedback (when predictions are logged) and /dashboard on ``app``."""
     if cfg is not None and state.prediction_log is not None:
         _add_feedback(app, state, PredictionLog(log_url(cfg)))
+        retention = cfg.serve.prediction_log.retention
+        if retention.days or retention.rows:
+            state.jobs.append(functools.partial(_retain, PredictionLog(log_url(cfg)), retention))
     dashboard.add_dashboard(app, state, cfg)
+
+
+async def _retain(log: PredictionLog, retention: RetentionConfig) -> None:
+    """Apply serve.prediction_log.retention now and every ``interval_s``; a failure is
+    logged and tried again next time (serving goes on)."""
+    while True:
+        try:
+            deleted = await asyncio.to_thread(apply_retention, log, retention)
+            if deleted:
+                log_.info("prediction log retention: deleted %d requests", deleted)
+        except Exception as exc:
+            log_.warning("prediction log retention failed: %s", str(exc).splitlines()[0])
+        await asyncio.sleep(retention.interval_s)
 
 
 def _add_feedback(app: FastAPI, state: ServingState, log: PredictionLog) -> None:

@@ -109,15 +109,17 @@ def model_metadata(uri: str, *, tracking_uri: str) -> tuple[str, str | None, dic
 
 
 def alias_version(model_name: str, alias: str, *, tracking_uri: str) -> str | None:
-    """The version an alias points at now, or None (for hot reload)."""
+    """The version an alias points at now, or None when it has none (for hot reload)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
         return str(client.get_model_version_by_alias(model_name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if "not found" in exc.message:  # no such alias (or model): not an unreachable store
+            return None
+        raise
 
 
 def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:

@@ -183,6 +183,34 @@ class PredictionLog:
         matched = sum(1 for lab in labels if lab.row < sizes.get(lab.request_id, 0))
         return FeedbackResult(len(labels), matched, len(latest) - replaced, replaced)
 
+    def prune(self, *, older_than_s: float | None = None, keep_rows: int | None = None) -> int:
+        """Delete requests logged more than ``older_than_s`` ago and all but the newest
+        ``keep_rows``, with the labels of exactly those requests, in one transaction.
+
+        Labels whose request is not logged (yet) are kept. Returns the requests deleted.
+        """
+        if not self.exists():
+            return 0
+        with self._connect() as conn:
+            cutoffs = []
+            if older_than_s is not None:
+                cutoffs.append(_P.ts < timestamp_text(time.time() - older_than_s))
+            if keep_rows is not None:
+                newest = sa.select(_P.ts).order_by(_P.ts.desc()).offset(keep_rows).limit(1)
+                last = conn.execute(newest).scalar()
+                if last is not None:
+                    cutoffs.append(_P.ts <= last)
+            if not cutoffs:
+                return 0
+            old = sa.or_(*cutoffs)
+            FEEDBACK.create(conn, checkfirst=True)
+            conn.execute(
+                FEEDBACK.delete().where(_F.request_id.in_(sa.select(_P.request_id).where(old)))
+            )
+            deleted = conn.execute(PREDICTIONS.delete().where(old)).rowcount
+            conn.commit()
+        return int(deleted)
+
     def window(
         self,
         *,
