@@ -25,7 +25,7 @@ from rich.table import Table
 
 from loopml import __version__
 from loopml.config import CONFIG_FILE, ProjectConfig, json_schema, load_config
-from loopml.errors import LoopmlError
+from loopml.errors import LoopmlError, storage_error
 
 app = typer.Typer(
     name="loopml",
@@ -69,9 +69,10 @@ def handles_errors(fn: F) -> F:
             from loopml.tracking.local_store import locked_message
 
             locked = locked_message(exc, str(_state.get("tracking_uri", "the tracking store")))
-            if locked is None:
+            storage = storage_error(exc, kwargs.get("output"))
+            if locked is None and storage is None:
                 raise
-            _fail([locked])
+            _fail([locked or str(storage)])
 
     return wrapper  # type: ignore[return-value]
 
