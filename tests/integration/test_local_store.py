@@ -3,7 +3,8 @@
 A copy of the trained example project logs into its own folder (never the original's), and
 the copy, moved elsewhere, predicts, evaluates and serves unchanged. Its store file gone
 while its artifacts remain is refused in one line, not recreated empty; a store locked by
-another process is retried briefly, then refused in one line.
+another process is retried briefly, then refused in one line; so is a version whose
+recorded files are gone.
 """
 
 from __future__ import annotations
@@ -56,9 +57,10 @@ def test_a_copied_and_moved_project_uses_its_own_folder(
     moved.parent.mkdir()
     copy.rename(moved)
     config = str(moved / "loopml.yaml")
+    rows = str(moved / "data" / "score_me.csv")
     code, stdout, stderr = cli(
         "predict",
-        str(moved / "data" / "score_me.csv"),
+        rows,
         "-o",
         str(tmp_path / "out.csv"),
         "-c",
@@ -102,3 +104,12 @@ def test_a_copied_and_moved_project_uses_its_own_folder(
     holder.close()
     assert code == 0, stderr
     assert "champion" in stdout
+
+    # the files a version is recorded at, gone: one line naming that path
+    models = moved / ".loopml" / "artifacts" / "models"
+    models.rename(tmp_path / "models-kept")
+    code, stdout, stderr = cli("predict", rows, "-o", str(tmp_path / "again.csv"), "-c", config)
+    assert code == 1 and stdout == ""
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"keeps its files at {models}/m-" in errors[0], stderr
+    assert "which does not exist; restore that folder" in errors[0]
