@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,7 +25,7 @@ from rich.table import Table
 
 from loopml import __version__
 from loopml.config import CONFIG_FILE, ProjectConfig, json_schema, load_config
-from loopml.errors import LoopmlError
+from loopml.errors import LoopmlError, storage_error
 
 app = typer.Typer(
     name="loopml",
@@ -36,12 +36,14 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect loopml.yaml.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+log_app = typer.Typer(help="Look after the prediction log.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
 
 # Off a terminal (pipes, CI, CliRunner) Rich would wrap at 80 columns and split one-line
 # messages; keep lines whole and give tables room instead.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
-_state = {"verbose": False}
+_state: dict[str, Any] = {"verbose": False}
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
@@ -62,13 +64,25 @@ def handles_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LoopmlError as exc:
-            if _state["verbose"]:
-                err.print_exception()
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
-            raise typer.Exit(1) from None
+            _fail(str(exc).splitlines() or [type(exc).__name__])
+        except Exception as exc:
+            from loopml.tracking.local_store import locked_message
+
+            locked = locked_message(exc, str(_state.get("tracking_uri", "the tracking store")))
+            storage = storage_error(exc, kwargs.get("output"))
+            if locked is None and storage is None:
+                raise
+            _fail([locked or str(storage)])
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(lines: list[str]) -> NoReturn:
+    if _state["verbose"]:
+        err.print_exception()
+    for line in lines:
+        err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
+    raise typer.Exit(1) from None
 
 
 class RichReporter:
@@ -138,7 +152,13 @@ def main_options(
 
 
 def _load(config: Path, overrides: list[str] | None) -> ProjectConfig:
-    return load_config(config, overrides or [])
+    """The project's config, its local tracking store checked and relocated to its folder."""
+    from loopml.tracking.local_store import open_store
+
+    cfg = load_config(config, overrides or [])
+    open_store(cfg.tracking, cfg.experiment_name)
+    _state["tracking_uri"] = cfg.tracking.uri
+    return cfg
 
 
 @app.command()
@@ -730,6 +750,35 @@ def promote(
 
 @app.command()
 @handles_errors
+def rollback(
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="Version to make champion again (default: the newest earlier one that "
+            "passed the gate).",
+            show_default=False,
+        ),
+    ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why: recorded on the version with who and when.")
+    ] = "",
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Move champion back to an earlier version that passed the gate; a server follows."""
+    from loopml.workflows.rollback import rollback as run_rollback
+
+    result = run_rollback(_load(config, set_), version, reason)
+    err.print(
+        f"[green]Rolled back[/] champion from v{result.previous} to v{result.version}; "
+        "a running `loopml serve` switches at its next reload check",
+        highlight=False,
+    )
+    out.print(result.version)
+
+
+@app.command()
+@handles_errors
 def profile(
     config: ConfigOption = Path(CONFIG_FILE),
     set_: SetOption = None,
@@ -835,10 +884,35 @@ def feedback(
     result = outcome.result
     err.print(
         f"Recorded {result.received:,} labels from '{outcome.label_column}' in {outcome.log}: "
-        f"{result.matched:,} match a logged prediction",
+        f"{result.accepted:,} new, {result.replaced:,} replaced, 0 refused, "
+        f"{outcome.duplicates:,} duplicates; {result.matched:,} match a logged prediction",
         highlight=False,
     )
     out.print(str(result.matched))
+
+
+@log_app.command("prune")
+@handles_errors
+def log_prune(
+    older_than: Annotated[
+        str | None, typer.Option(help="Delete requests logged before this: 30d, 12h.")
+    ] = None,
+    rows: Annotated[
+        int | None, typer.Option(min=1, help="Keep at most this many logged requests.")
+    ] = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Delete old predictions and their labels (default: serve.prediction_log.retention)."""
+    from loopml.workflows.retention import prune_log
+
+    pruned = prune_log(_load(config, set_), older_than, rows)
+    err.print(
+        f"Deleted {pruned.deleted:,} rows of the prediction log, and their labels, "
+        f"from {pruned.log}",
+        highlight=False,
+    )
+    out.print(str(pruned.deleted))
 
 
 @app.command()

@@ -164,6 +164,16 @@ class RolloutConfig(_Strict):
     seed: int | None = Field(None, description="Seed of the canary draw (tests, replays).")
 
 
+class RetentionConfig(_Strict):
+    """How much of the prediction log the server keeps; off when neither bound is set."""
+
+    days: float | None = Field(None, gt=0, description="Delete requests logged before this.")
+    rows: int | None = Field(None, gt=0, description="Keep at most this many logged requests.")
+    interval_s: float = Field(
+        3600.0, gt=0, description="How often the server applies the retention."
+    )
+
+
 class PredictionLogConfig(_Strict):
     """Durable log of every request, written off the hot path."""
 
@@ -178,6 +188,7 @@ class PredictionLogConfig(_Strict):
     retry_for_s: float = Field(
         30.0, ge=0, description="A failed write is retried this long, then dropped and counted."
     )
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
 
 class ServeConfig(_Strict):
@@ -409,6 +420,14 @@ class BeatChampionConfig(_Strict):
     )
     test: Literal["bootstrap", "mcnemar"] = "bootstrap"
     resamples: int = Field(1000, ge=100, description="Paired bootstrap resamples.")
+    min_rows: int = Field(
+        30,
+        ge=1,
+        description=(
+            "Fewest test rows, unseen by the champion in its fitting, to compare on; "
+            "with fewer the rule fails and says so."
+        ),
+    )
 
 
 class GateConfig(_Strict):

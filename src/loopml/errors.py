@@ -6,6 +6,8 @@ prints a ``LoopmlError`` as one red line and exits 1; serving maps it to a 4xx b
 
 from __future__ import annotations
 
+import errno
+
 
 class LoopmlError(Exception):
     """Base of every error loopml raises on purpose."""
@@ -33,3 +35,35 @@ class TrackingError(LoopmlError):
 
 class PredictionInputError(LoopmlError, ValueError):
     """Rows given for prediction do not match the model's input schema."""
+
+
+class StorageError(LoopmlError, OSError):
+    """A file or folder cannot be written or read (read-only, full, missing, denied)."""
+
+
+_PROBLEMS = {
+    errno.EROFS: ("the file system is read-only", "write elsewhere (-o PATH) or remount it"),
+    errno.EACCES: ("permission denied", "make the folder writable or write elsewhere"),
+    errno.EPERM: ("permission denied", "make the folder writable or write elsewhere"),
+    errno.ENOSPC: ("no space left on the device", "free some space or write elsewhere"),
+    errno.EDQUOT: ("the disk quota is exhausted", "free some space or write elsewhere"),
+    errno.ENOENT: ("no such file or folder", "create the folder or fix the path"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose another path"),
+    errno.EISDIR: ("it is a folder", "give a file name"),
+}
+
+
+def storage_error(exc: BaseException, path: object = None) -> StorageError | None:
+    """One line for the first file-system error in ``exc``'s chain: the path, the problem
+    and the fix; None when there is none. An error that names no path (a write that
+    found the disk full) is told with ``path``, the output being written, when given."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and not isinstance(seen, LoopmlError):
+            where = seen.filename or (path if seen.errno in _PROBLEMS else None)
+            if where:
+                default = (seen.strerror or str(seen), "fix it")
+                problem, fix = _PROBLEMS.get(seen.errno or 0, default)
+                return StorageError(f"{where}: {problem}; {fix}")
+        seen = seen.__cause__ or seen.__context__
+    return None

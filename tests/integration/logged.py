@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,3 +64,18 @@ def write_frame(
             for i, record in enumerate(frame.to_dict("records"))
         ],
     )  # fmt: skip
+
+
+def logged_server(folder: Path, config: Path, log: Path, *overrides: str) -> tuple[Any, Any]:
+    """A real server on loopback for the example project's champion, logging to ``log``
+    (and its writer, to flush), with ``overrides`` of loopml.yaml (``serve.…=value``)."""
+    from loopml.config import load_config
+    from loopml.serving.app import create_app
+    from loopml.tracking.models import load
+    from tests.integration.conftest import LiveServer
+
+    url = f"sqlite:///{log}"
+    cfg = load_config(config, [f"serve.prediction_log.url={url}", *overrides])
+    model = load("models:/breast-cancer@champion", tracking_uri=cfg.tracking.uri)
+    writer = PredictionLog(url, flush_interval_s=0.05)
+    return LiveServer(create_app(model, cfg.serve, prediction_log=writer, project=cfg)), writer

@@ -75,7 +75,10 @@ def test_dashboard_matches_metrics_and_monitor(
             ]
         assert http.post(f"{server.url}/predict", json={"records": [{}]}).status_code == 422
         joined = http.post(f"{server.url}/feedback", json={"labels": labels}).json()
-        assert joined == {"received": 300, "matched": 300}
+        assert joined == {
+            "received": 300, "matched": 300, "accepted": 300, "replaced": 0, "refused": 0,
+            "duplicates": 0,
+        }  # fmt: skip
 
         page = browser.new_page()
         problems: list[str] = []

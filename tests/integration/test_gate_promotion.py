@@ -68,7 +68,8 @@ def test_gate_refuses_a_worse_challenger_and_accepts_a_better_one(tmp_path: Path
     failed = [line for line in stderr.splitlines() if line.startswith("error: gate rule")]
     assert len(failed) == 1
     assert failed[0].startswith("error: gate rule beat_champion failed: f1_macro 0.3")
-    assert "vs champion v2 0.9" in failed[0] and "paired bootstrap, 114 rows" in failed[0]
+    assert "vs champion v2 0.9" in failed[0]
+    assert "paired bootstrap, 114 of 114 test rows unseen by champion v2" in failed[0]
     assert aliases(config)["champion"] == "2"
     tags = version_tags(config, "3")
     assert tags["loopml.gate.decision"] == "failed"

@@ -15,7 +15,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,17 @@ class ServingState:
     ready: bool = False
     rng: random.Random = field(default_factory=random.Random)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    problems: dict[str, str] = field(default_factory=dict)  # role -> what is wrong (reload)
+    jobs: list[Callable[[], Coroutine[Any, Any, None]]] = field(
+        default_factory=list
+    )  # run while serving
+
+    @property
+    def status(self) -> str:
+        """ok, degraded (serving, but something needs a human) or loading."""
+        if not self.ready:
+            return "loading"
+        return "degraded" if self.problems else "ok"
 
     def route(self) -> tuple[Deployment, str]:
         """The deployment answering this request, and its role in the log."""
@@ -142,6 +153,7 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = _reload_tasks(state)
         freeze_heap()
+        tasks += [asyncio.get_running_loop().create_task(job()) for job in state.jobs]
         state.ready = True
         try:
             yield
@@ -175,6 +187,7 @@ def _reload_tasks(state: ServingState) -> list[asyncio.Task[None]]:
                 functools.partial(_switch, state, role),
                 interval,
                 functools.partial(_count_reload, state),
+                functools.partial(_set_problem, state, role),
             )
         )
         for role, alias in watched
@@ -183,6 +196,13 @@ def _reload_tasks(state: ServingState) -> list[asyncio.Task[None]]:
 
 def _count_reload(state: ServingState, outcome: str) -> None:
     state.metrics.reloads.labels(outcome).inc()
+
+
+def _set_problem(state: ServingState, role: str, problem: str | None) -> None:
+    if problem is None:
+        state.problems.pop(role, None)
+    else:
+        state.problems[role] = problem
 
 
 def _version_of(state: ServingState, role: str) -> str | None:
@@ -241,10 +261,11 @@ def _open_route(
 
 
 def _health(state: ServingState) -> Response:
-    """200 ``ok``, or ``degraded`` while the prediction log drops or fails; 503 loading."""
-    status = "ok" if state.ready else "loading"
+    """200 ``ok``, or ``degraded`` (with ``problems``) while a served alias is missing or
+    the prediction log drops or fails writes; 503 while loading."""
     body: dict[str, Any] = {
-        "status": status,
+        "status": state.status,
+        "problems": list(state.problems.values()),
         "model": state.champion.info,
         "engine": state.champion.engine.name,
         "loopml_version": __version__,

@@ -46,6 +46,10 @@ class DashboardData:
             "traffic": traffic(self.state.metrics),
             "latency": latency(self.state.metrics),
             "prediction_log": self._log_health(),
+            "serving": {
+                "status": self.state.status,
+                "problems": list(self.state.problems.values()),
+            },
             **self._monitoring(),
         }
 
@@ -179,9 +183,10 @@ th,td{padding:4px 8px;border-bottom:1px solid #e5e5e5;text-align:right}
 th:first-child,td:first-child{text-align:left} tr.drift td{background:#fdecea}
 .bar{display:inline-block;height:9px;background:#fc8d62;vertical-align:middle}
 .badge{padding:2px 9px;border-radius:10px;color:#fff;font-weight:600;background:#888}
-.healthy{background:#2ca02c} .alert{background:#d62728}
+.healthy{background:#2ca02c} .alert{background:#d62728} .alert-text{color:#d62728}
 </style></head><body>
 <h1>loopml · <span id="model">…</span> <span id="status" class="badge">…</span></h1>
+<p id="serving-problems" class="alert-text"></p>
 <div class="muted">updated <span id="updated">never</span> · refresh every
 <span id="refresh"></span> ms</div>
 <div class="cards">
@@ -277,6 +282,7 @@ function draw(data) {
   const status = document.getElementById("status");
   status.textContent = data.status || "no data";
   status.className = `badge ${data.status || ""}`;
+  text("serving-problems", (data.serving.problems || []).join(" · "));
   text("requests", data.traffic.requests);
   text("rows", data.traffic.rows);
   text("errors", data.traffic.errors);

@@ -39,22 +39,54 @@ async def watch(
     switch: Callable[[LoadedModel], Awaitable[None]],
     interval_s: float,
     on_outcome: Callable[[str], None],
+    on_problem: Callable[[str | None], None] = lambda _: None,
 ) -> None:
-    """Poll ``alias`` every ``interval_s``; on a new version, load it and ``switch``."""
+    """Poll ``alias`` every ``interval_s``; on a new version, load it and ``switch``.
+
+    An alias that points at no version any more (it was deleted, or its version was) is
+    counted once as ``alias_missing``, logged and reported through ``on_problem`` (the
+    old version keeps serving, but a restart could not load it); so is a failed reload.
+    ``on_problem(None)`` clears it once the alias serves again.
+    """
+    problem: str | None = None
+
+    def report(message: str | None, outcome: str | None = None) -> None:
+        nonlocal problem
+        if message != problem:
+            if outcome:
+                on_outcome(outcome)
+            log.warning("%s", message or f"alias {alias} of {source.model_name} serves again")
+            on_problem(message)
+        problem = message
+
     while True:
         await asyncio.sleep(interval_s)
         try:
             version = await asyncio.to_thread(source.version_of, alias)
-            if version is None or version == current():
+            if version is None:
+                report(_missing(source, alias, current()), "alias_missing")
+                continue
+            if version == current():
+                report(None)
                 continue
             loaded = await asyncio.to_thread(source.load, alias)
-            if loaded.model.version == current():
-                continue
-            await switch(loaded)
-            on_outcome("switched")
-            log.warning("alias %s moved: now serving version %s", alias, loaded.model.version)
+            if loaded.model.version != current():
+                await switch(loaded)
+                on_outcome("switched")
+                log.warning("alias %s moved: now serving version %s", alias, loaded.model.version)
+            report(None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # keep serving the old version; try again next tick
             on_outcome("failed")
-            log.warning("reloading alias %s failed: %s", alias, exc)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("reloading alias %s failed: %s", alias, reason)
+            report(f"reloading alias {alias} of {source.model_name} failed: {reason}")
+
+
+def _missing(source: ModelSource, alias: str, serving: str | None) -> str:
+    return (
+        f"alias {alias} of {source.model_name} points at no version any more (deleted?); "
+        f"still serving v{serving}, which a restart cannot load: set the alias again "
+        f"(`loopml promote` or `loopml rollback`)"
+    )

@@ -12,16 +12,20 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import sqlalchemy.exc
 from fastapi import FastAPI
 
 from loopml.config import ProjectConfig, ServeConfig, load_config
-from loopml.errors import ConfigError, ModelNotFoundError
+from loopml.errors import ConfigError, ModelNotFoundError, StorageError
 from loopml.serving.app import create_app
 from loopml.serving.auth import load_tokens
 from loopml.serving.metrics import MULTIPROCESS_DIR
 from loopml.serving.predlog import PredictionLog
 from loopml.serving.reload import ModelSource
+from loopml.tracking.local_store import open_store
 from loopml.tracking.models import LoadedModel, load_with_compiled
+from loopml.tracking.prediction_log import PredictionLog as PredictionLogReader
+from loopml.tracking.prediction_log import sqlite_file
 from loopml.workflows.monitor import log_url
 from loopml.workflows.predict import model_uri
 
@@ -38,6 +42,7 @@ class ServeArgs:
 def build_app(args: ServeArgs) -> FastAPI:
     """Everything `loopml serve` serves, from loopml.yaml and the command's flags."""
     cfg = load_config(Path(args.config), args.overrides)
+    open_store(cfg.tracking, cfg.experiment_name)
     settings = cfg.serve
     uri = model_uri(cfg, args.model)
     champion = load_with_compiled(uri, tracking_uri=cfg.tracking.uri)
@@ -73,12 +78,35 @@ def _prediction_log(cfg: ProjectConfig) -> PredictionLog | None:
     settings = cfg.serve.prediction_log
     if not settings.enabled:
         return None
-    return PredictionLog(
-        log_url(cfg),
-        flush_interval_s=settings.flush_interval_s,
-        max_queue=settings.max_queue,
-        retry_for_s=settings.retry_for_s,
+    url = log_url(cfg)
+    try:
+        return PredictionLog(
+            url,
+            flush_interval_s=settings.flush_interval_s,
+            max_queue=settings.max_queue,
+            retry_for_s=settings.retry_for_s,
+        )
+    except sqlalchemy.exc.OperationalError as exc:
+        raise _unwritable_log(url, exc) from None
+
+
+def _unwritable_log(url: str, exc: Exception) -> StorageError:
+    """One line for a prediction log that cannot be created (before serving starts)."""
+    fix = (
+        "make it writable, point serve.prediction_log.url elsewhere, or set "
+        "serve.prediction_log.enabled: false"
     )
+    path = sqlite_file(url)
+    if path is not None and path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        writable = "read-only" if _read_only(path.parent) else "not writable for this user"
+        return StorageError(f"{path.parent}: the prediction log's folder is {writable}; {fix}")
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    where = PredictionLogReader(url).where
+    return StorageError(f"{where}: cannot create the prediction log ({reason}); {fix}")
+
+
+def _read_only(folder: Path) -> bool:
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
 
 
 def app_from_env() -> FastAPI:

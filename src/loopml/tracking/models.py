@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from loopml.core.compile import CompiledModel
 from loopml.core.evaluation.threshold import Threshold
@@ -76,9 +77,7 @@ def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedMo
         info = mlflow.models.get_model_info(uri)
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except MlflowException as exc:
-        raise ModelNotFoundError(
-            f"model '{uri}' not found ({exc.message}); see `loopml runs`"
-        ) from None
+        raise _not_found(uri, name, version, exc.message) from None
     meta = info.metadata or {}
     if "loopml" not in meta:
         raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")
@@ -88,16 +87,58 @@ def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedMo
     return LoadedModel(model, compiled, note)
 
 
+def _not_found(uri: str, name: str | None, version: str | None, reason: str) -> ModelNotFoundError:
+    """Which path a registered version's files were expected at, when that path is gone."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if name and version:
+        try:
+            stored = mlflow.MlflowClient().get_model_version_download_uri(name, version)
+        except MlflowException:
+            stored = None
+        folder = Path(unquote(urlparse(stored).path)) if stored else None
+        if stored and stored.startswith("file:") and folder and not folder.exists():
+            return ModelNotFoundError(
+                f"model '{uri}' (v{version}): the tracking store keeps its files at {folder}, "
+                "which does not exist; restore that folder (or the project's .loopml/artifacts "
+                "it came with), or train again with `loopml run`"
+            )
+    return ModelNotFoundError(f"model '{uri}' not found ({reason}); see `loopml runs`")
+
+
+def model_metadata(uri: str, *, tracking_uri: str) -> tuple[str, str | None, dict[str, Any]]:
+    """Name, version and loopml metadata (task, classes, …) of a model, without loading it."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    name, version = _registry_coordinates(uri)
+    try:
+        info = mlflow.models.get_model_info(uri)
+    except MlflowException as exc:
+        raise ModelNotFoundError(
+            f"model '{uri}' not found ({exc.message}); see `loopml runs`"
+        ) from None
+    meta = (info.metadata or {}).get("loopml")
+    if meta is None:
+        raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")
+    return name or uri, version, meta
+
+
 def alias_version(model_name: str, alias: str, *, tracking_uri: str) -> str | None:
-    """The version an alias points at now, or None (for hot reload)."""
+    """The version an alias points at now, or None when it has none (for hot reload)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
         return str(client.get_model_version_by_alias(model_name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if "not found" in exc.message:  # no such alias (or model): not an unreachable store
+            return None
+        raise
 
 
 def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:

@@ -124,6 +124,8 @@ class Label:
 class FeedbackResult:
     received: int
     matched: int  # labels whose (request_id, row) is in the log
+    accepted: int = 0  # records labelled for the first time
+    replaced: int = 0  # records whose earlier label was replaced
 
     @property
     def unmatched(self) -> int:
@@ -174,11 +176,40 @@ class PredictionLog:
             for (request_id, row), value in latest.items()
         ]
         with self._connect(create=True) as conn:
+            replaced = _labelled_already(conn, list(latest))
             _upsert(conn, values)
             conn.commit()
             sizes = _request_sizes(conn, sorted({lab.request_id for lab in labels}))
         matched = sum(1 for lab in labels if lab.row < sizes.get(lab.request_id, 0))
-        return FeedbackResult(len(labels), matched)
+        return FeedbackResult(len(labels), matched, len(latest) - replaced, replaced)
+
+    def prune(self, *, older_than_s: float | None = None, keep_rows: int | None = None) -> int:
+        """Delete requests logged more than ``older_than_s`` ago and all but the newest
+        ``keep_rows``, with the labels of exactly those requests, in one transaction.
+
+        Labels whose request is not logged (yet) are kept. Returns the requests deleted.
+        """
+        if not self.exists():
+            return 0
+        with self._connect() as conn:
+            cutoffs = []
+            if older_than_s is not None:
+                cutoffs.append(_P.ts < timestamp_text(time.time() - older_than_s))
+            if keep_rows is not None:
+                newest = sa.select(_P.ts).order_by(_P.ts.desc()).offset(keep_rows).limit(1)
+                last = conn.execute(newest).scalar()
+                if last is not None:
+                    cutoffs.append(_P.ts <= last)
+            if not cutoffs:
+                return 0
+            old = sa.or_(*cutoffs)
+            FEEDBACK.create(conn, checkfirst=True)
+            conn.execute(
+                FEEDBACK.delete().where(_F.request_id.in_(sa.select(_P.request_id).where(old)))
+            )
+            deleted = conn.execute(PREDICTIONS.delete().where(old)).rowcount
+            conn.commit()
+        return int(deleted)
 
     def window(
         self,
@@ -357,6 +388,16 @@ def _upsert(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
         statement.on_conflict_do_update(index_elements=[_F.request_id, _F.row], set_=changed),
         values,
     )
+
+
+def _labelled_already(conn: sa.Connection, keys: list[tuple[str, int]]) -> int:
+    """How many of the records ``keys`` (request_id, row) have a label already."""
+    found = 0
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        query = sa.select(sa.func.count()).where(sa.tuple_(_F.request_id, _F.row).in_(chunk))
+        found += int(conn.execute(query.select_from(FEEDBACK)).scalar_one())
+    return found
 
 
 def _request_sizes(conn: sa.Connection, request_ids: list[str]) -> dict[str, int]:

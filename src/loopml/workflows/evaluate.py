@@ -18,8 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from loopml.config import ProjectConfig
-from loopml.core.evaluation import gate, metrics
+from loopml.core.evaluation import fitted_rows, gate, metrics
 from loopml.core.evaluation.assess import Champion, Evaluation, Subject, assess
+from loopml.core.evaluation.fitted_rows import FittedRows
 from loopml.core.scoring import ScoringModel
 from loopml.errors import DataValidationError
 from loopml.reports import evaluation as evaluation_report
@@ -105,7 +106,9 @@ def champion_of(cfg: ProjectConfig, tracker: Tracker) -> Champion | None:
     if version is None:
         return None
     model = load_model(f"models:/{cfg.model_name}/{version}", tracking_uri=cfg.tracking.uri)
-    return Champion(version, model)
+    run_id = results.resolve(tracker, version).run_id
+    document = results.run_document(tracker, run_id, fitted_rows.DOCUMENT)
+    return Champion(version, model, FittedRows.from_document(document) if document else None)
 
 
 def measure(

@@ -8,8 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from loopml.config import ProjectConfig
+from loopml.core import labels as labels_check
 from loopml.core.data.ingest import read_file
 from loopml.errors import DataValidationError
+from loopml.tracking.models import model_metadata
 from loopml.tracking.prediction_log import FeedbackResult, Label, PredictionLog
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.monitor import log_url
@@ -23,6 +25,7 @@ class FeedbackOutcome:
     log: str  # the log's file, or its URL without the password
     label_column: str
     skipped: int  # rows without a label
+    duplicates: int = 0  # rows repeating a record's label, stored once
 
 
 def record_feedback(
@@ -36,17 +39,36 @@ def record_feedback(
     reporter = reporter or SilentReporter()
     frame = read_file(str(source))
     column = _label_column(frame, source, label_column, cfg.data.target)
-    labels, skipped = _labels(frame, source, column)
+    labels, lines, skipped = _labels(frame, source, column)
     if skipped:
         reporter.warn(f"{source}: {skipped} rows have no value in '{column}' and are left out")
+    items = [(lab.request_id, lab.row, lab.value) for lab in labels]
+    checked = labels_check.check(
+        items, served_contract(cfg), lambda i: f"{source}: line {lines[i]}"
+    )
+    if checked.refused:
+        raise DataValidationError(checked.first_problem() + "; nothing was recorded")
+    if checked.duplicates:
+        reporter.warn(
+            f"{source}: {checked.duplicates} rows repeat a request_id and row with the same "
+            "label; each record is stored once"
+        )
     log = PredictionLog(log_url(cfg))
-    result = log.add_feedback(labels)
+    result = log.add_feedback([Label(rid, label, row) for rid, row, label in checked.labels])
     if result.unmatched:
         reporter.warn(
             f"{result.unmatched} of {result.received} labels match no logged prediction yet; "
             "they are kept and join when (or if) that request is logged"
         )
-    return FeedbackOutcome(result, log.where, column, skipped)
+    return FeedbackOutcome(result, log.where, column, skipped, checked.duplicates)
+
+
+def served_contract(cfg: ProjectConfig) -> labels_check.LabelContract:
+    """What a true label must be: a class (or a number) of the model ``serve.alias`` names."""
+    uri = f"models:/{cfg.model_name}@{cfg.serve.alias}"
+    name, version, meta = model_metadata(uri, tracking_uri=cfg.tracking.uri)
+    model = f"{name} v{version}" if version else name
+    return labels_check.LabelContract(meta["task"], tuple(meta.get("classes") or ()), model)
 
 
 def _label_column(frame: pd.DataFrame, source: Path, chosen: str | None, target: str) -> str:
@@ -67,7 +89,8 @@ def _label_column(frame: pd.DataFrame, source: Path, chosen: str | None, target:
     )
 
 
-def _labels(frame: pd.DataFrame, source: Path, column: str) -> tuple[list[Label], int]:
+def _labels(frame: pd.DataFrame, source: Path, column: str) -> tuple[list[Label], list[int], int]:
+    """The labelled rows, the file line of each (header = line 1), and how many had none."""
     ids = frame[ID_COLUMN]
     if ids.isna().any():
         line = int(ids.isna().to_numpy().argmax()) + 2
@@ -80,7 +103,8 @@ def _labels(frame: pd.DataFrame, source: Path, column: str) -> tuple[list[Label]
     ]
     if not labels:
         raise DataValidationError(f"{source}: column '{column}' has no values; nothing to record")
-    return labels, int((~present).sum())
+    lines = [i + 2 for i in range(len(frame)) if present[i]]
+    return labels, lines, int((~present).sum())
 
 
 def _row_numbers(frame: pd.DataFrame, source: Path) -> list[int]:

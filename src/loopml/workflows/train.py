@@ -19,7 +19,7 @@ import loopml
 from loopml.config import ProjectConfig, Task
 from loopml.core import learning_curve, training
 from loopml.core.data.roles import ColumnRoles
-from loopml.core.evaluation import metrics
+from loopml.core.evaluation import fitted_rows, metrics
 from loopml.core.scoring import column_specs
 from loopml.errors import LoopmlError
 from loopml.reports import plots
@@ -115,6 +115,11 @@ def _train(
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
     final.add_to(record)
+    if data.on_ray is None and data.whole_rows is None:  # on Ray only a sample is here
+        seen = fitted_rows.record(
+            [data.splits.train, data.splits.validation], [*data.roles.features, data.target]
+        )
+        record.documents[fitted_rows.DOCUMENT] = seen.as_document()
     if outcome is not None:
         record.children = outcome.children(metric.name)
         record.documents |= outcome.documents()

@@ -6,6 +6,7 @@ Loading runs and logging results live in ``loopml.workflows.evaluate``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from loopml.core.data.split import Splits
 from loopml.core.evaluation import behavioral, gate, inspection, metrics, significance, slices
 from loopml.core.evaluation.behavioral import BehavioralResult
 from loopml.core.evaluation.calibration import ReliabilityCurve, reliability_curve
+from loopml.core.evaluation.fitted_rows import FittedRows, unseen
 from loopml.core.evaluation.inspection import Importance, LearningCurve
 from loopml.core.evaluation.significance import Comparison
 from loopml.core.evaluation.slices import Slice, SliceScore
@@ -52,6 +54,7 @@ def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
 class Champion:
     version: str
     model: ScoringModel
+    fitted: FittedRows | None = None  # the rows it was fitted on; None when not recorded
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Evaluation:
     is_champion: bool = False
     comparison: Comparison | None = None
     comparison_problem: str = ""
+    comparison_scope: str = ""  # which test rows the champion was compared on, and why
     simpson: str = ""
     behavioral: list[BehavioralResult] = field(default_factory=list)
     worst: pd.DataFrame | None = None
@@ -105,6 +109,7 @@ class Evaluation:
             is_champion=self.is_champion,
             comparison=self.comparison,
             comparison_problem=self.comparison_problem,
+            comparison_scope=self.comparison_scope,
             behavioral=self.behavioral,
         )
 
@@ -124,6 +129,7 @@ class Evaluation:
             "champion": self.champion,
             "comparison": self.comparison.as_dict() if self.comparison else None,
             "comparison_problem": self.comparison_problem,
+            "comparison_scope": self.comparison_scope,
             "simpson": self.simpson,
             "behavioral": [r.as_dict() for r in self.behavioral],
             "importance": [i.__dict__ for i in self.importance],
@@ -234,47 +240,93 @@ def _add_champion(
     scored: Scored,
     classes: list[Any],
 ) -> None:
+    """Compare with the champion on the test rows it was not fitted on (see fitted_rows)."""
     if champion is None:
         return
     found.champion = champion.version
     if subject.model.version == champion.version:
         found.is_champion = True
         return
+    settings = gate_cfg.beat_champion
+    keep = _unseen_by(found, subject.splits.test, champion, settings.min_rows if settings else 1)
+    if keep is None:
+        return
     try:
-        theirs = score(champion.model, subject.splits.test)
+        theirs = score(champion.model, subject.splits.test[keep])
     except PredictionInputError as exc:
         found.comparison_problem = (
             f"champion v{champion.version} cannot score these test rows: {exc}"
         )
         return
-    metric = gate.beat_metric(gate_cfg, subject.metric)
-    settings = gate_cfg.beat_champion
+    ours = Scored(scored.predicted[keep], None if scored.proba is None else scored.proba[keep])
     found.comparison = significance.compare(
-        metric,
-        y,
-        (scored.predicted, scored.proba),
+        gate.beat_metric(gate_cfg, subject.metric),
+        y[keep],
+        (ours.predicted, ours.proba),
         (theirs.predicted, theirs.proba),
         classes,
         test=settings.test if settings else "bootstrap",
         resamples=settings.resamples if settings else 1000,
         seed=subject.seed,
     )
-    _compare_slices(found, subject, y, theirs, classes)
+    _compare_slices(found, subject, y, keep, ours, theirs, classes)
+
+
+def _unseen_by(
+    found: Evaluation, test: pd.DataFrame, champion: Champion, min_rows: int
+) -> np.ndarray | None:
+    """The test rows the champion was not fitted on; None (and the problem) when too few."""
+    who = f"champion v{champion.version}"
+    if champion.fitted is None:
+        found.comparison_scope = (
+            f"{len(test)} test rows; {who} recorded no fitted rows (trained on Ray or by an "
+            "older loopml), so some may be rows it was fitted on"
+        )
+        return np.ones(len(test), dtype=bool)
+    try:
+        keep = unseen(test, champion.fitted)
+    except KeyError as exc:
+        found.comparison_problem = (
+            f"{who} was fitted on column {exc.args[0]!r}, which these test rows lack; "
+            "its fitted rows cannot be told apart: retrain it or promote by hand"
+        )
+        return None
+    kept = int(keep.sum())
+    found.comparison_scope = (
+        f"{kept} of {len(test)} test rows unseen by {who} ({len(test) - kept} it was fitted on "
+        "left out)"
+    )
+    if kept < min_rows:
+        found.comparison_problem = (
+            f"only {kept} of {len(test)} test rows were not seen by {who} in its fitting, "
+            f"fewer than gate.beat_champion.min_rows={min_rows}; no fair comparison is "
+            "possible: add rows, raise split.test, or lower gate.beat_champion.min_rows"
+        )
+        return None
+    return keep
 
 
 def _compare_slices(
-    found: Evaluation, subject: Subject, y: np.ndarray, theirs: Scored, classes: list[Any]
+    found: Evaluation,
+    subject: Subject,
+    y: np.ndarray,
+    keep: np.ndarray,
+    ours: Scored,
+    theirs: Scored,
+    classes: list[Any],
 ) -> None:
+    """The champion's score on each slice's unseen rows (the challenger's is on all of them)."""
     metric = _slice_metric(subject)
+    kept = [dataclasses.replace(s, mask=s.mask[keep]) for s in found.slice_masks]
     for scored_slice, theirs_slice in zip(
         found.slices,
-        slices.score(found.slice_masks, metric, y, theirs.predicted, theirs.proba, classes),
+        slices.score(kept, metric, y[keep], theirs.predicted, theirs.proba, classes),
         strict=True,
     ):
         scored_slice.champion = theirs_slice.value
-    ours = metrics.score_safely(metric, y, found.test.predicted, found.test.proba, classes)
-    champ = metrics.score_safely(metric, y, theirs.predicted, theirs.proba, classes)
-    found.simpson = slices.simpson_warning(found.slices, ours, champ, metric)
+    on_kept = metrics.score_safely(metric, y[keep], ours.predicted, ours.proba, classes)
+    champ = metrics.score_safely(metric, y[keep], theirs.predicted, theirs.proba, classes)
+    found.simpson = slices.simpson_warning(found.slices, on_kept, champ, metric)
 
 
 def behave(

@@ -1,7 +1,8 @@
 """The promotion gate: every rule of ``gate:`` checked against one evaluation.
 
 Rules: ``min``/``max`` on test metrics, ``max_overfit_gap`` between train and held-out
-scores, ``beat_champion`` (better than the champion on the same test rows, significantly),
+scores, ``beat_champion`` (better than the champion, significantly, on the test rows neither
+model was fitted on: fewer than ``min_rows`` of them fail the rule),
 and ``behavioral: must_pass``. A version is promoted only when every rule passes.
 """
 
@@ -50,6 +51,7 @@ class GateInputs:
     is_champion: bool = False
     comparison: Comparison | None = None
     comparison_problem: str = ""  # why the champion could not be compared, if it could not
+    comparison_scope: str = ""  # the rows compared on: test rows the champion was not fitted on
     behavioral: list[BehavioralResult] = field(default_factory=list)
 
 
@@ -74,7 +76,8 @@ class GateDecision:
 
     def reasons(self) -> str:
         if self.passed:
-            return f"all {len(self.rules)} gate rules passed"
+            champion = [f"; {r.rule}: {r.detail}" for r in self.rules if r.rule == "beat_champion"]
+            return f"all {len(self.rules)} gate rules passed" + "".join(champion)
         return "; ".join(f"{r.rule}: {r.detail}" for r in self.failed)
 
     def as_dict(self) -> dict[str, Any]:
@@ -169,7 +172,8 @@ def _champion_rule(gate: GateConfig, inputs: GateInputs) -> RuleResult:
     detail = (
         f"{c.metric} {c.challenger:.4f} vs champion v{inputs.champion} {c.champion:.4f} "
         f"({c.delta:+.4f}), p={c.p_value:.3g} {'<' if c.p_value < settings.significance else '>='} "
-        f"{settings.significance:g} ({_test_name(c.test)}, {c.rows} rows)"
+        f"{settings.significance:g} ({_test_name(c.test)}, "
+        f"{inputs.comparison_scope or f'{c.rows} rows'})"
     )
     return RuleResult(rule, ok, detail)
 
