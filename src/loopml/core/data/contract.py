@@ -238,8 +238,8 @@ class ColumnRule:
     def parse_series(self, series: pd.Series) -> tuple[pd.Series, int | None, str]:
         """The column typed as the model reads it, and the first bad position and problem.
 
-        Numbers become float64 (int64 for an integer column with no gaps), booleans an
-        object column of True/False/None, dates datetime64[ns], strings object. Returns
+        Numbers become float64 (int64 for an integer column with no gaps), booleans bool
+        (object with None where values are missing), dates datetime64[ns], strings object. Returns
         ``(typed, None, "")`` when every value reads, else ``(series, position, problem)``.
         """
         typed = self._typed_fast(series)
@@ -261,7 +261,8 @@ class ColumnRule:
                 return series, bad, problem
             out = np.empty(len(values), dtype=object)
             out[:] = out_list
-        return self._finish(pd.Series(out, index=series.index, name=series.name)), None, ""
+        typed = pd.Series(out, index=series.index, name=series.name, dtype=object)
+        return self._finish(typed), None, ""
 
     def _parse_many(self, values: Iterable[Any]) -> tuple[list[Any], int | None, str]:
         parsed = []
@@ -288,7 +289,7 @@ class ColumnRule:
                 moments = series.dt.tz_convert("UTC").dt.tz_localize(None)
             return moments.astype("datetime64[ns]")
         if self.kind == "boolean" and pd.api.types.is_bool_dtype(dtype) and series.notna().all():
-            return series.astype(object)
+            return series.astype(bool)
         return None
 
     def _finish(self, typed: pd.Series) -> pd.Series:
@@ -299,6 +300,8 @@ class ColumnRule:
             return numbers.astype("int64") if whole else numbers
         if self.kind == "datetime":
             return pd.to_datetime(typed).astype("datetime64[ns]")
+        if self.kind == "boolean" and typed.notna().all():
+            return typed.astype(bool)
         return typed
 
     def as_dict(self) -> dict[str, Any]:
@@ -479,6 +482,8 @@ def learn(
         rule = _learn_column(
             str(name), series, declared.get(name), date_formats.get(name), decimal, thousands
         )
+        if name == target and rule.kind == "boolean" and not pd.api.types.is_bool_dtype(series):
+            rule = replace(rule, kind="string", why="labels as written")  # 'sí' stays 'sí'
         rules.append(_with_missing(rule, series))
     return DataContract(target=target, columns=tuple(rules), dialect=dict(dialect or {}))
 
@@ -621,8 +626,8 @@ def _with_missing(rule: ColumnRule, series: pd.Series) -> ColumnRule:
     n = len(series)
     missing = int(series.isna().sum())
     markers: dict[str, int] = {}
-    if series.dtype == object:
-        texts = series[series.map(lambda v: isinstance(v, str))].str.strip()
+    if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+        texts = series[series.map(lambda v: isinstance(v, str))].astype(str).str.strip()
         is_marker = texts.str.lower().isin(MISSING_MARKERS)
         missing += int(is_marker.sum())
         found = texts[is_marker & (texts != "")]
