@@ -194,18 +194,38 @@ def _load(config: Path, overrides: list[str] | None) -> ProjectConfig:
 @handles_errors
 def init(
     folder: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Start from your own .csv/.parquet/.jsonl file (with --target)."),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="With --data: the column to predict.")] = None,
     example: Annotated[
-        str,
-        typer.Option(help="breast_cancer (binary), wine (multiclass) or diabetes (regression)."),
-    ] = "breast_cancer",
+        str | None,
+        typer.Option(
+            help="Without --data: breast_cancer (binary, the default), wine (multiclass) "
+            "or diabetes (regression)."
+        ),
+    ] = None,
 ) -> None:
-    """Create a project: loopml.yaml, example data and a file of rows to score."""
-    from loopml.workflows.init import init_project
+    """Create a project: loopml.yaml for your data file, or an example with rows to score."""
+    from loopml.errors import ConfigError
+    from loopml.workflows.init import init_from_data, init_project
 
-    result = init_project(folder, example)
+    if data is not None and example is not None:
+        raise ConfigError("--data and --example: give one; --data starts from your own file")
+    if (data is None) != (target is None):
+        given, missing = ("--data", "--target COLUMN") if data else ("--target", "--data FILE")
+        raise ConfigError(f"{given} needs {missing}: loopml init --data FILE --target COLUMN")
+    if data is not None and target is not None:
+        result = init_from_data(folder, data, target)
+    else:
+        result = init_project(folder, example or "breast_cancer")
+    for line in result.found:
+        err.print(f"[cyan]•[/] {escape(line)}", highlight=False)
     for path in result.files:
-        err.print(f"[green]created[/] {path}", highlight=False)
-    err.print(f"Next: cd {folder} && loopml run", highlight=False)
+        err.print(f"[green]created[/] {escape(str(path))}", highlight=False)
+    check = "check loopml.yaml, then " if data is not None else ""
+    err.print(escape(f"Next: {check}cd {folder} && loopml run"), highlight=False)
 
 
 ForceOption = Annotated[bool, typer.Option(help="Train even if data and config are unchanged.")]
