@@ -149,3 +149,15 @@ def test_a_repeated_column_name_stops_init_in_one_line(tmp_path: Path) -> None:
         "— a copy of the target must never become a feature"
     )
     assert not (tmp_path / "p").exists()
+
+
+def test_names_holding_terminal_markup_are_printed_as_written(tmp_path: Path) -> None:
+    data = tmp_path / "m.csv"
+    data.write_text("[bold]x,y\n1,a\n2,b\n", encoding="utf-8")
+
+    code, _, stderr = cli("init", str(tmp_path / "p"), "--data", str(data), "--target", "[/]")
+
+    assert code == 1
+    assert stderr.strip() == (
+        f"error: --target '[/]' is not a column of {data}; columns are: [bold]x, y"
+    )
