@@ -59,7 +59,9 @@ class CsvDialect:
     read as the text written); the data contract applies them to the columns of numbers.
     ``detected`` names the fields that were guessed rather than set in ``data.csv``.
     ``line_ending`` is what the file uses (``"\\n"``, ``"\\r\\n"`` or ``"\\r"``); the csv
-    module and pandas read all three, so it is reported, not set.
+    module and pandas read all three, so it is reported, not set. ``skip_rows`` is 1 when
+    the file starts with Excel's ``sep=;`` line, which names the delimiter and is not the
+    header (pass it to the reader as ``skiprows``).
     """
 
     sep: str = ","
@@ -69,6 +71,7 @@ class CsvDialect:
     detected: tuple[str, ...] = field(default_factory=tuple)
     quotechar: str = '"'
     line_ending: str = "\n"
+    skip_rows: int = 0
 
     def describe(self, source: str) -> str:
         """One line: what was read and, for guessed fields, the setting that changes them."""
@@ -106,7 +109,12 @@ def detect(source: str, csv: CsvConfig | None = None) -> CsvDialect:
     text = _decode_sample(sample, encoding)
     line_ending = _line_ending(text)
     lines = _whole_lines(text, truncated=len(sample) >= SAMPLE_BYTES)
+    hint = _EXCEL_SEP.match(lines[0]) if lines else None
+    if hint:
+        lines = lines[1:]
     sniffed_sep, quotechar = _delimiter(lines, source)
+    if hint and hint.group(1) in DELIMITERS:
+        sniffed_sep = hint.group(1)
     if sep is None:
         sep = sniffed_sep
         detected.append("sep")
@@ -128,6 +136,7 @@ def detect(source: str, csv: CsvConfig | None = None) -> CsvDialect:
         detected=tuple(name for name in order if name in detected),
         quotechar=quotechar,
         line_ending=line_ending,
+        skip_rows=1 if hint else 0,
     )
 
 
@@ -141,7 +150,10 @@ def header_names(source: str, dialect: CsvDialect) -> list[str]:
     try:
         with _open(source) as raw:
             text = io.TextIOWrapper(raw, encoding=dialect.encoding, newline="")
-            header = next(csv.reader(text, delimiter=dialect.sep, quotechar=dialect.quotechar), [])
+            rows = csv.reader(text, delimiter=dialect.sep, quotechar=dialect.quotechar)
+            for _ in range(dialect.skip_rows):
+                next(rows, None)
+            header = next(rows, [])
     except UnicodeDecodeError:
         _check_decodes(source, dialect.encoding, declared="encoding" not in dialect.detected)
         raise  # _check_decodes found the bad byte and raised; this line is for the type checker
@@ -326,6 +338,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | None, str | None], ...] = tuple(
     )
 )
 _SPACES = re.compile("[ \u00a0\u202f]")
+# Excel writes "sep=;" as the first line of some exports to name the delimiter.
+_EXCEL_SEP = re.compile(r"^\ufeff?sep=(.)\s*$")
 
 
 def number_format(rows: list[list[str]], sep: str, decimal: str | None = None) -> tuple[str, str]:
@@ -358,7 +372,7 @@ def _column_marks(column: list[str], ambiguous: Counter[str]) -> tuple[set[str],
     marks: set[str] = set()
     seps: Counter[str] = Counter()
     for cell in column:
-        text = cell.strip()
+        text = cell.strip().removesuffix("%").rstrip()
         if not text or not text[-1].isdigit():
             continue
         for pattern, mark, sep in _PATTERNS:

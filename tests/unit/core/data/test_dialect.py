@@ -201,3 +201,26 @@ def test_a_missing_or_empty_file_is_one_line(tmp_path: Path) -> None:
 def test_data_csv_refuses_unknown_values_in_one_line(key: str, value: str, fix: str) -> None:
     with pytest.raises(ValueError, match=fix):
         DataConfig(source="d.csv", target="y", csv={key: value})  # type: ignore[arg-type]
+
+
+def test_commas_inside_text_cells_of_a_semicolon_file_do_not_make_it_comma_separated(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"{i};Calle Mayor, {i};{i},5\n" for i in range(30))
+    source = write(tmp_path, "a.csv", f"id;dirección;importe\n{rows}".encode())
+
+    dialect = detect(source)
+
+    assert (dialect.sep, dialect.decimal) == (";", ",")
+    assert header_names(source, dialect) == ["id", "dirección", "importe"]
+
+
+def test_excels_sep_line_names_the_delimiter_and_is_skipped(tmp_path: Path) -> None:
+    source = write(tmp_path, "e.csv", b"sep=;\r\nprecio;zona\r\n9,48;norte\r\n12,5%;sur\r\n")
+
+    dialect = detect(source)
+
+    assert (dialect.sep, dialect.decimal, dialect.skip_rows) == (";", ",", 1)
+    assert header_names(source, dialect) == ["precio", "zona"]
+    cells = pd.read_csv(source, sep=dialect.sep, skiprows=dialect.skip_rows, dtype=str)
+    assert cells["precio"].tolist() == ["9,48", "12,5%"]
