@@ -104,7 +104,7 @@ class RichReporter:
             )
             self._bar.start()
         if task not in self._tasks:
-            self._tasks[task] = self._bar.add_task(task, total=total)
+            self._tasks[task] = self._bar.add_task(escape(task), total=total)
         self._bar.update(self._tasks[task], completed=done, total=total)
 
     def _close_bar(self) -> None:
