@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +51,9 @@ def load_table(cfg: DataConfig) -> Table:
 
 
 def load(cfg: DataConfig) -> pd.DataFrame:
-    """``cfg.source`` typed by a data contract learned from the data itself."""
-    return typed(load_table(cfg))
+    """``cfg.source`` typed by a data contract learned from the data itself, with the
+    declared roles and date formats of ``cfg`` (the target keeps its labels as written)."""
+    return typed(load_table(cfg), cfg)
 
 
 def read_file(source: str, csv: CsvConfig | None = None) -> pd.DataFrame:
@@ -63,11 +64,17 @@ def read_file(source: str, csv: CsvConfig | None = None) -> pd.DataFrame:
     return typed(read_table(source, csv))
 
 
-def typed(table: Table) -> pd.DataFrame:
-    """A table's columns read by a contract learned from the table (numbers, dates, ...)."""
-    decimal = table.dialect.decimal if table.dialect else "."
-    thousands = table.dialect.thousands if table.dialect else ""
-    learned = contract.learn(table.frame, target="", decimal=decimal, thousands=thousands)
+def typed(table: Table, cfg: DataConfig | None = None) -> pd.DataFrame:
+    """A table's columns read by a contract learned from the table (numbers, dates, ...);
+    ``cfg`` adds the target and the declared roles and date formats."""
+    learned = contract.learn(
+        table.frame,
+        target=cfg.target if cfg else "",
+        declared=cfg.columns.declared() if cfg else None,
+        date_formats=cfg.columns.date_formats() if cfg else None,
+        decimal=table.dialect.decimal if table.dialect else ".",
+        thousands=table.dialect.thousands if table.dialect else "",
+    )
     return learned.apply(table.frame, source=table.source)
 
 
@@ -156,6 +163,13 @@ def read_csv_text(source: str, found: CsvDialect, **options: Any) -> pd.DataFram
         na_filter=False,
         **options,
     )
+
+
+def read_csv_chunks(source: str, found: CsvDialect, rows: int) -> Iterator[pd.DataFrame]:
+    """``source`` in chunks of ``rows`` rows, read as ``read_csv_text`` reads it."""
+    reader: Any = read_csv_text(source, found, chunksize=rows)
+    with reader:
+        yield from reader
 
 
 def csv_delimiter(source: str) -> str:
