@@ -77,6 +77,8 @@ _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 _DATE_LIKE = re.compile(r"\d{4}|\d{1,2}[/.-]\d{1,2}")
 _LEARN_SAMPLE = 5_000
 MAX_MAGNITUDE = 1e300
+# Dates are datetime64[ns] in the model's frame; outside this range they would wrap around.
+_FIRST_MOMENT, _LAST_MOMENT = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 
 
 def is_missing(value: Any) -> bool:
@@ -196,6 +198,15 @@ class ColumnRule:
         raise ValueError(f"expected a boolean ({'/'.join(spellings)}), got {_show(value)}")
 
     def _moment(self, value: Any) -> pd.Timestamp:
+        moment = self._moment_any(value)
+        if moment is not pd.NaT and not _FIRST_MOMENT <= moment <= _LAST_MOMENT:
+            raise ValueError(
+                f"date {_show(value)} is outside the dates a model reads "
+                f"({_FIRST_MOMENT:%Y-%m-%d} to {_LAST_MOMENT:%Y-%m-%d})"
+            )
+        return moment
+
+    def _moment_any(self, value: Any) -> pd.Timestamp:
         if isinstance(value, datetime | np.datetime64):
             return _naive(pd.Timestamp(value))
         if isinstance(value, str):
