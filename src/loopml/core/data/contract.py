@@ -330,9 +330,12 @@ class ColumnRule:
 
 
 def _grouped(text: str, thousands: str, decimal: str) -> bool:
-    """``1.234.567,8`` is grouped by thousands; ``9.48`` and ``12.3456`` are not."""
-    whole = text.lstrip("+-").split(decimal)[0] if decimal != thousands else text
-    groups = whole.split(thousands)
+    """``1.234.567,8`` is grouped by thousands; ``9.48``, ``12.3456`` and ``15,250.00``
+    (the separator after the decimal mark) are not."""
+    parts = text.lstrip("+-").split(decimal) if decimal != thousands else [text]
+    if any(thousands in part for part in parts[1:]):
+        return False
+    groups = parts[0].split(thousands)
     return (
         1 <= len(groups[0]) <= 3
         and groups[0].isdigit()
