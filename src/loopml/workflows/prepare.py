@@ -68,6 +68,8 @@ def prepare(
         table = ingest.Table(frame, cfg.data.source)
     found = check(cfg, table, reporter, leak_stops=leak_stops)
     splits = split.make(found.frame, cfg.split, cfg.data.target, found.task)
+    for note in splits.notes:
+        reporter.warn(note)
     return Prepared(
         found.frame,
         cfg.data.target,
@@ -75,7 +77,7 @@ def prepare(
         found.roles,
         splits,
         ingest.fingerprint(found.frame),
-        found.warnings,
+        found.warnings + splits.notes,
         found.contract,
     )
 

@@ -196,7 +196,7 @@ def _record(
             "model": best.params,
             "task": data.task,
             "metric": metric.name,
-            "split": cfg.split.model_dump(),
+            "split": data.splits.params(cfg.split),
             "rows": data.sizes(),
             "tuning": cfg.tuning.model_dump(mode="json"),
             "imbalance": cfg.imbalance.strategy,

@@ -161,6 +161,7 @@ def read_csv_text(source: str, found: CsvDialect, **options: Any) -> pd.DataFram
         dtype=str,
         keep_default_na=False,
         na_filter=False,
+        skiprows=[1] if found.skip_rows else None,  # Excel's "sep=;" line before the header
         **options,
     )
 

@@ -283,7 +283,7 @@ def test_read_file_reads_csv_and_tsv(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x,y\n1,a\n2,b\n")
     (tmp_path / "a.tsv").write_text("x\ty\n1\ta\n2\tb\n")
 
-    expected = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
+    expected = pd.DataFrame({"x": [1, 2], "y": pd.Series(["a", "b"], dtype=object)})
     pd.testing.assert_frame_equal(ingest.read_file(str(tmp_path / "a.csv")), expected)
     pd.testing.assert_frame_equal(ingest.read_file(str(tmp_path / "a.tsv")), expected)
 
