@@ -112,6 +112,9 @@ class ColumnRule:
     true_words, false_words : the file's spellings of a boolean (lower case).
     integer : every training value was a whole number (the target keeps integer labels).
     code : numbers with leading zeros (ZIP codes), kept as text categories.
+    affix : a sign written with every number (``%``, ``$``, ``€``, ``£``), dropped when read:
+        ``"12,5%"`` reads as 12.5.
+    warning : what the user should check about the kind (e.g. text that is mostly numbers).
     missing : the missing-value markers found at training, other than blank, with counts.
     missing_share : share of the training rows with no value, in [0, 1].
     why : how the kind was decided, for the report and ``loopml init``.
@@ -127,6 +130,8 @@ class ColumnRule:
     false_words: tuple[str, ...] = ()
     integer: bool = False
     code: bool = False
+    affix: str = ""
+    warning: str = ""
     missing: dict[str, int] = field(default_factory=dict)
     missing_share: float = 0.0
     why: str = ""
@@ -167,6 +172,8 @@ class ColumnRule:
         return number
 
     def _number_from_text(self, text: str) -> float:
+        if self.affix:
+            text = _without_affix(text, self.affix)
         written = text
         if self.thousands and self.thousands in written:
             if _grouped(written, self.thousands, self.decimal):
@@ -329,6 +336,16 @@ class ColumnRule:
         return cls(**fields)
 
 
+def _without_affix(text: str, affix: str) -> str:
+    if text.endswith(affix):
+        return text[: -len(affix)].rstrip()
+    if text.startswith(affix):
+        return text[len(affix) :].lstrip()
+    if text[:1] in "+-" and text[1:].startswith(affix):
+        return text[0] + text[1 + len(affix) :].lstrip()
+    return text
+
+
 def _grouped(text: str, thousands: str, decimal: str) -> bool:
     """``1.234.567,8`` is grouped by thousands; ``9.48``, ``12.3456`` and ``15,250.00``
     (the separator after the decimal mark) are not."""
@@ -422,8 +439,9 @@ class DataContract:
         return out
 
     def warnings(self) -> list[str]:
-        """One line per column where missing-value markers were read as missing."""
-        lines = []
+        """One line per column where missing-value markers were read as missing, and one
+        per column whose kind the user should check."""
+        lines = [rule.warning for rule in self.columns if rule.warning]
         for rule in self.columns:
             if rule.missing:
                 found = ", ".join(f"{m!r} ×{n}" for m, n in rule.missing.items())
@@ -544,8 +562,42 @@ def _infer(base: ColumnRule, series: pd.Series) -> ColumnRule:
         _as_boolean(base, distinct)
         or _as_numbers(base, distinct)
         or _as_dates(base, distinct, None)
-        or replace(base, why="text")
+        or _as_text(base, distinct)
     )
+
+
+def _as_text(base: ColumnRule, distinct: pd.Series) -> ColumnRule:
+    """Text; with a warning when most values are numbers, so a few odd cells do not turn
+    a numeric column into categories without a word."""
+    reader = replace(base, kind="number")
+    bad = [v for v in distinct if not _reads(reader, v)]
+    share = 1 - len(bad) / len(distinct)
+    if len(distinct) < 5:
+        return replace(base, why="text")
+    if share < 0.8:
+        if distinct.str.fullmatch(_NUMBER_LIKE).mean() < 0.8:
+            return replace(base, why="text")
+        how = f"decimal {base.decimal!r}, thousands {base.thousands or 'none'!r}"
+        warning = (
+            f"column {base.name!r} looks like numbers (e.g. {bad[0]!r}) but does not read as "
+            f"numbers with {how}, so it is read as text categories; set data.csv.decimal and "
+            "data.csv.thousands, or clean the column"
+        )
+        return replace(base, why="text (looks like numbers)", warning=warning)
+    warning = (
+        f"column {base.name!r}: {share:.0%} of its distinct values are numbers but "
+        f"{len(bad)} are not (e.g. {bad[0]!r}), so it is read as text categories; clean those "
+        "values, or declare it in data.columns.numeric to have each one refused"
+    )
+    return replace(base, why=f"text ({share:.0%} numbers)", warning=warning)
+
+
+def _reads(rule: ColumnRule, value: Any) -> bool:
+    try:
+        rule.parse_value(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _infer_mixed(base: ColumnRule, present: list[Any]) -> ColumnRule:
@@ -575,12 +627,23 @@ def _as_boolean(base: ColumnRule, distinct: pd.Series) -> ColumnRule | None:
     return None
 
 
+_AFFIXES = ("%", "$", "€", "£")
+_NUMBER_LIKE = r"[(+-]?\s*[$€£]?\s*[\d.,'\s\u00a0\u202f]*\d[\d.,'\s\u00a0\u202f]*\s*[%$€£]?\)?"
+
+
 def _as_numbers(base: ColumnRule, distinct: pd.Series) -> ColumnRule | None:
     rule = replace(base, kind="number")
     try:
         numbers = [rule.parse_value(v) for v in distinct]
     except ValueError:
-        return None
+        affix = next((a for a in _AFFIXES if distinct.str.contains(a, regex=False).all()), "")
+        if not affix:
+            return None
+        rule = replace(rule, affix=affix)
+        try:
+            numbers = [rule.parse_value(v) for v in distinct]
+        except ValueError:
+            return None
     zeros = distinct[distinct.str.match(_LEADING_ZERO)]
     if len(zeros):
         return replace(
@@ -590,6 +653,9 @@ def _as_numbers(base: ColumnRule, distinct: pd.Series) -> ColumnRule | None:
         base.decimal in v for v in distinct
     )
     how = f"numbers with decimal {base.decimal!r}" if base.decimal != "." else "numbers"
+    if rule.affix:
+        how += f", written with {rule.affix!r} (read without it: {distinct.iloc[0]!r} -> "
+        how += f"{numbers[0]:g})"
     return replace(rule, integer=whole, why=how)
 
 
@@ -604,10 +670,11 @@ def _as_dates(
         return replace(base, kind="datetime", date_format=date_format, why=why)
     if sample.empty or (not declared and sample.str.contains(_DATE_LIKE).mean() < 1.0):
         return None
-    fits = [f for f in DATE_FORMATS if _all_parse(sample, f)]
+    written = sample[~sample.map(_is_iso)]  # ISO 8601 is read in every column of dates
+    if written.empty:
+        return replace(base, kind="datetime", date_format=None, why="ISO 8601 dates")
+    fits = [f for f in DATE_FORMATS if _all_parse(written, f)]
     if not fits:
-        if sample.map(_is_iso).all():
-            return replace(base, kind="datetime", date_format=None, why="ISO 8601 dates")
         return None
     chosen = fits[0]
     why = f"dates as {chosen}"

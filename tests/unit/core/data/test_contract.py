@@ -179,3 +179,32 @@ def test_a_column_reads_as_its_values_one_by_one(values: list[object]) -> None:
     got = typed.tolist()
     for a, b in zip(got, expected, strict=True):
         assert (b is None and (a is None or a != a)) or a == b
+
+
+def test_percentages_read_as_the_number_written_and_say_so() -> None:
+    frame = text_frame(p=["12,5%", "3%", "100%", "0,5 %"], y=["a", "b", "a", "b"])
+    rule = learn(frame, target="y", decimal=",").rule("p")
+    assert rule.kind == "number" and rule.affix == "%"
+    assert "'%'" in rule.why
+    assert rule.parse_value("12,5%") == rule.parse_value(12.5) == 12.5
+
+
+def test_a_column_that_is_mostly_numbers_says_why_it_is_text() -> None:
+    values = [f"{v},5" for v in range(40)] + ["(12,5)", "(3,0)"]
+    contract = learn(text_frame(p=values, y=["a", "b"] * 21), target="y", decimal=",")
+    assert contract.rule("p").kind == "string"
+    assert any("95% of its distinct values are numbers" in w for w in contract.warnings())
+
+
+def test_currency_that_does_not_read_is_named_not_silently_categorical() -> None:
+    values = [f"${v:,}.50" for v in range(1000, 1040)]
+    contract = learn(text_frame(p=values, y=["a", "b"] * 20), target="y")
+    (warning,) = contract.warnings()
+    assert "looks like numbers (e.g. '$1,000.50')" in warning
+    assert "data.csv.thousands" in warning
+
+
+def test_iso_dates_mixed_with_the_file_format_are_dates() -> None:
+    dates = ["2023-01-15", "16/01/2023", "2023-02-01", "28/02/2023"]
+    rule = learn(text_frame(d=dates, y=["a", "b", "a", "b"]), target="y").rule("d")
+    assert rule.kind == "datetime" and rule.date_format == "%d/%m/%Y"
