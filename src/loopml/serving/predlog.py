@@ -138,4 +138,7 @@ def _row(entry: Entry) -> dict[str, Any]:
 def _jsonable(values: np.ndarray) -> list[Any]:
     if values.dtype == np.float64:
         return [None if v != v else v for v in values.tolist()]
+    if values.dtype.kind == "M":  # dates as read by the contract: ISO 8601, which it reads back
+        texts = np.datetime_as_string(values, unit="s").tolist()
+        return [None if t == "NaT" else t for t in texts]
     return values.tolist()
