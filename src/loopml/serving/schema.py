@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from loopml.core.data.contract import MAX_MAGNITUDE, ColumnRule, DataContract
-from loopml.core.scoring import ColumnSpec, ScoringModel
+from loopml.core.scoring import ColumnSpec, ScoringModel, contract_from_roles
 from loopml.errors import PredictionInputError
 
 Columns = dict[str, np.ndarray]
@@ -89,13 +89,6 @@ def value_reader(rule: ColumnRule) -> Reader:
     return read
 
 
-def _rule_of(contract: DataContract, spec: ColumnSpec) -> ColumnRule:
-    if spec.name in contract:
-        return contract.rule(spec.name)
-    kinds = {"numeric": "number", "datetime": "datetime"}
-    return ColumnRule(spec.name, kinds.get(spec.role, "string"), role=spec.role)  # type: ignore[arg-type]
-
-
 class InputSchema:
     """Converts request rows to ``Parsed`` for one model.
 
@@ -111,11 +104,11 @@ class InputSchema:
         self.contract = contract
         self.names = [c.name for c in columns]
         self.max_rows = max_rows
-        self.rules = {c.name: _rule_of(contract, c) for c in columns}
+        by_role = contract_from_roles(columns, contract.target, [])  # a feature it lacks
+        self.rules = {n: (contract if n in contract else by_role).rule(n) for n in self.names}
         self.ids = [r.name for r in contract.columns if r.role == "id" and r.name not in self.rules]
-        # Every column a row may hold, in the training file's order (features first for a
-        # model whose contract predates the training file's columns).
-        known = list(contract.names) or list(self.names)
+        # Every column a row may hold, in the training file's order.
+        known = list(contract.names)
         known += [n for n in (*self.names, contract.target) if n and n not in known]
         self.known = known
         self._known = set(known)
