@@ -242,14 +242,16 @@ class InputSchema:
     def _positions(self, columns: Sequence[str]) -> dict[str, int]:
         position = {name: i for i, name in enumerate(columns)}
         missing = [n for n in self.names if n not in position]
-        if missing:
-            raise PredictionInputError(
-                f"missing {len(missing)} column(s): {', '.join(repr(m) for m in missing[:5])}; "
-                "send null for an unknown value"
-            )
         unknown = [name for name in columns if name not in self._known]
-        if unknown:
-            raise PredictionInputError(self._unknown(unknown[0]))
+        problems = [self._unknown(unknown[0])] if unknown else []
+        if missing:  # named first: a misspelt column is both
+            problems.insert(
+                0,
+                f"missing {len(missing)} column(s): {', '.join(repr(m) for m in missing[:5])}; "
+                "send null for an unknown value",
+            )
+        if problems:
+            raise PredictionInputError("; ".join(problems))
         if len(position) < len(columns):
             twice = next(n for i, n in enumerate(columns) if n in columns[:i])
             raise PredictionInputError(f"column {twice!r} is given twice; send it once")
