@@ -36,7 +36,7 @@ from loopml.tracking.models import load
 from loopml.tracking.prediction_log import PredictionLog, resolve_url
 from loopml.tracking.store import Tracker
 from loopml.workflows.events import Reporter, SilentReporter
-from loopml.workflows.predict import model_uri, scoring_dialect
+from loopml.workflows.predict import FILE_FIX, model_uri, scoring_dialect
 
 HEALTHY, ALERT = "healthy", "alert"
 EXIT_CODES = {HEALTHY: 0, ALERT: 3}
@@ -269,7 +269,7 @@ def _from_file(
         raw = read_csv_text(str(path), scoring_dialect(path, reader))
     else:
         raw = read_table(str(path)).frame
-    frame = reader.apply(raw, source=str(path))
+    frame = reader.apply(raw, source=str(path), fix=FILE_FIX)
     missing = [c for c in profile.features if c not in frame.columns]
     if missing:
         names = ", ".join(f"'{c}'" for c in missing[:10])

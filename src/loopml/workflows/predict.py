@@ -38,6 +38,7 @@ from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.events import Reporter, SilentReporter
 
 T = TypeVar("T")
+FILE_FIX = "correct the cell or leave it empty (the model reads it as missing)"
 
 
 @dataclass(frozen=True)
@@ -165,14 +166,19 @@ def score_chunk(
     except DataContractError:
         # Only on failure: read the chunk again, placed in the file, for the same error
         # with its file and row (scoring itself stays one pass through the contract).
-        model = _model_of(scorer)
-        model.conform(chunk, source=str(source), first_row=first_row)
-        if model.contract is not None:
-            ids = [c for c in scorer.id_columns if c in chunk.columns]
-            model.contract.apply(chunk[ids], source=str(source), first_row=first_row)
+        read_placed(scorer, chunk, source, first_row=first_row)
         raise
     except PredictionInputError as exc:
         raise PredictionInputError(f"{source}: {exc}") from None
+
+
+def read_placed(scorer: Scorer, chunk: pd.DataFrame, source: Path, *, first_row: int) -> None:
+    """Read ``chunk`` (rows ``first_row``... of ``source``) by the model's contract, for the
+    ``DataContractError`` naming the file, its row, the column and the value, if any."""
+    model = _model_of(scorer)
+    if model.contract is not None:
+        columns = [*model.feature_names, *(c for c in scorer.id_columns if c in chunk)]
+        model.contract.apply(chunk[columns], source=str(source), first_row=first_row, fix=FILE_FIX)
 
 
 def _predict_on_ray(
@@ -211,7 +217,7 @@ def _located(
     except DataContractError:
         done = 0
         for chunk in _read_chunks(source, chunk_rows, found):
-            _model_of(scorer).conform(chunk, source=str(source), first_row=done + 1)
+            read_placed(scorer, chunk, source, first_row=done + 1)
             done += len(chunk)
         raise
 
