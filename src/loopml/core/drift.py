@@ -8,7 +8,8 @@ profile and one vectorised pass over the current rows:
   values, slightly conservative for quantile bins);
 - categorical columns and a classifier's predictions: chi-square on the 2 x k table of
   counts (known categories, other, missing);
-- how often a numeric, text or date column is missing (``"income (missing)"``): the
+- how often a numeric, text or date column is missing (``"income (missing)"``, for a
+  column missing somewhere in the reference or the current rows): the
   two-proportion z-test of the share of missing rows, reference against current (Agresti,
   *Categorical Data Analysis*, 3rd ed., 2013, section 3.1.3 on comparing two proportions;
   it is the chi-square test of the 2 x 2 table, z squared being that chi-square). A
@@ -163,7 +164,9 @@ def compare(
         else:
             binned.extend(_bin_feature(column, summary, current[column]))
         if summary.kind != "categorical":
-            binned.append(_bin_missing(column, summary, current[column]))
+            missing = _bin_missing(column, summary, current[column])
+            if missing.reference[-1] or missing.current[-1]:  # else nothing to test
+                binned.append(missing)
     with_prediction = predictions is not None and profile.prediction is not None
     if with_prediction:
         assert profile.prediction is not None
