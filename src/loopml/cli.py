@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import math
+import os
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -81,7 +83,7 @@ def _fail(lines: list[str]) -> NoReturn:
     if _state["verbose"]:
         err.print_exception()
     for line in lines:
-        err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
+        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True)
     raise typer.Exit(1) from None
 
 
@@ -99,10 +101,10 @@ class RichReporter:
     def stage(self, message: str) -> None:
         self._close_bar()
         elapsed = time.perf_counter() - self.started
-        err.print(f"[dim]{elapsed:6.1f}s[/] [cyan]•[/] {message}", highlight=False)
+        err.print(f"[dim]{elapsed:6.1f}s[/] [cyan]•[/] {escape(message)}", highlight=False)
 
     def warn(self, message: str) -> None:
-        err.print(f"[yellow]warning:[/] {message}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
     def progress(self, task: str, done: int, total: int) -> None:
         if self._bar is None:
@@ -116,7 +118,7 @@ class RichReporter:
             )
             self._bar.start()
         if task not in self._tasks:
-            self._tasks[task] = self._bar.add_task(task, total=total)
+            self._tasks[task] = self._bar.add_task(escape(task), total=total)
         self._bar.update(self._tasks[task], completed=done, total=total)
 
     def _close_bar(self) -> None:
@@ -146,9 +148,56 @@ def main_options(
     _state["verbose"] = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     if not verbose:
-        warnings.filterwarnings("ignore")
-        for noisy in ("mlflow", "alembic", "urllib3", "skops", "optuna", "ray"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
+        _quiet_libraries(tunes=ctx.invoked_subcommand in _TUNING_COMMANDS)
+
+
+# Libraries whose logs a run shows only with --verbose (their errors stay, one line each).
+_NOISY = (
+    *("mlflow", "alembic", "urllib3", "skops", "optuna", "ray", "lightgbm", "xgboost"),
+    *("sklearn", "joblib", "git", "httpx", "matplotlib", "PIL", "filelock", "numexpr"),
+)
+# Commands that may run an Optuna search (watch and monitor retrain).
+_TUNING_COMMANDS = {"train", "run", "distill", "watch", "monitor"}
+
+
+class _OneLinePerProblem(logging.Filter):
+    """Passes loopml's own records; of the other libraries' only errors, as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "loopml" or record.name.startswith("loopml."):
+            return True
+        if record.levelno < logging.ERROR:
+            return False
+        lines = record.getMessage().strip().splitlines()
+        record.msg, record.args = (lines[0] if lines else record.levelname), ()
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def _quiet_libraries(*, tunes: bool) -> None:
+    """Without --verbose no third-party log line, warning or traceback reaches the terminal.
+
+    Python warnings are ignored here and, through PYTHONWARNINGS, in worker processes
+    (joblib's loky workers start fresh interpreters); MLflow's download bars are off;
+    every handler of the root logger drops other libraries' records below ERROR and cuts
+    the rest to one line. Optuna has its own handler (set up when it is imported, and its
+    level is reset by the search), so for commands that tune its records are sent through
+    the root logger's filtered handler instead. LightGBM's C++ messages are silenced by
+    ``verbose=-1`` in the model catalog.
+    """
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _OneLinePerProblem) for f in handler.filters):
+            handler.addFilter(_OneLinePerProblem())
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    if tunes:
+        import optuna
+
+        optuna.logging.disable_default_handler()
+        optuna.logging.enable_propagation()
 
 
 def _load(config: Path, overrides: list[str] | None) -> ProjectConfig:
@@ -165,18 +214,38 @@ def _load(config: Path, overrides: list[str] | None) -> ProjectConfig:
 @handles_errors
 def init(
     folder: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Start from your own .csv/.parquet/.jsonl file (with --target)."),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="With --data: the column to predict.")] = None,
     example: Annotated[
-        str,
-        typer.Option(help="breast_cancer (binary), wine (multiclass) or diabetes (regression)."),
-    ] = "breast_cancer",
+        str | None,
+        typer.Option(
+            help="Without --data: breast_cancer (binary, the default), wine (multiclass) "
+            "or diabetes (regression)."
+        ),
+    ] = None,
 ) -> None:
-    """Create a project: loopml.yaml, example data and a file of rows to score."""
-    from loopml.workflows.init import init_project
+    """Create a project: loopml.yaml for your data file, or an example with rows to score."""
+    from loopml.errors import ConfigError
+    from loopml.workflows.init import init_from_data, init_project
 
-    result = init_project(folder, example)
+    if data is not None and example is not None:
+        raise ConfigError("--data and --example: give one; --data starts from your own file")
+    if (data is None) != (target is None):
+        given, missing = ("--data", "--target COLUMN") if data else ("--target", "--data FILE")
+        raise ConfigError(f"{given} needs {missing}: loopml init --data FILE --target COLUMN")
+    if data is not None and target is not None:
+        result = init_from_data(folder, data, target)
+    else:
+        result = init_project(folder, example or "breast_cancer")
+    for line in result.found:
+        err.print(f"[cyan]•[/] {escape(line)}", highlight=False)
     for path in result.files:
-        err.print(f"[green]created[/] {path}", highlight=False)
-    err.print(f"Next: cd {folder} && loopml run", highlight=False)
+        err.print(f"[green]created[/] {escape(str(path))}", highlight=False)
+    check = "check loopml.yaml, then " if data is not None else ""
+    err.print(escape(f"Next: {check}cd {folder} && loopml run"), highlight=False)
 
 
 ForceOption = Annotated[bool, typer.Option(help="Train even if data and config are unchanged.")]
@@ -250,7 +319,7 @@ def _print_roles(roles: Any) -> None:
     by_role: dict[str, list[str]] = {}
     for column, why in roles.inferred.items():
         role, _, reason = why.partition(" ")
-        by_role.setdefault(role, []).append(f"{column} {reason}")
+        by_role.setdefault(role, []).append(escape(f"{column} {reason}"))
     for role, entries in by_role.items():
         shown = ", ".join(entries[:6]) + (
             f", … {len(entries) - 6} more" if len(entries) > 6 else ""
@@ -509,7 +578,7 @@ def loadtest(
     else:
         _print_load(result)
     if result.first_error:
-        err.print(f"[yellow]first error:[/] {result.first_error}", highlight=False)
+        err.print(f"[yellow]first error:[/] {escape(result.first_error)}", highlight=False)
 
 
 def _print_load(result: Any) -> None:
@@ -576,7 +645,7 @@ def _promote_after(cfg: ProjectConfig, result: Any, reporter: RichReporter) -> A
 
 def _print_promotion(promotion: Any) -> None:
     if promotion.evaluation.simpson:
-        err.print(f"[yellow]warning:[/] {promotion.evaluation.simpson}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(promotion.evaluation.simpson)}", highlight=False)
     if promotion.decision.passed:
         state = "is now the champion" if promotion.promoted else "is the champion"
         err.print(
@@ -590,7 +659,7 @@ def _print_promotion(promotion: Any) -> None:
             highlight=False,
         )
         for rule in promotion.decision.failed:
-            err.print(f"  [red]✗[/] {rule.rule}: {rule.detail}", highlight=False)
+            err.print(f"  [red]✗[/] {escape(rule.rule)}: {escape(rule.detail)}", highlight=False)
     if promotion.report is not None:
         err.print(f"Evaluation report: {promotion.report}", highlight=False)
 
@@ -634,7 +703,7 @@ def evaluate(
 
 
 def _print_evaluation(label: str, ev: Any, decision: Any) -> None:
-    table = Table(title=f"{label} on {ev.rows:,} test rows", title_justify="left")
+    table = Table(title=escape(f"{label} on {ev.rows:,} test rows"), title_justify="left")
     table.add_column("metric")
     table.add_column("test", justify="right")
     for name, value in ev.metrics.items():
@@ -654,7 +723,8 @@ def _print_evaluation(label: str, ev: Any, decision: Any) -> None:
         )
     for s in ev.weak_slices[:5]:
         err.print(
-            f"[yellow]weak slice:[/] {s.name} ({s.rows} rows): {ev.slice_metric} {_num(s.value)}",
+            f"[yellow]weak slice:[/] {escape(s.name)} ({s.rows} rows): {ev.slice_metric} "
+            f"{_num(s.value)}",
             highlight=False,
         )
     if ev.comparison:
@@ -665,7 +735,7 @@ def _print_evaluation(label: str, ev: Any, decision: Any) -> None:
             highlight=False,
         )
     if ev.simpson:
-        err.print(f"[yellow]warning:[/] {ev.simpson}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(ev.simpson)}", highlight=False)
     if ev.behavioral:
         passed = sum(r.passed for r in ev.behavioral)
         err.print(f"Behavioral tests: {passed} of {len(ev.behavioral)} pass", highlight=False)
@@ -678,7 +748,7 @@ def _print_gate_table(decision: Any) -> None:
         table.add_column(name)
     for rule in decision.rules:
         mark = "[green]pass[/]" if rule.passed else "[red]fail[/]"
-        table.add_row(rule.rule, mark, rule.detail)
+        table.add_row(escape(rule.rule), mark, escape(rule.detail))
     err.print(table)
 
 
@@ -731,7 +801,7 @@ def promote(
     result = _reported(run_promotion, _load(config, set_), model)
     _print_gate_table(result.decision)
     if result.evaluation.simpson:
-        err.print(f"[yellow]warning:[/] {result.evaluation.simpson}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(result.evaluation.simpson)}", highlight=False)
     if not result.decision.passed:
         for rule in result.decision.failed:
             err.print(
@@ -790,11 +860,11 @@ def profile(
 
     cfg = _load(config, set_)
     result = _reported(run_profile, cfg, output=output)
-    table = Table(title=f"Profile of {cfg.data.source}", title_justify="left")
+    table = Table(title=escape(f"Profile of {cfg.data.source}"), title_justify="left")
     table.add_column("")
     table.add_column("value", justify="right")
     for name, value in result.highlights.items():
-        table.add_row(name, str(value))
+        table.add_row(escape(str(name)), escape(str(value)))
     err.print(table)
     err.print(f"Report: {result.report} (logged to run {result.run_id})", highlight=False)
     _open(result.report, open_)
@@ -832,8 +902,11 @@ def monitor(
         _print_drift(found)
     colour = "green" if found.status == "healthy" else "bold red"
     err.print(
-        f"[{colour}]{found.status}[/] {found.ref.describe()}: {found.drift.summary()}"
-        + (f"; {found.decay.summary()}" if found.decay else ""),
+        f"[{colour}]{found.status}[/] "
+        + escape(
+            f"{found.ref.describe()}: {found.drift.summary()}"
+            + (f"; {found.decay.summary()}" if found.decay else "")
+        ),
         highlight=False,
     )
     err.print(f"Report: {result.html} (MLflow run {result.run_id})", highlight=False)
@@ -844,7 +917,7 @@ def monitor(
 
 def _print_drift(found: Any) -> None:
     table = Table(
-        title=f"Drift against the reference of {found.ref.describe()} ({found.source})",
+        title=escape(f"Drift against the reference of {found.ref.describe()} ({found.source})"),
         title_justify="left",
     )
     for name in ("feature", "test", "statistic", "corrected p", "PSI", "JS", "rows", "verdict"):
@@ -853,7 +926,7 @@ def _print_drift(found: Any) -> None:
     for f in rows:
         verdict = "drift" if f.drifted else ("stable" if f.judged else "not judged")
         table.add_row(
-            f.name,
+            escape(f.name),
             f.test,
             _num(f.statistic),
             _num(f.p_adjusted),
@@ -933,7 +1006,7 @@ def watch(
 
     def show(result: Any) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.at))
-        out.print(f"{stamp} {result.status} {result.action}: {result.message}", highlight=False)
+        out.print(f"{stamp} {result.status} {result.action}: {result.message}", markup=False)
 
     try:
         run_watch(cfg, every, max_ticks=max_ticks, on_tick=show, reporter=RichReporter())
@@ -989,7 +1062,9 @@ def config_show(config: ConfigOption = Path(CONFIG_FILE), set_: SetOption = None
     import yaml
 
     cfg = _load(config, set_)
-    out.print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), highlight=False)
+    out.print(
+        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), highlight=False, markup=False
+    )
 
 
 def main() -> None:

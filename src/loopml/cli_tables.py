@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from loopml.core.evaluation.metrics import METRICS
@@ -31,9 +32,11 @@ def leaderboard(result: Any) -> Table:
     the accuracy costs to serve.
     """
     table = Table(
-        title=f"Leaderboard ({result.metric}; {result.split_how} split {result.split_sizes})",
+        title=escape(
+            f"Leaderboard ({result.metric}; {result.split_how} split {result.split_sizes})"
+        ),
         title_justify="left",
-        caption=result.fairness,
+        caption=escape(result.fairness) if result.fairness else result.fairness,
         caption_justify="left",
         box=box.SIMPLE_HEAD,
     )
@@ -65,7 +68,7 @@ def _cells(row: Any) -> list[str]:
     trials = f"{row.trials}" + (f" ({row.pruned} pruned)" if row.pruned else "")
     params = row.error or ", ".join(f"{k}={_short(v)}" for k, v in row.params.items())
     return [
-        row.name,
+        escape(row.name),
         f"{_num(row.cv_mean)}±{row.cv_std:.3f}" if not math.isnan(row.cv_mean) else "-",
         _num(row.validation_score),
         _num(row.train_score),
@@ -74,7 +77,7 @@ def _cells(row: Any) -> list[str]:
         f"{row.fit_seconds:.2f}",
         "-" if math.isnan(row.latency_ms) else f"{1000 * row.latency_ms:.1f}",
         f"{row.size_bytes / 1024:,.0f}",
-        params,
+        escape(params),
     ]
 
 

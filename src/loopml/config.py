@@ -8,6 +8,7 @@ did you mean 'target'?``.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import json
@@ -16,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from loopml.errors import ConfigError
 
@@ -35,11 +44,19 @@ class ColumnsConfig(_Strict):
     numeric: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
     text: list[str] = Field(default_factory=list)
-    datetime: list[str] = Field(default_factory=list)
+    datetime: list[str] | dict[str, str] = Field(
+        default_factory=list,
+        description="Date columns; as {column: format} (e.g. {fecha: '%d/%m/%Y'}) to give "
+        "the strptime format instead of learning it from the data.",
+    )
     id: list[str] = Field(
         default_factory=list, description="Kept beside predictions, not a feature."
     )
     ignore: list[str] = Field(default_factory=list, description="Dropped before training.")
+
+    def date_formats(self) -> dict[str, str]:
+        """Column -> strptime format, for date columns declared with a format."""
+        return dict(self.datetime) if isinstance(self.datetime, dict) else {}
 
     def declared(self) -> dict[str, str]:
         """Map each declared column to its role."""
@@ -57,12 +74,69 @@ class ColumnsConfig(_Strict):
         return self
 
 
+_SEPARATORS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "|": "|"}
+_THOUSANDS = ("", ".", ",", " ", "\u00a0", "\u202f", "'")
+
+
+class CsvConfig(_Strict):
+    """How a CSV file is written. Each key left out is detected from the file and said."""
+
+    sep: str | None = Field(None, description="Delimiter: ',', ';', tab ('\\t' or tab) or '|'.")
+    decimal: str | None = Field(None, description="Decimal mark of numbers: '.' or ','.")
+    thousands: str | None = Field(
+        None, description="Digit-group separator: '', '.', ',', ' ', a no-break space or \"'\"."
+    )
+    encoding: str | None = Field(None, description="Text encoding, e.g. utf-8, utf-8-sig, cp1252.")
+
+    @field_validator("sep")
+    @classmethod
+    def _known_sep(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value not in _SEPARATORS:
+            raise ValueError("use ',', ';', '\\t' (or tab) or '|', or leave it out to detect")
+        return _SEPARATORS[value]
+
+    @field_validator("decimal")
+    @classmethod
+    def _known_decimal(cls, value: str | None) -> str | None:
+        if value not in (None, ".", ","):
+            raise ValueError("use '.' or ',', or leave it out to detect")
+        return value
+
+    @field_validator("thousands")
+    @classmethod
+    def _known_thousands(cls, value: str | None) -> str | None:
+        if value is not None and value not in _THOUSANDS:
+            raise ValueError("use '', '.', ',', ' ' or \"'\", or leave it out to detect")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    "not an encoding Python knows; use e.g. utf-8, utf-8-sig, cp1252 or latin-1"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> CsvConfig:
+        if self.decimal and self.decimal == self.thousands:
+            raise ValueError(f"decimal and thousands are both {self.decimal!r}; set them apart")
+        return self
+
+
 class DataConfig(_Strict):
     source: str = Field(description="A .csv, .parquet, .jsonl file, or a SQLAlchemy URL.")
     query: str | None = Field(None, description="SQL query, required when source is a URL.")
     target: str = Field(description="The column to predict.")
     task: Literal["auto", "classification", "regression"] = "auto"
     columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
+    csv: CsvConfig = Field(default_factory=CsvConfig)
 
     def is_sql(self) -> bool:
         return "://" in self.source and not self.source.startswith(("file://", "s3://", "gs://"))

@@ -37,6 +37,14 @@ class PredictionInputError(LoopmlError, ValueError):
     """Rows given for prediction do not match the model's input schema."""
 
 
+class DataContractError(DataValidationError, PredictionInputError):
+    """A value does not read as its column's kind in the model's data contract.
+
+    Raised at training for a declared kind, and at prediction (HTTP 422, or one line and
+    exit 1) for any value; the message names the row, the column and the value.
+    """
+
+
 class StorageError(LoopmlError, OSError):
     """A file or folder cannot be written or read (read-only, full, missing, denied)."""
 

@@ -145,15 +145,22 @@ def test_text_in_a_numeric_field_is_a_422_naming_it(
     assert locs and all("mean radius" in loc for loc in locs), locs
 
 
-def test_numeric_string_in_a_numeric_field_is_a_422(
-    server: LiveServer, http: httpx.Client, rows: pd.DataFrame
+def test_a_number_written_as_text_reads_as_the_number(
+    server: LiveServer, http: httpx.Client, model: ScoringModel, rows: pd.DataFrame
 ) -> None:
-    # Strict typing: "12.5" is not silently coerced.
+    # The data contract reads "12.5" as the training file's reader does: 12.5.
     record = _records(rows.head(1))[0]
-    record["mean radius"] = "12.5"
-    response = http.post(f"{server.url}/predict", json={"records": [record]})
-    assert response.status_code == 422
-    assert all("mean radius" in loc for loc in _locs(response))
+    written = {**record, "mean radius": "12.5"}
+    plain = {**record, "mean radius": 12.5}
+    response = http.post(f"{server.url}/predict", json={"records": [written, plain]})
+    assert response.status_code == 200, response.text
+    first, second = response.json()["probabilities"]
+    assert first == second
+    frame = rows.head(1).copy()
+    frame["mean radius"] = 12.5
+    assert [first[str(c)] for c in model.classes] == pytest.approx(
+        model.predict_proba(frame)[0].tolist(), abs=1e-6
+    )
 
 
 def test_extra_field_is_a_422_naming_it(

@@ -1,9 +1,11 @@
 """Batch scoring on Ray Data: read a Parquet/CSV file in blocks and score them in parallel.
 
 The model goes into the object store once; each worker process fetches it once and scores
-whole batches with ``score_frame``, the same call the local backend makes, so
-results match. Order is preserved (``preserve_order``), so row ``i`` of the output is row
-``i`` of the input, with its id columns beside the predictions. Ray is imported here only.
+whole batches with ``score_frame``, the same call the local backend makes, so results
+match: CSV cells are read as text in the same dialect and every value goes through the
+model's data contract there. Order is preserved (``preserve_order``), so row ``i`` of the
+output is row ``i`` of the input, with its id columns beside the predictions. Ray is
+imported here only.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import pandas as pd
 
 from loopml import errors
 from loopml.config import ComputeConfig
-from loopml.core.compile import Scorer
-from loopml.core.data.ingest import csv_delimiter, file_kind
+from loopml.core.compile import CompiledScorer, Scorer
+from loopml.core.data.dialect import CsvDialect
+from loopml.core.data.ingest import file_kind
 from loopml.errors import ConfigError, DataError, LoopmlError
 
 
@@ -88,16 +91,23 @@ def _model(ref: Any) -> Scorer:
     return scorer
 
 
-def _scored(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
-    """The same call, on the same columns, as the local backend: ids, then predictions."""
+def scored_rows(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
+    """Ids, then predictions: what batch scoring writes for ``frame``, on either backend.
+
+    Id columns are read by the model's data contract like the features (an integer id
+    stays an integer, a code such as ``"00123"`` stays text), so both backends and every
+    chunk write them with the same types.
+    """
     keep = [c for c in scorer.id_columns if c in frame.columns]
     scored = scorer.score_frame(frame)
-    return pd.concat([frame[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
+    model = scorer.model if isinstance(scorer, CompiledScorer) else scorer
+    ids = frame[keep] if model.contract is None else model.contract.apply(frame[keep])
+    return pd.concat([ids.reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
 
 
 def _score_batch(batch: Any, model: Any) -> pd.DataFrame:
     """Score one block of a CSV file in a Ray worker."""
-    return _scored(_model(model), batch.to_pandas())  # numpy-backed, as the local path reads
+    return scored_rows(_model(model), batch.to_pandas())  # numpy-backed, as the local path reads
 
 
 def _score_row_groups(items: Any, source: str, model: Any, rows: int) -> pd.DataFrame:
@@ -108,12 +118,16 @@ def _score_row_groups(items: Any, source: str, model: Any, rows: int) -> pd.Data
     parts = [pd.DataFrame({GROUP: pd.Series([], dtype="int64")})]
     for group in items["group"].tolist():
         for batch in parquet.iter_batches(batch_size=rows, row_groups=[int(group)]):
-            parts.append(_scored(scorer, batch.to_pandas()).assign(**{GROUP: int(group)}))
+            parts.append(scored_rows(scorer, batch.to_pandas()).assign(**{GROUP: int(group)}))
     return pd.concat(parts[1:] or parts, ignore_index=True)
 
 
-def score_file(scorer: Scorer, source: Path, *, batch_rows: int) -> Iterator[pd.DataFrame]:
+def score_file(
+    scorer: Scorer, source: Path, *, batch_rows: int, found: CsvDialect | None = None
+) -> Iterator[pd.DataFrame]:
     """Scored batches of ``source`` in input order; call inside ``ray_session``.
+
+    ``found`` is how a CSV file is written (``workflows.predict.scoring_dialect``).
 
     Plain tasks, not an actor pool: no CPU sits reserved by an idle actor, and each worker
     process keeps the model it fetched from the object store for its next task.
@@ -128,7 +142,7 @@ def score_file(scorer: Scorer, source: Path, *, batch_rows: int) -> Iterator[pd.
     if file_kind(str(source)) == "parquet":
         batches = _score_parquet(source, model, batch_rows)
     else:
-        batches = _score_csv(source, scorer, model, batch_rows)
+        batches = _score_csv(source, found or CsvDialect(), model, batch_rows)
     try:
         yield from batches
     except ray.exceptions.RayError as exc:
@@ -163,8 +177,10 @@ def _score_parquet(source: Path, model: Any, batch_rows: int) -> Iterator[pd.Dat
             following += 1
 
 
-def _score_csv(source: Path, scorer: Scorer, model: Any, batch_rows: int) -> Iterator[pd.DataFrame]:
-    scored = _read(source, scorer).map_batches(
+def _score_csv(
+    source: Path, found: CsvDialect, model: Any, batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    scored = read_csv_text(source, found).map_batches(
         _score_batch,
         fn_args=(model,),
         batch_size=batch_rows,
@@ -175,22 +191,43 @@ def _score_csv(source: Path, scorer: Scorer, model: Any, batch_rows: int) -> Ite
         yield batch.to_pandas()  # numpy-backed columns, as the local backend writes
 
 
-def _read(source: Path, scorer: Scorer) -> Any:
+def read_csv_text(source: Path | str, found: CsvDialect) -> Any:
+    """A CSV file on Ray with every cell as the text written (``""`` when blank), in
+    ``found`` dialect: what ``ingest.read_csv_text`` gives the local backend."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
     import ray.data
 
-    if file_kind(str(source)) == "csv":
-        # Date columns stay text, as pandas reads them for the local backend.
-        as_text = {c.name: pa.string() for c in scorer.columns if c.role in ("datetime", "text")}
-        return ray.data.read_csv(
-            str(source),
-            convert_options=pa_csv.ConvertOptions(column_types=as_text),
-            parse_options=pa_csv.ParseOptions(delimiter=csv_delimiter(str(source))),
+    from loopml.core.data import dialect
+
+    if file_kind(str(source)) != "csv":
+        raise DataError(
+            f"{source}: compute.backend ray scores .parquet and .csv files; convert it, "
+            "or use compute.backend: local"
         )
-    raise DataError(
-        f"{source}: compute.backend ray scores .parquet and .csv files; convert it, "
-        "or use compute.backend: local"
+    names = dialect.header_names(str(source), found)
+    return ray.data.read_csv(
+        str(source),
+        read_options=pa_csv.ReadOptions(
+            column_names=names,
+            skip_rows=1 + found.skip_rows,  # the header, after Excel's "sep=;" line if any
+            encoding=_arrow_encoding(found.encoding),
+        ),
+        parse_options=pa_csv.ParseOptions(delimiter=found.sep, quote_char=found.quotechar),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _arrow_encoding(encoding: str) -> str:
+    """Arrow reads UTF-8 natively (a byte-order mark included) and transcodes the rest."""
+    return (
+        "utf8"
+        if encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
+        else encoding
     )
 
 

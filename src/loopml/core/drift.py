@@ -8,6 +8,12 @@ profile and one vectorised pass over the current rows:
   values, slightly conservative for quantile bins);
 - categorical columns and a classifier's predictions: chi-square on the 2 x k table of
   counts (known categories, other, missing);
+- how often a numeric, text or date column is missing (``"income (missing)"``, for a
+  column missing somewhere in the reference or the current rows): the
+  two-proportion z-test of the share of missing rows, reference against current (Agresti,
+  *Categorical Data Analysis*, 3rd ed., 2013, section 3.1.3 on comparing two proportions;
+  it is the chi-square test of the 2 x 2 table, z squared being that chi-square). A
+  categorical column's missing rows are already a cell of its own chi-square table;
 - for every column: PSI and Jensen-Shannon distance on up to ``PSI_BINS`` groups of
   equal reference mass (plus missing), as effect sizes.
 
@@ -55,10 +61,10 @@ class Distribution:
 
 @dataclass(frozen=True)
 class FeatureDrift:
-    name: str  # what is shown: "temp", "title (words)", "prediction"
+    name: str  # what is shown: "temp", "title (words)", "temp (missing)", "prediction"
     column: str  # the input column, or "prediction"
-    kind: str  # numeric | categorical | text | prediction
-    test: str  # ks | chi2
+    kind: str  # numeric | categorical | text | missing | prediction
+    test: str  # ks | chi2 | z (the share of missing rows)
     statistic: float
     p_value: float
     p_adjusted: float
@@ -134,6 +140,12 @@ class _Binned:
     current: np.ndarray
     labels: list[str]
 
+    @property
+    def test(self) -> str:
+        if self.kind == "missing":
+            return "z"
+        return "ks" if self.ordered else "chi2"
+
 
 def compare(
     profile: ReferenceProfile,
@@ -144,12 +156,17 @@ def compare(
     """Drift of every profiled feature (and of the predictions, if given) in ``current``."""
     binned, skipped = [], {}
     for column, summary in profile.features.items():
-        if summary.kind == "datetime":
-            skipped[column] = "dates move forward by nature; not tested"
-        elif column not in current.columns:
+        if column not in current.columns:
             skipped[column] = "absent from the current rows"
+            continue
+        if summary.kind == "datetime":
+            skipped[column] = "dates move forward by nature; only how often they are missing"
         else:
             binned.extend(_bin_feature(column, summary, current[column]))
+        if summary.kind != "categorical":
+            missing = _bin_missing(column, summary, current[column])
+            if missing.reference[-1] or missing.current[-1]:  # else nothing to test
+                binned.append(missing)
     with_prediction = predictions is not None and profile.prediction is not None
     if with_prediction:
         assert profile.prediction is not None
@@ -176,6 +193,23 @@ def _bin_feature(column: str, summary: Any, values: pd.Series) -> list[_Binned]:
             _bin_summary(f"{column} (unknown words)", column, summary.oov, oov, kind="text"),
         ]
     return [_bin_summary(column, column, summary, values)]
+
+
+def _bin_missing(column: str, summary: Any, values: pd.Series) -> _Binned:
+    """Rows with and without a value, in the reference and now (the last slot: missing)."""
+    if isinstance(summary, NumericSummary):
+        missing = summary.bin_counts(values)[1]  # as the value bins count it
+    else:
+        missing = int(pd.isna(values).sum())
+    return _Binned(
+        f"{column} (missing)",
+        column,
+        "missing",
+        False,
+        np.array([summary.rows - summary.missing, summary.missing]),
+        np.array([len(values) - missing, missing]),
+        ["(present)"],
+    )
 
 
 def _bin_summary(
@@ -228,7 +262,12 @@ def _judge(binned: list[_Binned], settings: DriftConfig) -> list[FeatureDrift]:
 
 def _measure(b: _Binned, min_rows: int) -> _Measured:
     ref_present, cur_present = b.reference[:-1], b.current[:-1]
-    if b.ordered:
+    if b.test == "z":
+        statistic, p_value = two_proportions(
+            b.reference[-1], b.reference.sum(), b.current[-1], b.current.sum()
+        )
+        rows_judged = int(b.current.sum())
+    elif b.ordered:
         statistic, p_value = ks_from_counts(ref_present, cur_present)
         rows_judged = int(cur_present.sum())
     else:
@@ -244,7 +283,7 @@ def _measure(b: _Binned, min_rows: int) -> _Measured:
         psi=psi(ref_grouped, cur_grouped),
         jensen_shannon=js_distance(ref_grouped, cur_grouped),
         distribution=_distribution(b, groups, ref_grouped, cur_grouped),
-        judged=bool(rows_judged >= min_rows and ref_present.sum() > 0),
+        judged=bool(rows_judged >= min_rows and (ref_present.sum() > 0 or b.test == "z")),
     )
 
 
@@ -263,7 +302,7 @@ def _verdict(m: _Measured, p_adjusted: float, settings: DriftConfig) -> FeatureD
         name=b.name,
         column=b.column,
         kind=b.kind,
-        test="ks" if b.ordered else "chi2",
+        test=b.test,
         statistic=m.statistic,
         p_value=m.p_value,
         p_adjusted=p_adjusted,
@@ -289,6 +328,26 @@ def ks_from_counts(reference: np.ndarray, current: np.ndarray) -> tuple[float, f
     statistic = float(gap.max())
     effective = np.round(n * m / (n + m))  # as scipy.stats.ks_2samp(method="asymp")
     return statistic, float(stats.kstwo.sf(statistic, effective))
+
+
+def two_proportions(
+    reference_hits: float, reference_rows: float, current_hits: float, current_rows: float
+) -> tuple[float, float]:
+    """Two-proportion z-test (pooled standard error): z of current share minus reference
+    share, and its two-sided p-value. ``(0.0, 1.0)`` when the pooled share is 0 or 1.
+
+    Agresti, *Categorical Data Analysis*, 3rd ed. (2013), section 3.1.3; z squared is the
+    chi-square statistic of the 2 x 2 table without continuity correction.
+    """
+    n, m = float(reference_rows), float(current_rows)
+    if n == 0 or m == 0:
+        return float("nan"), float("nan")
+    pooled = (reference_hits + current_hits) / (n + m)
+    spread = np.sqrt(pooled * (1 - pooled) * (1 / n + 1 / m))
+    if spread == 0:
+        return 0.0, 1.0
+    z = (current_hits / m - reference_hits / n) / spread
+    return float(z), float(2 * stats.norm.sf(abs(z)))
 
 
 def chi2_from_counts(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from loopml.config import Task
+from loopml.core.data.contract import ColumnRule, DataContract
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation.threshold import Threshold, apply
 from loopml.errors import PredictionInputError
@@ -47,6 +48,11 @@ class ScoringModel:
     run_id: str | None = None
     uri: str | None = None
     threshold: Threshold | None = None  # classifiers: abstain or fall back below it
+    contract: DataContract | None = None  # how raw values are read; from the roles if None
+
+    def __post_init__(self) -> None:
+        if self.contract is None:  # a model logged before data contracts: read by role
+            self.contract = contract_from_roles(self.columns, self.target, self.id_columns)
 
     @property
     def feature_names(self) -> list[str]:
@@ -70,8 +76,14 @@ class ScoringModel:
             return f"{self.name} v{self.version}"
         return self.uri or "model"
 
-    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The feature columns in training order, numbers as numbers; a clear error otherwise."""
+    def conform(self, frame: pd.DataFrame, *, source: str = "", first_row: int = 1) -> pd.DataFrame:
+        """The feature columns in training order, read through the data contract.
+
+        ``frame`` is rows as written (a file's text cells) or typed; extra columns are
+        ignored. Raises ``PredictionInputError`` for a missing column and
+        ``DataContractError`` naming the row, column and value for a value that does not
+        read (``source`` and ``first_row`` place it in a file).
+        """
         missing = [c for c in self.feature_names if c not in frame.columns]
         if missing:
             names = ", ".join(f"'{c}'" for c in missing[:10])
@@ -79,11 +91,9 @@ class ScoringModel:
                 f"input is missing {len(missing)} column(s) the model needs: {names}; "
                 "add them (empty values are allowed)"
             )
-        features = frame[self.feature_names].copy()
-        for spec in self.columns:
-            if spec.role == "numeric" and not pd.api.types.is_numeric_dtype(features[spec.name]):
-                features[spec.name] = _as_numbers(features[spec.name], spec.name)
-        return features
+        assert self.contract is not None
+        features = frame[self.feature_names]
+        return self.contract.apply(features, source=source, first_row=first_row)
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predictions (and one probability column per class) for each row of ``frame``.
@@ -107,13 +117,11 @@ class ScoringModel:
         return self.task == "classification" and hasattr(self.pipeline, "predict_proba")
 
 
-def _as_numbers(series: pd.Series, column: str) -> pd.Series:
-    series = series.mask(series.astype(str).str.strip() == "")
-    numbers = pd.to_numeric(series, errors="coerce")
-    bad = series[numbers.isna() & series.notna()]
-    if len(bad):
-        raise PredictionInputError(
-            f"column '{column}' must be numeric but has {len(bad)} other values "
-            f"(e.g. {bad.iloc[0]!r}); send numbers or leave the value empty"
-        )
-    return numbers
+def contract_from_roles(
+    columns: list[ColumnSpec], target: str, id_columns: list[str]
+) -> DataContract:
+    """The contract of a model logged without one: numbers, dates (ISO 8601) and strings."""
+    kinds = {"numeric": "number", "datetime": "datetime"}
+    rules = [ColumnRule(c.name, kinds.get(c.role, "string"), role=c.role) for c in columns]  # type: ignore[arg-type]
+    rules += [ColumnRule(name, "string", role="id") for name in id_columns]
+    return DataContract(target=target, columns=tuple(rules))

@@ -32,7 +32,9 @@ def render(
     decision: GateDecision | None,
     *,
     importance_rows: int = 2000,
+    contract: dict[str, Any] | None = None,
 ) -> str:
+    """The report as one HTML string; ``contract`` is the run's ``data/data_contract.json``."""
     chosen = calibration.get("threshold") if calibration else None
     worst_columns, worst_rows = _worst(ev.worst)
     return html.render(
@@ -48,6 +50,7 @@ def render(
         worst_columns=worst_columns,
         worst_rows=worst_rows,
         importance_rows=importance_rows,
+        contract=contract_table(contract) if contract else None,
         version=html.loopml_version(),
         generated=pd.Timestamp.now().strftime("%Y-%m-%d %H:%M"),
     )
@@ -117,3 +120,51 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def contract_table(document: dict[str, Any]) -> dict[str, Any]:
+    """The data contract as the report shows it: the file's dialect in words and one row
+    per column (role, kind, how values are written, markers read as missing, why)."""
+    dialect = document.get("dialect") or {}
+    written = []
+    if dialect.get("sep"):
+        written.append(f"{dialect['sep']!r}-separated")
+    if dialect.get("decimal"):
+        written.append(f"decimal {dialect['decimal']!r}")
+    if dialect.get("thousands"):
+        written.append(f"thousands {dialect['thousands']!r}")
+    if dialect.get("encoding"):
+        written.append(f"encoding {dialect['encoding']}")
+    return {
+        "version": document.get("version"),
+        "dialect": ", ".join(written),
+        "columns": [_contract_row(rule) for rule in document.get("columns", [])],
+    }
+
+
+def _contract_row(rule: dict[str, Any]) -> dict[str, Any]:
+    markers = rule.get("missing") or {}
+    return {
+        "name": rule.get("name", ""),
+        "role": rule.get("role", ""),
+        "kind": rule.get("kind", ""),
+        "format": _written_as(rule),
+        "markers": ", ".join(f"{marker!r} ×{count}" for marker, count in markers.items()),
+        "missing_share": rule.get("missing_share", 0.0),
+        "why": rule.get("why", ""),
+    }
+
+
+def _written_as(rule: dict[str, Any]) -> str:
+    kind = rule.get("kind")
+    if kind == "number":
+        thousands = rule.get("thousands")
+        return f"decimal {rule.get('decimal', '.')!r}" + (
+            f", thousands {thousands!r}" if thousands else ""
+        )
+    if kind == "datetime":
+        return f"{rule['date_format']} or ISO 8601" if rule.get("date_format") else "ISO 8601"
+    if kind == "boolean":
+        words = [*rule.get("true_words", []), *rule.get("false_words", [])]
+        return "/".join(["true", "false", "1", "0", *words])
+    return "code, leading zeros kept" if rule.get("code") else "text"

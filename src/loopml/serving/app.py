@@ -38,6 +38,7 @@ from loopml.serving.schema import (
     FieldError,
     FieldErrors,
     InputSchema,
+    Parsed,
     RowsTooMany,
     json_schema,
 )
@@ -302,13 +303,13 @@ def _metrics(state: ServingState) -> Response:
 
 # --- prediction endpoints ---
 
-Parse = Callable[[bytes, str | None, InputSchema], Columns]
-Respond = Callable[[Deployment, Scored, str], bytes]
+Parse = Callable[[bytes, str | None, InputSchema], Parsed]
+Respond = Callable[[Deployment, Scored, str, Parsed], bytes]
 ErrorBody = Callable[[str, int], bytes]
 
 
 def _prediction_routes(app: FastAPI, state: ServingState) -> None:
-    record = json_schema(state.champion.loaded.model.columns)
+    record = json_schema(state.champion.schema)
     limits = state.settings.limits
 
     async def predict(request: Request) -> Response:
@@ -397,11 +398,12 @@ async def _serve(
         request_id = _request_id(request)
         async with asyncio.timeout(state.settings.limits.request_timeout_s):
             body = await _read_body(request, state.settings.limits.max_body_bytes)
-            columns = parse(body, request.headers.get("content-type"), deployment.schema)
+            parsed = parse(body, request.headers.get("content-type"), deployment.schema)
+            columns = parsed.columns
             deployment.batcher.arriving -= 1
             submitted = True
             scored = await deployment.batcher.score(columns)
-        content = respond(deployment, scored, request_id)
+        content = respond(deployment, scored, request_id, parsed)
         status = 200
         latency = (time.perf_counter() - started) * 1000
         call = _Call(deployment, role, endpoint, request_id, arrived)
@@ -508,7 +510,7 @@ async def _shadow(
     challenger = call.deployment
     challenger.active += 1
     try:
-        columns = parse(body, content_type, challenger.schema)
+        columns = parse(body, content_type, challenger.schema).columns
         scored = await challenger.batcher.score(columns)
     except Exception:  # the shadow never affects the answer; a failure is only not logged
         return
@@ -541,21 +543,23 @@ def _log(
 # --- per-protocol bodies ---
 
 
-def _loopml(deployment: Deployment, scored: Scored, request_id: str) -> bytes:
-    return protocols.loopml_response(scored, deployment.classes, deployment.info, request_id)
+def _loopml(deployment: Deployment, scored: Scored, request_id: str, parsed: Parsed) -> bytes:
+    return protocols.loopml_response(
+        scored, deployment.classes, deployment.info, request_id, parsed.ids
+    )
 
 
-def _mlflow(deployment: Deployment, scored: Scored, request_id: str) -> bytes:
+def _mlflow(deployment: Deployment, scored: Scored, request_id: str, parsed: Parsed) -> bytes:
     return protocols.mlflow_response(scored)
 
 
-def _oip(deployment: Deployment, scored: Scored, request_id: str) -> bytes:
+def _oip(deployment: Deployment, scored: Scored, request_id: str, parsed: Parsed) -> bytes:
     return protocols.oip_response(
         scored, deployment.name, deployment.version, request_id, deployment.regression
     )
 
 
-def _oip_parse(body: bytes, content_type: str | None, schema: InputSchema) -> Columns:
+def _oip_parse(body: bytes, content_type: str | None, schema: InputSchema) -> Parsed:
     return protocols.oip_columns(body, schema)[0]
 
 

@@ -54,8 +54,10 @@ class Deployment:
 
 def deploy(loaded: LoadedModel, role: str, settings: ServeConfig, metrics: Metrics) -> Deployment:
     """Choose the engine, compile the schema, warm up: everything per model, done once."""
+    model = loaded.model
+    schema = InputSchema.for_model(model, settings.limits.max_rows)  # reads through the contract
     engine, note = choose_engine(loaded, settings.engine)
-    warm_up(engine, loaded.model)
+    warm_up(engine, schema)
     batching = settings.batching
     batcher = MicroBatcher(
         engine,
@@ -64,8 +66,6 @@ def deploy(loaded: LoadedModel, role: str, settings: ServeConfig, metrics: Metri
         enabled=batching.enabled,
         on_batch=metrics.batch_rows.labels(role).observe,
     )
-    model = loaded.model
-    schema = InputSchema(model.columns, settings.limits.max_rows, tuple(model.id_columns))
     deployment = Deployment(role, loaded, engine, note, schema, batcher)
     metrics.set_model(role, deployment.name, deployment.version, engine.name)
     return deployment

@@ -7,7 +7,7 @@ the server can print it at startup.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ import pandas as pd
 from loopml.core.compile import OnnxPredictor, column_feeds, thresholded
 from loopml.core.scoring import ScoringModel
 from loopml.errors import ConfigError
-from loopml.serving.schema import Columns, rows_of
+from loopml.serving.schema import Columns, InputSchema, rows_of
 
 if TYPE_CHECKING:  # the prediction log imports Scored from here without loading MLflow
     from loopml.tracking.models import LoadedModel
@@ -39,26 +39,25 @@ class Engine(Protocol):
 
 
 class NativeEngine:
-    """The scikit-learn pipeline through ``ScoringModel.score_frame`` (abstention included)."""
+    """The scikit-learn pipeline on columns the schema has already read through the data
+    contract (so values are not read twice), with the model's confidence threshold applied
+    as ``ScoringModel.score_frame`` applies it."""
 
     name = "native"
 
     def __init__(self, model: ScoringModel):
         self.model = model
-        self._proba = [f"proba_{label}" for label in model.classes]
+        self.pipeline = model.pipeline
+        self._proba = model.task == "classification" and hasattr(model.pipeline, "predict_proba")
 
     def score(self, columns: Columns) -> Scored:
-        frame = pd.DataFrame(columns, columns=self.model.feature_names)
-        scored = self.model.score_frame(frame)
+        features = pd.DataFrame({name: columns[name] for name in self.model.feature_names})
+        predictions = np.asarray(self.pipeline.predict(features))
         proba = None
-        if self._proba and self._proba[0] in scored:
-            proba = scored[self._proba].to_numpy(dtype=np.float64)
-        abstained = (
-            scored["abstained"].to_numpy(dtype=bool)
-            if "abstained" in scored
-            else np.zeros(len(scored), dtype=bool)
-        )
-        return Scored(scored["prediction"].to_numpy(), proba, abstained)
+        if self._proba:
+            proba = np.asarray(self.pipeline.predict_proba(features), dtype=np.float64)
+        predictions, abstained = thresholded(self.model, predictions, proba)
+        return Scored(predictions, proba, abstained)
 
 
 class OnnxEngine:
@@ -100,17 +99,10 @@ def _why_not_onnx(loaded: LoadedModel) -> str | None:
     return loaded.compile_note if loaded.compiled is None else None
 
 
-def warm_up(engine: Engine, model: ScoringModel) -> None:
+def warm_up(engine: Engine, schema: InputSchema) -> None:
     """Score one all-missing row, so the first request pays no lazy initialisation."""
-    columns: dict[str, Any] = {}
-    for spec in model.columns:
-        if spec.role == "numeric":
-            columns[spec.name] = np.array([np.nan])
-        else:
-            array = np.empty(1, dtype=object)
-            columns[spec.name] = array
     try:
-        engine.score(columns)
+        engine.score(schema.missing_row())
     except Exception:  # warm-up is best effort; real requests report their own errors
         return
 

@@ -286,8 +286,14 @@ def _row(entry: Entry) -> tuple[Any, ...]:
 
 def _native(values: np.ndarray) -> np.ndarray | list[Any]:
     """Numbers and booleans as they are (orjson writes them, NaN and inf as null, without a
-    Python object per value); anything else (text, datetimes) as Python values."""
-    return values if values.dtype.kind in "fiub" else values.tolist()
+    Python object per value); dates as ISO 8601 text, which the data contract reads back;
+    anything else (text) as Python values."""
+    if values.dtype.kind in "fiub":
+        return values
+    if values.dtype.kind == "M":
+        texts = np.datetime_as_string(values, unit="s").tolist()
+        return [None if t == "NaT" else t for t in texts]
+    return values.tolist()
 
 
 def _tolist(value: Any) -> Any:

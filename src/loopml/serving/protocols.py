@@ -1,14 +1,19 @@
-"""Request bodies to ``Columns`` and scores to response bodies, per protocol.
+"""Request bodies to ``Parsed`` rows and scores to response bodies, per protocol.
 
 - loopml: ``POST /predict`` with ``{"records": [...]}``.
 - MLflow scoring protocol: ``POST /invocations`` with ``dataframe_split``,
   ``dataframe_records``, ``instances``, ``inputs`` (JSON) or a CSV body.
 - Open Inference Protocol v2: ``POST /v2/models/{name}/infer`` with one input per
   column or one ``[rows, features]`` tensor.
+
+Every protocol reads values through the model's data contract (``InputSchema``), accepts a
+row exactly as written in the training file (id, ignored and target columns included) and
+refuses any other column the same way, naming it and the columns the model knows.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -23,7 +28,7 @@ from fastapi.routing import APIRoute
 
 from loopml.errors import PredictionInputError
 from loopml.serving.engine import Scored
-from loopml.serving.schema import Columns, InputSchema
+from loopml.serving.schema import InputSchema, Parsed
 
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -81,7 +86,7 @@ def _media_type(content_type: str | None) -> str:
 # --- loopml ---
 
 
-def loopml_columns(body: bytes, content_type: str | None, schema: InputSchema) -> Columns:
+def loopml_columns(body: bytes, content_type: str | None, schema: InputSchema) -> Parsed:
     if _media_type(content_type) not in ("application/json", ""):
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not supported; send application/json"
@@ -96,23 +101,32 @@ def loopml_columns(body: bytes, content_type: str | None, schema: InputSchema) -
 
 
 def loopml_response(
-    scored: Scored, classes: list[Any], model: dict[str, Any], request_id: str
+    scored: Scored,
+    classes: list[Any],
+    model: dict[str, Any],
+    request_id: str,
+    ids: dict[str, list[Any]],
 ) -> bytes:
+    """Predictions, probabilities, abstained; with ``ids`` (the model's id columns as sent,
+    one object per row) when the model has id columns."""
     probabilities = None
     if scored.probabilities is not None:
         labels = [str(c) for c in classes]
         probabilities = [
             dict(zip(labels, row, strict=True)) for row in scored.probabilities.tolist()
         ]
-    return orjson.dumps(
-        {
-            "predictions": _plain(scored.predictions),
-            "probabilities": probabilities,
-            "abstained": scored.abstained.tolist(),
-            "model": model,
-            "request_id": request_id,
-        }
-    )
+    body: dict[str, Any] = {
+        "predictions": _plain(scored.predictions),
+        "probabilities": probabilities,
+        "abstained": scored.abstained.tolist(),
+    }
+    if ids:
+        names = list(ids)
+        body["ids"] = [
+            dict(zip(names, row, strict=True)) for row in zip(*ids.values(), strict=True)
+        ]
+    body |= {"model": model, "request_id": request_id}
+    return orjson.dumps(body)
 
 
 def _plain(values: np.ndarray) -> list[Any]:
@@ -125,10 +139,10 @@ def _plain(values: np.ndarray) -> list[Any]:
 # --- MLflow scoring protocol ---
 
 
-def mlflow_columns(body: bytes, content_type: str | None, schema: InputSchema) -> Columns:
+def mlflow_columns(body: bytes, content_type: str | None, schema: InputSchema) -> Parsed:
     media = _media_type(content_type)
     if media == "text/csv":
-        return _csv_columns(body, schema)
+        return csv_columns(body, content_type, schema)
     if media != "application/json":
         raise UnsupportedMediaType(
             f"content type {content_type!r} is not supported; send application/json or text/csv"
@@ -145,29 +159,81 @@ def mlflow_columns(body: bytes, content_type: str | None, schema: InputSchema) -
     return _mlflow_payload(keys[0], payload[keys[0]], schema)
 
 
-def _mlflow_payload(key: str, value: Any, schema: InputSchema) -> Columns:
+def _mlflow_payload(key: str, value: Any, schema: InputSchema) -> Parsed:
     if key == "dataframe_split":
         if not isinstance(value, dict):
             raise PredictionInputError("dataframe_split must be an object with columns and data")
         return schema.from_split(value.get("columns"), value.get("data"))
     if key == "dataframe_records":
-        return schema.from_records(value, allow_extra=True)
+        return schema.from_records(value)
     if isinstance(value, dict):  # inputs / instances as a dict of columns
         return schema.from_mapping(value)
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        return schema.from_split(schema.names, value)  # rows as lists, in the model's order
-    return schema.from_records(value, allow_extra=True)
+        return schema.from_lists(value)  # rows as lists: the model's order or the file's
+    return schema.from_records(value)
 
 
-def _csv_columns(body: bytes, schema: InputSchema) -> Columns:
-    import pandas as pd
-
+def csv_columns(body: bytes, content_type: str | None, schema: InputSchema) -> Parsed:
+    """A CSV body read as the training file was: its separator and quote character, every
+    cell as text read through the contract (so its decimal mark, thousands separator, date
+    format and missing-value markers apply); a comma-separated body whose header names
+    the model's columns is read too."""
+    dialect = schema.dialect
+    text = _csv_text(body, content_type, dialect.get("encoding"))
+    quotechar = dialect.get("quotechar") or '"'
+    sep = _csv_sep(text, dialect.get("sep") or ",", quotechar, schema)
     try:
-        frame = pd.read_csv(io.BytesIO(body))
-    except Exception as exc:  # pandas raises many kinds on bad CSV
+        rows = [
+            row
+            for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep, quotechar=quotechar)
+            if row
+        ]
+    except csv.Error as exc:
         raise PredictionInputError(f"the CSV body cannot be read ({exc})") from None
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return schema.from_records(records, allow_extra=True)
+    if not rows:
+        raise PredictionInputError("the CSV body is empty; send a header line and rows")
+    header, data = rows[0], rows[1:]
+    return schema.from_split(header, data)
+
+
+def _csv_text(body: bytes, content_type: str | None, trained: str | None) -> str:
+    """The body decoded: the Content-Type charset if given, else UTF-8 (a BOM dropped), else
+    the training file's encoding."""
+    charset = _charset(content_type)
+    tried = [charset] if charset else ["utf-8-sig"]
+    if not charset and trained and trained.lower().replace("_", "-") not in ("utf-8", "utf-8-sig"):
+        tried.append(trained)
+    for encoding in tried:
+        try:
+            return body.decode(encoding).removeprefix("\ufeff")
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise PredictionInputError(
+        f"the CSV body is not {' or '.join(tried)} text; send UTF-8 or name the encoding "
+        "in the Content-Type header (text/csv; charset=...)"
+    )
+
+
+def _charset(content_type: str | None) -> str | None:
+    for part in (content_type or "").split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"')
+    return None
+
+
+def _csv_sep(text: str, trained: str, quotechar: str, schema: InputSchema) -> str:
+    """The training file's separator, unless only another one splits the header into
+    column names the model knows."""
+    first = text.split("\n", 1)[0].rstrip("\r")
+    for sep in (trained, *(s for s in _CSV_SEPS if s != trained)):
+        header = next(csv.reader([first], delimiter=sep, quotechar=quotechar), [])
+        if len(header) > 1 and all(name in schema.known for name in header):
+            return sep
+    return trained
+
+
+_CSV_SEPS = (",", ";", "\t", "|")
 
 
 def mlflow_response(scored: Scored) -> bytes:
@@ -185,7 +251,10 @@ MAX_DEPTH = 32  # nesting of one OIP tensor's data
 _OIP_TYPES = {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT8", "BOOL", "BYTES"}
 
 
-def oip_columns(body: bytes, schema: InputSchema) -> tuple[Columns, str | None]:
+def oip_columns(body: bytes, schema: InputSchema) -> tuple[Parsed, str | None]:
+    """One input per column (named as in the training file; ids and other known columns
+    may come along) or one ``[rows, width]`` tensor (the model's features in order, or
+    every column of the training file in the file's order)."""
     payload = parse_json(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise PredictionInputError('expected an object {"inputs": [{name, shape, datatype, data}]}')
@@ -193,22 +262,23 @@ def oip_columns(body: bytes, schema: InputSchema) -> tuple[Columns, str | None]:
     for tensor in inputs:
         _check_tensor(tensor)
     request_id = payload.get("id") if isinstance(payload.get("id"), str) else None
-    by_name = {t["name"]: t for t in inputs}
-    if all(name in by_name for name in schema.names):
-        mapping = {name: _flat(by_name[name]) for name in schema.names}
-        return schema.from_mapping(mapping), request_id
-    if len(inputs) == 1:
+    if len(inputs) == 1 and inputs[0]["name"] not in schema.known:
         tensor = inputs[0]
         shape = tensor["shape"]
-        if len(shape) != 2 or shape[1] != len(schema.names):
+        widths = sorted({len(schema.names), len(schema.known)})
+        if len(shape) != 2 or shape[1] not in widths:
             raise PredictionInputError(
-                f"one tensor must have shape [rows, {len(schema.names)}], got {shape}"
+                f"one tensor must have shape [rows, {' or '.join(map(str, widths))}] (the "
+                f"model's features, or every column of the training file), got {shape}"
             )
         return schema.from_matrix(_flat(tensor), int(shape[0])), request_id
-    missing = [n for n in schema.names if n not in by_name]
-    raise PredictionInputError(
-        f"send one input per column or one [rows, features] tensor; missing {missing[0]!r}"
-    )
+    names = [t["name"] for t in inputs]
+    repeated = [n for i, n in enumerate(names) if n in names[:i]]
+    if repeated:
+        raise PredictionInputError(f"input {repeated[0]!r} is given twice; send it once")
+    return schema.from_mapping(
+        dict(zip(names, (_flat(t) for t in inputs), strict=True))
+    ), request_id
 
 
 def _check_tensor(tensor: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from loopml.core.compile import CompiledModel
+from loopml.core.data.contract import without_contract
 from loopml.core.evaluation.threshold import Threshold
 from loopml.core.scoring import ColumnSpec, ScoringModel
 from loopml.errors import ModelNotFoundError, TrackingError
@@ -81,8 +82,9 @@ def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedMo
     meta = info.metadata or {}
     if "loopml" not in meta:
         raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")
-    pipeline = _load_skops(local, meta["loopml"])
+    pipeline, contract = without_contract(_load_skops(local, meta["loopml"]))
     model = _scoring_model(pipeline, meta["loopml"], uri, name, version, info.run_id)
+    model.contract = contract or model.contract
     compiled, note = read_compiled(local)
     return LoadedModel(model, compiled, note)
 

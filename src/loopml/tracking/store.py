@@ -6,6 +6,7 @@ a half-written run or registry entry behind.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -21,6 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from loopml.config import TrackingConfig
+from loopml.core.data.contract import CONTRACT_FILE, DataContract, with_contract
 from loopml.errors import ModelNotFoundError, TrackingError
 from loopml.tracking.compiled import compile_model, compiled_metrics
 
@@ -57,6 +59,7 @@ class RunRecord:
     model_output: Any
     model_metadata: dict[str, Any]
     check_input: pd.DataFrame | None = None  # validation features: ONNX parity is checked on them
+    contract: DataContract | None = None  # read raw rows in front of the model (plain MLflow)
 
 
 @dataclass(frozen=True)
@@ -348,15 +351,25 @@ def _log_model(record: RunRecord) -> str:
     import mlflow.sklearn
     import skops.io
     from mlflow.models import infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
 
     from loopml.tracking.models import pip_requirements
 
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(record.model))
+    logged = record.model
+    if record.contract is not None:
+        logged = with_contract(record.model, record.contract, record.model_input.columns)
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(logged))
     signature = infer_signature(record.model_input, record.model_output)
+    if record.contract is not None:  # the contract checks values: any type MLflow may pass
+        signature.inputs = Schema([ColSpec(AnyType(), str(c)) for c in record.model_input.columns])
     with tempfile.TemporaryDirectory(prefix="loopml-onnx-") as folder:
         extra_files = compile_model(record, Path(folder))
+        if record.contract is not None:
+            contract_file = Path(folder) / CONTRACT_FILE
+            contract_file.write_text(json.dumps(record.contract.as_dict(), indent=2))
+            extra_files.append(str(contract_file))
         info = mlflow.sklearn.log_model(
-            record.model,
+            logged,
             name="model",
             serialization_format="skops",
             skops_trusted_types=trusted,

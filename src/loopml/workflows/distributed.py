@@ -25,7 +25,7 @@ import pandas as pd
 from loopml.config import ProjectConfig, Task
 from loopml.core import models, training
 from loopml.core.boosters import LIBRARIES, ROUNDS_PARAM, BoosterModel
-from loopml.core.data import checks, split
+from loopml.core.data import checks, ingest, split
 from loopml.core.evaluation import metrics
 from loopml.errors import ConfigError
 from loopml.workflows.events import Reporter
@@ -81,7 +81,7 @@ def _sample(
     checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
     frame = frame[frame[cfg.data.target].notna()].reset_index(drop=True)
     draws = frame.pop(ray_prepare.DRAW).to_numpy()
-    found = check(cfg, frame, reporter)
+    found = check(cfg, ingest.Table(frame, cfg.data.source), reporter)
     cutoffs, places, how = _places(found.frame, draws, cfg)
     if sampled and not whole:
         how += f"; a sample of {len(frame):,} of {raw.rows:,} rows"
@@ -94,6 +94,7 @@ def _sample(
         splits,
         raw.fingerprint,
         found.warnings,
+        found.contract,
         whole_rows=raw.rows if sampled else None,
     )
     return data, cutoffs

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from loopml.config import ProjectConfig
+from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.evaluation import fitted_rows, gate, metrics
 from loopml.core.evaluation.assess import Champion, Evaluation, Subject, assess
 from loopml.core.evaluation.fitted_rows import FittedRows
@@ -173,6 +174,7 @@ def write_report(
         calibration,
         decision,
         importance_rows=cfg.evaluation.importance_rows,
+        contract=results.run_document(tracker, loaded.ref.run_id, f"data/{CONTRACT_FILE}"),
     )
     target = output or default_report_path(cfg, loaded)
     with tempfile.TemporaryDirectory() as folder:

@@ -1,13 +1,16 @@
 """`loopml monitor`: recent rows against the served model's reference profile.
 
 Rows come from the prediction log (the window in ``monitoring.window``) or from a file
-(``--current FILE``). The result is drift per feature and of the predictions, decay on
-rows whose labels arrived, an HTML and a JSON report, a monitoring run in MLflow, and, on
-an alert, a POST to ``monitoring.alerts.webhook``.
+(``--current FILE``), and their values are read by the model's data contract, as the model
+read them: a logged ``"15.250,00"`` and ``15250.0`` are the same value to drift statistics.
+The result is drift per feature (and of how often it is missing) and of the predictions,
+decay on rows whose labels arrived, an HTML and a JSON report, a monitoring run in MLflow,
+and, on an alert, a POST to ``monitoring.alerts.webhook``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,17 +24,19 @@ import sqlalchemy as sa
 from loopml.config import ProjectConfig
 from loopml.core import decay as decay_stats
 from loopml.core import drift as drift_stats
-from loopml.core.data.ingest import read_file
+from loopml.core.data.contract import CONTRACT_FILE, DataContract
+from loopml.core.data.ingest import file_kind, read_csv_text, read_table
 from loopml.core.evaluation import metrics
 from loopml.core.reference import ReferenceProfile
-from loopml.errors import ConfigError, DataError
+from loopml.errors import ConfigError, DataContractError, DataError
 from loopml.reports import monitor as monitor_report
 from loopml.tracking import monitoring as runs
+from loopml.tracking.evaluations import run_document
 from loopml.tracking.models import load
 from loopml.tracking.prediction_log import PredictionLog, resolve_url
 from loopml.tracking.store import Tracker
 from loopml.workflows.events import Reporter, SilentReporter
-from loopml.workflows.predict import model_uri
+from loopml.workflows.predict import FILE_FIX, model_uri, scoring_dialect
 
 HEALTHY, ALERT = "healthy", "alert"
 EXIT_CODES = {HEALTHY: 0, ALERT: 3}
@@ -131,12 +136,22 @@ def assess(
         f"Comparing {_describe_source(cfg, current)} with the reference of {ref.describe()}"
     )
     predictions: pd.Series | None
+    reader = model_contract(tracker, ref, cfg)
     if current is not None:
-        rows, predictions, labelled = _from_file(current, profile, ref, cfg)
+        rows, predictions, labelled = _from_file(current, profile, ref, cfg, reader)
         source = str(current)
     else:
         rows, predictions, labelled = _from_log(cfg, ref, profile.classes)
         source = _describe_source(cfg, None)
+        rows = read_logged(rows, reader, list(profile.features), source, reporter)
+        if len(labelled) and profile.target in reader:
+            labelled = read_logged(
+                labelled.rename(columns={"label": profile.target}),
+                reader,
+                [profile.target],
+                source,
+                reporter,
+            ).rename(columns={profile.target: "label"})
     drift = drift_stats.compare(profile, rows, cfg.monitoring.drift, predictions)
     decay = _decay(cfg, tracker, ref, profile, labelled)
     return Assessment(ref, profile, source, drift, decay)
@@ -190,14 +205,71 @@ def _from_log(
     return rows, predictions, labelled
 
 
+def model_contract(tracker: Tracker, ref: runs.ModelRef, cfg: ProjectConfig) -> DataContract:
+    """The data contract of ``ref``: its run's ``data/data_contract.json`` (a few kB), or,
+    for a model trained before contracts, the one its loaded model reads by (by role)."""
+    document = run_document(tracker, ref.run_id, f"data/{CONTRACT_FILE}")
+    if document is not None:
+        return DataContract.from_dict(document)
+    found = load(ref.uri, tracking_uri=cfg.tracking.uri).contract
+    assert found is not None
+    return found
+
+
+def read_logged(
+    frame: pd.DataFrame,
+    reader: DataContract,
+    columns: list[str],
+    source: str,
+    reporter: Reporter,
+) -> pd.DataFrame:
+    """Logged values read by the model's contract, column by column.
+
+    The server logged them after reading them by the contract, so they read; a value that
+    does not (logged for another version of the model, say) counts as missing, in a warning.
+    """
+    for name in columns:
+        if name not in frame.columns or name not in reader:
+            continue
+        try:
+            frame = reader.apply(frame, [name])
+        except DataContractError:
+            rule = reader.rule(name)
+            readable = frame[name].map(functools.partial(_reads, rule)).astype(bool)
+            reporter.warn(
+                f"{source}: {int((~readable).sum())} values of column {name!r} do not read as "
+                f"the model reads them ({rule.kind}); they count as missing"
+            )
+            frame = reader.apply(frame.assign(**{name: frame[name].where(readable, None)}), [name])
+    return frame
+
+
+def _reads(rule: Any, value: Any) -> bool:
+    try:
+        rule.parse_value(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _from_file(
-    path: Path, profile: ReferenceProfile, ref: runs.ModelRef, cfg: ProjectConfig
+    path: Path,
+    profile: ReferenceProfile,
+    ref: runs.ModelRef,
+    cfg: ProjectConfig,
+    reader: DataContract,
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """Rows of ``path`` read by the model's contract (a value it cannot read: one line
+    naming the file, row, column and value)."""
     if not path.is_file():
         raise DataError(
             f"{path}: no such file; pass --current a CSV, Parquet or JSON-lines file of recent rows"
         )
-    frame = read_file(str(path))
+    if file_kind(str(path)) == "csv":  # as `loopml predict` reads it for this model
+        raw = read_csv_text(str(path), scoring_dialect(path, reader))
+    else:
+        raw = read_table(str(path)).frame
+    frame = reader.apply(raw, source=str(path), fix=FILE_FIX)
     missing = [c for c in profile.features if c not in frame.columns]
     if missing:
         names = ", ".join(f"'{c}'" for c in missing[:10])

@@ -1,4 +1,13 @@
-"""`loopml predict`: score a CSV or Parquet file in chunks, writing ids beside predictions."""
+"""`loopml predict`: score a CSV or Parquet file in chunks, writing ids beside predictions.
+
+Every value reaches the model through the model's data contract (``ScoringModel.conform``):
+a CSV file is read as text, in the dialect the model was trained on (its separator and
+encoding; detected from the file when the model has none or the file is written otherwise),
+and each cell is read by its column's rule, exactly as ``loopml.load_model(...).predict``
+and the server read it. A value that does not read stops scoring with one line naming the
+file, the row (1 is the first row under the header), the column and the value; the output
+file is then not written.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +25,20 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from loopml.config import ProjectConfig
+from loopml.compute.ray_data import scored_rows
+from loopml.config import CsvConfig, ProjectConfig
 from loopml.core.compile import CompiledScorer, Scorer
-from loopml.core.data.ingest import file_kind
-from loopml.errors import DataError, PredictionInputError
+from loopml.core.data import dialect
+from loopml.core.data.contract import DataContract
+from loopml.core.data.dialect import CsvDialect
+from loopml.core.data.ingest import file_kind, read_csv_chunks
+from loopml.core.scoring import ScoringModel
+from loopml.errors import DataContractError, DataError, PredictionInputError
 from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.events import Reporter, SilentReporter
 
 T = TypeVar("T")
+FILE_FIX = "correct the cell or leave it empty (the model reads it as missing)"
 
 
 @dataclass(frozen=True)
@@ -71,10 +86,18 @@ def predict_file(
         f"Scoring {source} with {scorer.describe()} ({engine} engine: {note})"
         + (f" on {where}" if where else "")
     )
+    found = (
+        scoring_dialect(source, _model_of(scorer).contract)
+        if file_kind(str(source)) == "csv"
+        else None
+    )
+    if found is not None:
+        reporter.stage(found.describe(str(source)))
     if cfg.compute.backend == "ray":
-        rows = _predict_on_ray(scorer, source, output, out_kind, cfg, reporter)
+        rows = _predict_on_ray(scorer, source, output, out_kind, cfg, reporter, found)
     else:
-        scored = _ahead(_scored_chunks(scorer, source, cfg, reporter))  # scores while it writes
+        chunks = _scored_chunks(scorer, source, cfg, reporter, found)
+        scored = _ahead(chunks)  # scores while it writes
         rows = _write_atomically(output, out_kind, scored)
     ids = tuple(c for c in scorer.id_columns)
     return PredictResult(output, rows, scorer.describe(), ids, engine, note)
@@ -89,22 +112,73 @@ def _chunk_scorer(loaded: LoadedModel) -> tuple[Scorer, str, str]:
     return CompiledScorer(model, compiled.onnx, compiled.inputs), "onnx", compiled.report.reason
 
 
+def _model_of(scorer: Scorer) -> ScoringModel:
+    return scorer.model if isinstance(scorer, CompiledScorer) else scorer
+
+
+def scoring_dialect(source: Path, contract: DataContract | None) -> CsvDialect:
+    """How to read the CSV file ``source`` for a model: its training file's separator,
+    decimal mark, thousands separator and encoding (``contract.dialect``).
+
+    The file's own dialect is detected instead when the model records none, when the file
+    does not decode in the model's encoding, or when its header under the model's separator
+    is one column while the file has several (a ``,`` file scored by a model trained on a
+    ``;`` file, say). The contract's column rules read numbers either way.
+    """
+    written = (contract.dialect if contract else None) or {}
+    known = {k: written[k] for k in ("sep", "decimal", "thousands", "encoding") if k in written}
+    if known:
+        try:
+            found = dialect.detect(str(source), CsvConfig(**known))
+            if len(dialect.header_names(str(source), found)) > 1:
+                return found
+        except DataError:
+            pass  # not written as the training file was: read it as it is written
+    return dialect.detect(str(source))
+
+
 def _scored_chunks(
     scorer: Scorer,
     source: Path,
     cfg: ProjectConfig,
     reporter: Reporter,
+    found: CsvDialect | None = None,
 ) -> Iterator[pd.DataFrame]:
     done, total = 0, _row_count(source)
-    for chunk in _ahead(_read_chunks(source, cfg.batch.chunk_rows)):  # reads while it scores
-        keep = [c for c in scorer.id_columns if c in chunk.columns]
-        try:
-            scored = scorer.score_frame(chunk)
-        except PredictionInputError as exc:
-            raise PredictionInputError(f"{source}: {exc}") from None
-        yield pd.concat([chunk[keep].reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
+    chunks = _read_chunks(source, cfg.batch.chunk_rows, found)
+    for chunk in _ahead(chunks):  # reads while it scores
+        scored = score_chunk(scorer, chunk, source, first_row=done + 1)
+        yield scored
         done += len(chunk)
         reporter.progress("rows scored", done, total or done)
+
+
+def score_chunk(
+    scorer: Scorer, chunk: pd.DataFrame, source: Path, *, first_row: int
+) -> pd.DataFrame:
+    """Ids, then predictions, for one chunk of ``source`` whose first row is ``first_row``.
+
+    Raises ``DataContractError`` naming the file, the row in it, the column and the value
+    (or ``PredictionInputError`` for a column the model needs that the file lacks).
+    """
+    try:
+        return scored_rows(scorer, chunk)
+    except DataContractError:
+        # Only on failure: read the chunk again, placed in the file, for the same error
+        # with its file and row (scoring itself stays one pass through the contract).
+        read_placed(scorer, chunk, source, first_row=first_row)
+        raise
+    except PredictionInputError as exc:
+        raise PredictionInputError(f"{source}: {exc}") from None
+
+
+def read_placed(scorer: Scorer, chunk: pd.DataFrame, source: Path, *, first_row: int) -> None:
+    """Read ``chunk`` (rows ``first_row``... of ``source``) by the model's contract, for the
+    ``DataContractError`` naming the file, its row, the column and the value, if any."""
+    model = _model_of(scorer)
+    if model.contract is not None:
+        columns = [*model.feature_names, *(c for c in scorer.id_columns if c in chunk)]
+        model.contract.apply(chunk[columns], source=str(source), first_row=first_row, fix=FILE_FIX)
 
 
 def _predict_on_ray(
@@ -114,20 +188,38 @@ def _predict_on_ray(
     out_kind: str,
     cfg: ProjectConfig,
     reporter: Reporter,
+    found: CsvDialect | None = None,
 ) -> int:
     """Score through Ray Data's ``map_batches``; the driver writes the ordered batches."""
     from loopml.compute import ray_data
 
-    first = next(_read_chunks(source, 100), None)
+    first = next(_read_chunks(source, 100, found), None)
     if first is not None:  # a wrong column fails here, in one line, before Ray starts
-        try:
-            scorer.score_frame(first)
-        except PredictionInputError as exc:
-            raise PredictionInputError(f"{source}: {exc}") from None
+        score_chunk(scorer, first, source, first_row=1)
     with ray_data.ray_session(cfg.compute):
         reporter.stage(f"Scoring on Ray ({cfg.compute.address or 'local instance'})")
-        batches = ray_data.score_file(scorer, source, batch_rows=cfg.batch.chunk_rows)
-        return _write_atomically(output, out_kind, _counted(batches, source, reporter))
+        batches = ray_data.score_file(scorer, source, batch_rows=cfg.batch.chunk_rows, found=found)
+        located = _located(batches, scorer, source, found, cfg.batch.chunk_rows)
+        return _write_atomically(output, out_kind, _counted(located, source, reporter))
+
+
+def _located(
+    batches: Iterator[pd.DataFrame],
+    scorer: Scorer,
+    source: Path,
+    found: CsvDialect | None,
+    chunk_rows: int,
+) -> Iterator[pd.DataFrame]:
+    """``batches``; a value a Ray worker could not read is found again here, in its row of
+    the file (a worker sees one block and does not know where the block starts)."""
+    try:
+        yield from batches
+    except DataContractError:
+        done = 0
+        for chunk in _read_chunks(source, chunk_rows, found):
+            read_placed(scorer, chunk, source, first_row=done + 1)
+            done += len(chunk)
+        raise
 
 
 def _counted(
@@ -140,13 +232,18 @@ def _counted(
         reporter.progress("rows scored", done, total or done)
 
 
-def _read_chunks(source: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _read_chunks(
+    source: Path, chunk_rows: int, found: CsvDialect | None = None
+) -> Iterator[pd.DataFrame]:
+    """Chunks of ``source`` as written: CSV cells as text (in ``found``, detected if None),
+    Parquet and JSON lines with their own types; the contract reads them when scoring."""
     kind = file_kind(str(source))
     if kind == "parquet":
         for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
     elif kind == "csv":
-        yield from pd.read_csv(source, chunksize=chunk_rows)
+        found = found or dialect.detect(str(source))
+        yield from read_csv_chunks(str(source), found, chunk_rows)
     else:
         yield from pd.read_json(source, lines=True, chunksize=chunk_rows)
 

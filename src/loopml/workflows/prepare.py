@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from loopml.config import ProjectConfig, Task
-from loopml.core.data import checks, ingest, split
-from loopml.core.data.roles import ColumnRoles, infer_roles, infer_task
+from loopml.core.data import checks, contract, ingest, split
+from loopml.core.data.contract import DataContract
+from loopml.core.data.roles import ALL_ROLES, ColumnRoles, infer_roles, infer_task
 from loopml.errors import DataValidationError
 from loopml.workflows.events import Reporter
 
@@ -25,6 +26,7 @@ class Checked:
     task: Task
     roles: ColumnRoles
     warnings: tuple[str, ...]
+    contract: DataContract
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Prepared:
     splits: split.Splits
     fingerprint: str
     warnings: tuple[str, ...]
+    contract: DataContract
     # train.distributed: frame and splits hold a sample of data.source's whole_rows rows,
     # and on_ray (in training) every row, split, on Ray.
     whole_rows: int | None = None
@@ -60,9 +63,13 @@ def prepare(
     """
     if frame is None:
         reporter.stage(f"Loading {cfg.data.source}")
-        frame = ingest.load(cfg.data)
-    found = check(cfg, frame, reporter, leak_stops=leak_stops)
+        table = ingest.load_table(cfg.data)
+    else:
+        table = ingest.Table(frame, cfg.data.source)
+    found = check(cfg, table, reporter, leak_stops=leak_stops)
     splits = split.make(found.frame, cfg.split, cfg.data.target, found.task)
+    for note in splits.notes:
+        reporter.warn(note)
     return Prepared(
         found.frame,
         cfg.data.target,
@@ -70,18 +77,30 @@ def prepare(
         found.roles,
         splits,
         ingest.fingerprint(found.frame),
-        found.warnings,
+        found.warnings + splits.notes,
+        found.contract,
     )
 
 
 def check(
-    cfg: ProjectConfig, frame: pd.DataFrame, reporter: Reporter, *, leak_stops: bool = True
+    cfg: ProjectConfig, table: ingest.Table, reporter: Reporter, *, leak_stops: bool = True
 ) -> Checked:
-    """Everything between reading and splitting: columns, target, task, roles, leakage."""
-    checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
+    """Everything between reading and splitting: the data contract, columns, target, task,
+    roles, leakage. ``table`` is the data as read; the result holds it typed."""
+    if table.dialect is not None:
+        reporter.stage(table.dialect.describe(table.source))
+    checks.check_columns_exist(table.frame, cfg.data, cfg.split.time_column)
+    learned = learn_contract(cfg, table)
+    frame = learned.apply(
+        table.frame,
+        source=table.source,
+        fix="declare the column's role in data.columns, or clean the value",
+    )
     task = infer_task(frame[cfg.data.target], cfg.data.task)
     frame, warnings = checks.check_target(frame, cfg.data.target, task)
-    roles = infer_roles(frame, cfg.data.target, cfg.data.columns)
+    warnings = learned.warnings() + warnings
+    hints = {r.name: hint for r in learned.columns if (hint := r.role_hint())}
+    roles = infer_roles(frame, cfg.data.target, cfg.data.columns, hints)
     if not roles.features:
         raise DataValidationError(
             f"{cfg.data.source}: no feature columns left after removing the target, ids and "
@@ -98,4 +117,19 @@ def check(
         warnings.append(str(exc))
     for message in warnings:
         reporter.warn(message)
-    return Checked(frame, task, roles, tuple(warnings))
+    found = learned.with_roles({c: r for r in ALL_ROLES for c in getattr(roles, r)})
+    return Checked(frame, task, roles, tuple(warnings), found)
+
+
+def learn_contract(cfg: ProjectConfig, table: ingest.Table) -> DataContract:
+    """The data contract of ``table``, with the kinds and formats declared in ``data``."""
+    found = table.dialect
+    return contract.learn(
+        table.frame,
+        target=cfg.data.target,
+        declared=cfg.data.columns.declared(),
+        date_formats=cfg.data.columns.date_formats(),
+        decimal=found.decimal if found else ".",
+        thousands=found.thousands if found else "",
+        dialect=found.as_dict() if found else {},
+    )

@@ -18,6 +18,7 @@ import pandas as pd
 import loopml
 from loopml.config import ProjectConfig, Task
 from loopml.core import learning_curve, training
+from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import fitted_rows, metrics
 from loopml.core.scoring import column_specs
@@ -200,7 +201,7 @@ def _record(
             "model": best.params,
             "task": data.task,
             "metric": metric.name,
-            "split": cfg.split.model_dump(),
+            "split": data.splits.params(cfg.split),
             "rows": data.sizes(),
             "tuning": cfg.tuning.model_dump(mode="json"),
             "imbalance": cfg.imbalance.strategy,
@@ -218,6 +219,7 @@ def _record(
         documents={
             "config/loopml.json": cfg.model_dump(mode="json"),
             "data/roles.json": data.roles.as_dict(),
+            f"data/{CONTRACT_FILE}": data.contract.as_dict(),
             "data/warnings.json": list(data.warnings),
             "leaderboard.json": [tune.board_row(f) for f in fitted],
             REFERENCE_ARTIFACT: reference_document(cfg, data, metric.name, best, test.selection),
@@ -234,6 +236,7 @@ def _record(
         model_output=best.pipeline.predict(features.head(50)),
         model_metadata={"loopml": _model_metadata(cfg, data, best)},
         check_input=data.splits.validation[list(data.roles.features)],
+        contract=data.contract,
     )
 
 

@@ -31,12 +31,13 @@ import pandas as pd
 
 from loopml.config import ProjectConfig, duration_seconds
 from loopml.core.data import ingest
+from loopml.core.data.contract import DataContract
 from loopml.core.reference import ReferenceProfile
 from loopml.errors import ConfigError, DataError, LoopmlError
 from loopml.tracking import monitoring as runs
 from loopml.tracking.store import Tracker
 from loopml.workflows.events import Reporter, SilentReporter
-from loopml.workflows.monitor import ALERT, MonitorResult, monitor, tracker_for
+from loopml.workflows.monitor import ALERT, MonitorResult, model_contract, monitor, tracker_for
 from loopml.workflows.promote import (
     DECISION_TAG,
     REASONS_TAG,
@@ -104,7 +105,8 @@ def tick(cfg: ProjectConfig, *, reporter: Reporter | None = None) -> TickResult:
         )
         return TickResult(found.status, "none", summary, watched.run_id)
     reporter.stage(f"Triggered by {', '.join(trigger.reasons)}")
-    frame = retraining_data(cfg, found.profile, reporter)
+    reader = model_contract(tracker, found.ref, cfg)
+    frame = retraining_data(cfg, found.profile, reporter, contract=reader)
     key = _trigger_key(cfg, trigger, found.ref, ingest.fingerprint(frame))
     handled = runs.finished_trigger(tracker, key)
     if handled:
@@ -164,9 +166,18 @@ def fired_trigger(cfg: ProjectConfig, tracker: Tracker, watched: MonitorResult) 
 
 
 def retraining_data(
-    cfg: ProjectConfig, profile: ReferenceProfile, reporter: Reporter | None = None
+    cfg: ProjectConfig,
+    profile: ReferenceProfile,
+    reporter: Reporter | None = None,
+    *,
+    contract: DataContract | None = None,
 ) -> pd.DataFrame:
-    """The configured retraining data; with since: last_training, only the newer rows."""
+    """The configured retraining data; with since: last_training, only the newer rows.
+
+    With ``contract`` (the champion's), the columns it knows are read by it, as the
+    champion reads them (a value it cannot read: one line naming the row and column);
+    without, by a contract learned from the data itself.
+    """
     reporter = reporter or SilentReporter()
     settings = cfg.retraining.data
     data_cfg = cfg.data.model_copy(
@@ -176,7 +187,11 @@ def retraining_data(
         }
     )
     reporter.stage(f"Loading the retraining data from {data_cfg.source}")
-    frame = ingest.load(data_cfg)
+    if contract is None:
+        frame = ingest.load(data_cfg)
+    else:
+        table = ingest.load_table(data_cfg)
+        frame = contract.apply(table.frame, source=str(data_cfg.source))
     if settings.since == "all":
         return frame
     return _since_last_training(cfg, profile, frame, str(data_cfg.source))

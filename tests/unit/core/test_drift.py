@@ -9,7 +9,14 @@ from scipy import stats
 
 from loopml.config import DriftConfig
 from loopml.core.data.roles import ColumnRoles
-from loopml.core.drift import adjust, chi2_from_counts, compare, ks_from_counts, psi
+from loopml.core.drift import (
+    adjust,
+    chi2_from_counts,
+    compare,
+    ks_from_counts,
+    psi,
+    two_proportions,
+)
 from loopml.core.reference import build_profile, summarize_numeric
 
 
@@ -75,6 +82,7 @@ def _like(reference: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 def test_same_distribution_raises_no_alarm(reference: pd.DataFrame) -> None:
     report = compare(_profile(reference, ROLES), _like(reference, 3000, 1), DriftConfig())
     assert report.judged and not report.alert, report.summary()
+    # Nothing is missing on either side: no test of the missing share.
     assert [f.name for f in report.features] == ["x", "k", "c", "t (words)", "t (unknown words)"]
 
 
@@ -112,6 +120,35 @@ def test_more_missing_values_raise_psi(reference: pd.DataFrame) -> None:
     report = compare(_profile(reference, ROLES), current, DriftConfig(method="psi"))
     x = next(f for f in report.features if f.name == "x")
     assert x.missing_current == pytest.approx(0.5, abs=0.01) and x.drifted
+
+
+def test_two_proportion_z_is_the_chi_square_of_the_two_by_two_table() -> None:
+    z, p = two_proportions(30, 1000, 90, 800)
+    expected = stats.chi2_contingency(np.array([[970, 30], [710, 90]]), correction=False)
+    assert z > 0 and z**2 == pytest.approx(expected.statistic)
+    assert p == pytest.approx(expected.pvalue)
+    assert two_proportions(0, 100, 0, 50) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(("before", "after"), [(0.0, 0.6), (0.4, 0.0)])
+def test_a_feature_missing_far_more_or_less_often_is_drift(
+    reference: pd.DataFrame, before: float, after: float
+) -> None:
+    """Present values keep their distribution: only the share of missing rows moves."""
+    rng = np.random.default_rng(12)
+    trained = reference.assign(x=reference["x"].where(rng.random(len(reference)) >= before))
+    current = _like(reference, 2000, 13)
+    current["x"] = current["x"].where(rng.random(len(current)) >= after)
+    report = compare(_profile(trained, ROLES), current, DriftConfig())
+    found = {f.name: f for f in report.features}
+    missing = found["x (missing)"]
+    assert missing.test == "z" and missing.kind == "missing" and missing.column == "x"
+    assert missing.drifted and report.alert
+    assert missing.missing_reference == pytest.approx(before, abs=0.02)
+    assert missing.missing_current == pytest.approx(after, abs=0.03)
+    assert (missing.statistic > 0) == (after > before)
+    assert not found["x"].drifted  # the values present are as at training
+    assert "k (missing)" not in found  # k is never missing
 
 
 def test_too_few_rows_are_not_judged(reference: pd.DataFrame) -> None:

@@ -89,7 +89,7 @@ def test_word_in_a_numeric_column_is_rejected_naming_column_and_value(
         classifier.conform(rows(fare=["10", "cheap", "40"]))
 
     message = str(info.value)
-    assert "'fare' must be numeric" in message
+    assert "row 2, column 'fare': expected a number" in message
     assert "'cheap'" in message
 
 

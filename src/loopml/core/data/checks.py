@@ -37,8 +37,13 @@ def _require(frame: pd.DataFrame, column: str, key: str, source: str) -> None:
 
 
 def check_target(frame: pd.DataFrame, target: str, task: Task) -> tuple[pd.DataFrame, list[str]]:
-    """Drop rows without a label (with a warning); refuse a target nothing can be learned from."""
-    warnings = []
+    """Drop rows without a label (with a warning); refuse a target nothing can be learned from.
+
+    Text labels lose surrounding whitespace (``"up "`` is ``"up"``), and a blank or
+    whitespace-only label is a missing one. Returns the frame (rows without a label
+    dropped) and the warnings, one line each. Raises ``DataValidationError``.
+    """
+    frame, warnings = _strip_labels(frame, target)
     missing = int(frame[target].isna().sum())
     if missing == len(frame):
         raise DataValidationError(f"target '{target}' has no values; choose another data.target")
@@ -59,6 +64,27 @@ def check_target(frame: pd.DataFrame, target: str, task: Task) -> tuple[pd.DataF
             "set data.task: classification or clean the column"
         )
     return frame, warnings
+
+
+def _strip_labels(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, list[str]]:
+    """Text labels without surrounding whitespace; blank ones missing."""
+    labels = frame[target]
+    if pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+        return frame, []
+    text = labels.map(lambda v: isinstance(v, str))
+    if not text.any():
+        return frame, []
+    stripped = labels.where(~text, labels[text].str.strip())
+    padded = text & (stripped != labels) & (stripped != "")
+    stripped = stripped.where(~text | (stripped != ""), None)
+    warnings = []
+    if padded.any():
+        example = labels[padded].iloc[0]
+        warnings.append(
+            f"target '{target}': {int(padded.sum())} labels had surrounding spaces "
+            f"(e.g. {example!r}); they are read without them ({example.strip()!r})"
+        )
+    return frame.assign(**{target: stripped}), warnings
 
 
 def check_roles(frame: pd.DataFrame, roles: ColumnRoles) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from loopml.config import DataConfig
+from loopml.config import CsvConfig, DataConfig
+from loopml.core.data import contract, dialect
+from loopml.core.data.dialect import CsvDialect
 from loopml.errors import DataError
 
 READERS = {
@@ -22,25 +25,76 @@ READERS = {
 }
 
 
-def load(cfg: DataConfig) -> pd.DataFrame:
-    """Load ``cfg.source``: a .csv/.parquet/.jsonl path, or a SQLAlchemy URL with ``query``."""
-    frame = _load_sql(cfg.source, cfg.query or "") if cfg.is_sql() else read_file(cfg.source)
-    if frame.empty:
+@dataclass(frozen=True)
+class Table:
+    """Data as read, before the data contract types it.
+
+    ``frame`` holds every CSV cell as the text written (blank cells as ``""``); Parquet,
+    JSON lines and SQL keep their own types. ``dialect`` says how a CSV file is written
+    (None for other sources).
+    """
+
+    frame: pd.DataFrame
+    source: str
+    dialect: CsvDialect | None = None
+
+
+def load_table(cfg: DataConfig) -> Table:
+    """``cfg.source`` as read: a .csv/.parquet/.jsonl path, or a SQLAlchemy URL + ``query``."""
+    if cfg.is_sql():
+        table = Table(_load_sql(cfg.source, cfg.query or ""), cfg.source)
+    else:
+        table = read_table(cfg.source, cfg.csv)
+    if table.frame.empty:
         raise DataError(f"{cfg.source}: the data has no rows; point data.source at a filled file")
-    return frame
+    return table
 
 
-def read_file(source: str) -> pd.DataFrame:
-    """Read one tabular file, choosing the reader from its extension."""
+def load(cfg: DataConfig) -> pd.DataFrame:
+    """``cfg.source`` typed by a data contract learned from the data itself, with the
+    declared roles and date formats of ``cfg`` (the target keeps its labels as written)."""
+    return typed(load_table(cfg), cfg)
+
+
+def read_file(source: str, csv: CsvConfig | None = None) -> pd.DataFrame:
+    """One tabular file typed by a data contract learned from the file itself.
+
+    For data a model scores, apply that model's contract to ``read_table`` instead.
+    """
+    return typed(read_table(source, csv))
+
+
+def typed(table: Table, cfg: DataConfig | None = None) -> pd.DataFrame:
+    """A table's columns read by a contract learned from the table (numbers, dates, ...);
+    ``cfg`` adds the target and the declared roles and date formats."""
+    learned = contract.learn(
+        table.frame,
+        target=cfg.target if cfg else "",
+        declared=cfg.columns.declared() if cfg else None,
+        date_formats=cfg.columns.date_formats() if cfg else None,
+        decimal=table.dialect.decimal if table.dialect else ".",
+        thousands=table.dialect.thousands if table.dialect else "",
+    )
+    return learned.apply(table.frame, source=table.source)
+
+
+def read_table(source: str, csv: CsvConfig | None = None) -> Table:
+    """Read one tabular file as written, choosing the reader from its extension.
+
+    CSV: the dialect is detected (``dialect.detect``; ``csv`` fields win), a repeated
+    column name is refused, and every cell is read as text. Raises ``DataError`` for a
+    missing, empty or unreadable file, in one line.
+    """
     kind = file_kind(source)
     if "://" not in source and not Path(source).is_file():
         raise DataError(f"{source}: no such file; check data.source (relative to loopml.yaml)")
     try:
         if kind == "csv":
-            return pd.read_csv(source, sep=csv_delimiter(source))
+            found = dialect.detect(source, csv)
+            return Table(read_csv_text(source, found), source, found)
         if kind == "parquet":
-            return pd.read_parquet(source)
-        return pd.read_json(source, lines=True)
+            return Table(pd.read_parquet(source), source)
+        return Table(pd.read_json(source, lines=True), source)
     except pd.errors.EmptyDataError:
         raise DataError(f"{source}: the file is empty; it needs a header and rows") from None
     except (ValueError, OSError) as exc:
@@ -89,6 +143,34 @@ def _numbers(values: pd.Series, dtype: Any) -> pd.Series:
     if pd.api.types.is_integer_dtype(dtype) and not whole:
         return numbers
     return numbers.astype(dtype)
+
+
+def read_csv_text(source: str, found: CsvDialect, **options: Any) -> pd.DataFrame:
+    """A CSV file in ``found`` dialect with every cell as the text written (``""`` when blank).
+
+    ``options`` go to ``pd.read_csv`` (e.g. ``chunksize``, which returns a reader).
+    """
+    names = dialect.header_names(source, found)
+    return pd.read_csv(
+        source,
+        sep=found.sep,
+        encoding=found.encoding,
+        quotechar=found.quotechar,
+        header=0,
+        names=names,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skiprows=[1] if found.skip_rows else None,  # Excel's "sep=;" line before the header
+        **options,
+    )
+
+
+def read_csv_chunks(source: str, found: CsvDialect, rows: int) -> Iterator[pd.DataFrame]:
+    """``source`` in chunks of ``rows`` rows, read as ``read_csv_text`` reads it."""
+    reader: Any = read_csv_text(source, found, chunksize=rows)
+    with reader:
+        yield from reader
 
 
 def csv_delimiter(source: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -40,8 +41,18 @@ class ColumnRoles:
         return {role: list(getattr(self, role)) for role in ALL_ROLES}
 
 
-def infer_roles(frame: pd.DataFrame, target: str, declared: ColumnsConfig) -> ColumnRoles:
-    """Give every column but the target a role, explaining each inferred one."""
+def infer_roles(
+    frame: pd.DataFrame,
+    target: str,
+    declared: ColumnsConfig,
+    hints: Mapping[str, tuple[str, str]] | None = None,
+) -> ColumnRoles:
+    """Give every column but the target a role, explaining each inferred one.
+
+    ``hints`` (column -> (role, why)) come from the data contract, where a column's kind
+    decides its role: booleans and codes with leading zeros are categorical, dates datetime.
+    """
+    hints = hints or {}
     given = declared.declared()
     buckets: dict[str, list[str]] = {role: [] for role in ALL_ROLES}
     inferred: dict[str, str] = {}
@@ -52,6 +63,8 @@ def infer_roles(frame: pd.DataFrame, target: str, declared: ColumnsConfig) -> Co
             buckets[given[column]].append(column)
             continue
         role, why = _guess(frame[column])
+        if column in hints and role != "ignore":
+            role, why = hints[column]
         buckets[role].append(column)
         inferred[column] = f"{role} ({why})"
     return ColumnRoles(**{r: tuple(cols) for r, cols in buckets.items()}, inferred=inferred)

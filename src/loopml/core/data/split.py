@@ -10,6 +10,7 @@ block, worker or run, so a sample's split is exactly the sample of the whole dat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,13 +19,25 @@ from sklearn.model_selection import train_test_split
 from loopml.config import SplitConfig, Task
 from loopml.errors import DataValidationError
 
+# A class needs a row in each of train, validation and test to be stratified.
+PER_CLASS = 3
+
 
 @dataclass(frozen=True)
 class Splits:
+    """Three parts of the rows and how they were made.
+
+    ``how`` is "stratified", "stratified except 'a', 'b'" (those classes in training
+    only), "random" or "time-based on '<column>'". ``notes`` are warnings about what was
+    done differently from the configuration, one line each.
+    """
+
     train: pd.DataFrame
     validation: pd.DataFrame
     test: pd.DataFrame
-    how: str  # "stratified", "random" or "time-based on <col>"
+    how: str
+    notes: tuple[str, ...] = ()
+    training_only: tuple[str, ...] = ()
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -33,9 +46,26 @@ class Splits:
             "test": len(self.test),
         }
 
+    def params(self, cfg: SplitConfig) -> dict[str, Any]:
+        """The split as it was made, for logging: ``cfg`` with ``stratify`` as applied, the
+        ``how`` and the classes kept in training only (a list of label strings)."""
+        stratified = self.how.startswith("stratified")
+        return {
+            **cfg.model_dump(),
+            "stratify": stratified,
+            "how": self.how,
+            "training_only": list(self.training_only),
+        }
+
 
 def make(frame: pd.DataFrame, cfg: SplitConfig, target: str, task: Task) -> Splits:
-    """Split ``frame`` into train, validation and test according to ``cfg``."""
+    """Split ``frame`` into train, validation and test according to ``cfg``.
+
+    A stratified split keeps class shares equal; a class with fewer than ``PER_CLASS`` rows
+    cannot be stratified, so its rows go to training (it is never validated or tested)
+    and the other classes are stratified, with a note naming it. Raises
+    ``DataValidationError`` when the rows are too few for three parts.
+    """
     n_test, n_val = round(len(frame) * cfg.test), round(len(frame) * cfg.validation)
     if min(n_test, n_val, len(frame) - n_test - n_val) < 1:
         raise DataValidationError(
@@ -44,20 +74,69 @@ def make(frame: pd.DataFrame, cfg: SplitConfig, target: str, task: Task) -> Spli
         )
     if cfg.time_column:
         return _by_time(frame, cfg.time_column, n_val, n_test)
-    stratify = (
-        task == "classification" and cfg.stratify and _can_stratify(frame[target], n_val, n_test)
-    )
-    strata = frame[target] if stratify else None
+    if task == "classification" and cfg.stratify:
+        return _stratified(frame, cfg, target, n_val, n_test)
+    return _random(frame, cfg, n_val, n_test, None, ())
+
+
+def _random(
+    frame: pd.DataFrame,
+    cfg: SplitConfig,
+    n_val: int,
+    n_test: int,
+    target: str | None,
+    notes: tuple[str, ...],
+) -> Splits:
+    """A random split, or a stratified one on ``target`` when it is given."""
+    strata = frame[target] if target else None
     rest, test = train_test_split(frame, test_size=n_test, random_state=cfg.seed, stratify=strata)
-    strata = rest[target] if stratify else None
+    strata = rest[target] if target else None
     train, val = train_test_split(rest, test_size=n_val, random_state=cfg.seed, stratify=strata)
-    return Splits(_clean(train), _clean(val), _clean(test), "stratified" if stratify else "random")
+    how = "stratified" if target else "random"
+    return Splits(_clean(train), _clean(val), _clean(test), how, notes)
 
 
-def _can_stratify(labels: pd.Series, n_val: int, n_test: int) -> bool:
-    """Every class needs a row in each part; otherwise fall back to a random split."""
-    counts = labels.value_counts()
-    return bool(counts.min() >= 3 and min(n_val, n_test) >= len(counts))
+def _stratified(
+    frame: pd.DataFrame, cfg: SplitConfig, target: str, n_val: int, n_test: int
+) -> Splits:
+    """Stratified on the classes with a row for each part; the rarer ones train only."""
+    counts = frame[target].value_counts()
+    rare = counts[counts < PER_CLASS]
+    common = counts.drop(rare.index)
+    kept = frame[~frame[target].isin(rare.index)]
+    if len(common) < 2 or min(n_val, n_test) < len(common) or len(kept) - n_val - n_test < 1:
+        note = (
+            f"split.stratify: {len(common)} of {len(counts)} classes have {PER_CLASS}+ rows and "
+            f"validation/test hold {min(n_val, n_test)} rows; the split is random, not "
+            "stratified; add rows, raise split.test, or merge rare classes"
+        )
+        return _random(frame, cfg, n_val, n_test, None, (note,))
+    if rare.empty:
+        return _random(frame, cfg, n_val, n_test, target, ())
+    parts = _random(kept, cfg, n_val, n_test, target, ())
+    train = pd.concat([parts.train, frame[frame[target].isin(rare.index)]])
+    train = train.sample(frac=1.0, random_state=cfg.seed)
+    names = tuple(str(label) for label in rare.index)
+    return Splits(
+        _clean(train),
+        parts.validation,
+        parts.test,
+        "stratified except " + ", ".join(f"'{n}'" for n in names),
+        (_rare_note(rare),),
+        names,
+    )
+
+
+def _rare_note(rare: pd.Series) -> str:
+    """One line naming the classes too small to stratify, their rows and what was done."""
+    rows = ", ".join(f"'{label}' has {n} row{'s' if n > 1 else ''}" for label, n in rare.items())
+    one = len(rare) == 1
+    return (
+        f"{'class' if one else 'classes'} {rows}: too few to stratify (needs {PER_CLASS}, one "
+        f"for each of train, validation and test); {'it is' if one else 'they are'} kept in "
+        "training only (never validated or tested) and the split is stratified on the other "
+        "classes"
+    )
 
 
 def _by_time(frame: pd.DataFrame, column: str, n_val: int, n_test: int) -> Splits:

@@ -73,6 +73,32 @@ def test_rows_without_label_are_dropped_with_a_counting_warning() -> None:
     assert warnings == ["target 'survived': dropped 2 rows with no label"]
 
 
+def test_padded_labels_are_stripped_and_blank_ones_are_missing() -> None:
+    labels = ["up"] * 40 + ["up "] * 30 + ["down"] * 60 + [" "] * 5
+    frame = pd.DataFrame({"x": range(len(labels)), "move": labels})
+
+    kept, warnings = checks.check_target(frame, "move", "classification")
+
+    assert kept["move"].value_counts().to_dict() == {"up": 70, "down": 60}
+    assert kept["x"].tolist() == list(range(130))  # the five blank ones were dropped
+    assert warnings == [
+        "target 'move': 30 labels had surrounding spaces (e.g. 'up '); they are read without "
+        "them ('up')",
+        "target 'move': dropped 5 rows with no label",
+    ]
+
+
+def test_labels_without_padding_are_left_alone_and_numbers_too() -> None:
+    frame = pd.DataFrame({"move": ["up", "down", None, "up"], "n": [1, 2, 3, 4]})
+
+    kept, warnings = checks.check_target(frame, "move", "classification")
+    numbers, none = checks.check_target(frame, "n", "classification")
+
+    assert kept["move"].tolist() == ["up", "down", "up"]
+    assert warnings == ["target 'move': dropped 1 rows with no label"]
+    assert numbers["n"].tolist() == [1, 2, 3, 4] and none == []
+
+
 def test_complete_target_gives_no_warning() -> None:
     frame = pd.DataFrame({"x": range(4), "survived": [0, 1, 0, 1]})
     kept, warnings = checks.check_target(frame, "survived", "classification")
@@ -257,7 +283,7 @@ def test_read_file_reads_csv_and_tsv(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x,y\n1,a\n2,b\n")
     (tmp_path / "a.tsv").write_text("x\ty\n1\ta\n2\tb\n")
 
-    expected = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
+    expected = pd.DataFrame({"x": [1, 2], "y": pd.Series(["a", "b"], dtype=object)})
     pd.testing.assert_frame_equal(ingest.read_file(str(tmp_path / "a.csv")), expected)
     pd.testing.assert_frame_equal(ingest.read_file(str(tmp_path / "a.tsv")), expected)
 

@@ -77,12 +77,37 @@ def test_stratify_off_gives_random_split() -> None:
     assert parts.how == "random"
 
 
-def test_class_too_rare_to_stratify_falls_back_to_random() -> None:
+def test_with_one_class_left_to_stratify_the_split_is_random_and_says_so() -> None:
     frame = pd.DataFrame({"x": range(40), "y": ["a"] * 38 + ["b"] * 2})
     parts = split.make(frame, SplitConfig(), "y", "classification")
 
     assert parts.how == "random"
     assert sum(parts.sizes().values()) == 40
+    assert len(parts.notes) == 1 and "the split is random, not stratified" in parts.notes[0]
+    assert parts.params(SplitConfig())["stratify"] is False
+
+
+def test_a_class_too_rare_to_stratify_is_named_kept_in_training_and_logged() -> None:
+    frame = pd.DataFrame({"x": range(301), "y": ["cat", "dog"] * 150 + ["ferret"]})
+    cfg = SplitConfig()
+
+    parts = split.make(frame, cfg, "y", "classification")
+
+    assert parts.notes == (
+        "class 'ferret' has 1 row: too few to stratify (needs 3, one for each of train, "
+        "validation and test); it is kept in training only (never validated or tested) and "
+        "the split is stratified on the other classes",
+    )
+    assert "ferret" in set(parts.train["y"])
+    assert "ferret" not in set(parts.validation["y"]) | set(parts.test["y"])
+    assert sorted(pd.concat([parts.train, parts.validation, parts.test])["x"]) == list(range(301))
+    assert parts.sizes() == {"train": 181, "validation": 60, "test": 60}
+    for part in (parts.validation, parts.test):
+        assert part["y"].value_counts().to_dict() == {"cat": 30, "dog": 30}
+    assert parts.how == "stratified except 'ferret'"
+    logged = parts.params(cfg)
+    assert logged["stratify"] is True and logged["training_only"] == ["ferret"]
+    assert logged["how"] == "stratified except 'ferret'" and logged["seed"] == cfg.seed
 
 
 def test_more_classes_than_validation_rows_does_not_crash() -> None:
