@@ -367,6 +367,11 @@ class ProjectConfig(_Strict):
 
     def training_key(self) -> str:
         """Hash of every setting that changes what training produces."""
+        blob = json.dumps(self.training_settings(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def training_settings(self) -> dict[str, Any]:
+        """Every setting that changes what training produces (``training_key`` hashes it)."""
         relevant = self.model_dump(
             include={"data", "split", "models", "metric", "tuning", "imbalance"}, mode="json"
         )
@@ -379,8 +384,7 @@ class ProjectConfig(_Strict):
             relevant["train"] = {"distributed": True, "sample_rows": self.train.sample_rows}
         if self.refit_rows() != "train":
             relevant["refit"] = self.refit_rows()
-        blob = json.dumps(relevant, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return relevant
 
 
 class ThresholdConfig(_Strict):

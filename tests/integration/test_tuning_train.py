@@ -234,6 +234,11 @@ def test_kill_9_mid_search_then_resume_finishes_without_repeating_trials(tmp_pat
 
     code, stdout, stderr = cli("train", "-c", str(config), "--resume")
     assert code == 0, stderr
+    kept = len(before)  # pruning is off: every trial that used budget completed
+    assert (
+        f"--resume: logistic_regression kept {kept} finished trials of {budget} and continued "
+        f"at trial {kept + 1} ({budget - kept} run now)"
+    ) in " ".join(stderr.split()), stderr[-2000:]
     client, experiment = _runs(config)
     after = _finished_trials(tmp_path)
     assert len(after) == budget
@@ -243,6 +248,32 @@ def test_kill_9_mid_search_then_resume_finishes_without_repeating_trials(tmp_pat
         c for c in _children(client, experiment, run_id) if c.info.run_name == "logistic_regression"
     ]
     assert len(_children(client, experiment, candidate.info.run_id)) == budget
+
+
+def test_resume_with_another_trial_budget_is_refused_naming_the_key(tmp_path: Path) -> None:
+    config = _project(
+        tmp_path,
+        {
+            "models": {"candidates": {"logistic_regression": {}}},
+            "tuning": {"budget": {"trials": 2}, "learning_curve": False},
+        },
+    )
+    code, _, stderr = cli("train", "-c", str(config))
+    assert code == 0, stderr
+    code, stdout, stderr = cli(
+        "train", "-c", str(config), "--resume", "--force", "--set", "tuning.budget.trials=3"
+    )
+    assert code == 1, stderr
+    line = " ".join(stderr.split())
+    assert (
+        "--resume: tuning.budget.trials is 3 but the interrupted search on this data had 2"
+    ) in line, stderr
+    assert "Traceback" not in stderr and stdout == ""
+    code, _, stderr = cli("train", "-c", str(config), "--resume", "--force")
+    assert code == 0, stderr
+    assert "--resume: logistic_regression kept 2 finished trials of 2 and had none left to run" in (
+        " ".join(stderr.split())
+    ), stderr[-2000:]
 
 
 def test_distill_registers_a_student_beside_the_teacher(small: Trained) -> None:

@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from loopml.core.features import CalendarFeatures, CategoryText, TextColumn
+from loopml.core.features import (
+    _DIGITS,
+    CYCLES,
+    CalendarEncoder,
+    CalendarFeatures,
+    CategoryText,
+    TextColumn,
+)
 
 Converter = Callable[[Any, Any, Any], None]
 
@@ -28,6 +35,9 @@ def register_converters() -> None:
         update_registered_converter(cls, f"Loopml{cls.__name__}", _same_shape, _identity)
     update_registered_converter(
         CalendarFeatures, "LoopmlCalendarFeatures", _calendar_shape, _identity
+    )
+    update_registered_converter(
+        CalendarEncoder, "LoopmlCalendarEncoder", _calendar_encoder_shape, _calendar_encoder
     )
     update_registered_converter(
         SimpleImputer, "SklearnSimpleImputer", _imputer_shape, _imputer, overwrite=True
@@ -58,6 +68,19 @@ def _concat_inputs(scope: Any, operator: Any, container: Any) -> str:
     return names[0] if len(names) == 1 else _node(scope, container, "Concat", names, axis=1)
 
 
+def _concat_to_output(
+    scope: Any, operator: Any, container: Any, parts: list[str], label: str
+) -> None:
+    """The operator's output: ``parts`` side by side."""
+    container.add_node(
+        "Concat",
+        parts,
+        [operator.outputs[0].full_name],
+        axis=1,
+        name=scope.get_unique_operator_name(label),
+    )
+
+
 def _same_shape(operator: Any) -> None:
     kind = operator.inputs[0].type
     operator.outputs[0].type = kind.__class__([kind.shape[0], kind.shape[-1]])
@@ -78,6 +101,69 @@ def _calendar_shape(operator: Any) -> None:
     raw = operator.raw_operator
     width = len(raw.parts) * len(raw.columns_)
     operator.outputs[0].type = DoubleTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _calendar_encoder_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    width = len(operator.raw_operator.get_feature_names_out())
+    operator.outputs[0].type = DoubleTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _calendar_encoder(scope: Any, operator: Any, container: Any) -> None:
+    """The time line (MatMul, scale, clip per date) then sine and cosine of periodic parts."""
+    from onnx import TensorProto
+
+    raw = operator.raw_operator
+    x = _concat_inputs(scope, operator, container)
+    weights = raw.weights()
+    matrix = _constant(scope, container, TensorProto.DOUBLE, list(weights.shape), weights.ravel())
+    dates = weights.shape[1]
+
+    def row(values: Any) -> str:
+        flat = np.asarray(values, dtype=np.float64).ravel().tolist()
+        return _constant(scope, container, TensorProto.DOUBLE, [1, dates], flat)
+
+    moment = _node(scope, container, "MatMul", [x, matrix])
+    centred = _node(scope, container, "Sub", [moment, row(raw.mean_)])
+    line = _node(scope, container, "Div", [centred, row(raw.scale_)])
+    clipped = _node(
+        scope,
+        container,
+        "Min",
+        [_node(scope, container, "Max", [line, row(raw.low_)]), row(raw.high_)],
+    )
+    parts = [clipped]
+    periodic = raw.periodic_columns()
+    if periodic:
+        index = _constant(scope, container, TensorProto.INT64, [len(periodic)], periodic)
+        chosen = _node(scope, container, "Gather", [x, index], axis=1)
+        cycles = [CYCLES[raw.parts[i % len(raw.parts)]] for i in periodic]
+        starts = _constant(
+            scope, container, TensorProto.DOUBLE, [1, len(periodic)], [c[0] for c in cycles]
+        )
+        rates = [2 * np.pi / c[1] for c in cycles]
+        rate = _constant(scope, container, TensorProto.DOUBLE, [1, len(periodic)], rates)
+        angle = _node(
+            scope, container, "Mul", [_node(scope, container, "Sub", [chosen, starts]), rate]
+        )
+        sines = _rounded(scope, container, _node(scope, container, "Sin", [angle]))
+        cosines = _rounded(scope, container, _node(scope, container, "Cos", [angle]))
+        # interleave: sin and cos of each part side by side, as transform writes them
+        pairs = _node(scope, container, "Concat", [sines, cosines], axis=1)
+        order = [k for i in range(len(periodic)) for k in (i, len(periodic) + i)]
+        where = _constant(scope, container, TensorProto.INT64, [len(order)], order)
+        parts.append(_node(scope, container, "Gather", [pairs, where], axis=1))
+    _concat_to_output(scope, operator, container, parts, "Calendar")
+
+
+def _rounded(scope: Any, container: Any, values: str) -> str:
+    """``np.round(values, _DIGITS)``: numpy multiplies, rounds half to even, divides."""
+    from onnx import TensorProto
+
+    factor = _constant(scope, container, TensorProto.DOUBLE, [1], [10.0**_DIGITS])
+    scaled = _node(scope, container, "Round", [_node(scope, container, "Mul", [values, factor])])
+    return _node(scope, container, "Div", [scaled, factor])
 
 
 # --- SimpleImputer in double (numbers) or with loopml's missing-category sentinel (strings) ---
@@ -180,13 +266,7 @@ def _one_hot(scope: Any, operator: Any, container: Any) -> None:
         positions = _constant(scope, container, TensorProto.INT64, [1, width], list(range(width)))
         hit = _node(scope, container, "Equal", [code, positions])
         parts.append(_node(scope, container, "Cast", [hit], to=TensorProto.DOUBLE))
-    container.add_node(
-        "Concat",
-        parts,
-        [operator.outputs[0].full_name],
-        axis=1,
-        name=scope.get_unique_operator_name("OneHot"),
-    )
+    _concat_to_output(scope, operator, container, parts, "OneHot")
 
 
 # --- TF-IDF: scikit-learn's sublinear tf, output in double ---

@@ -20,6 +20,14 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from loopml.core.data.roles import ColumnRoles
 
 CALENDAR_PARTS = ("year", "month", "day", "dayofweek", "hour")
+# Periodic parts encoded as sine and cosine: part -> (first value, period). Month and day
+# of the month reach the model through the time line only: as cycles they added noise
+# (Made-With-ML, logistic regression: CV macro F1 0.671 with them, 0.706 without).
+CYCLES = {"dayofweek": (0.0, 7.0), "hour": (0.0, 24.0)}
+# part -> years per unit on the time line: a month is 1/12, a day 1/372 (31 per month), so
+# the line increases with every later date (the 31st of a month < the 1st of the next).
+_DIGITS = 9  # sine and cosine are rounded to this many decimals
+_TIME_LINE = {"year": 1.0, "month": 1 / 12, "day": 1 / 372, "hour": 1 / (372 * 24)}
 
 
 class TextColumn(BaseEstimator, TransformerMixin):
@@ -56,8 +64,77 @@ class CalendarFeatures(BaseEstimator, TransformerMixin):
         return np.array([f"{c}_{p}" for c in self.columns_ for p in self.parts], dtype=object)
 
 
+class CalendarEncoder(BaseEstimator, TransformerMixin):
+    """Calendar parts as bounded features that a linear model cannot extrapolate from.
+
+    Input: the columns of ``CalendarFeatures`` (``parts`` repeated per date column), imputed.
+    Output, per date column: its moment on the time line (years, months, days and hours
+    summed so that a later date is always larger), standardized on the training rows and
+    clipped to their range; then the sine and cosine of the weekday and the hour.
+
+    Why: read as plain numbers, calendar parts jump (day 31 -> day 1 is -30, 23:00 ->
+    00:00 is -23). On taxi trips, ridge fitted on trips that cross midnight mid-month
+    weighted ``dropoff_day - pickup_day`` by about 220 and predicted a fare of -736 for
+    one that crossed it at the end of March (validation R² -2.3 against CV 0.87).
+    Standard scaling made it worse: a part almost constant in training (month: nearly
+    every trip in March) has a tiny std, so an April trip was 62 standard deviations
+    out. On the time line the end of a month is next to the start of the next, a date
+    after the training range counts as its last date, and sine and cosine stay in [-1, 1].
+    """
+
+    def __init__(self, parts: tuple[str, ...] = CALENDAR_PARTS):
+        self.parts = parts
+
+    def fit(self, X: Any, y: Any = None) -> CalendarEncoder:
+        values = np.asarray(X, dtype=np.float64)
+        self.n_features_in_ = values.shape[1]
+        moments = values @ self.weights()
+        self.mean_ = moments.mean(axis=0)
+        std = moments.std(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        self.low_ = (moments.min(axis=0) - self.mean_) / self.scale_
+        self.high_ = (moments.max(axis=0) - self.mean_) / self.scale_
+        return self
+
+    def weights(self) -> np.ndarray:
+        """The (parts x dates) matrix that turns parts into a date's moment, in years."""
+        per_part = np.array([_TIME_LINE.get(p, 0.0) for p in self.parts])
+        dates = self.n_features_in_ // len(self.parts)
+        return np.kron(np.eye(dates), per_part.reshape(-1, 1))
+
+    def transform(self, X: Any) -> np.ndarray:
+        values = np.asarray(X, dtype=np.float64)
+        line = (values @ self.weights() - self.mean_) / self.scale_
+        blocks = list(np.clip(line, self.low_, self.high_).T)
+        for index in self.periodic_columns():
+            start, period = CYCLES[self.parts[index % len(self.parts)]]
+            angle = (values[:, index] - start) * (2 * np.pi / period)
+            # rounded: hour 8 and 16 have the same cosine, not two 1-ulp apart that a
+            # tree could split between (and float32 scoring could not tell apart)
+            blocks += [np.round(np.sin(angle), _DIGITS), np.round(np.cos(angle), _DIGITS)]
+        return np.column_stack(blocks)
+
+    def periodic_columns(self) -> list[int]:
+        """Input columns encoded as sine and cosine."""
+        size = len(self.parts)
+        return [i for i in range(self.n_features_in_) if self.parts[i % size] in CYCLES]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = (
+            [str(n) for n in input_features]
+            if input_features is not None
+            else [f"x{i}" for i in range(self.n_features_in_)]
+        )
+        size = len(self.parts)
+        out = [f"{names[i * size].rsplit('_', 1)[0]}_time" for i in range(len(names) // size)]
+        for index in self.periodic_columns():
+            out += [f"{names[index]}_sin", f"{names[index]}_cos"]
+        return np.array(out, dtype=object)
+
+
 def build_preprocessor(roles: ColumnRoles) -> ColumnTransformer:
-    """One branch per role: impute+scale numbers, one-hot categories, TF-IDF text, date parts."""
+    """One branch per role: impute+scale numbers, one-hot categories, TF-IDF text, dates as a
+    bounded time line and daily and weekly cycles (``CalendarEncoder``)."""
     branches: list[tuple[str, Any, Any]] = []
     if roles.numeric:
         branches.append(("numeric", _numeric(), list(roles.numeric)))
@@ -112,8 +189,9 @@ def _calendar() -> Pipeline:
     return Pipeline(
         [
             ("parts", CalendarFeatures()),
-            ("impute", SimpleImputer(strategy="median")),
-            ("scale", StandardScaler()),
+            # keep_empty_features: a date missing in every row still fills its parts
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("encode", CalendarEncoder()),
         ]
     )
 

@@ -101,8 +101,11 @@ CATALOG: dict[str, tuple[tuple[Task, ...], Factory]] = {
     "naive_bayes": (("classification",), lambda task, seed: ComplementNB()),  # text (tf-idf)
 }
 
+# Up to 150 trees: on 3,859 taxi rows the 50-400 range made random forest's search most
+# of the run (issue 18: 773 of 886 s; 340 trees took 305 s and scored CV R² 0.8674,
+# 154 trees 132 s and 0.8673): a forest's score flattens long before 400 trees.
 _FOREST_SPACE: dict[str, Any] = {
-    "n_estimators": {"low": 50, "high": 400, "log": True},
+    "n_estimators": {"low": 50, "high": 150, "log": True},
     "max_features": ["sqrt", 0.5, 1.0],
     "min_samples_leaf": {"low": 1, "high": 20, "log": True},
 }

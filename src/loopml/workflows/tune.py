@@ -12,12 +12,14 @@ without that bias. The **test** split stays for the winner and the baseline, onc
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from loopml.config import ComputeConfig, ProjectConfig, Task
 from loopml.core import ensembles, imbalance, learning_curve, models, training, tuning
 from loopml.core.evaluation import metrics
 from loopml.core.study import SearchResult, SearchTask, TrialRecord, run_study
+from loopml.errors import ConfigError
 from loopml.reports import learning_curve as curve_plot
 from loopml.tracking.store import ChildRun
 from loopml.workflows.events import Reporter
@@ -144,7 +147,12 @@ def tune(
     reporter.stage(f"Tuning {len(chosen)} candidates: {fair.fairness()}")
     for note in _imbalance_notes(cfg, data, chosen):
         reporter.warn(note)
+    if resume and cfg.compute.backend != "ray":
+        check_resumable(cfg, data)
     searches = _search_all(cfg, data, fair, chosen, reporter, resume=resume)
+    if resume and cfg.compute.backend != "ray":
+        for line in resumed_lines(searches, chosen, fair):
+            reporter.stage(line)
     reporter.stage("Refitting each candidate's best configuration on the training split")
     entries = [_baseline(data, metric, fair)]
     entries += _refit_all(cfg, data, metric, fair, chosen, searches)
@@ -169,13 +177,74 @@ def _imbalance_notes(cfg: ProjectConfig, data: Prepared, chosen: list[Spec]) -> 
     return notes
 
 
+SETTINGS_FILE = "settings.json"  # beside the studies: the settings that started them
+
+
 def study_storage(cfg: ProjectConfig, data: Prepared, name: str) -> tuple[str, str]:
     """(storage URL, study name) of a candidate's durable study under ``.loopml/studies``."""
-    key = f"{cfg.training_key()}-{data.fingerprint}"
-    folder = cfg.state_dir / "studies" / key
+    folder = _study_folder(cfg, data)
     folder.mkdir(parents=True, exist_ok=True)
+    settings_file = folder / SETTINGS_FILE
+    if not settings_file.exists():
+        settings_file.write_text(json.dumps(cfg.training_settings(), sort_keys=True))
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
     return f"sqlite:///{folder / safe}.db", f"{cfg.name}-{safe}"
+
+
+def _study_folder(cfg: ProjectConfig, data: Prepared) -> Path:
+    return cfg.state_dir / "studies" / f"{cfg.training_key()}-{data.fingerprint}"
+
+
+def check_resumable(cfg: ProjectConfig, data: Prepared) -> None:
+    """``--resume`` continues the search these settings started, or refuses with the key that
+    differs from the latest interrupted search on the same data (one ConfigError line)."""
+    if _study_folder(cfg, data).is_dir():
+        return
+    earlier = sorted(
+        (cfg.state_dir / "studies").glob(f"*-{data.fingerprint}/{SETTINGS_FILE}"),
+        key=lambda path: path.stat().st_mtime,
+    )
+    if not earlier:
+        return  # nothing to resume: the search starts, and says it kept no trials
+    then = _flat(json.loads(earlier[-1].read_text()))
+    now = _flat(cfg.training_settings())
+    key = next(k for k in sorted(then.keys() | now.keys()) if then.get(k) != now.get(k))
+    raise ConfigError(
+        f"--resume: {key} is {_shown(now, key)} but the interrupted search on this data had "
+        f"{_shown(then, key)}; set it back to resume, or train without --resume to start anew"
+    )
+
+
+def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _shown(flat: dict[str, Any], key: str) -> str:
+    return json.dumps(flat[key]) if key in flat else "(unset)"
+
+
+def resumed_lines(searches: list[SearchResult], chosen: list[Spec], fair: Settings) -> list[str]:
+    """Per candidate: the finished trials kept from the interrupted search, and where it went on."""
+    lines = []
+    for spec, found in zip(chosen, searches, strict=True):
+        _, cap = fair.method.plan(spec.space, fair.budget)
+        of = f" of {cap}" if cap is not None else ""
+        ran = len(found.trials) - found.resumed_trials
+        lines.append(
+            f"--resume: {found.name} kept {found.resumed_trials} finished trials{of} and "
+            + (
+                f"continued at trial {found.resumed_trials + 1} ({ran} run now)"
+                if ran > 0
+                else "had none left to run"
+            )
+        )
+    return lines
 
 
 def make_model_factory(

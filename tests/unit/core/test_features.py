@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import cross_val_score
 
 from loopml.core.data.roles import ColumnRoles
-from loopml.core.features import CalendarFeatures, CategoryText, build_preprocessor
+from loopml.core.features import CalendarEncoder, CalendarFeatures, CategoryText, build_preprocessor
 from loopml.core.models import build_pipeline
 
 ROLES = ColumnRoles(
@@ -150,3 +150,52 @@ def test_pipeline_learns_a_signal_from_a_categorical_column() -> None:
     pipeline.fit(frame[["port"]], frame["y"])
 
     assert list(pipeline.predict(pd.DataFrame({"port": ["C", "S"]}))) == ["lived", "died"]
+
+
+def _trips(starts: pd.DatetimeIndex, minutes: np.ndarray) -> pd.DataFrame:
+    ends = starts + pd.to_timedelta(minutes, unit="min")
+    return pd.DataFrame(
+        {
+            "pickup": starts.strftime("%Y-%m-%d %H:%M"),
+            "dropoff": ends.strftime("%Y-%m-%d %H:%M"),
+            "fare": 3.0 + 0.5 * minutes,
+        }
+    )
+
+
+def test_a_trip_across_the_end_of_the_month_stays_in_the_fares_seen_in_training() -> None:
+    """Issue 18: ridge on calendar parts read as numbers predicted a fare of -736 for a taxi
+    trip from March 31st to April 1st: the day jumps 31 -> 1, the month is constant in
+    training. Dates must reach a linear model bounded and without that jump."""
+    rng = np.random.default_rng(0)
+    starts = pd.Timestamp("2019-03-01") + pd.to_timedelta(rng.uniform(0, 29, 300), unit="D")
+    minutes = rng.uniform(5, 90, 300)
+    train = _trips(pd.DatetimeIndex(starts).floor("min"), minutes)
+    roles = ColumnRoles(datetime=("pickup", "dropoff"))
+    model = build_pipeline(roles, Ridge(alpha=1e-3)).fit(
+        train[["pickup", "dropoff"]], train["fare"]
+    )
+    month_end = _trips(pd.DatetimeIndex(["2019-03-31 23:40"]), np.array([50.0]))
+    predicted = model.predict(month_end[["pickup", "dropoff"]])[0]
+    assert train["fare"].min() <= predicted <= train["fare"].max(), predicted
+    # the dates still explain the fare (to the hour: the duration is dropoff - pickup)
+    assert model.score(train[["pickup", "dropoff"]], train["fare"]) > 0.3
+
+
+def test_calendar_encoder_clips_the_time_line_and_keeps_cycles_bounded() -> None:
+    parts = CalendarFeatures().fit_transform(
+        pd.DataFrame({"d": ["2020-01-01 00:00", "2020-06-30 23:00", "2020-12-31 12:00"]})
+    )
+    encoder = CalendarEncoder().fit(parts)
+    later = CalendarFeatures().fit_transform(pd.DataFrame({"d": ["2031-07-04 08:00"]}))
+    line, *cycles = encoder.transform(later)[0]
+    assert line == pytest.approx(encoder.transform(parts)[:, 0].max())  # the last training date
+    assert all(-1.0 <= value <= 1.0 for value in cycles)
+    names = encoder.get_feature_names_out(["d_year", "d_month", "d_day", "d_dayofweek", "d_hour"])
+    assert list(names) == [
+        "d_time",
+        "d_dayofweek_sin",
+        "d_dayofweek_cos",
+        "d_hour_sin",
+        "d_hour_cos",
+    ]
