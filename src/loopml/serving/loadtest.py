@@ -60,15 +60,18 @@ def check_target(url: str, allow_remote: bool) -> None:
 
 
 def bodies_from_csv(path: Path, url: str, rows: int = 1000) -> list[bytes]:
-    """One single-row JSON body per CSV row, shaped for the URL's protocol."""
-    import pandas as pd
+    """One single-row JSON body per CSV row, shaped for the URL's protocol.
+
+    The cells are sent as written in the file (its dialect detected): the server reads
+    them through the model's data contract, as it reads rows at training."""
+    from loopml.core.data import dialect, ingest
 
     if not path.is_file():
         raise DataError(f"{path}: no such file; pass a CSV of rows to send")
-    frame = pd.read_csv(path, nrows=rows)
+    frame = ingest.read_csv_text(str(path), dialect.detect(str(path)), nrows=rows)
     if frame.empty:
         raise DataError(f"{path}: no rows to send")
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    records = frame.astype(object).where(frame != "", None).to_dict("records")
     route = urlparse(url).path
     if route.endswith("/invocations"):
         columns = list(frame.columns)
