@@ -136,6 +136,12 @@ class DataConfig(_Strict):
     target: str = Field(description="The column to predict.")
     task: Literal["auto", "classification", "regression"] = "auto"
     columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
+    contract: str | None = Field(
+        None,
+        description="A data_contract.json whose reading rules (decimal mark, thousands "
+        "separator, date formats, boolean words, signs) are kept for columns of the same "
+        "kind; `loopml watch` sets it to the champion's when it retrains.",
+    )
     csv: CsvConfig = Field(default_factory=CsvConfig)
 
     def is_sql(self) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -11,7 +13,7 @@ from loopml.config import ProjectConfig, Task
 from loopml.core.data import checks, contract, ingest, split
 from loopml.core.data.contract import DataContract
 from loopml.core.data.roles import ALL_ROLES, ColumnRoles, infer_roles, infer_task
-from loopml.errors import DataValidationError
+from loopml.errors import ConfigError, DataValidationError
 from loopml.workflows.events import Reporter
 
 if TYPE_CHECKING:
@@ -124,6 +126,16 @@ def check(
 def learn_contract(cfg: ProjectConfig, table: ingest.Table) -> DataContract:
     """The data contract of ``table``, with the kinds and formats declared in ``data``."""
     found = table.dialect
+    like = None
+    if cfg.data.contract:
+        path = Path(cfg.data.contract)
+        try:
+            like = DataContract.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"data.contract '{path}': not a readable data_contract.json ({exc}); "
+                "point it at one a loopml run logged, or remove the key"
+            ) from None
     return contract.learn(
         table.frame,
         target=cfg.data.target,
@@ -131,5 +143,6 @@ def learn_contract(cfg: ProjectConfig, table: ingest.Table) -> DataContract:
         date_formats=cfg.data.columns.date_formats(),
         decimal=found.decimal if found else ".",
         thousands=found.thousands if found else "",
-        dialect=found.as_dict() if found else {},
+        dialect=found.as_dict() if found else (like.dialect if like else {}),
+        like=like,
     )

@@ -296,11 +296,13 @@ class ColumnRule:
         if self.kind == "number" and pd.api.types.is_numeric_dtype(dtype):
             if pd.api.types.is_bool_dtype(dtype):
                 return None
+            if self.integer and pd.api.types.is_integer_dtype(dtype) and not series.hasnans:
+                return series.astype("int64")  # whole, no gaps: as _finish gives
             numbers = series.astype("float64")
-            values = numbers.to_numpy()
-            if (np.abs(values[~np.isnan(values)]) > MAX_MAGNITUDE).any():
+            magnitude = np.abs(numbers.to_numpy())
+            if (magnitude[~np.isnan(magnitude)] > MAX_MAGNITUDE).any():
                 return None  # the per-value path names the bad one
-            return self._finish(numbers)
+            return self._finish(numbers) if self.integer else numbers
         if self.kind == "datetime" and pd.api.types.is_datetime64_any_dtype(dtype):
             moments = series
             if getattr(dtype, "tz", None) is not None:
@@ -433,6 +435,8 @@ class DataContract:
             typed[name] = values
         if not typed:
             return frame
+        if len(typed) == frame.shape[1] and list(typed) == list(frame.columns):
+            return pd.DataFrame(typed, index=frame.index, copy=False)  # assembled once
         out = frame.copy(deep=False)
         for name, values in typed.items():
             out[name] = values.set_axis(frame.index)
@@ -491,6 +495,7 @@ def learn(
     decimal: str = ".",
     thousands: str = "",
     dialect: Mapping[str, Any] | None = None,
+    like: DataContract | None = None,
 ) -> DataContract:
     """Learn one rule per column from the data as read (CSV cells as text, or typed).
 
@@ -502,6 +507,10 @@ def learn(
         ``numeric`` reads numbers, ``datetime`` dates, the others strings, booleans kept).
     date_formats : column -> ``strptime`` format from ``data.columns.datetime``.
     decimal, thousands : the file's decimal mark and thousands separator.
+    like : an earlier contract (e.g. the champion's, when retraining on a typed snapshot):
+        for a column of the same kind, its reading rules are kept (decimal mark, thousands
+        separator, date format, boolean words, sign), so the new model reads values as
+        the old one did.
 
     A declared kind is not checked here: ``DataContract.apply`` on the same frame raises
     for the first value that does not read.
@@ -516,8 +525,22 @@ def learn(
         )
         if name == target and rule.kind == "boolean" and not pd.api.types.is_bool_dtype(series):
             rule = replace(rule, kind="string", why="labels as written")  # 'sí' stays 'sí'
+        if like is not None and name in like and like.rule(name).kind == rule.kind:
+            rule = _read_like(rule, like.rule(name))
         rules.append(_with_missing(rule, series))
     return DataContract(target=target, columns=tuple(rules), dialect=dict(dialect or {}))
+
+
+def _read_like(rule: ColumnRule, earlier: ColumnRule) -> ColumnRule:
+    return replace(
+        rule,
+        decimal=earlier.decimal,
+        thousands=earlier.thousands,
+        date_format=earlier.date_format or rule.date_format,
+        true_words=earlier.true_words or rule.true_words,
+        false_words=earlier.false_words or rule.false_words,
+        affix=earlier.affix or rule.affix,
+    )
 
 
 def _learn_column(

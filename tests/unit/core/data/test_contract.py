@@ -208,3 +208,17 @@ def test_iso_dates_mixed_with_the_file_format_are_dates() -> None:
     dates = ["2023-01-15", "16/01/2023", "2023-02-01", "28/02/2023"]
     rule = learn(text_frame(d=dates, y=["a", "b", "a", "b"]), target="y").rule("d")
     assert rule.kind == "datetime" and rule.date_format == "%d/%m/%Y"
+
+
+def test_a_contract_learned_like_an_earlier_one_keeps_its_reading_rules() -> None:
+    """Retraining on a typed snapshot: the new model reads '15.250,00' and '05/07/2023' as
+    the champion did, though the snapshot holds floats and datetimes."""
+    raw = text_frame(p=["15.250,00", "9,48"], d=["05/07/2023", "28/02/2023"], y=["a", "b"])
+    champion = learn(raw, target="y", decimal=",", thousands=".")
+    snapshot = champion.apply(raw)
+
+    again = learn(snapshot, target="y", like=champion)
+
+    assert again.rule("p").parse_value("15.250,00") == 15250.0
+    assert again.rule("d").parse_value("05/07/2023").month == 7
+    assert learn(snapshot, target="y").rule("d").date_format is None  # what it fixes
