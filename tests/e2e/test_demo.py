@@ -27,7 +27,10 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert "POST /predict (3 rows) -> 200" in done.stdout
     assert "-> 422: ['body', 'records', 0, 'mean radius']" in done.stdout
     assert "server stopped" in done.stdout
-    assert "POST /feedback: their true labels -> {'received': 600, 'matched': 600}" in done.stdout
+    assert (
+        "POST /feedback: their true labels -> {'received': 600, 'matched': 600, "
+        "'accepted': 600, 'replaced': 0, 'refused': 0, 'duplicates': 0}"
+    ) in done.stdout
     verdict = next(line for line in done.stderr.splitlines() if line.startswith("alert "))
     assert "drift in 4 of 30: mean radius, mean area, worst radius, worst area" in verdict
     assert "decayed: f1_macro" in verdict

@@ -79,6 +79,10 @@ def _prediction_log(cfg: ProjectConfig) -> PredictionLog | None:
     if not settings.enabled:
         return None
     url = log_url(cfg)
+    path = sqlite_file(url)
+    if path is not None and path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        # Refused before serving starts; a folder that turns read-only later is counted.
+        raise _unwritable_log(url, PermissionError(f"{path.parent} is not writable"))
     try:
         return PredictionLog(
             url,

@@ -55,8 +55,22 @@ def record(frames: list[pd.DataFrame], columns: list[str]) -> FittedRows:
 
 
 def fingerprints(frame: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> np.ndarray:
-    """One uint64 per row of ``frame`` from its values in ``columns`` (not its index)."""
-    return pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy(np.uint64)
+    """One uint64 per row of ``frame`` from its values in ``columns`` (not its index).
+
+    Numbers are hashed as float64 and text as Python strings, so a row hashes the same
+    whether a column came as int64 (no gaps) or float64 (grown data with gaps)."""
+    values = frame[list(columns)]
+    canonical = {
+        name: (
+            values[name].astype("float64")
+            if pd.api.types.is_numeric_dtype(values[name])
+            and not pd.api.types.is_bool_dtype(values[name])
+            else values[name].astype(object)
+        )
+        for name in values.columns
+    }
+    table = pd.DataFrame(canonical, index=values.index)
+    return pd.util.hash_pandas_object(table, index=False).to_numpy(np.uint64)
 
 
 def unseen(frame: pd.DataFrame, fitted: FittedRows) -> np.ndarray:
