@@ -128,6 +128,9 @@ def _alert_retrain_and_promote(config: Path, tracker: Tracker, hook: Hook, first
     # With the project's gate the same trigger is judged again, without refitting.
     promoted = _watch(config)
     assert " alert promoted: v2: all " in promoted, promoted
+    # The gate compared the models only on rows v1 was not fitted on (here: every test row
+    # of v2 is from 2012, after v1's training data).
+    assert " test rows unseen by champion v1 (0 it was fitted on left out)" in promoted
     assert [r.run_id for r in tracker.list_runs()] == training_runs
     assert tracker.alias_version("champion") == "2"
     _check_the_chain(tracker, training_runs[0], first_run)

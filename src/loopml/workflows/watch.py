@@ -113,18 +113,22 @@ def tick(cfg: ProjectConfig, *, reporter: Reporter | None = None) -> TickResult:
         message = f"trigger {key} was handled by run {handled}; waiting for new data"
         return TickResult(found.status, "handled-before", message, watched.run_id, trigger, handled)
     if reader is not None:
-        cfg = _reading_as(cfg, reader, key)
+        cfg = _reading_as(cfg, reader)
     return _retrain(cfg, tracker, watched, trigger, key, frame, reporter)
 
 
-def _reading_as(cfg: ProjectConfig, champion: DataContract, key: str) -> ProjectConfig:
+def _reading_as(cfg: ProjectConfig, champion: DataContract) -> ProjectConfig:
     """The config with ``data.contract`` set to the champion's contract: the retrained model
     reads values as the champion does (the file's decimal mark, date formats, boolean words),
     though it learns from a typed snapshot."""
     folder = cfg.state_dir / "retraining"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}.contract.json"
-    path.write_text(json.dumps(champion.as_dict(), indent=2), encoding="utf-8")
+    text = json.dumps(champion.as_dict(), indent=2, sort_keys=True)
+    # Named by its content: the same champion gives the same training settings, so a
+    # trigger judged again (another gate) reuses its training instead of refitting.
+    path = folder / f"contract-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if not path.exists():
+        path.write_text(text, encoding="utf-8")
     copy = cfg.model_copy(deep=True)
     copy.data.contract = str(path)
     return copy
