@@ -11,16 +11,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pytest
 from mlflow.tracking import MlflowClient
 
 import loopml
 from loopml.compute import ray_prepare
-from loopml.compute.ray_profile import PANDAS_NA
 from loopml.config import SplitConfig, load_config
-from loopml.core.data import ingest, split
+from loopml.core.data import dialect, ingest, split
 from loopml.workflows import distributed
 from loopml.workflows.events import SilentReporter
 from tests.conftest import write_project
@@ -72,14 +69,16 @@ def _project(folder: Path, frame: pd.DataFrame, **extra: Any) -> Path:
 
 
 def _as_ray_reads_it(source: Path) -> pd.DataFrame:
-    """The CSV with every cell as text, the way the workers see it before typing."""
-    names = pa_csv.read_csv(source).schema.names
-    convert = pa_csv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
-        null_values=PANDAS_NA,
-        strings_can_be_null=True,
-    )
-    return pa_csv.read_csv(source, convert_options=convert).to_pandas()
+    """The CSV with every cell as text, the way the workers see it before typing: as the
+    local reader reads it."""
+    return ingest.read_csv_text(str(source), dialect.detect(str(source)))
+
+
+def _rows_on_ray(data: Any) -> pd.DataFrame:
+    """Every placed row as the workers hold it (numpy-backed, as they type it)."""
+    assert data.on_ray is not None
+    batches = data.on_ray.dataset.iter_batches(batch_size=None, batch_format="pyarrow")
+    return pd.concat([b.to_pandas() for b in batches], ignore_index=True)
 
 
 def test_a_distributed_run_never_reads_the_file_whole_and_tests_on_every_test_row(
@@ -136,16 +135,16 @@ def test_every_row_is_typed_like_the_sample_and_split_by_time_with_the_sample_in
     assert sum(data.on_ray.sizes.values()) == 3_000
     # The time cutoffs are the sample's quantiles: about 20% (600 sampled rows: +-3.3%).
     assert data.on_ray.sizes["test"] == pytest.approx(600, abs=120)
-    whole = data.on_ray.dataset.to_pandas()  # Arrow-backed columns, as Ray hands batches over
+    whole = _rows_on_ray(data)
     placed = whole.pop(ray_prepare.PLACE)
-    typed = ingest.conform(whole, data.on_ray.dtypes)
-    assert dict(typed.dtypes) == dict(data.frame.dtypes)  # as pandas reads the file
-    local = pd.read_csv(tmp_path / "customers.csv").set_index("ticket")
+    typed = data.contract.apply(whole)  # the sample's contract, as the workers type blocks
+    assert dict(typed.dtypes) == dict(data.frame.dtypes)
+    local = ingest.load(cfg.data).set_index("ticket")  # the local reader and contract
     pd.testing.assert_frame_equal(typed.set_index("ticket"), local.loc[typed["ticket"]])
-    moments = pd.to_datetime(whole["when"])
+    moments = typed["when"]
     assert moments[placed == "train"].max() < moments[placed == "validation"].min()
     assert moments[placed == "validation"].max() < moments[placed == "test"].min()
-    place_of = dict(zip(whole["ticket"], placed, strict=True))
+    place_of = dict(zip(typed["ticket"], placed, strict=True))
     for part in split.PARTS:
         rows = getattr(data.splits, part)
         assert len(rows) > 0
