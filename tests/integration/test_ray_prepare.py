@@ -11,16 +11,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pytest
 from mlflow.tracking import MlflowClient
 
 import loopml
 from loopml.compute import ray_prepare
-from loopml.compute.ray_profile import PANDAS_NA
 from loopml.config import SplitConfig, load_config
-from loopml.core.data import ingest, split
+from loopml.core.data import dialect, ingest, split
 from loopml.workflows import distributed
 from loopml.workflows.events import SilentReporter
 from tests.conftest import write_project
@@ -72,14 +69,16 @@ def _project(folder: Path, frame: pd.DataFrame, **extra: Any) -> Path:
 
 
 def _as_ray_reads_it(source: Path) -> pd.DataFrame:
-    """The CSV with every cell as text, the way the workers see it before typing."""
-    names = pa_csv.read_csv(source).schema.names
-    convert = pa_csv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
-        null_values=PANDAS_NA,
-        strings_can_be_null=True,
-    )
-    return pa_csv.read_csv(source, convert_options=convert).to_pandas()
+    """The CSV with every cell as text, the way the workers see it before typing: as the
+    local reader reads it."""
+    return ingest.read_csv_text(str(source), dialect.detect(str(source)))
+
+
+def _rows_on_ray(data: Any) -> pd.DataFrame:
+    """Every placed row as the workers hold it (numpy-backed, as they type it)."""
+    assert data.on_ray is not None
+    batches = data.on_ray.dataset.iter_batches(batch_size=None, batch_format="pyarrow")
+    return pd.concat([b.to_pandas() for b in batches], ignore_index=True)
 
 
 def test_a_distributed_run_never_reads_the_file_whole_and_tests_on_every_test_row(
@@ -136,16 +135,16 @@ def test_every_row_is_typed_like_the_sample_and_split_by_time_with_the_sample_in
     assert sum(data.on_ray.sizes.values()) == 3_000
     # The time cutoffs are the sample's quantiles: about 20% (600 sampled rows: +-3.3%).
     assert data.on_ray.sizes["test"] == pytest.approx(600, abs=120)
-    whole = data.on_ray.dataset.to_pandas()  # Arrow-backed columns, as Ray hands batches over
+    whole = _rows_on_ray(data)
     placed = whole.pop(ray_prepare.PLACE)
-    typed = ingest.conform(whole, data.on_ray.dtypes)
-    assert dict(typed.dtypes) == dict(data.frame.dtypes)  # as pandas reads the file
-    local = pd.read_csv(tmp_path / "customers.csv").set_index("ticket")
+    typed = data.contract.apply(whole)  # the sample's contract, as the workers type blocks
+    assert dict(typed.dtypes) == dict(data.frame.dtypes)
+    local = ingest.load(cfg.data).set_index("ticket")  # the local reader and contract
     pd.testing.assert_frame_equal(typed.set_index("ticket"), local.loc[typed["ticket"]])
-    moments = pd.to_datetime(whole["when"])
+    moments = typed["when"]
     assert moments[placed == "train"].max() < moments[placed == "validation"].min()
     assert moments[placed == "validation"].max() < moments[placed == "test"].min()
-    place_of = dict(zip(whole["ticket"], placed, strict=True))
+    place_of = dict(zip(typed["ticket"], placed, strict=True))
     for part in split.PARTS:
         rows = getattr(data.splits, part)
         assert len(rows) > 0
@@ -181,3 +180,74 @@ def test_bad_data_for_distributed_training_is_one_line_and_logs_nothing(
     assert len(lines) == 1 and says in lines[0], stderr[-2000:]
     assert not (tmp_path / "mlflow.db").exists()  # nothing logged, no run left behind
     assert not (tmp_path / ".loopml" / "ray").exists()  # no checkpoint either
+
+
+def _european(rows: int = 2_000) -> pd.DataFrame:
+    """Amounts as '1.234,56', ZIP codes with leading zeros, '?' for an unknown age, and
+    text only cp1252 encodes ('€', 'ö')."""
+    rng = np.random.default_rng(5)
+    amount = rng.uniform(0, 20_000, rows).round(2)
+    zips = rng.integers(0, 30_000, rows)  # a third start with 0
+    age = rng.integers(18, 90, rows).astype(object)
+    age[rng.random(rows) < 0.1] = "?"
+    plan = rng.choice(["Basis 5 €", "Plus 9 €", "Malmö"], rows)
+    churn = (amount > 12_000) ^ (rng.random(rows) < 0.05)
+    return pd.DataFrame(
+        {
+            "ticket": np.arange(1, rows + 1),
+            "amount": [
+                f"{a:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for a in amount
+            ],
+            "zip": [f"{z:05d}" for z in zips],
+            "age": age,
+            "plan": plan,
+            "label": np.where(churn, "churn", "stay"),
+        }
+    )
+
+
+def test_a_semicolon_decimal_comma_cp1252_file_trains_and_profiles_on_ray_as_locally(
+    tmp_path: Path,
+) -> None:
+    frame = _european()
+    config = _project(
+        tmp_path,
+        frame.head(0),
+        data={"source": "european.csv", "target": "label", "columns": {"id": ["ticket"]}},
+    )
+    with open(tmp_path / "european.csv", "w", encoding="cp1252", newline="") as out:
+        frame.to_csv(out, sep=";", index=False)
+    cfg = load_config(config)
+    local = ingest.load(cfg.data).set_index("ticket")  # the local reader and contract
+
+    data = distributed.prepare(cfg, SilentReporter())
+
+    assert data.on_ray is not None and sum(data.on_ray.sizes.values()) == len(frame)
+    whole = _rows_on_ray(data).drop(columns=ray_prepare.PLACE)
+    typed = data.contract.apply(whole).set_index("ticket")  # as the workers type each block
+    pd.testing.assert_frame_equal(typed, local.loc[typed.index])
+    written = frame.set_index(frame["ticket"].astype(str)).loc[typed.index.astype(str)]
+    amounts = written["amount"].str.replace(".", "").str.replace(",", ".").astype(float)
+    assert typed["amount"].dtype == "float64" and typed["amount"].max() > 1_000
+    assert typed["amount"].tolist() == amounts.tolist()  # '1.234,56' is 1234.56
+    assert typed["zip"].tolist() == written["zip"].tolist()  # '01234' stays '01234'
+    assert typed["zip"].str.startswith("0").sum() > 500
+    assert typed["age"].isna().sum() == (frame["age"] == "?").sum() > 0
+    assert set(typed["plan"]) == {"Basis 5 €", "Plus 9 €", "Malmö"}
+    # Training on Ray: every labelled row placed, the booster fitted.
+    code, _, stderr = cli("train", "--config", str(config))
+    assert code == 0, stderr[-3000:]
+    assert "';'-separated, decimal ','" in stderr and "cp1252" in stderr
+    assert "Training lightgbm on 2 Ray workers" in stderr
+    # Profiling on Ray: the amounts are numeric, summarised over every row.
+    sets = ["--set", "compute.backend=ray", "--set", "profile.sample_rows=500"]
+    code, _, stderr = cli("profile", "-c", str(config), *sets)
+    assert code == 0, stderr[-3000:]
+    page = (tmp_path / "reports" / "profile-customers.html").read_text(encoding="utf-8")
+    row = re.search(r"<tr><td>amount</td>((?:<td class=\"n\">[^<]*</td>){6})</tr>", page)
+    assert row, page[-3000:]
+    cells = [float(c.replace(",", "")) for c in re.findall(r">([^<]*)<", row[1]) if c]
+    assert cells[4] == pytest.approx(local["amount"].max(), rel=1e-4)  # shown to 5 digits
+    assert cells[5] == local["amount"].nunique()
+    assert not re.search(r'<tr><td>zip</td>(<td class="n">[^<]*</td>){6}', page)
+    assert re.search(r'<tr><td>zip</td><td class="n">[\d,]+</td><td>[^<]*\b0\d{4} \(', page)

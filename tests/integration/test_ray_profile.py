@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from loopml.config import load_config
+from loopml.core.data import dialect, ingest
 from loopml.core.data import profile as data_profile
 from loopml.workflows.events import SilentReporter
 from loopml.workflows.prepare import prepare
@@ -68,9 +69,8 @@ def test_column_statistics_on_ray_equal_the_local_ones(
     args: tuple[Any, ...] = (data.frame, data.target, data.task, data.roles, data.splits, [])
     local = data_profile.build(*args)
     classification = data.task == "classification"
-    whole = ray_profile.whole_data(
-        ray_profile.read(cfg.data.source), data.roles, data.target, classification
-    )
+    dataset, _ = ray_profile.read(cfg.data.source)
+    whole = ray_profile.whole_data(dataset, data.contract, data.roles, data.target, classification)
     on_ray = data_profile.with_whole_data(data_profile.build(*args), whole)
 
     assert classification == (target == "label")
@@ -93,14 +93,17 @@ def test_column_statistics_on_ray_equal_the_local_ones(
             assert ray_row[name] == pytest.approx(local_row[name], rel=1e-9), name
 
 
-def test_sample_is_read_back_with_the_local_types(tmp_path: Path) -> None:
+def test_sample_is_read_back_as_the_local_reader_reads_it(tmp_path: Path) -> None:
     from loopml.compute import ray_profile
 
     cfg = load_config(_project(tmp_path, "csv"))
-    local = pd.read_csv(cfg.data.source)
-    sample, rows = ray_profile.sample(ray_profile.read(cfg.data.source), cfg.data.source, 500, 1)
+    local = ingest.read_table(cfg.data.source).frame  # every cell as the text written
+    dataset, found = ray_profile.read(cfg.data.source)
+    sample, rows = ray_profile.sample(dataset, cfg.data.source, 500, 1)
+    assert found == dialect.detect(cfg.data.source)
     assert rows == ROWS and len(sample) == 500
     assert sample.dtypes.astype(str).to_dict() == local.dtypes.astype(str).to_dict()
+    assert sample.map(lambda cell: isinstance(cell, str)).all().all()
     assert len(sample.merge(local.drop_duplicates())) == 500  # rows of the file, unchanged
 
 

@@ -206,20 +206,31 @@ def read_csv_text(source: Path | str, found: CsvDialect) -> Any:
             "or use compute.backend: local"
         )
     names = dialect.header_names(str(source), found)
-    return ray.data.read_csv(
-        str(source),
-        read_options=pa_csv.ReadOptions(
-            column_names=names,
-            skip_rows=1 + found.skip_rows,  # the header, after Excel's "sep=;" line if any
-            encoding=_arrow_encoding(found.encoding),
-        ),
-        parse_options=pa_csv.ParseOptions(delimiter=found.sep, quote_char=found.quotechar),
-        convert_options=pa_csv.ConvertOptions(
+    read = {
+        "column_names": names,
+        "skip_rows": 1 + found.skip_rows,  # the header, after Excel's "sep=;" line if any
+        "encoding": _arrow_encoding(found.encoding),
+    }
+    options = {
+        "read_options": pa_csv.ReadOptions(**read),
+        "parse_options": pa_csv.ParseOptions(delimiter=found.sep, quote_char=found.quotechar),
+        "convert_options": pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
-    )
+    }
+    if "://" not in str(source):  # a bad first block is named here, by Arrow's own reason
+        head = options | {"read_options": pa_csv.ReadOptions(**read, block_size=1 << 16)}
+        try:
+            with pa_csv.open_csv(str(source), **head) as reader:
+                reader.read_next_batch()
+        except StopIteration:
+            pass  # a header only: Ray reads no rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise DataError(f"{source}: cannot be read as CSV ({reason}); fix the file") from None
+    return ray.data.read_csv(str(source), **options)
 
 
 def _arrow_encoding(encoding: str) -> str:

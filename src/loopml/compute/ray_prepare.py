@@ -5,14 +5,16 @@ sample of at most ``train.sample_rows`` rows (checks, roles, preprocessing, base
 calibration and the evaluation report work on it), and small results: split sizes, class
 labels and the predictions on validation and test. Each row's split comes from the row
 itself (``core.data.split.draws``), so the sample's split is a sample of the whole split.
-Workers put each block into the sample's column types first (``ingest.conform``), so the
-pipeline fitted on the sample sees the same types everywhere. Ray is imported here only.
+CSV cells are read as text in the file's dialect, as the local reader reads them; each row's
+draws are a hash of those cells (Parquet: of its stored values), in every block and in the
+sample. Workers type each block with the sample's data contract (``DataContract.apply``),
+as local training types the whole file, so the pipeline fitted on the sample sees the same
+types everywhere. Ray is imported here only.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +23,12 @@ import pandas as pd
 
 from loopml.compute import ray_profile
 from loopml.compute.ray_train import LABEL
-from loopml.config import SplitConfig, Task
+from loopml.config import CsvConfig, SplitConfig, Task
 from loopml.core import training
 from loopml.core.boosters import as_dense
 from loopml.core.data import split
-from loopml.core.data.ingest import conform
+from loopml.core.data.contract import DataContract
+from loopml.core.data.dialect import CsvDialect
 
 DRAW = "__loopml_draw__"  # the row's split draw, kept in the sample
 SAMPLE_DRAW = "__loopml_sample_draw__"
@@ -34,38 +37,40 @@ PLACE = "__loopml_split__"  # train, validation or test
 
 @dataclass(frozen=True)
 class RawRows:
-    """The file on Ray, each row with its draws; its row count and content fingerprint."""
+    """The file on Ray as read (CSV cells as text), each row with its draws; its row count,
+    content fingerprint and CSV dialect (None for Parquet)."""
 
     dataset: Any
     rows: int
     fingerprint: str
+    dialect: CsvDialect | None = None
 
 
 @dataclass(frozen=True)
 class PlacedRows:
-    """Every labelled row, typed like the sample, with its split in ``PLACE`` (materialized)."""
+    """Every labelled row as read, with its split in ``PLACE`` (materialized)."""
 
     dataset: Any
     sizes: dict[str, int]
     unlabelled: int  # rows dropped for a missing target
-    dtypes: dict[str, Any]  # the sample's: each batch is put back into them before a model
+    contract: DataContract  # the sample's: it types each batch before a model sees it
     labels: np.ndarray | None  # with classes: the class labels over every row, sorted
 
 
-def open_rows(source: str, seed: int) -> RawRows:
+def open_rows(source: str, seed: int, csv: CsvConfig | None = None) -> RawRows:
     """Read ``source`` on Ray and count and fingerprint its rows (one pass over the file)."""
-    raw = ray_profile.read(source, fix="set train.distributed: false")
-    dataset = raw.map_batches(_with_draws, fn_kwargs={"seed": seed}, batch_format="pandas")
+    raw, found = ray_profile.read(source, csv, fix="set train.distributed: false")
+    dataset = raw.map_batches(_with_draws, fn_kwargs={"seed": seed}, batch_format="pyarrow")
     digests = dataset.map_batches(_digest, batch_format="pandas").to_pandas()
     rows = int(digests["rows"].sum())
     summed = sum(int(v) for v in digests["sum"].astype("uint64")) % 2**64
     schema = str(raw.schema())
     fingerprint = hashlib.sha256(f"{schema}|{rows}|{summed}".encode()).hexdigest()[:16]
-    return RawRows(dataset, rows, fingerprint)
+    return RawRows(dataset, rows, fingerprint, found)
 
 
 def sample(raw: RawRows, source: str, rows: int) -> pd.DataFrame:
-    """About ``rows`` rows, the same ones on every run, as the local reader loads them.
+    """About ``rows`` rows, the same ones on every run, as the local reader reads them.
 
     Each row is kept when its sampling draw falls under ``rows / raw.rows``, so the sample
     depends on the file's content, not on how Ray cuts it into blocks. Its ``DRAW`` column
@@ -78,7 +83,7 @@ def sample(raw: RawRows, source: str, rows: int) -> pd.DataFrame:
 
 def place(
     raw: RawRows,
-    dtypes: Mapping[str, Any],
+    read: DataContract,
     target: str,
     cfg: SplitConfig,
     cutoffs: tuple[pd.Timestamp, pd.Timestamp] | None,
@@ -87,14 +92,14 @@ def place(
 ) -> PlacedRows:
     """Every labelled row placed in its split, held in Ray's object store.
 
-    Ray keeps blocks in Arrow, so a batch handed back holds Arrow-backed columns: the
-    functions below put each batch into the sample's types again before a model sees it.
+    The rows stay as read; the functions below type each batch with ``read`` (the sample's
+    contract) before a model sees it. A row is unlabelled when ``read`` reads its target as
+    missing.
     """
-    types = dict(dtypes)
     placed = raw.dataset.map_batches(
         _placed,
-        fn_kwargs={"dtypes": types, "target": target, "cfg": cfg, "cutoffs": cutoffs},
-        batch_format="pandas",
+        fn_kwargs={"read": read, "target": target, "cfg": cfg, "cutoffs": cutoffs},
+        batch_format="pyarrow",
     ).materialize()
     # Rows per split (and class), counted per block: a few rows back, no shuffle.
     label = target if classes else None
@@ -102,8 +107,8 @@ def place(
     counted = tally.to_pandas()
     per_part = counted.groupby(PLACE)["rows"].sum()
     sizes = {part: int(per_part.get(part, 0)) for part in split.PARTS}
-    labels = np.unique(conform(counted, {target: types[target]})[target]) if classes else None
-    return PlacedRows(placed, sizes, raw.rows - sum(sizes.values()), types, labels)
+    labels = np.unique(read.apply(counted[[target]])[target]) if classes else None
+    return PlacedRows(placed, sizes, raw.rows - sum(sizes.values()), read, labels)
 
 
 def training_rows(placed: PlacedRows, preprocess: Any, features: list[str], target: str) -> Any:
@@ -112,8 +117,8 @@ def training_rows(placed: PlacedRows, preprocess: Any, features: list[str], targ
     ``LABEL`` is a class's index in ``placed.labels``, or the target itself (regression).
     """
     kwargs = {"preprocess": preprocess, "features": features, "target": target}
-    kwargs |= {"labels": placed.labels, "dtypes": placed.dtypes}
-    transformed = placed.dataset.map_batches(_matrix, fn_kwargs=kwargs, batch_format="pandas")
+    kwargs |= {"labels": placed.labels, "read": placed.contract}
+    transformed = placed.dataset.map_batches(_matrix, fn_kwargs=kwargs, batch_format="pyarrow")
     # Transform now, on the workers: once Ray Train holds the CPUs, nothing else could run.
     return transformed.materialize()
 
@@ -123,20 +128,20 @@ def predictions(
 ) -> pd.DataFrame:
     """``model``'s predictions on one split, made on the workers: ``y``, ``predicted``, ``p0``...
 
-    Labels (and predicted classes) come back in the target's type, probabilities as floats.
+    Labels (and predicted classes) come back as the contract reads the target (whole
+    numbers as floats where a block holds a fraction), probabilities as floats.
     """
+    import pyarrow as pa
+
     kwargs = {"part": part, "model": model, "features": features, "target": target, "task": task}
-    kwargs["dtypes"] = placed.dtypes
-    scored = placed.dataset.map_batches(_predicted, fn_kwargs=kwargs, batch_format="pandas")
-    found = scored.to_pandas()
-    label = placed.dtypes[target]
-    types = {c: np.dtype("float64") for c in found.columns} | {"y": label}
-    if task == "classification":
-        types["predicted"] = label
-    return conform(found, types)
+    kwargs["read"] = placed.contract
+    scored = placed.dataset.map_batches(_predicted, fn_kwargs=kwargs, batch_format="pyarrow")
+    tables = list(scored.iter_batches(batch_size=None, batch_format="pyarrow"))
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
 
-def _with_draws(batch: pd.DataFrame, seed: int) -> pd.DataFrame:
+def _with_draws(block: Any, seed: int) -> pd.DataFrame:
+    batch = block.to_pandas()  # numpy-backed: text cells as str, hashed alike in any block
     place_draw, sample_draw = split.draws(batch, seed)
     return batch.assign(**{DRAW: place_draw, SAMPLE_DRAW: sample_draw})
 
@@ -164,31 +169,33 @@ def _kept(batch: pd.DataFrame, below: float) -> pd.DataFrame:
 
 
 def _placed(
-    batch: pd.DataFrame,
-    dtypes: dict[str, Any],
+    block: Any,
+    read: DataContract,
     target: str,
     cfg: SplitConfig,
     cutoffs: tuple[pd.Timestamp, pd.Timestamp] | None,
 ) -> pd.DataFrame:
-    typed = conform(batch, dtypes)
+    batch = block.to_pandas()
+    keys = [target] + ([cfg.time_column] if cutoffs is not None and cfg.time_column else [])
+    typed = read.apply(batch[keys], first_row=None)
     labelled = typed[target].notna().to_numpy()
-    typed = typed[labelled]
     if cutoffs is not None and cfg.time_column:
-        places = split.place_by_time(split.times(typed, cfg.time_column), cutoffs)
+        places = split.place_by_time(split.times(typed[labelled], cfg.time_column), cutoffs)
     else:
         places = split.place(batch[DRAW].to_numpy()[labelled], cfg)
-    return typed.assign(**{PLACE: places}).reset_index(drop=True)
+    rows = batch[labelled].drop(columns=[DRAW, SAMPLE_DRAW])
+    return rows.assign(**{PLACE: places}).reset_index(drop=True)
 
 
 def _matrix(
-    batch: pd.DataFrame,
+    block: Any,
     preprocess: Any,
     features: list[str],
     target: str,
     labels: np.ndarray | None,
-    dtypes: dict[str, Any],
+    read: DataContract,
 ) -> pd.DataFrame:
-    rows = _rows(batch, "train", dtypes)
+    rows = _rows(block, "train", read)
     if rows.empty:
         return pd.DataFrame()
     matrix = as_dense(preprocess.transform(rows[features]))
@@ -199,15 +206,15 @@ def _matrix(
 
 
 def _predicted(
-    batch: pd.DataFrame,
+    block: Any,
     part: str,
     model: Any,
     features: list[str],
     target: str,
     task: Task,
-    dtypes: dict[str, Any],
+    read: DataContract,
 ) -> pd.DataFrame:
-    rows = _rows(batch, part, dtypes)
+    rows = _rows(block, part, read)
     if rows.empty:
         return pd.DataFrame()
     predicted, proba = training.predict(model, rows[features], task)
@@ -217,6 +224,9 @@ def _predicted(
     return out
 
 
-def _rows(batch: pd.DataFrame, part: str, dtypes: dict[str, Any]) -> pd.DataFrame:
-    """The batch's rows of one split, in the sample's column types."""
-    return conform(batch[(batch[PLACE] == part).to_numpy()], dtypes).reset_index(drop=True)
+def _rows(block: Any, part: str, read: DataContract) -> pd.DataFrame:
+    """The block's rows of one split, typed by the sample's contract (as local training
+    types the file); a value it cannot read is a ``DataContractError`` naming its column."""
+    batch = block.to_pandas()
+    rows = batch[(batch[PLACE] == part).to_numpy()].drop(columns=PLACE)
+    return read.apply(rows, first_row=None).reset_index(drop=True)

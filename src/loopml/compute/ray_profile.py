@@ -5,9 +5,9 @@ numeric summaries (Ray's ``Mean``, ``Std``, ``Min``, ``Max``, ``Quantile``, ``Co
 and category counts (``ValueCounter``) are aggregated over every row. What needs rows side by
 side (histograms, correlations, duplicates, words, the split) gets a random sample of at most
 ``profile.sample_rows`` rows, read back into pandas by the same reader as the local backend,
-so column types and roles come out as they would locally. Values are read as pandas reads
-them: CSV cells as text, then numbers the way ``pd.to_numeric(errors="coerce")`` makes them,
-and pandas' missing-value markers. Ray is imported here only.
+so column types and roles come out as they would locally. CSV cells are read as text in the
+file's dialect, and every block is typed by the data contract learned from the sample, as
+the local profile types the file. Ray is imported here only.
 """
 
 from __future__ import annotations
@@ -18,48 +18,38 @@ from typing import Any
 
 import pandas as pd
 
-from loopml.config import DataConfig
-from loopml.core.data.ingest import csv_delimiter, file_kind
+from loopml.config import CsvConfig, DataConfig
+from loopml.core.data import dialect
+from loopml.core.data.contract import DataContract
+from loopml.core.data.dialect import CsvDialect
+from loopml.core.data.ingest import file_kind
 from loopml.core.data.profile import WholeData
 from loopml.core.data.roles import ColumnRoles
 from loopml.errors import ConfigError, DataError
 
-# pandas' default ``na_values`` for read_csv: the same cells count as missing on both backends.
-PANDAS_NA = [
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-]  # fmt: skip
 MISSING = "__missing__"
 
 
-def read(source: str, fix: str = "use compute.backend: local") -> Any:
-    """The file as a Ray Dataset: Parquet as stored, CSV with every cell as text.
+def read(
+    source: str, csv: CsvConfig | None = None, fix: str = "use compute.backend: local"
+) -> tuple[Any, CsvDialect | None]:
+    """The file as a Ray Dataset and, for CSV, its dialect (``dialect.detect``; ``csv`` wins).
 
-    ``fix`` ends the error on another file type: how to do the work without Ray.
+    Parquet is read as stored; CSV with every cell as the text written, in its dialect
+    (``ray_data.read_csv_text``), as the local reader reads it. ``fix`` ends the error on
+    another file type: how to do the work without Ray.
     """
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
     import ray.data
+
+    from loopml.compute.ray_data import read_csv_text
 
     kind = file_kind(source)
     if kind == "parquet":
-        return ray.data.read_parquet(source)
+        return ray.data.read_parquet(source), None
     if kind != "csv":
         raise DataError(f"{source}: Ray reads .parquet and .csv files; convert it, or {fix}")
-    parse = pa_csv.ParseOptions(delimiter=csv_delimiter(source))
-    try:  # the header, from the first block only
-        head = pa_csv.ReadOptions(block_size=1 << 16)
-        with pa_csv.open_csv(source, read_options=head, parse_options=parse) as reader:
-            names = reader.schema.names
-    except (pa.ArrowInvalid, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise DataError(f"{source}: cannot be read as CSV ({reason}); fix the file") from None
-    convert = pa_csv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
-        null_values=PANDAS_NA,
-        strings_can_be_null=True,
-    )
-    return ray.data.read_csv(source, parse_options=parse, convert_options=convert)
+    found = dialect.detect(source, csv)
+    return read_csv_text(source, found), found
 
 
 def refuse_sql(data: DataConfig, who: str, fix: str) -> None:
@@ -83,24 +73,28 @@ def sample(dataset: Any, source: str, rows: int, seed: int) -> tuple[pd.DataFram
 
 
 def local_frame(dataset: Any, source: str) -> pd.DataFrame:
-    """The rows of ``dataset`` (a few, on the driver) as the local reader loads ``source``."""
+    """The rows of ``dataset`` (a few, on the driver) as the local reader reads ``source``:
+    CSV cells as text (``ingest.Table``), Parquet as stored."""
     import pyarrow as pa
-    import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
     table = pa.concat_tables(list(dataset.iter_batches(batch_size=None, batch_format="pyarrow")))
+    if file_kind(source) != "parquet":
+        return table.to_pandas()  # numpy-backed: text cells as Python strings
     buffer = io.BytesIO()
-    if file_kind(source) == "parquet":
-        pq.write_table(table, buffer)
-        buffer.seek(0)
-        return pd.read_parquet(buffer)
-    pa_csv.write_csv(table, buffer)
+    pq.write_table(table, buffer)
     buffer.seek(0)
-    return pd.read_csv(buffer)
+    return pd.read_parquet(buffer)
 
 
-def whole_data(dataset: Any, roles: ColumnRoles, target: str, classification: bool) -> WholeData:
-    """Rows, missing values, numeric summaries and category counts of every row, on Ray."""
+def whole_data(
+    dataset: Any, read: DataContract, roles: ColumnRoles, target: str, classification: bool
+) -> WholeData:
+    """Rows, missing values, numeric summaries and category counts of every row, on Ray.
+
+    Each block is typed by ``read`` (the sample's data contract) first, as the local
+    profile's frame is.
+    """
     from ray.data.aggregate import (
         Count,
         CountDistinct,
@@ -118,8 +112,8 @@ def whole_data(dataset: Any, roles: ColumnRoles, target: str, classification: bo
     numeric = [*roles.numeric, *([] if classification else [target])]
     typed = dataset.map_batches(
         _typed,
-        fn_kwargs={"columns": columns, "numeric": numeric, "counted": counted},
-        batch_format="pandas",
+        fn_kwargs={"read": read, "columns": columns, "numeric": numeric, "counted": counted},
+        batch_format="pyarrow",
     )
     aggregations: list[Any] = [Count(alias_name="rows")]
     aggregations += [Sum(MISSING + c, alias_name=MISSING + c) for c in columns]
@@ -148,11 +142,15 @@ def whole_data(dataset: Any, roles: ColumnRoles, target: str, classification: bo
 
 
 def _typed(
-    batch: pd.DataFrame, columns: list[str], numeric: list[str], counted: list[str]
+    block: Any, read: DataContract, columns: list[str], numeric: list[str], counted: list[str]
 ) -> pd.DataFrame:
-    """One block as the local profile sees it: missing flags, numbers, category text."""
+    """One block as the local profile sees it: missing flags, numbers, category text.
+
+    A value the contract cannot read is a ``DataContractError`` naming its column.
+    """
+    batch = read.apply(block.to_pandas(), first_row=None)
     out: dict[str, pd.Series] = {MISSING + c: batch[c].isna().astype("int64") for c in columns}
-    out |= {c: pd.to_numeric(batch[c], errors="coerce").astype("float64") for c in numeric}
+    out |= {c: batch[c].astype("float64") for c in numeric}
     out |= {c: batch[c].where(batch[c].isna(), batch[c].astype(str)) for c in counted}
     return pd.DataFrame(out)
 

@@ -29,7 +29,7 @@ from loopml.core.data import checks, ingest, split
 from loopml.core.evaluation import metrics
 from loopml.errors import ConfigError
 from loopml.workflows.events import Reporter
-from loopml.workflows.prepare import Prepared, check
+from loopml.workflows.prepare import Prepared, check, learn_contract
 
 if TYPE_CHECKING:
     from loopml.compute.ray_prepare import RawRows
@@ -53,14 +53,13 @@ def prepare(cfg: ProjectConfig, reporter: Reporter, *, whole: bool = True) -> Pr
 
     ray_profile.refuse_sql(cfg.data, "train.distributed reads", "set train.distributed: false")
     reporter.stage(f"Reading {cfg.data.source} on Ray")
-    raw = ray_prepare.open_rows(cfg.data.source, cfg.split.seed)
+    raw = ray_prepare.open_rows(cfg.data.source, cfg.split.seed, cfg.data.csv)
     data, cutoffs = _sample(cfg, raw, reporter, whole)
     if not whole:
         return data
     reporter.stage(f"Splitting all {raw.rows:,} rows on Ray ({data.splits.how})")
-    types = dict(data.frame.dtypes)
     classes = data.task == "classification"
-    placed = ray_prepare.place(raw, types, data.target, cfg.split, cutoffs, classes=classes)
+    placed = ray_prepare.place(raw, data.contract, data.target, cfg.split, cutoffs, classes=classes)
     warnings = data.warnings
     if placed.unlabelled:
         warnings += (f"target '{data.target}': dropped {placed.unlabelled:,} rows with no label",)
@@ -78,10 +77,16 @@ def _sample(
     sampled = raw.rows > len(frame)
     if sampled:
         reporter.stage(f"Checking a sample of {len(frame):,} of the {raw.rows:,} rows")
-    checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
-    frame = frame[frame[cfg.data.target].notna()].reset_index(drop=True)
     draws = frame.pop(ray_prepare.DRAW).to_numpy()
-    found = check(cfg, ingest.Table(frame, cfg.data.source), reporter)
+    table = ingest.Table(frame, cfg.data.source, raw.dialect)
+    checks.check_columns_exist(frame, cfg.data, cfg.split.time_column)
+    # Rows the contract reads no label in are dropped here, as the workers drop them, so
+    # the draws stay beside their rows; check() learns the contract as local training does.
+    target = cfg.data.target
+    labelled = learn_contract(cfg, table).apply(frame[[target]])[target].notna().to_numpy()
+    table = ingest.Table(frame[labelled].reset_index(drop=True), cfg.data.source, raw.dialect)
+    draws = draws[labelled]
+    found = check(cfg, table, reporter)
     cutoffs, places, how = _places(found.frame, draws, cfg)
     if sampled and not whole:
         how += f"; a sample of {len(frame):,} of {raw.rows:,} rows"

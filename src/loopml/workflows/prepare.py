@@ -56,18 +56,16 @@ def prepare(
     reporter: Reporter,
     *,
     leak_stops: bool = True,
-    frame: pd.DataFrame | None = None,
+    table: ingest.Table | None = None,
 ) -> Prepared:
     """Read the data, check it, infer roles and split it. Raises on anything unusable.
 
-    ``leak_stops=False`` (profiling) turns a leaking column into one more warning; ``frame``
+    ``leak_stops=False`` (profiling) turns a leaking column into one more warning; ``table``
     is the data already read (a sample of ``data.source``, for profiling on Ray).
     """
-    if frame is None:
+    if table is None:
         reporter.stage(f"Loading {cfg.data.source}")
         table = ingest.load_table(cfg.data)
-    else:
-        table = ingest.Table(frame, cfg.data.source)
     found = check(cfg, table, reporter, leak_stops=leak_stops)
     splits = split.make(found.frame, cfg.split, cfg.data.target, found.task)
     for note in splits.notes:

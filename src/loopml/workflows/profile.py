@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from loopml.config import ProjectConfig
+from loopml.core.data import ingest
 from loopml.core.data import profile as data_profile
 from loopml.reports import profile as profile_report
 from loopml.tracking import evaluations as results
@@ -82,13 +83,14 @@ def _on_ray(cfg: ProjectConfig, reporter: Reporter) -> tuple[Prepared, data_prof
     ray_profile.refuse_sql(cfg.data, "compute.backend ray profiles", "set compute.backend: local")
     with ray_session(cfg.compute), worker_errors(source, "profiling"):
         reporter.stage(f"Reading {source} on Ray")
-        dataset = ray_profile.read(source)
+        dataset, found = ray_profile.read(source, cfg.data.csv)
         frame, rows = ray_profile.sample(dataset, source, cfg.profile.sample_rows, cfg.split.seed)
         if rows > len(frame):
             reporter.stage(f"Sampled {len(frame):,} of {rows:,} rows for the row-level sections")
-        data = prepare(cfg, reporter, leak_stops=False, frame=frame)
+        table = ingest.Table(frame, source, found)  # CSV cells as text, as locally
+        data = prepare(cfg, reporter, leak_stops=False, table=table)
         reporter.stage(f"Column statistics of all {rows:,} rows on Ray")
         whole = ray_profile.whole_data(
-            dataset, data.roles, data.target, data.task == "classification"
+            dataset, data.contract, data.roles, data.target, data.task == "classification"
         )
     return data, whole

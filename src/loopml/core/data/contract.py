@@ -412,14 +412,15 @@ class DataContract:
         columns: Iterable[str] | None = None,
         *,
         source: str = "",
-        first_row: int = 1,
+        first_row: int | None = 1,
         fix: str | None = None,
     ) -> pd.DataFrame:
         """``frame`` with ``columns`` (default: every column the contract and frame share)
         read by their rules; other columns are left as they are.
 
         Raises ``DataContractError`` for the first value that does not read, naming the
-        row (``first_row`` is the number of the frame's first row), the column, the value
+        row (``first_row`` is the number of the frame's first row; None when it is not
+        known, e.g. a block read by Ray: the value names the row), the column, the value
         and ``fix`` (default: what to send instead).
         """
         names = [c for c in (columns if columns is not None else frame.columns) if c in self]
@@ -429,8 +430,9 @@ class DataContract:
             values, bad, problem = rule.parse_series(frame[name])
             if bad is not None:
                 where = f"{source}: " if source else ""
+                row = "a row" if first_row is None else f"row {first_row + bad}"
                 raise DataContractError(
-                    f"{where}row {first_row + bad}, column {name!r}: {problem}; {fix or _fix(rule)}"
+                    f"{where}{row}, column {name!r}: {problem}; {fix or _fix(rule)}"
                 )
             typed[name] = values
         if not typed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,47 +104,6 @@ def read_table(source: str, csv: CsvConfig | None = None) -> Table:
         raise DataError(f"{source}: cannot read as {kind} ({first}); check the file") from None
 
 
-# The cells pandas' CSV reader takes as booleans.
-_BOOLEANS = {word: True for word in ("True", "true", "TRUE")}
-_BOOLEANS |= {word: False for word in ("False", "false", "FALSE")}
-
-
-def conform(block: pd.DataFrame, dtypes: Mapping[str, Any]) -> pd.DataFrame:
-    """A block of a file, read elsewhere, in the column types pandas gave a sample of it.
-
-    Ray reads CSV cells as text and one block at a time, where pandas infers each column's
-    type from the whole file. This puts ``block`` into ``dtypes`` (the sample's): numbers
-    as numbers (float where a block has a gap or a fraction in an integer column), True and
-    False cells as booleans, dates as dates, and the rest as text. A cell that does not
-    parse becomes missing, as ``pd.to_numeric(errors="coerce")`` makes it.
-    """
-    typed = {}
-    for column, dtype in dtypes.items():
-        values = block[column].astype(object)  # Ray's blocks may hold Arrow-backed columns
-        if pd.api.types.is_bool_dtype(dtype):
-            typed[column] = _flags(values)
-        elif pd.api.types.is_numeric_dtype(dtype):
-            typed[column] = _numbers(values, dtype)
-        elif pd.api.types.is_datetime64_any_dtype(dtype):
-            typed[column] = pd.to_datetime(values, errors="coerce").astype(dtype)
-        else:
-            typed[column] = values.where(values.isna(), values.astype(str)).astype(dtype)
-    return pd.DataFrame(typed, index=block.index)
-
-
-def _flags(values: pd.Series) -> pd.Series:
-    flags = values.map(lambda v: v if isinstance(v, bool) else _BOOLEANS.get(v))
-    return flags.astype(bool) if flags.notna().all() else flags
-
-
-def _numbers(values: pd.Series, dtype: Any) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    whole = numbers.notna().all() and bool((numbers % 1 == 0).all())
-    if pd.api.types.is_integer_dtype(dtype) and not whole:
-        return numbers
-    return numbers.astype(dtype)
-
-
 def read_csv_text(source: str, found: CsvDialect, **options: Any) -> pd.DataFrame:
     """A CSV file in ``found`` dialect with every cell as the text written (``""`` when blank).
 
@@ -171,11 +130,6 @@ def read_csv_chunks(source: str, found: CsvDialect, rows: int) -> Iterator[pd.Da
     reader: Any = read_csv_text(source, found, chunksize=rows)
     with reader:
         yield from reader
-
-
-def csv_delimiter(source: str) -> str:
-    """Tab for a .tsv file, else comma: every reader of CSV files uses this one rule."""
-    return "\t" if source.split("?")[0].lower().endswith(".tsv") else ","
 
 
 def file_kind(source: str) -> str:

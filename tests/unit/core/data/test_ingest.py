@@ -1,58 +1,69 @@
-"""Reading blocks elsewhere: ``conform`` gives them the types pandas gave the whole file."""
+"""Reading blocks elsewhere (Ray): text blocks typed by a contract learned from a sample."""
 
 from __future__ import annotations
 
-import io
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
-from loopml.core.data.ingest import conform
+from loopml.core.data import contract
+from loopml.core.data.dialect import CsvDialect
+from loopml.core.data.ingest import read_csv_text
+from loopml.errors import DataContractError
 
-CSV = """n,x,flag,city,when
-1,0.5,True,Oslo,2024-01-02
-2,,False,Rome,2024-02-03
-3,1.25,True,,2024-03-04
+CSV = """n;x;flag;city;when;zip
+1;0,5;True;Oslo;2024-01-02;00123
+2;;False;Rome;2024-02-03;?
+3;1.001,25;True;;2024-03-04;04500
 """
+DIALECT = CsvDialect(sep=";", decimal=",", thousands=".")
 
 
-def as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as text, missing cells as None: how Ray's CSV reader hands a block over."""
-    return frame.astype(object).where(frame.notna(), None).map(lambda v: v if v is None else str(v))
+@pytest.fixture
+def whole(tmp_path: Path) -> pd.DataFrame:
+    """Every cell as the text written, ``""`` when blank: what Ray's reader hands over."""
+    source = tmp_path / "rows.csv"
+    source.write_text(CSV, encoding="utf-8")
+    return read_csv_text(str(source), DIALECT)
 
 
-def test_a_text_block_gets_the_types_pandas_read_the_file_with() -> None:
-    whole = pd.read_csv(io.StringIO(CSV))
-    block = as_text(pd.read_csv(io.StringIO(CSV), dtype=str))
-
-    typed = conform(block, dict(whole.dtypes))
-
-    pd.testing.assert_frame_equal(typed, whole)
+def learned(frame: pd.DataFrame) -> contract.DataContract:
+    return contract.learn(frame, target="", decimal=",", thousands=".")
 
 
-def test_a_gap_or_a_fraction_in_an_integer_column_makes_it_float_and_junk_missing() -> None:
-    block = pd.DataFrame({"n": ["1", None, "x"], "m": ["1", "2.5", "3"]})
+def test_each_text_block_typed_by_the_samples_contract_equals_the_whole_file_typed(
+    whole: pd.DataFrame,
+) -> None:
+    read = learned(whole)
 
-    typed = conform(block, {"n": np.dtype("int64"), "m": np.dtype("int64")})
+    blocks = [read.apply(whole.iloc[i : i + 1], first_row=None) for i in range(len(whole))]
 
-    assert typed["n"].dtype == "float64" and typed["n"].isna().tolist() == [False, True, True]
-    assert typed["m"].tolist() == [1.0, 2.5, 3.0]
-
-
-def test_columns_not_in_the_types_are_left_out_and_typed_blocks_pass_through() -> None:
-    block = pd.DataFrame({"n": [1, 2], "extra": ["a", "b"], "t": pd.to_datetime(["2024", "2025"])})
-
-    typed = conform(block, dict(block[["n", "t"]].dtypes))
-
-    assert list(typed.columns) == ["n", "t"]
-    pd.testing.assert_frame_equal(typed, block[["n", "t"]])
+    typed = read.apply(whole)
+    assert typed["x"].tolist()[0] == 0.5 and typed["x"].tolist()[2] == 1001.25
+    assert typed["zip"].tolist() == ["00123", None, "04500"]  # codes keep their zeros
+    assert str(typed["when"].dtype) == "datetime64[ns]" and typed["flag"].dtype == bool
+    for i, block in enumerate(blocks):
+        pd.testing.assert_frame_equal(block, typed.iloc[i : i + 1], check_dtype=False)
+        assert block["x"].dtype == "float64" and block["when"].dtype == typed["when"].dtype
 
 
-def test_arrow_backed_text_blocks_as_ray_hands_them_over_are_typed_too() -> None:
-    whole = pd.read_csv(io.StringIO(CSV))
-    block = pd.read_csv(io.StringIO(CSV), dtype=str).astype(pd.ArrowDtype(pa.string()))
+def test_a_gap_in_an_integer_column_makes_the_block_float_and_junk_names_the_column(
+    whole: pd.DataFrame,
+) -> None:
+    read = learned(whole)
+    block = pd.DataFrame({"n": ["1", "", "4"]})
 
-    typed = conform(block, dict(whole.dtypes))
+    assert read.apply(block)["n"].isna().tolist() == [False, True, False]
+    assert read.apply(block)["n"].dtype == "float64"
+    with pytest.raises(DataContractError, match=r"^a row, column 'n': .*'seven'"):
+        read.apply(pd.DataFrame({"n": ["1", "seven"]}), first_row=None)
 
-    pd.testing.assert_frame_equal(typed, whole)
+
+def test_arrow_backed_text_blocks_are_typed_like_numpy_backed_ones(whole: pd.DataFrame) -> None:
+    read = learned(whole)
+
+    arrow = whole.astype(pd.ArrowDtype(pa.string()))
+
+    pd.testing.assert_frame_equal(read.apply(arrow), read.apply(whole))
