@@ -245,11 +245,7 @@ def read_logged(
 
 
 def _reads(rule: Any, value: Any) -> bool:
-    try:
-        rule.parse_value(value)
-    except ValueError:
-        return False
-    return True
+    return bool(rule.reads(value))
 
 
 def _from_file(

@@ -241,6 +241,14 @@ class ColumnRule:
             return str(int(value)) if float(value).is_integer() else str(value)
         raise ValueError(f"expected a string, number or boolean, got {_show(value)}")
 
+    def reads(self, value: Any) -> bool:
+        """True when ``parse_value`` reads ``value`` (missing included), False when it refuses."""
+        try:
+            self.parse_value(value)
+        except ValueError:
+            return False
+        return True
+
     def role_hint(self) -> tuple[str, str] | None:
         """The role the kind implies, with why, where it decides one (booleans, dates, codes)."""
         if self.kind == "boolean":
@@ -618,11 +626,7 @@ def _as_text(base: ColumnRule, distinct: pd.Series) -> ColumnRule:
 
 
 def _reads(rule: ColumnRule, value: Any) -> bool:
-    try:
-        rule.parse_value(value)
-    except ValueError:
-        return False
-    return True
+    return rule.reads(value)
 
 
 def _infer_mixed(base: ColumnRule, present: list[Any]) -> ColumnRule:
