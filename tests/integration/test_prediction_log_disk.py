@@ -82,11 +82,11 @@ def test_a_full_disk_counts_what_it_drops_and_recovers(
         _send(http, live.url, body, 20)
         assert _settled(http, live.url, 20)["prediction_log"]["written"] == 20
         filler = small_disk / "filler"
-        with filler.open("wb") as sink:  # take every free byte
+        # take every free byte, unbuffered so that closing the file has nothing left to flush
+        with filler.open("wb", buffering=0) as sink:
             try:
-                while True:
-                    sink.write(b"\0" * 65536)
-                    sink.flush()
+                while sink.write(b"\0" * 65536):
+                    pass
             except OSError:
                 pass
         _send(http, live.url, body, 200)
