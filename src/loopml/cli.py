@@ -644,6 +644,7 @@ def _promote_after(cfg: ProjectConfig, result: Any, reporter: RichReporter) -> A
 
 
 def _print_promotion(promotion: Any) -> None:
+    _print_fairness(promotion.evaluation)
     if promotion.evaluation.simpson:
         err.print(f"[yellow]warning:[/] {escape(promotion.evaluation.simpson)}", highlight=False)
     if promotion.decision.passed:
@@ -739,7 +740,18 @@ def _print_evaluation(label: str, ev: Any, decision: Any) -> None:
     if ev.behavioral:
         passed = sum(r.passed for r in ev.behavioral)
         err.print(f"Behavioral tests: {passed} of {len(ev.behavioral)} pass", highlight=False)
+    _print_fairness(ev)
     _print_gate_table(decision)
+
+
+def _print_fairness(ev: Any) -> None:
+    if ev.fairness is None or not ev.fairness.columns:
+        return
+    from loopml.cli_tables import fairness
+
+    err.print(fairness(ev.fairness))
+    for note in (n for c in ev.fairness.columns for n in c.notes):
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
 def _print_gate_table(decision: Any) -> None:

@@ -112,3 +112,32 @@ def distillation(result: Any) -> Table:
             f"{side.size_bytes / 1024:,.0f}",
         )
     return table
+
+
+def fairness(found: Any) -> Table:
+    """One row per sensitive column and group: count and rates (or errors); the differences
+    and what was computed in the caption."""
+    measures = [c for c in found.columns[0].by_group.columns if c != "count"]
+    differences = [
+        f"{c.column}: " + ", ".join(f"{name} {value:.4f}" for name, value in c.differences.items())
+        for c in found.columns
+        if c.differences
+    ]
+    table = Table(
+        title="Fairness on the test rows (Fairlearn)",
+        title_justify="left",
+        caption=escape("; ".join([*differences, found.scope])),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("column")
+    table.add_column("group")
+    table.add_column("count", justify="right")
+    for name in measures:
+        table.add_column(name.replace("_", " "), justify="right")
+    for column in found.columns:
+        for group, row in column.by_group.iterrows():
+            cells = [_num(float(row[m])) for m in measures]
+            count = f"{int(row['count']):,}"
+            table.add_row(escape(column.column), escape(str(group)), count, *cells)
+    return table

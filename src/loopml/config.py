@@ -384,6 +384,8 @@ class ProjectConfig(_Strict):
         relevant["evaluation"] = self.evaluation.model_dump(
             include={"calibration", "threshold"}, mode="json"
         )
+        if self.evaluation.sensitive_excluded():  # only then do they change the features
+            relevant["evaluation"]["not_features"] = self.evaluation.sensitive_excluded()
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
         relevant["tuning"].pop("n_jobs", None)  # how fast, not what: results do not depend on it
         if self.train.distributed:
@@ -434,6 +436,26 @@ class EvaluationConfig(_Strict):
         "auto", description="auto: only when the training split has at most 20,000 rows."
     )
     reports: str = Field("reports", description="Folder of the HTML reports.")
+    sensitive: list[str] = Field(
+        default_factory=list,
+        description="Columns audited for group fairness on the test rows (Fairlearn): per-group "
+        "selection rate, TPR, FPR and accuracy, demographic-parity and equalized-odds "
+        "differences; gate.max can bound the differences.",
+    )
+    sensitive_is_feature: bool = Field(
+        True,
+        description="false: the sensitive columns are not model features (still audited); "
+        "the served model neither needs nor reads them.",
+    )
+    pos_label: str | int | float | bool | None = Field(
+        None,
+        description="Fairness: the favourable class whose selection rate, TPR and FPR are "
+        "compared (one-vs-rest); default the second of the sorted classes of a binary target.",
+    )
+
+    def sensitive_excluded(self) -> list[str]:
+        """The sensitive columns kept out of the features (``sensitive_is_feature: false``)."""
+        return [] if self.sensitive_is_feature else list(self.sensitive)
 
 
 _CHANGE = re.compile(r"^[+\-*]\d+(?:\.\d+)?%?$")

@@ -10,7 +10,7 @@ import pandas as pd
 from loopml.core.evaluation import metrics, threshold
 from loopml.core.evaluation.assess import Evaluation
 from loopml.core.evaluation.gate import GateDecision
-from loopml.reports import figures, html, plots
+from loopml.reports import fairness, figures, html, plots
 
 FIGURE_KEYS = (
     "confusion",
@@ -22,6 +22,7 @@ FIGURE_KEYS = (
     "slices",
     "importance",
     "learning",
+    "fairness",
 )
 
 
@@ -51,6 +52,7 @@ def render(
         worst_rows=worst_rows,
         importance_rows=importance_rows,
         contract=contract_table(contract) if contract else None,
+        fairness=[fairness.table(c) for c in ev.fairness.columns] if ev.fairness else [],
         version=html.loopml_version(),
         generated=pd.Timestamp.now().strftime("%Y-%m-%d %H:%M"),
     )
@@ -106,6 +108,8 @@ def _figures(ev: Evaluation) -> dict[str, str | None]:
         made["importance"] = html.image(figures.importance(ev.importance, ev.metric))
     if ev.learning is not None:
         made["learning"] = html.image(figures.learning(ev.learning))
+    if ev.fairness is not None and ev.fairness.columns:
+        made["fairness"] = html.image(fairness.chart(ev.fairness))
     return made
 
 

@@ -25,6 +25,7 @@ from loopml.core.evaluation.fitted_rows import FittedRows
 from loopml.core.scoring import ScoringModel
 from loopml.errors import DataValidationError
 from loopml.reports import evaluation as evaluation_report
+from loopml.reports import fairness as fairness_report
 from loopml.tracking import evaluations as results
 from loopml.tracking.models import load as load_model
 from loopml.tracking.store import CHAMPION, FINGERPRINT_TAG, Tracker
@@ -190,6 +191,9 @@ def write_report(
             _logged_metrics(found, loaded.data.whole_rows is not None),
             {"loopml.evaluation.weak_slices": str(len(found.weak_slices))},
         )
+        if found.fairness is not None:
+            tables = fairness_report.write_files(found.fairness, Path(folder) / "fairness")
+            results.log_results(tracker, loaded.ref.run_id, "evaluation/fairness", tables, {}, {})
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(page, target)
     return target
@@ -222,6 +226,11 @@ def _logged_metrics(found: Evaluation, sampled: bool) -> dict[str, float]:
     if found.threshold:
         values[f"{test}coverage"] = found.threshold.coverage
         values[f"{test}selective_precision"] = found.threshold.precision
+    if found.fairness is not None:  # the worst column's, and each column's
+        values.update({f"{test}{name}": v for name, v in found.fairness.worst_values().items()})
+        for column in found.fairness.columns:
+            for name, value in column.differences.items():
+                values[f"{test}{name}.{fairness_report.safe_name(column.column)}"] = value
     if found.behavioral:
         values["behavioral_passed"] = sum(r.passed for r in found.behavioral)
         values["behavioral_failed"] = sum(not r.passed for r in found.behavioral)

@@ -13,6 +13,7 @@ from loopml.config import ProjectConfig, Task
 from loopml.core.data import checks, contract, ingest, split
 from loopml.core.data.contract import DataContract
 from loopml.core.data.roles import ALL_ROLES, ColumnRoles, infer_roles, infer_task
+from loopml.core.evaluation import fairness
 from loopml.errors import ConfigError, DataValidationError
 from loopml.workflows.events import Reporter
 
@@ -90,6 +91,7 @@ def check(
     if table.dialect is not None:
         reporter.stage(table.dialect.describe(table.source))
     checks.check_columns_exist(table.frame, cfg.data, cfg.split.time_column)
+    fairness.check_columns(cfg.evaluation.sensitive, table.frame.columns, cfg.data.target)
     learned = learn_contract(cfg, table)
     frame = learned.apply(
         table.frame,
@@ -100,7 +102,13 @@ def check(
     frame, warnings = checks.check_target(frame, cfg.data.target, task)
     warnings = learned.warnings() + warnings
     hints = {r.name: hint for r in learned.columns if (hint := r.role_hint())}
-    roles = infer_roles(frame, cfg.data.target, cfg.data.columns, hints)
+    declared = fairness.declared_roles(cfg.data.columns, cfg.evaluation)
+    roles = infer_roles(frame, cfg.data.target, declared, hints)
+    if cfg.evaluation.sensitive_excluded():
+        reporter.stage(
+            f"Not features, audited for fairness: {', '.join(cfg.evaluation.sensitive_excluded())}"
+            " (evaluation.sensitive_is_feature: false); served rows may hold them, unread"
+        )
     if not roles.features:
         raise DataValidationError(
             f"{cfg.data.source}: no feature columns left after removing the target, ids and "

@@ -18,7 +18,15 @@ from loopml.config import BehavioralTest, EvaluationConfig, GateConfig, Task
 from loopml.core import training
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.data.split import Splits
-from loopml.core.evaluation import behavioral, gate, inspection, metrics, significance, slices
+from loopml.core.evaluation import (
+    behavioral,
+    fairness,
+    gate,
+    inspection,
+    metrics,
+    significance,
+    slices,
+)
 from loopml.core.evaluation.behavioral import BehavioralResult
 from loopml.core.evaluation.calibration import ReliabilityCurve, reliability_curve
 from loopml.core.evaluation.fitted_rows import FittedRows, unseen
@@ -97,6 +105,7 @@ class Evaluation:
     worst: pd.DataFrame | None = None
     importance: list[Importance] = field(default_factory=list)
     learning: LearningCurve | None = None
+    fairness: fairness.Fairness | None = None  # with evaluation.sensitive
     notes: list[str] = field(default_factory=list)
 
     def gate_inputs(self) -> gate.GateInputs:
@@ -111,6 +120,7 @@ class Evaluation:
             comparison_problem=self.comparison_problem,
             comparison_scope=self.comparison_scope,
             behavioral=self.behavioral,
+            fairness=self.fairness,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -133,6 +143,7 @@ class Evaluation:
             "simpson": self.simpson,
             "behavioral": [r.as_dict() for r in self.behavioral],
             "importance": [i.__dict__ for i in self.importance],
+            "fairness": self.fairness.as_dict() if self.fairness else None,
             "notes": self.notes,
         }
 
@@ -164,6 +175,8 @@ def assess(
     if model.task == "classification":
         _add_classification(found, model, y, scored, classes)
     _add_slices(found, subject, settings, y, scored, classes)
+    if settings.sensitive:
+        _add_fairness(found, subject, settings, y, scored, classes)
     _add_champion(found, subject, gate_cfg, champion, y, scored, classes)
     found.behavioral = [behave(model, t, test, subject.seed) for t in tests]
     if full:
@@ -229,6 +242,32 @@ def _add_slices(
         margin = WEAK_MAE_SHARE if regression else WEAK_ACCURACY_POINTS
     found.weak_slices = slices.flag_weak(found.slices, overall, metric, margin, relative=regression)
     found.slice_masks = listed
+
+
+def _add_fairness(
+    found: Evaluation,
+    subject: Subject,
+    settings: EvaluationConfig,
+    y: np.ndarray,
+    scored: Scored,
+    classes: list[Any],
+) -> None:
+    """Group fairness of the sensitive columns on the test rows (see ``fairness``)."""
+    found.fairness = fairness.audit(
+        subject.splits.test,
+        settings.sensitive,
+        y,
+        scored.predicted,
+        subject.model.task,
+        classes,
+        settings.pos_label,
+    )
+    used = [c for c in settings.sensitive_excluded() if c in subject.model.feature_names]
+    if used:
+        found.notes.append(
+            f"evaluation.sensitive_is_feature is false, but this model uses {', '.join(used)} "
+            "as feature(s): it was trained before the setting; train again to leave them out"
+        )
 
 
 def _add_champion(

@@ -1,6 +1,7 @@
 """The promotion gate: every rule of ``gate:`` checked against one evaluation.
 
-Rules: ``min``/``max`` on test metrics, ``max_overfit_gap`` between train and held-out
+Rules: ``min``/``max`` on test metrics (``max`` also on the fairness differences of
+``evaluation.sensitive``, over the worst column), ``max_overfit_gap`` between train and held-out
 scores, ``beat_champion`` (better than the champion, significantly, on the test rows neither
 model was fitted on: fewer than ``min_rows`` of them fail the rule),
 and ``behavioral: must_pass``. A version is promoted only when every rule passes.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.config import GateConfig, Task
-from loopml.core.evaluation import metrics
+from loopml.core.evaluation import fairness, metrics
 from loopml.core.evaluation.behavioral import BehavioralResult
 from loopml.core.evaluation.significance import Comparison
 from loopml.errors import ConfigError
@@ -53,6 +54,7 @@ class GateInputs:
     comparison_problem: str = ""  # why the champion could not be compared, if it could not
     comparison_scope: str = ""  # the rows compared on: test rows the champion was not fitted on
     behavioral: list[BehavioralResult] = field(default_factory=list)
+    fairness: fairness.Fairness | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,16 @@ class GateDecision:
         return {"passed": self.passed, "rules": [r.as_dict() for r in self.rules]}
 
 
-def check_config(gate: GateConfig, task: Task, selection: metrics.Metric) -> None:
-    """A ConfigError naming the key for a metric that is unknown, of another task or upside down."""
+def check_config(
+    gate: GateConfig, task: Task, selection: metrics.Metric, *, sensitive: list[str] | None = None
+) -> None:
+    """A ConfigError naming the key for a metric that is unknown, of another task or upside down;
+    a fairness difference needs ``evaluation.sensitive`` and a classifier."""
     for bound, limits in (("min", gate.min), ("max", gate.max)):
         for name in limits:
+            if name in fairness.NAMES:
+                _fairness_known(f"gate.{bound}.{name}", bound, task, sensitive or [])
+                continue
             metric = _known(f"gate.{bound}.{name}", name, task)
             if (bound == "min") != metric.higher_is_better:
                 other = "max" if bound == "min" else "min"
@@ -102,6 +110,22 @@ def check_config(gate: GateConfig, task: Task, selection: metrics.Metric) -> Non
 def beat_metric(gate: GateConfig, selection: metrics.Metric) -> metrics.Metric:
     chosen = gate.beat_champion.metric if gate.beat_champion else None
     return metrics.METRICS[chosen] if chosen else selection
+
+
+def _fairness_known(key: str, bound: str, task: Task, sensitive: list[str]) -> None:
+    if bound == "min":
+        raise ConfigError(
+            f"{key}: a fairness difference is better when lower; put it under gate.max"
+        )
+    if task != "classification":
+        raise ConfigError(
+            f"{key}: fairness differences are defined for classifiers; this project is {task} "
+            "(its per-group errors are in the report), so remove the rule"
+        )
+    if not sensitive:
+        raise ConfigError(
+            f"{key}: no column to audit; name them in evaluation.sensitive: [column, ...]"
+        )
 
 
 def _known(key: str, name: str, task: Task) -> metrics.Metric:
@@ -130,6 +154,9 @@ def _bounds(gate: GateConfig, inputs: GateInputs) -> list[RuleResult]:
     rules = []
     for bound, limits in (("min", gate.min), ("max", gate.max)):
         for name, limit in limits.items():
+            if name in fairness.NAMES:
+                rules.append(_fairness_rule(f"{bound}.{name}", name, limit, inputs.fairness))
+                continue
             value = inputs.test_metrics.get(name, math.nan)
             if math.isnan(value):
                 rules.append(
@@ -144,6 +171,28 @@ def _bounds(gate: GateConfig, inputs: GateInputs) -> list[RuleResult]:
                 RuleResult(f"{bound}.{name}", ok, f"test {name} {value:.4f} {sign} {limit:g}")
             )
     return rules
+
+
+def _fairness_rule(
+    rule: str, name: str, limit: float, found: fairness.Fairness | None
+) -> RuleResult:
+    """The worst sensitive column's difference against the limit, with the groups behind it."""
+    worst = found.worst(name) if found else None
+    if found is None or worst is None:
+        return RuleResult(rule, False, f"{name} cannot be computed on the test rows")
+    value = worst.differences[name]
+    ok = value <= limit
+    others = [
+        f"'{c.column}' {c.differences[name]:.4f}"
+        for c in found.columns
+        if c is not worst and not math.isnan(c.differences.get(name, math.nan))
+    ]
+    also = f"; also {', '.join(others)}" if others else ""
+    detail = (
+        f"test {name} {value:.4f} {'<=' if ok else '>'} {limit:g} on '{worst.column}' "
+        f"({worst.explain(name)}{also})"
+    )
+    return RuleResult(rule, ok, detail)
 
 
 def _overfit_rule(limit: float, fit: Overfit) -> RuleResult:

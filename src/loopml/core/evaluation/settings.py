@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from loopml.config import ProjectConfig, Task
-from loopml.core.evaluation import behavioral, gate, metrics, slices
+from loopml.core.evaluation import behavioral, fairness, gate, metrics, slices
 from loopml.errors import ConfigError
 
 
@@ -27,7 +27,8 @@ def check(cfg: ProjectConfig, frame: pd.DataFrame, task: Task, selection: metric
                 "evaluation.threshold: a confidence threshold needs class probabilities; "
                 "this project is regression, so remove it"
             )
-    gate.check_config(cfg.gate, task, selection)
+    gate.check_config(cfg.gate, task, selection, sensitive=evaluation.sensitive)
     slices.declared(frame, evaluation.slices)
     classes = sorted(frame[cfg.data.target].dropna().unique().tolist(), key=str)
+    fairness.check(evaluation, frame, cfg.data.target, task, classes)
     behavioral.check(cfg.behavioral, frame, task, classes if task == "classification" else [])
