@@ -17,13 +17,13 @@ from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import RidgeClassifier
 from sklearn.pipeline import Pipeline
+from tests.conftest import shared_file
 
 from loopml.core.boosters import BoosterModel
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.explain import Explainer, background_sample, explain_rows
 from loopml.core.models import CATALOG, build_pipeline, make_estimator
 from loopml.errors import NotExplainableError
-from tests.conftest import shared_file
 
 TITANIC = ColumnRoles(
     numeric=("Age", "Fare", "SibSp", "Parch"),
@@ -127,12 +127,12 @@ def test_every_catalog_classifier_adds_up_on_titanic(name: str, titanic: pd.Data
 
 
 @pytest.mark.parametrize("name", REGRESSORS)
-def test_every_catalog_regressor_adds_up_on_titanic_fares(
-    name: str, titanic: pd.DataFrame
-) -> None:
+def test_every_catalog_regressor_adds_up_on_titanic_fares(name: str, titanic: pd.DataFrame) -> None:
     if name == "xgboost":
         pytest.importorskip("xgboost")
-    roles = ColumnRoles(numeric=("Age", "SibSp", "Parch"), categorical=("Sex", "Pclass", "Embarked"))
+    roles = ColumnRoles(
+        numeric=("Age", "SibSp", "Parch"), categorical=("Sex", "Pclass", "Embarked")
+    )
     pipeline = _fit(name, roles, titanic, "Fare", "regression")
     features = titanic[list(roles.features)]
     rows = features.iloc[200:203]
@@ -255,7 +255,7 @@ def test_a_model_with_labels_only_or_no_background_is_refused_by_kind(
     with pytest.raises(NotExplainableError, match="model kind VotingClassifier gives class labels"):
         Explainer(hard, "classification", list(TITANIC.features), features.head(20))
     knn = _fit("knn", TITANIC, titanic, "Survived", "classification")
-    with pytest.raises(NotExplainableError, match="model kind KNeighborsClassifier .* retrain"):
+    with pytest.raises(NotExplainableError, match=r"model kind KNeighborsClassifier .* retrain"):
         Explainer(knn, "classification", list(TITANIC.features), None)
 
 
