@@ -608,14 +608,27 @@ def predict(
     config: ConfigOption = Path(CONFIG_FILE),
     set_: SetOption = None,
     model: Annotated[str | None, typer.Option(help="Alias, version, run id or model URI.")] = None,
+    explain: Annotated[
+        bool, typer.Option(help="Add each row's contribution per input column (attributions).")
+    ] = False,
+    top_k: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --explain: only the K columns of largest |contribution|."),
+    ] = None,
 ) -> None:
     """Score a file in chunks; ids are kept beside the predictions."""
     from loopml.workflows.predict import predict_file
 
     cfg = _load(config, set_)
+    if top_k is not None and not explain:
+        from loopml.errors import ConfigError
+
+        raise ConfigError("--top-k applies to explanations; add --explain")
     reporter = RichReporter()
     try:
-        result = predict_file(cfg, source, output, model=model, reporter=reporter)
+        result = predict_file(
+            cfg, source, output, model=model, reporter=reporter, explain=explain, top_k=top_k
+        )
     finally:
         reporter.close()
     err.print(
@@ -624,6 +637,70 @@ def predict(
         highlight=False,
     )
     out.print(str(result.output))
+
+
+@app.command()
+@handles_errors
+def explain(
+    model: Annotated[
+        str | None, typer.Argument(help="Alias, version, run id or model URI (default: champion).")
+    ] = None,
+    row: Annotated[int, typer.Option(help="Row of the file, 1 = first under the header.")] = 1,
+    file: Annotated[
+        Path | None, typer.Option(help="CSV, Parquet or JSON-lines file (default: data.source).")
+    ] = None,
+    top_k: Annotated[int, typer.Option(min=1, help="Columns shown, largest first.")] = 15,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Why the model predicted what it did for one row: a bar per input column."""
+    from loopml.workflows.explain import explain_row
+
+    cfg = _load(config, set_)
+    with err.status("Explaining…"):
+        found = explain_row(cfg, model=model, source=file, row=row)
+    print_explanation(found, top_k)
+
+
+def print_explanation(found: Any, top_k: int) -> None:
+    """The row's prediction, then one bar per column (green raises the output, red lowers)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    e = found.explanation
+    out.print(
+        f"[bold]{escape(found.model)}[/], row {found.row} of {escape(str(found.source))}: "
+        f"prediction [bold]{escape(str(found.prediction))}[/]"
+        + (
+            " (" + ", ".join(f"{escape(k)}: {v:.3f}" for k, v in found.probabilities.items()) + ")"
+            if found.probabilities
+            else ""
+        ),
+        highlight=False,
+    )
+    out.print(f"Explained: {escape(e.note)}", highlight=False)
+    out.print(f"Method: {escape(e.method)}", highlight=False)
+    ranked = e.ranked(0, top_k)
+    widest = max((abs(v) for _, v in ranked), default=0.0) or 1.0
+    table = Table(box=None, pad_edge=False)
+    for name, justify in (("column", "left"), ("value", "left"), ("contribution", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("", justify="left")
+    for column, value in ranked:
+        bar = Text("█" * max(1, round(20 * abs(value) / widest)) if value else "")
+        bar.stylize("green" if value > 0 else "red")
+        shown = str(found.values.get(column, ""))
+        table.add_row(escape(column), escape(shown[:40]), f"{value:+.4f}", bar)
+        for word, weight in (e.words.get(column) or [{}])[0].items():
+            table.add_row("", f"  '{escape(word)}'", f"{weight:+.4f}", "")
+    out.print(table)
+    rest = len(e.columns) - len(ranked)
+    base, output = e.base_values[0], e.outputs[0]
+    out.print(
+        f"base value {base:+.4f} + contributions {output - base:+.4f} = output {output:+.4f} "
+        f"({e.space})" + (f"; {rest} more column(s) not shown (--top-k)" if rest > 0 else ""),
+        highlight=False,
+    )
 
 
 def _promote_after(cfg: ProjectConfig, result: Any, reporter: RichReporter) -> Any:

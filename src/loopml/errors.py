@@ -75,3 +75,8 @@ def storage_error(exc: BaseException, path: object = None) -> StorageError | Non
                 return StorageError(f"{where}: {problem}; {fix}")
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+class NotExplainableError(LoopmlError):
+    """A model has no explainer here (HTTP 422 from ``/explain``); the message names the
+    model kind, why, and the fix."""

@@ -94,12 +94,16 @@ class BoosterModel(BaseEstimator):
         return np.asarray(self.classes_)[self.predict_proba(X).argmax(axis=1)]
 
     def _raw_predict(self, X: Any) -> Any:
-        booster = self.__dict__.get("_booster") or self._load_booster()
+        booster = self.booster()
         if self.library == "lightgbm":
             return booster.predict(as_dense(X))
         import xgboost
 
         return booster.predict(xgboost.DMatrix(as_dense(X)))
+
+    def booster(self) -> Any:
+        """The library's own fitted booster (``lightgbm.Booster`` or ``xgboost.Booster``)."""
+        return self.__dict__.get("_booster") or self._load_booster()
 
     def _load_booster(self) -> Any:
         load = _load_lightgbm if self.library == "lightgbm" else _load_xgboost

@@ -218,3 +218,52 @@ class CategoryText(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
         return input_features
+
+
+def feature_sources(preprocessor: ColumnTransformer) -> list[str]:
+    """The input column behind each output feature of a fitted ``build_preprocessor``.
+
+    Returns a list of length ``n_features_out`` (the width of ``preprocessor.transform``):
+    a numeric column and its missing-value indicator, every one-hot category of a column,
+    every TF-IDF term of a text column and the time line and cycles of a date all map to
+    the column they came from. Raises ``ValueError`` for a branch it does not know (a
+    preprocessor not built here).
+    """
+    widths = preprocessor.output_indices_
+    sources = np.empty(max((s.stop for s in widths.values()), default=0), dtype=object)
+    for name, branch, columns in preprocessor.transformers_:
+        piece = widths.get(name, slice(0, 0))
+        if piece.stop == piece.start:
+            continue
+        found = _branch_sources(branch, [str(c) for c in columns], piece.stop - piece.start)
+        if len(found) != piece.stop - piece.start:
+            raise ValueError(f"branch {name!r}: {len(found)} sources for {piece} features")
+        sources[piece] = found
+    return [str(s) for s in sources]
+
+
+def text_terms(preprocessor: ColumnTransformer) -> dict[str, tuple[slice, np.ndarray]]:
+    """Text column -> (its slice of the output features, the TF-IDF term of each)."""
+    terms: dict[str, tuple[slice, np.ndarray]] = {}
+    for name, branch, columns in preprocessor.transformers_:
+        if isinstance(branch, Pipeline) and "tfidf" in branch.named_steps:
+            vocabulary = branch.named_steps["tfidf"].get_feature_names_out()
+            terms[str(columns[0])] = (preprocessor.output_indices_[name], vocabulary)
+    return terms
+
+
+def _branch_sources(branch: Any, columns: list[str], width: int) -> list[str]:
+    if len(columns) == 1:  # a text column (every term), or a branch of one column
+        return columns * width
+    steps = branch.named_steps if isinstance(branch, Pipeline) else {}
+    if "impute" in steps and "scale" in steps:  # numeric: values, then missing indicators
+        names = steps["impute"].get_feature_names_out(columns)
+        return [str(n).removeprefix("missingindicator_") for n in names]
+    if "one_hot" in steps:  # tags that no category name can contain place each output
+        tags = [f"\x1f{i}\x1f" for i in range(len(columns))]
+        names = steps["one_hot"].get_feature_names_out(tags)
+        return [columns[int(str(n).split("\x1f")[1])] for n in names]
+    if "encode" in steps:  # dates: one time line each, then sine and cosine per cycle
+        encoder, size = steps["encode"], len(steps["encode"].parts)
+        return columns + [columns[i // size] for i in encoder.periodic_columns() for _ in (0, 1)]
+    raise ValueError(f"unknown preprocessing branch {type(branch).__name__}")

@@ -16,6 +16,7 @@ from loopml.config import Task
 from loopml.core.data.contract import ColumnRule, DataContract
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation.threshold import Threshold, apply
+from loopml.core.explain import Explainer, Explanations
 from loopml.errors import PredictionInputError
 
 
@@ -49,6 +50,7 @@ class ScoringModel:
     uri: str | None = None
     threshold: Threshold | None = None  # classifiers: abstain or fall back below it
     contract: DataContract | None = None  # how raw values are read; from the roles if None
+    background: pd.DataFrame | None = None  # training rows the explainers measure against
 
     def __post_init__(self) -> None:
         if self.contract is None:  # a model logged before data contracts: read by role
@@ -70,6 +72,27 @@ class ScoringModel:
         if self.task != "classification" or not hasattr(self.pipeline, "predict_proba"):
             raise PredictionInputError(f"model {self.describe()} gives no class probabilities")
         return np.asarray(self.pipeline.predict_proba(self.conform(frame)))
+
+    def explainer(self) -> Explainer:
+        """The model's explainer, prepared on first use and kept (see ``core.explain``).
+
+        Raises ``NotExplainableError`` naming the model kind and the fix."""
+        cached = self.__dict__.get("_explainer")
+        if cached is None:
+            note = ""
+            if self.threshold is not None and self._gives_proba():
+                note = (
+                    f"; the confidence threshold (min_confidence {self.threshold.min_confidence:g})"
+                    " applies to the probabilities afterwards"
+                )
+            cached = Explainer(self.pipeline, self.task, self.feature_names, self.background, note)
+            self.__dict__["_explainer"] = cached
+        return cached
+
+    def explain(self, frame: pd.DataFrame) -> Explanations:
+        """Attributions of each row of ``frame`` (read by the data contract) to the model's
+        input columns: the function every entry point (serving, batch, CLI) calls."""
+        return self.explainer().explain(self.conform(frame))
 
     def describe(self) -> str:
         if self.name and self.version:

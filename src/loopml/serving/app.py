@@ -19,12 +19,13 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from fastapi import FastAPI, Request, Response
 
 from loopml import __version__
 from loopml.config import ProjectConfig, ServeConfig
 from loopml.core.scoring import ScoringModel
-from loopml.errors import PredictionInputError
+from loopml.errors import NotExplainableError, PredictionInputError
 from loopml.serving import openapi, protocols
 from loopml.serving.auth import RequireToken, TokenCheck
 from loopml.serving.deployment import Deployment, deploy
@@ -304,7 +305,7 @@ def _metrics(state: ServingState) -> Response:
 # --- prediction endpoints ---
 
 Parse = Callable[[bytes, str | None, InputSchema], Parsed]
-Respond = Callable[[Deployment, Scored, str, Parsed], bytes]
+Respond = Callable[[Deployment, Scored, str, Parsed, dict[str, Any] | None], bytes]
 ErrorBody = Callable[[str, int], bytes]
 
 
@@ -314,6 +315,9 @@ def _prediction_routes(app: FastAPI, state: ServingState) -> None:
 
     async def predict(request: Request) -> Response:
         return await _serve(state, request, "predict", protocols.loopml_columns, _loopml, _detail)
+
+    async def explain(request: Request) -> Response:
+        return await _serve(state, request, "explain", protocols.loopml_columns, _loopml, _detail)
 
     async def invocations(request: Request) -> Response:
         return await _serve(
@@ -349,6 +353,14 @@ def _prediction_routes(app: FastAPI, state: ServingState) -> None:
             predict,
             "POST",
             "loopml protocol: records in; predictions, probabilities, abstained out.",
+            openapi.predict_body(record, limits.max_rows),
+        ),
+        (
+            "/explain",
+            explain,
+            "POST",
+            "loopml protocol with attributions: the /predict body in; predictions and, per row, "
+            "base_value, output, space and contributions per input column out (?top_k=K).",
             openapi.predict_body(record, limits.max_rows),
         ),
         (
@@ -396,6 +408,7 @@ async def _serve(
     status, submitted = 500, False
     try:
         request_id = _request_id(request)
+        explain, top_k = explain_options(request, endpoint)
         async with asyncio.timeout(state.settings.limits.request_timeout_s):
             body = await _read_body(request, state.settings.limits.max_body_bytes)
             parsed = parse(body, request.headers.get("content-type"), deployment.schema)
@@ -403,7 +416,12 @@ async def _serve(
             deployment.batcher.arriving -= 1
             submitted = True
             scored = await deployment.batcher.score(columns)
-        content = respond(deployment, scored, request_id, parsed)
+            explained = (
+                await deployment.batcher.run(explained_body, deployment, columns, top_k)
+                if explain
+                else None
+            )
+        content = respond(deployment, scored, request_id, parsed, explained)
         status = 200
         latency = (time.perf_counter() - started) * 1000
         call = _Call(deployment, role, endpoint, request_id, arrived)
@@ -418,9 +436,10 @@ async def _serve(
         return Response(
             content, media_type="application/json", headers={"x-request-id": request_id}
         )
-    except PredictionInputError as exc:
+    except (PredictionInputError, NotExplainableError) as exc:
         status = _status_of(exc, endpoint)
-        content = _field_detail(exc) if endpoint == "predict" else error_body(str(exc), status)
+        loopml_shape = endpoint in ("predict", "explain")
+        content = _field_detail(exc) if loopml_shape else error_body(str(exc), status)
         return Response(content, status_code=status, media_type="application/json")
     except TimeoutError:
         status = 408
@@ -437,12 +456,48 @@ async def _serve(
         metrics.observe(endpoint, status, time.perf_counter() - started)
 
 
-def _status_of(exc: PredictionInputError, endpoint: str) -> int:
+def _status_of(exc: PredictionInputError | NotExplainableError, endpoint: str) -> int:
     if isinstance(exc, BodyTooLarge | RowsTooMany):
         return 413
     if isinstance(exc, protocols.UnsupportedMediaType):
         return 415
-    return 422 if endpoint == "predict" else 400
+    if isinstance(exc, NotExplainableError):
+        return 422
+    return 422 if endpoint in ("predict", "explain") else 400
+
+
+def explain_options(request: Request, endpoint: str) -> tuple[bool, int | None]:
+    """``?explain=true`` (implied on /explain) and ``?top_k=K``, checked: a bad value is a 4xx."""
+    query = request.query_params
+    always = endpoint == "explain"
+    if endpoint == "v2_infer" and ("explain" in query or "top_k" in query):
+        raise PredictionInputError(
+            "explain is not part of the Open Inference Protocol here; use POST /explain, or "
+            "/predict?explain=true or /invocations?explain=true"
+        )
+    flag = query.get("explain", "true" if always else "false").strip().lower()
+    if flag not in ("true", "false", "1", "0"):
+        raise PredictionInputError(f"explain={flag!r}: use explain=true or explain=false")
+    explain = always or flag in ("true", "1")
+    raw = query.get("top_k")
+    if raw is None:
+        return explain, None
+    if not raw.isdigit() or int(raw) < 1:
+        raise PredictionInputError(f"top_k={raw!r}: use a whole number of columns, 1 or more")
+    if not explain:
+        raise PredictionInputError(
+            "top_k applies to explanations; add explain=true or use /explain"
+        )
+    return explain, int(raw)
+
+
+def explained_body(deployment: Deployment, columns: Columns, top_k: int | None) -> dict[str, Any]:
+    """``explanations`` (one object per row) and ``explainer`` (what is explained, how) for
+    a response; runs in the model thread, on the sklearn pipeline (not the ONNX graph)."""
+    model = deployment.loaded.model
+    frame = pd.DataFrame({name: columns[name] for name in model.feature_names})
+    found = model.explainer().explain(frame)
+    return {"explanations": found.records(top_k), "explainer": found.about()}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -543,17 +598,35 @@ def _log(
 # --- per-protocol bodies ---
 
 
-def _loopml(deployment: Deployment, scored: Scored, request_id: str, parsed: Parsed) -> bytes:
+def _loopml(
+    deployment: Deployment,
+    scored: Scored,
+    request_id: str,
+    parsed: Parsed,
+    explained: dict[str, Any] | None,
+) -> bytes:
     return protocols.loopml_response(
-        scored, deployment.classes, deployment.info, request_id, parsed.ids
+        scored, deployment.classes, deployment.info, request_id, parsed.ids, explained
     )
 
 
-def _mlflow(deployment: Deployment, scored: Scored, request_id: str, parsed: Parsed) -> bytes:
-    return protocols.mlflow_response(scored)
+def _mlflow(
+    deployment: Deployment,
+    scored: Scored,
+    request_id: str,
+    parsed: Parsed,
+    explained: dict[str, Any] | None,
+) -> bytes:
+    return protocols.mlflow_response(scored, explained)
 
 
-def _oip(deployment: Deployment, scored: Scored, request_id: str, parsed: Parsed) -> bytes:
+def _oip(
+    deployment: Deployment,
+    scored: Scored,
+    request_id: str,
+    parsed: Parsed,
+    explained: dict[str, Any] | None,
+) -> bytes:
     return protocols.oip_response(
         scored, deployment.name, deployment.version, request_id, deployment.regression
     )
@@ -569,7 +642,7 @@ def _detail(message: str, status: int) -> bytes:
     )
 
 
-def _field_detail(exc: PredictionInputError) -> bytes:
+def _field_detail(exc: PredictionInputError | NotExplainableError) -> bytes:
     """FastAPI's validation-error shape: {"detail": [{"loc", "msg", "type"}]}."""
     errors = exc.errors if isinstance(exc, FieldErrors) else [exc]
     detail = []

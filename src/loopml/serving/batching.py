@@ -14,9 +14,12 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from loopml.serving.engine import Engine, Scored, concat_columns
 from loopml.serving.schema import Columns, rows_of
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,6 +69,10 @@ class MicroBatcher:
         self._pending.append(_Pending(columns, rows_of(columns), future))
         self._wake.set()
         return await future
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` in the model thread, after the batches queued before it."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work, *args)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

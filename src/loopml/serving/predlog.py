@@ -20,7 +20,7 @@ Table ``loopml_predictions`` (one row per request and model that scored it):
 | model_name, model_version | text | the registered model that scored it |
 | role | text | ``champion``, ``canary`` (challenger answered) or ``shadow`` (not returned) |
 | engine | text | ``onnx`` or ``native`` |
-| endpoint | text | ``predict``, ``invocations`` or ``v2_infer`` |
+| endpoint | text | ``predict``, ``explain``, ``invocations`` or ``v2_infer`` |
 | n_rows | integer | rows in the request |
 | inputs | text | JSON object: column -> list of values |
 | outputs | text | JSON object: predictions, probabilities (or null), abstained |

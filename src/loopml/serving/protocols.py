@@ -106,9 +106,11 @@ def loopml_response(
     model: dict[str, Any],
     request_id: str,
     ids: dict[str, list[Any]],
+    explained: dict[str, Any] | None = None,
 ) -> bytes:
     """Predictions, probabilities, abstained; with ``ids`` (the model's id columns as sent,
-    one object per row) when the model has id columns."""
+    one object per row) when the model has id columns; with ``explained`` (explanations
+    and explainer) when asked for."""
     probabilities = None
     if scored.probabilities is not None:
         labels = [str(c) for c in classes]
@@ -125,7 +127,7 @@ def loopml_response(
         body["ids"] = [
             dict(zip(names, row, strict=True)) for row in zip(*ids.values(), strict=True)
         ]
-    body |= {"model": model, "request_id": request_id}
+    body |= (explained or {}) | {"model": model, "request_id": request_id}
     return orjson.dumps(body)
 
 
@@ -236,8 +238,8 @@ def _csv_sep(text: str, trained: str, quotechar: str, schema: InputSchema) -> st
 _CSV_SEPS = (",", ";", "\t", "|")
 
 
-def mlflow_response(scored: Scored) -> bytes:
-    return orjson.dumps({"predictions": _plain(scored.predictions)})
+def mlflow_response(scored: Scored, explained: dict[str, Any] | None = None) -> bytes:
+    return orjson.dumps({"predictions": _plain(scored.predictions)} | (explained or {}))
 
 
 def mlflow_error(message: str, code: str = "BAD_REQUEST") -> bytes:

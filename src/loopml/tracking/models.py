@@ -19,6 +19,7 @@ from loopml.core.data.contract import without_contract
 from loopml.core.evaluation.threshold import Threshold
 from loopml.core.scoring import ColumnSpec, ScoringModel
 from loopml.errors import ModelNotFoundError, TrackingError
+from loopml.tracking.background import read_background
 from loopml.tracking.compiled import read_compiled
 
 SAFE_PREFIXES = (
@@ -85,6 +86,7 @@ def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedMo
     pipeline, contract = without_contract(_load_skops(local, meta["loopml"]))
     model = _scoring_model(pipeline, meta["loopml"], uri, name, version, info.run_id)
     model.contract = contract or model.contract
+    model.background = read_background(local)
     compiled, note = read_compiled(local)
     return LoadedModel(model, compiled, note)
 

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from loopml.config import TrackingConfig
 from loopml.core.data.contract import CONTRACT_FILE, DataContract, with_contract
 from loopml.errors import ModelNotFoundError, TrackingError
+from loopml.tracking.background import write_background
 from loopml.tracking.compiled import compile_model, compiled_metrics
 
 KIND_TAG = "loopml.kind"
@@ -364,6 +365,7 @@ def _log_model(record: RunRecord) -> str:
         signature.inputs = Schema([ColSpec(AnyType(), str(c)) for c in record.model_input.columns])
     with tempfile.TemporaryDirectory(prefix="loopml-onnx-") as folder:
         extra_files = compile_model(record, Path(folder))
+        extra_files.append(str(write_background(record.model_input, Path(folder))))
         if record.contract is not None:
             contract_file = Path(folder) / CONTRACT_FILE
             contract_file.write_text(json.dumps(record.contract.as_dict(), indent=2))

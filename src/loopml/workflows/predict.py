@@ -38,6 +38,7 @@ from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.events import Reporter, SilentReporter
 
 T = TypeVar("T")
+EXPLAIN_CHUNK_ROWS = 2_000  # rows per chunk with --explain: explaining is the slow part
 FILE_FIX = "correct the cell or leave it empty (the model reads it as missing)"
 
 
@@ -71,8 +72,16 @@ def predict_file(
     *,
     model: str | None = None,
     reporter: Reporter | None = None,
+    explain: bool = False,
+    top_k: int | None = None,
 ) -> PredictResult:
-    """Score ``source`` chunk by chunk; the output appears only when every row is scored."""
+    """Score ``source`` chunk by chunk; the output appears only when every row is scored.
+
+    With ``explain``, each row also gets its attributions (``core.explain``): base_value,
+    explained_output and a ``contribution_<column>`` per input column, or the ``top_k``
+    largest as ``top<i>_column``/``top<i>_contribution``. Raises ``NotExplainableError``
+    (before anything is written) for a model with no explainer.
+    """
     reporter = reporter or SilentReporter()
     if not source.is_file():
         raise DataError(f"{source}: no such file; pass a CSV or Parquet file to score")
@@ -93,10 +102,17 @@ def predict_file(
     )
     if found is not None:
         reporter.stage(found.describe(str(source)))
-    if cfg.compute.backend == "ray":
+    if explain:
+        explainer = _model_of(scorer).explainer()  # a model with none fails here, in one line
+        reporter.stage(
+            f"Explaining with {explainer.method}, {'exact' if explainer.exact else 'approximate'}"
+            f", in chunks of {min(cfg.batch.chunk_rows, EXPLAIN_CHUNK_ROWS):,} rows"
+            + (" on this machine (compute.backend=ray scores only)" if where else "")
+        )
+    if cfg.compute.backend == "ray" and not explain:
         rows = _predict_on_ray(scorer, source, output, out_kind, cfg, reporter, found)
     else:
-        chunks = _scored_chunks(scorer, source, cfg, reporter, found)
+        chunks = _scored_chunks(scorer, source, cfg, reporter, found, explain, top_k)
         scored = _ahead(chunks)  # scores while it writes
         rows = _write_atomically(output, out_kind, scored)
     ids = tuple(c for c in scorer.id_columns)
@@ -143,14 +159,20 @@ def _scored_chunks(
     cfg: ProjectConfig,
     reporter: Reporter,
     found: CsvDialect | None = None,
+    explain: bool = False,
+    top_k: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     done, total = 0, _row_count(source)
-    chunks = _read_chunks(source, cfg.batch.chunk_rows, found)
+    chunk_rows = min(cfg.batch.chunk_rows, EXPLAIN_CHUNK_ROWS) if explain else cfg.batch.chunk_rows
+    chunks = read_chunks(source, chunk_rows, found)
     for chunk in _ahead(chunks):  # reads while it scores
         scored = score_chunk(scorer, chunk, source, first_row=done + 1)
+        if explain:
+            found_now = _model_of(scorer).explain(chunk).frame(top_k)
+            scored = pd.concat([scored, found_now.set_axis(scored.index)], axis=1)
         yield scored
         done += len(chunk)
-        reporter.progress("rows scored", done, total or done)
+        reporter.progress("rows explained" if explain else "rows scored", done, total or done)
 
 
 def score_chunk(
@@ -193,7 +215,7 @@ def _predict_on_ray(
     """Score through Ray Data's ``map_batches``; the driver writes the ordered batches."""
     from loopml.compute import ray_data
 
-    first = next(_read_chunks(source, 100, found), None)
+    first = next(read_chunks(source, 100, found), None)
     if first is not None:  # a wrong column fails here, in one line, before Ray starts
         score_chunk(scorer, first, source, first_row=1)
     with ray_data.ray_session(cfg.compute):
@@ -216,7 +238,7 @@ def _located(
         yield from batches
     except DataContractError:
         done = 0
-        for chunk in _read_chunks(source, chunk_rows, found):
+        for chunk in read_chunks(source, chunk_rows, found):
             read_placed(scorer, chunk, source, first_row=done + 1)
             done += len(chunk)
         raise
@@ -232,7 +254,7 @@ def _counted(
         reporter.progress("rows scored", done, total or done)
 
 
-def _read_chunks(
+def read_chunks(
     source: Path, chunk_rows: int, found: CsvDialect | None = None
 ) -> Iterator[pd.DataFrame]:
     """Chunks of ``source`` as written: CSV cells as text (in ``found``, detected if None),
