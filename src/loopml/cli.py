@@ -336,8 +336,9 @@ def _print_leaderboard(result: Any) -> None:
         err.print(f"Learning curve: {result.learning_curve}", highlight=False)
     test, base = result.test, result.baseline_test
     err.print(
-        f"Test {result.metric}: [bold]{_num(test.selection)}[/] ({result.winner}) vs "
-        f"{_num(base.selection)} (baseline)",
+        f"Test {result.metric}: [bold]{_num(test.selection)}[/] ({escape(result.winner)}) vs "
+        f"{_num(base.selection)} (baseline)"
+        + "".join(f", {_num(v)} (rule {escape(n)})" for n, v in result.rules_test.items()),
         highlight=False,
     )
     reg = result.registered

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from loopml.config import BehavioralTest, EvaluationConfig, GateConfig, Task
-from loopml.core import training
+from loopml.config import BehavioralTest, EvaluationConfig, GateConfig, RuleConfig, Task
+from loopml.core import rules, training
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.data.split import Splits
 from loopml.core.evaluation import behavioral, gate, inspection, metrics, significance, slices
@@ -98,6 +99,7 @@ class Evaluation:
     importance: list[Importance] = field(default_factory=list)
     learning: LearningCurve | None = None
     notes: list[str] = field(default_factory=list)
+    rules: dict[str, float] = field(default_factory=dict)  # rule -> test selection metric
 
     def gate_inputs(self) -> gate.GateInputs:
         return gate.GateInputs(
@@ -111,6 +113,7 @@ class Evaluation:
             comparison_problem=self.comparison_problem,
             comparison_scope=self.comparison_scope,
             behavioral=self.behavioral,
+            rules=self.rules,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -134,6 +137,7 @@ class Evaluation:
             "behavioral": [r.as_dict() for r in self.behavioral],
             "importance": [i.__dict__ for i in self.importance],
             "notes": self.notes,
+            "rules": {k: _plain(v) for k, v in self.rules.items()},
         }
 
 
@@ -145,8 +149,10 @@ def assess(
     *,
     champion: Champion | None = None,
     full: bool = True,
+    rule_baselines: Mapping[str, RuleConfig] | None = None,
 ) -> Evaluation:
-    """Metrics, slices, calibration, threshold, overfitting, champion comparison, behavior."""
+    """Metrics, slices, calibration, threshold, overfitting, champion comparison, behavior,
+    and the test score of each rule of ``rule_baselines`` (``models.rules``)."""
     model, test = subject.model, subject.splits.test
     y = test[subject.target].to_numpy()
     scored = score(model, test)
@@ -165,6 +171,7 @@ def assess(
         _add_classification(found, model, y, scored, classes)
     _add_slices(found, subject, settings, y, scored, classes)
     _add_champion(found, subject, gate_cfg, champion, y, scored, classes)
+    found.rules = _rule_scores(subject, rule_baselines or {}, y, classes)
     found.behavioral = [behave(model, t, test, subject.seed) for t in tests]
     if full:
         _add_inspection(found, subject, settings, y, scored, classes)
@@ -229,6 +236,23 @@ def _add_slices(
         margin = WEAK_MAE_SHARE if regression else WEAK_ACCURACY_POINTS
     found.weak_slices = slices.flag_weak(found.slices, overall, metric, margin, relative=regression)
     found.slice_masks = listed
+
+
+def _rule_scores(
+    subject: Subject, baselines: Mapping[str, RuleConfig], y: np.ndarray, classes: list[Any]
+) -> dict[str, float]:
+    """Each rule's selection metric on the test rows (fitted on train: it learns the classes)."""
+    features, train = list(subject.roles.features), subject.splits.train
+    test = subject.model.conform(subject.splits.test)
+    found = {}
+    for name, rule in baselines.items():
+        model = rules.make(name, rule, subject.model.task).fit(
+            train[features], train[subject.target]
+        )
+        predicted, proba = training.predict(model, test[features], subject.model.task)
+        own = list(getattr(model, "classes_", classes))
+        found[name] = metrics.score_safely(subject.metric, y, predicted, proba, own)
+    return found
 
 
 def _add_champion(
