@@ -40,6 +40,10 @@ config_app = typer.Typer(help="Inspect loopml.yaml.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 log_app = typer.Typer(help="Look after the prediction log.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
+data_app = typer.Typer(
+    help="Improve the data: rows whose label is likely wrong.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
 
 # Off a terminal (pipes, CI, CliRunner) Rich would wrap at 80 columns and split one-line
 # messages; keep lines whole and give tables room instead.
@@ -336,8 +340,9 @@ def _print_leaderboard(result: Any) -> None:
         err.print(f"Learning curve: {result.learning_curve}", highlight=False)
     test, base = result.test, result.baseline_test
     err.print(
-        f"Test {result.metric}: [bold]{_num(test.selection)}[/] ({result.winner}) vs "
-        f"{_num(base.selection)} (baseline)",
+        f"Test {result.metric}: [bold]{_num(test.selection)}[/] ({escape(result.winner)}) vs "
+        f"{_num(base.selection)} (baseline)"
+        + "".join(f", {_num(v)} (rule {escape(n)})" for n, v in result.rules_test.items()),
         highlight=False,
     )
     reg = result.registered
@@ -778,6 +783,43 @@ def evaluate(
     err.print(f"Report: {result.report} (logged to run {result.run_id})", highlight=False)
     _open(result.report, open_)
     out.print(str(result.report))
+
+
+@data_app.command("issues")
+@handles_errors
+def data_issues(
+    model: ModelArgument = None,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write every issue to this CSV file."),
+    ] = None,
+    top: Annotated[int, typer.Option(help="Rows shown in the terminal table.")] = 20,
+) -> None:
+    """Rows whose given label is likely wrong (out-of-fold, cleanlab), most likely first."""
+    from loopml.workflows.issues import find_issues
+
+    result = _reported(find_issues, _load(config, set_), model, output=output)
+    table = result.table
+    shown = Table(
+        title=escape(
+            f"{len(table):,} likely label issues in {result.rows:,} rows "
+            f"({result.model}, {result.folds}-fold out-of-fold predictions)"
+        ),
+        title_justify="left",
+        caption=f"showing the top {min(top, len(table))}; -o FILE writes all"
+        if len(table)
+        else None,
+        caption_justify="left",
+    )
+    for column in table.columns:
+        shown.add_column(escape(str(column)), overflow="fold")
+    for _, row in table.head(top).iterrows():
+        shown.add_row(*(escape(str(v)) for v in row))
+    out.print(shown)
+    if output is not None:
+        err.print(f"Wrote {len(table):,} rows to {output}", highlight=False)
 
 
 def _print_evaluation(label: str, ev: Any, decision: Any) -> None:

@@ -26,7 +26,8 @@ _COLUMNS = (
 
 
 def leaderboard(result: Any) -> Table:
-    """Candidates, best first on validation; the baseline last; the fairness line as caption.
+    """Candidates, best first on validation; then the rules (models.rules) and the baseline;
+    the fairness line as caption.
 
     ``train`` beside ``validation`` shows the overfitting gap; latency and size show what
     the accuracy costs to serve.
@@ -58,10 +59,16 @@ def _ordered(result: Any) -> list[Any]:
     rows = list(result.leaderboard)
     baseline, others = rows[:1], rows[1:]
     higher = METRICS[result.metric].higher_is_better
-    ok = [r for r in others if not math.isnan(r.validation_score)]
-    failed = [r for r in others if math.isnan(r.validation_score)]
-    ok.sort(key=lambda r: -r.validation_score if higher else r.validation_score)
-    return ok + failed + baseline
+
+    def best_first(entries: list[Any]) -> list[Any]:
+        ok = [r for r in entries if not math.isnan(r.validation_score)]
+        failed = [r for r in entries if math.isnan(r.validation_score)]
+        ok.sort(key=lambda r: -r.validation_score if higher else r.validation_score)
+        return ok + failed
+
+    rules = [r for r in others if getattr(r, "kind", "candidate") == "rule"]
+    candidates = [r for r in others if r not in rules]
+    return best_first(candidates) + best_first(rules) + baseline
 
 
 def _cells(row: Any) -> list[str]:

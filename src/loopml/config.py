@@ -171,6 +171,26 @@ class SplitConfig(_Strict):
         return self
 
 
+Value = str | int | float | bool
+
+
+class RuleConfig(_Strict):
+    """A rule baseline: where ``when`` holds, ``then``, elsewhere ``else``.
+
+    ``when`` is a pandas expression over the feature columns (``DataFrame.eval`` /
+    ``DataFrame.query`` syntax; backticks around names with spaces). ``then`` and ``else``
+    are class labels, or for regression numbers or expressions (``"fare * 1.1"``).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+    when: str = Field(description='pandas expression, e.g. "`mean area` > 700".')
+    then: Value = Field(description="Label (or number / expression) where `when` holds.")
+    else_: Value = Field(alias="else", description="Label (or number / expression) elsewhere.")
+
+
 class ModelsConfig(_Strict):
     candidates: dict[str, dict[str, Any]] | None = Field(
         None,
@@ -178,6 +198,26 @@ class ModelsConfig(_Strict):
         "a list is a choice, {low, high, log} a range, {} the catalog's default space.",
     )
     ensemble: EnsembleConfig = Field(default_factory=lambda: EnsembleConfig())
+    rules: dict[str, RuleConfig] = Field(
+        default_factory=dict,
+        description="Rule baselines by name, scored on the same splits as the candidates and "
+        "listed in the leaderboard beside the majority baseline.",
+    )
+    register_rule: str | None = Field(
+        None,
+        description="Tune no candidate: register this rule (a name under models.rules) as the "
+        "model, to serve it before any training.",
+    )
+
+    @model_validator(mode="after")
+    def _known_rule(self) -> ModelsConfig:
+        if self.register_rule is not None and self.register_rule not in self.rules:
+            known = ", ".join(self.rules) or "none declared"
+            raise ValueError(
+                f"register_rule '{self.register_rule}' is not a rule under models.rules "
+                f"({known}); declare it there or fix the name"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -360,6 +400,16 @@ class ProjectConfig(_Strict):
         if self.train.distributed:
             return "train.distributed trains once on the training split, not"
         return ""
+
+    @model_validator(mode="after")
+    def _rules_to_beat(self) -> ProjectConfig:
+        if self.gate.beat_rules and not self.models.rules:
+            raise ValueError(
+                "gate.beat_rules is true but models.rules declares no rule; add one "
+                '(e.g. models.rules.big: {when: "`mean area` > 700", then: malignant, '
+                "else: benign}) or set gate.beat_rules: false"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refit_possible(self) -> ProjectConfig:
@@ -548,6 +598,11 @@ class GateConfig(_Strict):
     )
     beat_champion: BeatChampionConfig | None = Field(default_factory=BeatChampionConfig)
     behavioral: Literal["must_pass", "report"] = "must_pass"
+    beat_rules: bool = Field(
+        False,
+        description="The model must score better than every rule of models.rules on the test "
+        "split (the selection metric).",
+    )
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")

@@ -27,6 +27,7 @@ import pandas as pd
 from loopml.config import Task
 from loopml.core.evaluation.threshold import apply
 from loopml.core.features import CalendarFeatures, category_key
+from loopml.core.rules import is_rule
 from loopml.core.scoring import ColumnSpec, ScoringModel
 
 MISSING_CATEGORY = "\x1floopml:missing\x1f"
@@ -81,6 +82,12 @@ def compile_pipeline(
 ) -> tuple[CompiledModel | None, ParityReport]:
     """Convert ``pipeline`` and check parity on ``check_rows``; never raises."""
     started = time.perf_counter()
+    if is_rule(pipeline):
+        return None, _failed(
+            "not compiled: a rule (models.rules) is a pandas expression with no ONNX form; "
+            "the native engine serves it",
+            started,
+        )
     try:
         onnx_bytes, inputs = convert(pipeline, columns, task, classes)
     except Exception as exc:  # converters raise anything; the reason is what matters

@@ -58,6 +58,7 @@ class Fitted:
     search_seconds: float = 0.0
     latency_ms: float = math.nan  # prediction time per row, on the validation split
     size_bytes: int = 0  # the fitted pipeline, pickled
+    kind: str = "candidate"  # baseline | candidate | rule (models.rules: listed, never picked)
 
 
 def fit_candidate(problem: Problem, candidate: Candidate) -> Fitted:
@@ -119,8 +120,16 @@ def footprint(model: Any, features: pd.DataFrame, task: Task) -> tuple[float, in
 
 
 def pick_best(fitted: list[Fitted], metric: metrics.Metric) -> Fitted:
-    """The candidate with the best validation score; ties go to the one listed first."""
-    usable = [f for f in fitted if f.pipeline is not None and not math.isnan(f.validation_score)]
+    """The candidate with the best validation score; ties go to the one listed first.
+
+    Rules (``kind == "rule"``) are listed beside the candidates but never picked; a rule
+    becomes the model only through ``models.register_rule``.
+    """
+    usable = [
+        f
+        for f in fitted
+        if f.kind != "rule" and f.pipeline is not None and not math.isnan(f.validation_score)
+    ]
     if not usable:
         return fitted[0]
     sign = 1.0 if metric.higher_is_better else -1.0

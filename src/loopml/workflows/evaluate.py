@@ -137,6 +137,7 @@ def measure(
         cfg.gate,
         champion=champion_of(cfg, tracker),
         full=full,
+        rule_baselines=cfg.models.rules,
     )
 
 

@@ -9,6 +9,7 @@ with a child per candidate and a grandchild per trial, a registered challenger.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +18,12 @@ import pandas as pd
 
 import loopml
 from loopml.config import ProjectConfig, Task
-from loopml.core import learning_curve, training
+from loopml.core import learning_curve, rules, training
 from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import fitted_rows, metrics
 from loopml.core.scoring import column_specs
-from loopml.errors import LoopmlError
+from loopml.errors import ConfigError, LoopmlError
 from loopml.reports import plots
 from loopml.tracking.store import (
     FINGERPRINT_TAG,
@@ -67,6 +68,7 @@ class TrainResult:
     registered: Registered | None = None
     fairness: str = ""
     learning_curve: str | None = None  # the one-line reading
+    rules_test: dict[str, float] = field(default_factory=dict)  # rule -> test selection metric
 
 
 def train(
@@ -95,26 +97,28 @@ def _train(
     finalize.check_settings(cfg, data, metric)
     if cfg.train.distributed:  # bad settings fail first
         distributed.candidates(cfg, data.task)
+        _no_rules_on_ray(cfg, reporter)
     else:
         tune.settings(cfg, data, metric), tune.specs(cfg, data.task)
+    rules.check(cfg.models.rules, data.frame, list(data.roles.features), data.target, data.task)
     reporter.stage(f"Opening the tracking store {cfg.tracking.uri}")
     tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
     previous = None if force else tracker.find_same_run(cfg.training_key(), data.fingerprint)
     if previous:
         return _result(data, metric, previous, skipped=True)
-    outcome = (
-        None if cfg.train.distributed else tune.tune(cfg, data, metric, reporter, resume=resume)
-    )
+    outcome = None if cfg.train.distributed else _search(cfg, data, metric, reporter, resume)
     fitted = outcome.entries if outcome else distributed.fit(cfg, data, metric, reporter)
-    best = training.pick_best(fitted[1:], metric) if len(fitted) > 1 else fitted[0]
+    best = _pick(cfg, fitted, metric)
     if best.pipeline is None:
         raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
     final = finalize.finalize(cfg, data, best, metric, reporter)
     best = _refitted(cfg, data, final.fitted, reporter)
     reporter.stage(f"Scoring {best.name} and the baseline on the test split")
     test, baseline_test, figure = _test_scores(data, metric, best, fitted[0])
+    rules_test = _rules_test(data, metric, fitted)
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
+    record.metrics |= {_rule_metric(metric.name, n): v for n, v in rules_test.items()}
     final.add_to(record)
     if data.on_ray is None and data.whole_rows is None:  # on Ray only a sample is here
         seen = fitted_rows.record(
@@ -129,13 +133,69 @@ def _train(
     registered = tracker.register(run_id, model_uri, {"loopml.winner": best.name})
     result = _result(data, metric, run_id, skipped=False)
     result.leaderboard, result.winner, result.registered = fitted, best.name, registered
-    result.test, result.baseline_test = test, baseline_test
-    if outcome is not None:
+    result.test, result.baseline_test, result.rules_test = test, baseline_test, rules_test
+    if outcome is not None and cfg.models.register_rule:
+        fair = outcome.settings
+        result.fairness = (
+            f"models.register_rule: no search; the baseline and every rule on the same "
+            f"{len(fair.folds)} {fair.fold_kind} folds, seed {fair.seed}"
+        )
+    elif outcome is not None:
         result.fairness = outcome.settings.fairness()
         result.learning_curve = learning_curve.reading(outcome.curve) if outcome.curve else None
     else:
         result.fairness = "distributed: each booster trained once on Ray Train, no search"
     return result
+
+
+def _no_rules_on_ray(cfg: ProjectConfig, reporter: Reporter) -> None:
+    if cfg.models.register_rule:
+        raise ConfigError(
+            "models.register_rule: a rule is registered without train.distributed; "
+            "set train.distributed: false (a rule has nothing to train on Ray)"
+        )
+    if cfg.models.rules:
+        reporter.warn(
+            "models.rules: rules are scored in the leaderboard without train.distributed only; "
+            "gate.beat_rules still compares on the evaluated test rows"
+        )
+
+
+def _search(
+    cfg: ProjectConfig, data: Prepared, metric: metrics.Metric, reporter: Reporter, resume: bool
+) -> tune.Outcome:
+    if cfg.models.register_rule:
+        return tune.rules_only(cfg, data, metric, reporter)
+    return tune.tune(cfg, data, metric, reporter, resume=resume)
+
+
+def _pick(
+    cfg: ProjectConfig, fitted: list[training.Fitted], metric: metrics.Metric
+) -> training.Fitted:
+    """The best candidate on validation, or the rule ``models.register_rule`` names."""
+    if cfg.models.register_rule:
+        wanted = tune.RULE_PREFIX + cfg.models.register_rule
+        return next(f for f in fitted if f.name == wanted)
+    return training.pick_best(fitted[1:], metric) if len(fitted) > 1 else fitted[0]
+
+
+def _rules_test(
+    data: Prepared, metric: metrics.Metric, fitted: list[training.Fitted]
+) -> dict[str, float]:
+    """Each rule's selection metric on the test split (rules fit nothing: no refit needed)."""
+    scores = {}
+    for entry in fitted:
+        if entry.kind == "rule" and entry.pipeline is not None:
+            y_true, predicted, proba = _on_test(data, entry.pipeline)
+            classes = getattr(entry.pipeline, "classes_", None)
+            name = entry.name.removeprefix(tune.RULE_PREFIX)
+            scores[name] = metrics.score(metric, y_true, predicted, proba, classes)
+    return scores
+
+
+def _rule_metric(metric: str, rule: str) -> str:
+    """MLflow's name for a rule's test score: rule_test_<metric>.<rule> (unsafe chars as _)."""
+    return f"rule_test_{metric}." + re.sub(r"[^\w.\- /]", "_", rule)
 
 
 def _refitted(

@@ -12,6 +12,7 @@ without that bias. The **test** split stays for the winner and the baseline, onc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -27,7 +28,7 @@ import pandas as pd
 
 from loopml import compute
 from loopml.config import ComputeConfig, ProjectConfig, Task
-from loopml.core import ensembles, imbalance, learning_curve, models, training, tuning
+from loopml.core import ensembles, imbalance, learning_curve, models, rules, training, tuning
 from loopml.core.evaluation import metrics
 from loopml.core.study import SearchResult, SearchTask, TrialRecord, run_study
 from loopml.errors import ConfigError
@@ -163,7 +164,39 @@ def tune(
     _add_ensemble(cfg, data, metric, outcome, reporter)
     if cfg.tuning.learning_curve:
         _add_learning_curve(cfg, data, metric, outcome, reporter)
+    outcome.entries += rule_entries(cfg, data, metric, fair)
     return outcome
+
+
+RULE_PREFIX = "rule:"  # a rule's name in the leaderboard: rule:<name under models.rules>
+
+
+def rules_only(
+    cfg: ProjectConfig, data: Prepared, metric: metrics.Metric, reporter: Reporter
+) -> Outcome:
+    """``models.register_rule``: the baseline and the rules on the same folds, no search."""
+    fair = settings(cfg, data, metric)
+    reporter.stage(
+        f"models.register_rule: {cfg.models.register_rule}: no candidate is tuned; scoring the "
+        f"baseline and {len(cfg.models.rules)} rule(s) on the same {len(fair.folds)} folds"
+    )
+    return Outcome([_baseline(data, metric, fair), *rule_entries(cfg, data, metric, fair)], fair)
+
+
+def rule_entries(
+    cfg: ProjectConfig, data: Prepared, metric: metrics.Metric, fair: Settings
+) -> list[training.Fitted]:
+    """Each rule of ``models.rules`` scored as the baseline is: same folds, same splits."""
+    entries = []
+    for name, rule in cfg.models.rules.items():
+        model = rules.make(name, rule, data.task)
+        fitted = _fit(data, metric, RULE_PREFIX + name, model, rules.params(rule))
+        started = time.perf_counter()
+        scores = tuning.cross_validate(model, *_xy(data), fair.folds, fair.scorer)
+        seconds = time.perf_counter() - started
+        entry = _with_search(fitted, data, scores.scores, 0, 0, seconds)
+        entries.append(dataclasses.replace(entry, kind="rule"))
+    return entries
 
 
 def _imbalance_notes(cfg: ProjectConfig, data: Prepared, chosen: list[Spec]) -> list[str]:
@@ -343,7 +376,8 @@ def _baseline(data: Prepared, metric: metrics.Metric, fair: Settings) -> trainin
         fair.folds,
         fair.scorer,
     )
-    return _with_search(fitted, data, scores.scores, trials=1, pruned=0, seconds=0.0)
+    entry = _with_search(fitted, data, scores.scores, trials=1, pruned=0, seconds=0.0)
+    return dataclasses.replace(entry, kind="baseline")
 
 
 def _problem(data: Prepared, metric: metrics.Metric) -> training.Problem:
@@ -424,6 +458,7 @@ def _with_search(
         search_seconds=seconds,
         latency_ms=latency,
         size_bytes=size,
+        kind=fitted.kind,
     )
 
 
@@ -581,4 +616,5 @@ def board_row(entry: training.Fitted) -> dict[str, Any]:
         "size_bytes": entry.size_bytes,
         "params": entry.params,
         "error": entry.error,
+        "kind": entry.kind,
     }

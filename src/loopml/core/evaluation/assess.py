@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from loopml.config import BehavioralTest, EvaluationConfig, GateConfig, Task
-from loopml.core import training
+from loopml.config import BehavioralTest, EvaluationConfig, GateConfig, RuleConfig, Task
+from loopml.core import rules, training
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.data.split import Splits
 from loopml.core.evaluation import (
@@ -107,6 +108,7 @@ class Evaluation:
     learning: LearningCurve | None = None
     fairness: fairness.Fairness | None = None  # with evaluation.sensitive
     notes: list[str] = field(default_factory=list)
+    rules: dict[str, float] = field(default_factory=dict)  # rule -> test selection metric
 
     def gate_inputs(self) -> gate.GateInputs:
         return gate.GateInputs(
@@ -121,6 +123,7 @@ class Evaluation:
             comparison_scope=self.comparison_scope,
             behavioral=self.behavioral,
             fairness=self.fairness,
+            rules=self.rules,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -145,6 +148,7 @@ class Evaluation:
             "importance": [i.__dict__ for i in self.importance],
             "fairness": self.fairness.as_dict() if self.fairness else None,
             "notes": self.notes,
+            "rules": {k: _plain(v) for k, v in self.rules.items()},
         }
 
 
@@ -156,8 +160,10 @@ def assess(
     *,
     champion: Champion | None = None,
     full: bool = True,
+    rule_baselines: Mapping[str, RuleConfig] | None = None,
 ) -> Evaluation:
-    """Metrics, slices, calibration, threshold, overfitting, champion comparison, behavior."""
+    """Metrics, slices, calibration, threshold, overfitting, champion comparison, behavior,
+    and the test score of each rule of ``rule_baselines`` (``models.rules``)."""
     model, test = subject.model, subject.splits.test
     y = test[subject.target].to_numpy()
     scored = score(model, test)
@@ -178,6 +184,7 @@ def assess(
     if settings.sensitive:
         _add_fairness(found, subject, settings, y, scored, classes)
     _add_champion(found, subject, gate_cfg, champion, y, scored, classes)
+    found.rules = _rule_scores(subject, rule_baselines or {}, y, classes)
     found.behavioral = [behave(model, t, test, subject.seed) for t in tests]
     if full:
         _add_inspection(found, subject, settings, y, scored, classes)
@@ -268,6 +275,23 @@ def _add_fairness(
             f"evaluation.sensitive_is_feature is false, but this model uses {', '.join(used)} "
             "as feature(s): it was trained before the setting; train again to leave them out"
         )
+
+
+def _rule_scores(
+    subject: Subject, baselines: Mapping[str, RuleConfig], y: np.ndarray, classes: list[Any]
+) -> dict[str, float]:
+    """Each rule's selection metric on the test rows (fitted on train: it learns the classes)."""
+    features, train = list(subject.roles.features), subject.splits.train
+    test = subject.model.conform(subject.splits.test)
+    found = {}
+    for name, rule in baselines.items():
+        model = rules.make(name, rule, subject.model.task).fit(
+            train[features], train[subject.target]
+        )
+        predicted, proba = training.predict(model, test[features], subject.model.task)
+        own = list(getattr(model, "classes_", classes))
+        found[name] = metrics.score_safely(subject.metric, y, predicted, proba, own)
+    return found
 
 
 def _add_champion(

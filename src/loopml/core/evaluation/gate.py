@@ -4,7 +4,8 @@ Rules: ``min``/``max`` on test metrics (``max`` also on the fairness differences
 ``evaluation.sensitive``, over the worst column), ``max_overfit_gap`` between train and held-out
 scores, ``beat_champion`` (better than the champion, significantly, on the test rows neither
 model was fitted on: fewer than ``min_rows`` of them fail the rule),
-and ``behavioral: must_pass``. A version is promoted only when every rule passes.
+``behavioral: must_pass`` and ``beat_rules`` (a better test score than every rule of
+``models.rules``). A version is promoted only when every rule passes.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class GateInputs:
     comparison_scope: str = ""  # the rows compared on: test rows the champion was not fitted on
     behavioral: list[BehavioralResult] = field(default_factory=list)
     fairness: fairness.Fairness | None = None
+    rules: dict[str, float] = field(default_factory=dict)  # models.rules: test selection metric
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,11 @@ class GateDecision:
 
     def reasons(self) -> str:
         if self.passed:
-            champion = [f"; {r.rule}: {r.detail}" for r in self.rules if r.rule == "beat_champion"]
+            champion = [
+                f"; {r.rule}: {r.detail}"
+                for r in self.rules
+                if r.rule in ("beat_champion", "beat_rules")
+            ]
             return f"all {len(self.rules)} gate rules passed" + "".join(champion)
         return "; ".join(f"{r.rule}: {r.detail}" for r in self.failed)
 
@@ -147,6 +153,8 @@ def decide(gate: GateConfig, inputs: GateInputs) -> GateDecision:
         rules.append(_champion_rule(gate, inputs))
     if gate.behavioral == "must_pass":
         rules.append(_behavioral_rule(inputs.behavioral))
+    if gate.beat_rules:
+        rules.append(_beat_rules_rule(inputs))
     return GateDecision(all(r.passed for r in rules), rules)
 
 
@@ -239,3 +247,21 @@ def _behavioral_rule(results: list[BehavioralResult]) -> RuleResult:
         return RuleResult("behavioral", True, f"all {len(results)} behavioral tests pass")
     listed = ", ".join(f"{r.name} ({r.agreement:.2f} < {r.required:.2f})" for r in failed)
     return RuleResult("behavioral", False, f"{len(failed)} of {len(results)} failed: {listed}")
+
+
+def _beat_rules_rule(inputs: GateInputs) -> RuleResult:
+    """Better than the best rule of ``models.rules`` on the same test rows (strictly)."""
+    metric = inputs.metric
+    scored = {n: v for n, v in inputs.rules.items() if not math.isnan(v)}
+    model = inputs.test_metrics.get(metric.name, math.nan)
+    if not scored or math.isnan(model):
+        return RuleResult("beat_rules", False, f"{metric.name} cannot be computed on the test rows")
+    sign = 1.0 if metric.higher_is_better else -1.0
+    name = max(scored, key=lambda n: sign * scored[n])
+    best = scored[name]
+    ok = sign * (model - best) > 0
+    detail = (
+        f"test {metric.name} {model:.4f} {'beats' if ok else 'does not beat'} the best of "
+        f"{len(scored)} rule(s), {name}, {best:.4f} ({model - best:+.4f})"
+    )
+    return RuleResult("beat_rules", ok, detail)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loopml.core import expressions
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import metrics
 from loopml.core.features import category_key
-from loopml.errors import ConfigError
 
 MAX_VALUES_PER_COLUMN = 8
 MAX_NUMERIC_CODES = 6
@@ -66,21 +66,7 @@ def declared(frame: pd.DataFrame, expressions: dict[str, str]) -> list[Slice]:
 
 
 def _mask(frame: pd.DataFrame, name: str, expression: str) -> np.ndarray:
-    where = f"evaluation.slices.{name}"
-    try:
-        result = frame.eval(expression, engine="python")
-    except Exception as exc:  # pandas raises many types for a bad expression
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"{where}: cannot evaluate {expression!r} on the data ({reason}); write a pandas "
-            f'query over the data columns, e.g. "age >= 65" or "title.str.len() < 20"'
-        ) from None
-    if not isinstance(result, pd.Series) or not pd.api.types.is_bool_dtype(result):
-        raise ConfigError(
-            f"{where}: {expression!r} does not give true/false per row; use a comparison, "
-            'e.g. "age >= 65"'
-        )
-    return result.fillna(False).to_numpy(dtype=bool)
+    return expressions.mask(frame, expression, f"evaluation.slices.{name}")
 
 
 def automatic(frame: pd.DataFrame, roles: ColumnRoles, min_rows: int) -> list[Slice]:

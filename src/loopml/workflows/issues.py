@@ -1,0 +1,122 @@
+"""`loopml data issues`: rows whose given label is likely wrong, ranked (``core.label_issues``).
+
+The out-of-fold predictions come from the configuration of a registered model (default: the
+challenger, the tuned winner of the latest training): its pipeline is cloned unfitted (a
+calibrated model's inner pipeline) and cross-validated over every labelled row of the
+current data with ``tuning.cv.folds`` folds (stratified for classes), ``split.seed``, so each
+row is predicted by a model that never saw it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+
+from loopml.config import CVConfig, ProjectConfig
+from loopml.core import label_issues, tuning
+from loopml.errors import storage_error
+from loopml.tracking import evaluations as results
+from loopml.tracking.models import load as load_model
+from loopml.workflows.evaluate import tracker_for
+from loopml.workflows.events import Reporter, SilentReporter
+from loopml.workflows.prepare import prepare
+
+
+@dataclass(frozen=True)
+class IssuesResult:
+    table: pd.DataFrame  # row, id columns, given, suggested, score, reason; most likely first
+    task: str
+    rows: int  # labelled rows examined
+    model: str  # whose configuration predicted out of fold
+    folds: int
+    output: Path | None
+
+
+def find_issues(
+    cfg: ProjectConfig,
+    ref: str | None = None,
+    *,
+    output: Path | None = None,
+    reporter: Reporter | None = None,
+) -> IssuesResult:
+    """Rank the rows of ``data.source`` whose label is likely wrong; write ``output`` (CSV).
+
+    Raises ``ModelNotFoundError`` when no model is registered (train one first) and
+    ``StorageError`` when ``output`` cannot be written.
+    """
+    reporter = reporter or SilentReporter()
+    tracker = tracker_for(cfg)
+    found = results.resolve(tracker, ref)
+    label = found.describe(cfg.model_name)
+    reporter.stage(f"Loading {label} (run {found.run_id}): its configuration, unfitted")
+    model = load_model(found.uri, tracking_uri=cfg.tracking.uri)
+    data = prepare(cfg, reporter)
+    frame = data.frame
+    if any("dropped" in w and "no label" in w for w in data.warnings):
+        reporter.warn("row numbers count the labelled rows only (rows without a label dropped)")
+    features, target = model.feature_names, data.target
+    X, y = model.conform(frame), frame[target]
+    cv = CVConfig(folds=cfg.tuning.cv.folds, kind="auto")
+    folds = tuning.make_folds(cv, frame, target, data.task, cfg.split.seed, time_ordered=False)
+    predicted = _out_of_fold(_unfitted(model.pipeline), X, y, folds, data.task, reporter)
+    reporter.stage("Ranking the rows")
+    if data.task == "classification":
+        classes = list(np.unique(y.to_numpy()))  # _out_of_fold's column order
+        first = label_issues.from_probabilities(y, predicted, classes)
+    else:
+        first = label_issues.from_residuals(y, predicted)
+    duplicates = label_issues.conflicting_duplicates(frame, list(features), target)
+    table = label_issues.combine([first, duplicates], frame[list(model.id_columns)])
+    if output is not None:
+        _write(table, output)
+    return IssuesResult(table, data.task, len(frame), label, len(folds), output)
+
+
+def _unfitted(pipeline: Any) -> Any:
+    """The registered configuration, unfitted (a calibrated model: the pipeline inside)."""
+    if isinstance(pipeline, CalibratedClassifierCV):
+        frozen = pipeline.estimator
+        pipeline = getattr(frozen, "estimator", frozen)
+    return clone(pipeline)
+
+
+def _out_of_fold(
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds: tuning.Folds,
+    task: str,
+    reporter: Reporter,
+) -> np.ndarray:
+    """Each row's probabilities (classes) or value from the fold that left it out."""
+    classes = np.unique(y.to_numpy())
+    out = np.zeros((len(y), len(classes))) if task == "classification" else np.zeros(len(y))
+    reporter.progress("out-of-fold predictions", 0, len(folds))
+    for done, (train, held) in enumerate(folds, start=1):
+        fitted = clone(model).fit(X.iloc[train], y.iloc[train])
+        if task == "classification":
+            proba = fitted.predict_proba(X.iloc[held])
+            columns = np.searchsorted(classes, np.asarray(fitted.classes_))
+            out[np.ix_(held, columns)] = proba
+        else:
+            out[held] = np.asarray(fitted.predict(X.iloc[held]), dtype=np.float64)
+        reporter.progress("out-of-fold predictions", done, len(folds))
+    return out
+
+
+def _write(table: pd.DataFrame, output: Path) -> None:
+    """Write the CSV whole or not at all (a temporary file renamed into place)."""
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(partial, index=False)
+        partial.replace(output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise storage_error(exc, output) or exc from None
