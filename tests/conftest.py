@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -33,18 +32,3 @@ def write_project(folder: Path, body: dict[str, Any]) -> Path:
     config = folder / "loopml.yaml"
     config.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
     return config
-
-
-_RAY = re.compile(r"(^|_)ray(_|$)")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), every test that
-    starts a local Ray instance runs on the same worker, one after the other: two Ray
-    instances at once would each ask for both cores and most of the memory."""
-    for item in items:
-        name = getattr(item, "originalname", item.name)
-        if "local_ray" in getattr(item, "fixturenames", ()) or _RAY.search(
-            f"{Path(str(item.fspath)).stem} {name}".replace(" ", "_")
-        ):
-            item.add_marker(pytest.mark.xdist_group("ray"))
