@@ -81,6 +81,7 @@ def _watch(config: Path, *extra: str) -> str:
     return stdout
 
 
+@pytest.mark.slow
 def test_drift_and_decay_retrain_gate_promote_and_serve_the_new_version(tmp_path: Path) -> None:
     bikes = pd.read_csv(shared_file("bike_sharing_hour.csv"))
     year_2011, year_2012 = bikes[bikes["yr"] == 0], bikes[bikes["yr"] == 1]

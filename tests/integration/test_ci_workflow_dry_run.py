@@ -35,6 +35,7 @@ UPLOAD = "actions/upload-artifact"
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.slow
 def test_the_workflow_steps_run_in_order_on_a_fresh_project(tmp_path: Path) -> None:
     project = tmp_path / "churn"
     code, _, stderr = cli("init", str(project), "--example", "wine")

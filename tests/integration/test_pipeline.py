@@ -32,6 +32,7 @@ def test_unchanged_data_and_config_skip_training(breast_cancer: Project) -> None
     assert stdout.strip() == breast_cancer.run_id
 
 
+@pytest.mark.slow
 def test_changed_config_trains_again_and_registers_a_challenger(tmp_path: Path) -> None:
     init_project(tmp_path, "wine")
     config = tmp_path / "loopml.yaml"

@@ -81,6 +81,7 @@ def _rows_on_ray(data: Any) -> pd.DataFrame:
     return pd.concat([b.to_pandas() for b in batches], ignore_index=True)
 
 
+@pytest.mark.slow
 def test_a_distributed_run_never_reads_the_file_whole_and_tests_on_every_test_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,6 +207,7 @@ def _european(rows: int = 2_000) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_a_semicolon_decimal_comma_cp1252_file_trains_and_profiles_on_ray_as_locally(
     tmp_path: Path,
 ) -> None:

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'loopml[ray]'")
 
 
+@pytest.mark.slow
 def test_a_killed_distributed_training_resumes_and_is_registered_and_served_like_any_model(
     tmp_path: Path,
 ) -> None:

@@ -77,6 +77,7 @@ def _project(folder: Path, tracking_uri: str) -> Path:
     return config
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_register_both_versions_and_move_aliases(
     tracking_server: str, tmp_path: Path
 ) -> None:

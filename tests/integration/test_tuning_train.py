@@ -292,6 +292,7 @@ def test_distill_registers_a_student_beside_the_teacher(small: Trained) -> None:
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ray_backend_runs_the_search_through_ray_tune(tmp_path: Path) -> None:
     import ray
 
