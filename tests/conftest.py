@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,3 @@ def write_project(folder: Path, body: dict[str, Any]) -> Path:
     config.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
     return config
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files holding tests marked ``slow`` first (most such tests first), then the rest.
-
-    ``make test`` gives each of its 2 workers one file at a time, in this order
-    (pytest-xdist's ``--dist loadfile --no-loadscope-reorder``): started last, a file of
-    several minutes would leave one worker running it alone at the end."""
-    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -slow[item.path])

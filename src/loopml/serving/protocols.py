@@ -227,15 +227,19 @@ def _charset(content_type: str | None) -> str | None:
 def _csv_sep(text: str, trained: str, quotechar: str, schema: InputSchema) -> str:
     """The training file's separator, unless only another one splits the header into
     column names the model knows."""
-    first = text.split("\n", 1)[0].rstrip("\r")
+    first = _LINE_END.split(text, maxsplit=1)[0]  # as the csv module: \n, \r\n or a lone \r
     for sep in (trained, *(s for s in _CSV_SEPS if s != trained)):
-        header = next(csv.reader([first], delimiter=sep, quotechar=quotechar), [])
+        try:
+            header = next(csv.reader([first], delimiter=sep, quotechar=quotechar), [])
+        except csv.Error:  # not a header in this separator; the body is read (and refused) below
+            continue
         if len(header) > 1 and all(name in schema.known for name in header):
             return sep
     return trained
 
 
 _CSV_SEPS = (",", ";", "\t", "|")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def mlflow_response(scored: Scored, explained: dict[str, Any] | None = None) -> bytes:

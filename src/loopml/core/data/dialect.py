@@ -144,8 +144,9 @@ def header_names(source: str, dialect: CsvDialect) -> list[str]:
     """The column names of ``source``: its first record, read in ``dialect``, as written.
 
     Raises ``DataValidationError`` when a name appears twice (a silent ``outcome.1`` could
-    put a copy of the target among the features), and ``DataError`` when the file is empty
-    or its bytes do not decode in ``dialect.encoding``.
+    put a copy of the target among the features), and ``DataError`` when the file is empty,
+    its header is not CSV in ``dialect`` (e.g. a stray quote or carriage return), or its
+    bytes do not decode in ``dialect.encoding``.
     """
     try:
         with _open(source) as raw:
@@ -154,6 +155,10 @@ def header_names(source: str, dialect: CsvDialect) -> list[str]:
             for _ in range(dialect.skip_rows):
                 next(rows, None)
             header = next(rows, [])
+    except csv.Error as exc:
+        raise DataError(
+            f"{source}: the header line cannot be read as CSV ({exc}); check data.csv.sep"
+        ) from None
     except UnicodeDecodeError:
         _check_decodes(source, dialect.encoding, declared="encoding" not in dialect.detected)
         raise  # _check_decodes found the bad byte and raised; this line is for the type checker

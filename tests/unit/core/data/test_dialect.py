@@ -224,3 +224,10 @@ def test_excels_sep_line_names_the_delimiter_and_is_skipped(tmp_path: Path) -> N
     assert header_names(source, dialect) == ["precio", "zona"]
     cells = pd.read_csv(source, sep=dialect.sep, skiprows=dialect.skip_rows, dtype=str)
     assert cells["precio"].tolist() == ["9,48", "12,5%"]
+
+
+def test_a_header_the_csv_module_cannot_read_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    source = write(tmp_path, "huge.csv", b"a," + b"x" * 140_000 + b"\n1,2\n")
+
+    with pytest.raises(DataError, match=r"huge.csv: the header line cannot be read as CSV \("):
+        header_names(source, CsvDialect())
