@@ -32,4 +32,3 @@ def write_project(folder: Path, body: dict[str, Any]) -> Path:
     config = folder / "loopml.yaml"
     config.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
     return config
-
