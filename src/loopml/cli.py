@@ -799,7 +799,7 @@ def data_issues(
         Path | None,
         typer.Option("--output", "-o", help="Write every issue to this CSV file."),
     ] = None,
-    top: Annotated[int, typer.Option(help="Rows shown in the terminal table.")] = 20,
+    top: Annotated[int, typer.Option(min=1, help="Rows shown in the terminal table.")] = 20,
 ) -> None:
     """Rows whose given label is likely wrong (out-of-fold, cleanlab), most likely first."""
     from loopml.workflows.issues import find_issues

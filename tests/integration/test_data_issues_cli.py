@@ -37,3 +37,9 @@ def test_issues_without_a_model_is_one_line(tmp_path: Path) -> None:
     assert code == 1 and stdout == ""
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "challenger" in last, stderr
+
+
+def test_top_below_one_is_refused_naming_the_option() -> None:
+    code, stdout, stderr = cli("data", "issues", "--top", "0")
+    assert code == 2 and stdout == ""
+    assert "Invalid value for '--top'" in stderr, stderr
