@@ -23,7 +23,7 @@ log = PredictionLog(sys.argv[1], flush_interval_s=0.2)
 scored = Scored(np.array(["a"], dtype=object), np.array([[0.9, 0.1]]), np.array([False]))
 for i in range(int(sys.argv[2])):
     log.append(Entry(f"r{i}", time.time(), "m", "1", "champion", "onnx", "predict",
-                     {"x": np.array([1.5])}, scored, 0.3))
+                     {"x": np.array([i + 0.5])}, scored, 0.3))
 time.sleep(float(sys.argv[3]))
 os.kill(os.getpid(), signal.SIGKILL)  # a crash: no close(), no final flush
 """
@@ -41,20 +41,22 @@ def _crash_writer(url: str, entries: int, wait_s: float) -> None:
 
 def test_a_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
     db = tmp_path / "log.db"
-    _crash_writer(f"sqlite:///{db}", 50, wait_s=3.0)  # many flush intervals after the appends
+    # 250 entries: written as multi-row inserts of 90, 90 and 70 rows
+    _crash_writer(f"sqlite:///{db}", 250, wait_s=3.0)  # many flush intervals after the appends
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT request_id, outputs FROM loopml_predictions").fetchall()
-    assert len(rows) == 50
-    assert rows[0][1] == '{"predictions":["a"],"probabilities":[[0.9,0.1]],"abstained":[false]}'
+        rows = conn.execute("SELECT request_id, inputs, outputs FROM loopml_predictions").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(f"r{i}" for i in range(250))
+    assert {r[0]: r[1] for r in rows}["r137"] == '{"x":[137.5]}'  # each row's own values
+    assert rows[0][2] == '{"predictions":["a"],"probabilities":[[0.9,0.1]],"abstained":[false]}'
 
 
 def test_prediction_log_writes_to_postgresql(postgres: str) -> None:
     import sqlalchemy as sa
 
-    _crash_writer(postgres, 20, wait_s=3.0)
+    _crash_writer(postgres, 200, wait_s=3.0)
     engine = sa.create_engine(postgres)
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT count(*), min(model_version) FROM loopml_predictions"))
         count, version = rows.one()
     engine.dispose()
-    assert (count, version) == (20, "1")
+    assert (count, version) == (200, "1")

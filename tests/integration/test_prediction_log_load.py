@@ -1,7 +1,8 @@
 """The prediction log under load and faults, on a real `loopml serve` (SQLite and PostgreSQL).
 
 - kill -9 under 64 clients: every request answered more than one flush interval before the
-  kill is in the log;
+  kill is in the log; on SQLite after a minute of that load, through which the server's
+  resident memory grows by less than 50 MB;
 - a locked database: every answered request is written (retried) or counted as dropped.
 """
 
@@ -31,6 +32,9 @@ pytestmark = pytest.mark.integration
 
 FLUSH_S = 0.5
 CLIENTS = 64
+LONG_LOAD_S = 60.0  # the SQLite run: memory over a minute of load, then the kill
+WARM_S = 5.0  # memory is compared with what the server held after this much load
+MAX_GROWTH_MB = 50.0
 JSON = {"content-type": "application/json"}
 
 
@@ -65,10 +69,12 @@ async def _load(url: str, body: bytes, seconds: float, answered: list[tuple[floa
 
 
 def _kill_under_load(
-    project: Project, tmp_path: Path, url: str, body: bytes
-) -> tuple[list[tuple[float, str]], float]:
-    """Serve, load with CLIENTS clients, kill -9 after a few seconds of load."""
+    project: Project, tmp_path: Path, url: str, body: bytes, seconds: float = 4.0
+) -> tuple[list[tuple[float, str]], float, list[tuple[float, float]]]:
+    """Serve, load with CLIENTS clients, kill -9 after ``seconds`` of load; the answers,
+    when the kill came, and the server's RSS (MB) sampled every half second of the load."""
     answered: list[tuple[float, str]] = []
+    memory: list[tuple[float, float]] = []
     settings = (
         f"serve.prediction_log.url={url}",
         f"serve.prediction_log.flush_interval_s={FLUSH_S}",
@@ -77,8 +83,11 @@ def _kill_under_load(
     with serving(project.config_path, tmp_path / "serve.log", *settings) as served:
 
         async def run() -> float:
-            load = asyncio.create_task(_load(served.url, body, 20.0, answered))
-            await asyncio.sleep(4.0)
+            started = time.monotonic()
+            load = asyncio.create_task(_load(served.url, body, seconds + 20.0, answered))
+            while time.monotonic() - started < seconds:
+                await asyncio.sleep(0.5)
+                memory.append((time.monotonic() - started, _rss_mb(served.process.pid)))
             killed_at = time.monotonic()
             os.kill(served.process.pid, signal.SIGKILL)
             await asyncio.wait_for(load, 30)
@@ -86,7 +95,14 @@ def _kill_under_load(
 
         killed_at = asyncio.run(run())
         assert served.process.wait(timeout=10) == -signal.SIGKILL
-    return answered, killed_at
+    return answered, killed_at, memory
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
 
 
 def _logged_ids(url: str) -> set[str]:
@@ -108,11 +124,17 @@ def _assert_kept_all_but_the_last_interval(
     assert not missing, f"{len(missing)} of {len(settled)} settled answers not in the log"
 
 
-def test_kill_under_load_loses_at_most_the_last_interval_sqlite(
+@pytest.mark.slow
+def test_a_minute_of_load_keeps_memory_flat_then_a_kill_loses_at_most_the_last_interval_sqlite(
     breast_cancer: Project, body: bytes, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    answered, killed_at = _kill_under_load(breast_cancer, tmp_path, url, body)
+    answered, killed_at, memory = _kill_under_load(breast_cancer, tmp_path, url, body, LONG_LOAD_S)
+    warm = next(mb for at, mb in memory if at >= WARM_S)
+    peak = max(mb for at, mb in memory if at >= WARM_S)
+    assert peak - warm < MAX_GROWTH_MB, (
+        f"RSS grew {peak - warm:.0f} MB under load ({warm:.0f} -> {peak:.0f} MB): {memory}"
+    )
     _assert_kept_all_but_the_last_interval(answered, killed_at, _logged_ids(url))
 
 
@@ -120,7 +142,7 @@ def test_kill_under_load_loses_at_most_the_last_interval_postgresql(
     breast_cancer: Project, body: bytes, tmp_path: Path, postgres: str
 ) -> None:
     url = fresh_database(postgres, "killtest")
-    answered, killed_at = _kill_under_load(breast_cancer, tmp_path, url, body)
+    answered, killed_at, _ = _kill_under_load(breast_cancer, tmp_path, url, body)
     _assert_kept_all_but_the_last_interval(answered, killed_at, _logged_ids(url))
 
 

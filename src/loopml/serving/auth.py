@@ -93,13 +93,13 @@ def unauthorized_body(path: str) -> bytes:
     return json.dumps({"detail": UNAUTHORIZED}).encode()
 
 
-class RequireToken:
-    """ASGI middleware: with tokens configured, every path needs one, checked before the body
-    is read, except health paths (unless ``protect_health``) and, when ``open_metadata``, the
+class TokenGuard:
+    """With tokens configured, every path needs one, checked before the body is read,
+    except health paths (unless ``protect_health``) and, when ``open_metadata``, the
     OpenAPI document and model metadata. One place for auth; one 401 answer."""
 
-    def __init__(self, app: ASGIApp, tokens: TokenCheck, cfg: AuthConfig):
-        self.app, self.tokens, self.cfg = app, tokens, cfg
+    def __init__(self, tokens: TokenCheck, cfg: AuthConfig):
+        self.tokens, self.cfg = tokens, cfg
 
     def needs_token(self, path: str) -> bool:
         if not self.tokens.enabled:
@@ -108,14 +108,15 @@ class RequireToken:
             return self.cfg.protect_health
         return not (self.cfg.open_metadata and is_metadata(path))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.needs_token(scope["path"]):
-            await self.app(scope, receive, send)
-            return
+    async def refuse(self, scope: Scope, send: Send) -> bool:
+        """Answer 401 and return True when the request needs a token it does not carry;
+        the body is not read. (``ServingApp`` calls this for the prediction endpoints it
+        answers before FastAPI's middleware stack.)"""
+        if not self.needs_token(scope["path"]):
+            return False
         header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         if self.tokens.allows(header.decode("latin-1")):
-            await self.app(scope, receive, send)
-            return
+            return False
         body = unauthorized_body(scope["path"])
         await send(
             {
@@ -129,3 +130,16 @@ class RequireToken:
             }
         )
         await send({"type": "http.response.body", "body": body})
+        return True
+
+
+class RequireToken:
+    """ASGI middleware: ``TokenGuard`` before every HTTP request."""
+
+    def __init__(self, app: ASGIApp, guard: TokenGuard):
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and await self.guard.refuse(scope, send):
+            return
+        await self.app(scope, receive, send)

@@ -3,7 +3,9 @@
 One model thread per batcher. While it works, new requests queue; the next call takes
 all of them (up to ``max_batch_size`` rows). A request waits up to ``max_wait_ms`` for
 others only while more requests are on their way (parsed but not yet queued), so a lone
-client never waits.
+client never waits. A batch of at most ``inline_rows`` rows is scored in the event loop
+itself, without the hand-off to the thread (``engine.inline_rows`` decides it per model:
+only a fast model is scored there).
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ class MicroBatcher:
         max_wait_ms: float = 2.0,
         enabled: bool = True,
         on_batch: Callable[[int], None] | None = None,
+        inline_rows: int = 0,
     ):
         self.engine = engine
         self.max_rows = max_batch_size if enabled else 1
         self.max_wait = max_wait_ms / 1000 if enabled else 0.0
         self.on_batch = on_batch or (lambda rows: None)
+        self.inline_rows = inline_rows
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-model")
         self.arriving = 0  # requests being parsed: worth a short wait
         self._pending: deque[_Pending] = deque()
@@ -112,11 +116,14 @@ class MicroBatcher:
         return batch
 
     async def _score(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
-        self.on_batch(sum(p.rows for p in batch))
+        rows = sum(p.rows for p in batch)
+        self.on_batch(rows)
         try:
-            scored = await loop.run_in_executor(
-                self.executor, self.engine.score, concat_columns([p.columns for p in batch])
-            )
+            columns = concat_columns([p.columns for p in batch])
+            if rows <= self.inline_rows:
+                scored = self.engine.score(columns)
+            else:
+                scored = await loop.run_in_executor(self.executor, self.engine.score, columns)
         except Exception as exc:
             if len(batch) > 1:  # one bad request must not fail the others: score each alone
                 for item in batch:

@@ -8,7 +8,7 @@ from typing import Any
 
 from loopml.config import ServeConfig
 from loopml.serving.batching import MicroBatcher
-from loopml.serving.engine import Engine, choose_engine, warm_up
+from loopml.serving.engine import Engine, choose_engine, inline_rows, warm_up
 from loopml.serving.metrics import Metrics
 from loopml.serving.schema import InputSchema
 from loopml.tracking.models import LoadedModel
@@ -65,6 +65,7 @@ def deploy(loaded: LoadedModel, role: str, settings: ServeConfig, metrics: Metri
         max_wait_ms=batching.max_wait_ms,
         enabled=batching.enabled,
         on_batch=metrics.batch_rows.labels(role).observe,
+        inline_rows=inline_rows(engine, schema),
     )
     deployment = Deployment(role, loaded, engine, note, schema, batcher)
     metrics.set_model(role, deployment.name, deployment.version, engine.name)

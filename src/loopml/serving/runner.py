@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ from loopml.workflows.monitor import log_url
 from loopml.workflows.predict import model_uri
 
 ENV = "LOOPML_SERVE_ARGS"
+# How long one thread may hold the GIL while another waits for it (Python's default is
+# 5 ms). The server's event loop shares the GIL with the prediction log's writer thread;
+# 1 ms bounds how long a request waits behind the writer (p99 at 8 clients with the log
+# on: 8.7 -> 7.4 ms, mean of three paired runs of benchmarks' loopml+log at 2 cores).
+SWITCH_INTERVAL_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ def _read_only(folder: Path) -> bool:
 
 def app_from_env() -> FastAPI:
     """The uvicorn factory each worker process calls."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     raw = os.environ.get(ENV)
     if not raw:
         raise ConfigError(f"{ENV} is not set; start the server with `loopml serve`")
@@ -126,6 +133,7 @@ def run(args: ServeArgs, *, host: str, port: int, workers: int) -> None:
 
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     if workers <= 1:
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         uvicorn.run(build_app(args), **options)  # type: ignore[arg-type]
         return
     os.environ[ENV] = json.dumps(asdict(args))

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from loopml.core.data.contract import MAX_MAGNITUDE, ColumnRule, DataContract
+from loopml.core.data.contract import ColumnRule, DataContract
 from loopml.core.scoring import ColumnSpec, ScoringModel, contract_from_roles
 from loopml.errors import PredictionInputError
 
@@ -73,22 +73,6 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def value_reader(rule: ColumnRule) -> Reader:
-    """``rule.parse_value``, with a shortcut for a finite JSON float in a number column:
-    parse_value returns such a value unchanged (its missing and magnitude checks pass),
-    so the shortcut gives the same answer without the calls."""
-    parse = rule.parse_value
-    if rule.kind != "number":
-        return parse
-
-    def read(value: Any) -> Any:
-        if type(value) is float and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
-            return value  # NaN and infinities fail the comparison and go to parse_value
-        return parse(value)
-
-    return read
-
-
 class InputSchema:
     """Converts request rows to ``Parsed`` for one model.
 
@@ -112,8 +96,10 @@ class InputSchema:
         known += [n for n in (*self.names, contract.target) if n and n not in known]
         self.known = known
         self._known = set(known)
-        self._readers = [(name, value_reader(self.rules[name])) for name in self.names]
+        self._readers = [(name, self.rules[name].reader()) for name in self.names]
         self._kinds = {name: rule.kind for name, rule in self.rules.items()}
+        self._numbers = [name for name in self.names if self._kinds[name] == "number"]
+        self._position_cache: dict[tuple[str, ...], dict[str, int]] = {}
 
     @classmethod
     def for_model(cls, model: ScoringModel, max_rows: int) -> InputSchema:
@@ -226,20 +212,38 @@ class InputSchema:
                 )
         values: dict[str, list[Any]] = {}
         for name, read in self._readers:
-            at, items = position[name], []
-            for i, row in enumerate(data):
-                try:
-                    items.append(read(row[at]))
-                except ValueError as exc:
-                    raise self._bad(i, name, exc) from None
-            values[name] = items
+            at = position[name]
+            try:
+                values[name] = [read(row[at]) for row in data]
+            except ValueError:
+                raise self._first_bad(name, read, [row[at] for row in data]) from None
         ids = {
             name: [row[position[name]] for row in data] if name in position else [None] * len(data)
             for name in self.ids
         }
         return Parsed(self._arrays(values), ids)
 
+    def _first_bad(self, name: str, read: Reader, items: list[Any]) -> FieldError:
+        for i, value in enumerate(items):
+            try:
+                read(value)
+            except ValueError as exc:
+                return self._bad(i, name, exc)
+        raise AssertionError("a value failed to read once and read the second time")
+
     def _positions(self, columns: Sequence[str]) -> dict[str, int]:
+        """Where each known column is in ``columns``; the last few answers are kept, as
+        clients send the same header with every request."""
+        key = tuple(columns)
+        found = self._position_cache.get(key)
+        if found is None:
+            found = self._check_positions(columns)
+            if len(self._position_cache) >= 16:
+                self._position_cache.clear()
+            self._position_cache[key] = found
+        return found
+
+    def _check_positions(self, columns: Sequence[str]) -> dict[str, int]:
         position = {name: i for i, name in enumerate(columns)}
         missing = [n for n in self.names if n not in position]
         unknown = [name for name in columns if name not in self._known]
@@ -318,13 +322,14 @@ class InputSchema:
 
     def _arrays(self, values: dict[str, list[Any]]) -> Columns:
         columns: Columns = {}
+        if self._numbers:  # one conversion for every number column (None becomes NaN)
+            block = np.array([values[name] for name in self._numbers], dtype=np.float64)
+            columns.update(zip(self._numbers, block, strict=True))
         for name, items in values.items():
             kind = self._kinds[name]
             if kind == "number":
-                columns[name] = np.array(
-                    [np.nan if v is None else v for v in items], dtype=np.float64
-                )
-            elif kind == "datetime":
+                continue
+            if kind == "datetime":
                 columns[name] = np.array(
                     [_NAT if v is None else v.asm8 for v in items], dtype="datetime64[ns]"
                 )
@@ -332,7 +337,7 @@ class InputSchema:
                 array = np.empty(len(items), dtype=object)
                 array[:] = items
                 columns[name] = array
-        return columns
+        return {name: columns[name] for name in values}  # the model's column order
 
     def missing_row(self) -> Columns:
         """One row with every feature missing (to warm an engine up)."""

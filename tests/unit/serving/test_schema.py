@@ -15,7 +15,7 @@ from loopml.core.data.contract import ColumnRule, DataContract
 from loopml.core.scoring import ColumnSpec
 from loopml.errors import DataContractError, PredictionInputError
 from loopml.serving.auth import TokenCheck
-from loopml.serving.schema import InputSchema, RowsTooMany, json_schema, value_reader
+from loopml.serving.schema import InputSchema, RowsTooMany, json_schema
 
 COLUMNS = [
     ColumnSpec("age", "numeric"),
@@ -145,26 +145,60 @@ def test_split_mapping_lists_and_matrix_agree_with_records() -> None:
         SCHEMA.from_split([*names, "age"], [[*values, 1]])
 
 
+NUMBER_RULES = (
+    CONTRACT.rule("age"),  # decimal ',' and thousands '.': no text shortcut
+    ColumnRule("plain", "number"),
+    ColumnRule("comma", "number", decimal=","),
+    ColumnRule("percent", "number", decimal=",", affix="%"),
+)
+
+
 @given(
+    st.sampled_from(NUMBER_RULES),
     st.one_of(
         st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
         st.integers(),
+        st.integers().map(str),
         st.booleans(),
         st.none(),
         st.text(max_size=12),
-        st.sampled_from(["1.234,5", "12,5", "-0,0", "1e5", " 7 ", "NA", "?", "1.234.567"]),
-    )
+        st.sampled_from(
+            [
+                "1.234,5",
+                "12,5",
+                "-0,0",
+                "1e5",
+                " 7 ",
+                "NA",
+                "?",
+                "1.234.567",
+                "1e400",
+                "+.5",
+                "7.",
+                "١٢",
+                "12\n",
+                "0x10",
+                "1_000",
+                "12%",
+                "-",
+                "nan",
+                "Infinity",
+                "2e-400",
+            ]
+        ),
+    ),
 )
-def test_the_number_shortcut_answers_as_parse_value(value: object) -> None:
-    rule = CONTRACT.rule("age")
+def test_the_number_shortcut_answers_as_parse_value(rule: ColumnRule, value: object) -> None:
     try:
         expected: Any = rule.parse_value(value)
     except ValueError as exc:
         with pytest.raises(ValueError) as caught:
-            value_reader(rule)(value)
+            rule.reader()(value)
         assert str(caught.value) == str(exc)
         return
-    got = value_reader(rule)(value)
+    got = rule.reader()(value)
+    assert type(got) is type(expected)
     assert got == expected or (got is None and expected is None)
 
 
