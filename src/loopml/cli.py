@@ -520,14 +520,7 @@ def serve(
         "/dashboard; docs at /docs",
         highlight=False,
     )
-    if cfg.serve.workers > 1 and state.prediction_log is not None:
-        state.prediction_log.close()  # each worker opens its own
-    if cfg.serve.workers > 1:
-        run(args, host=bind_host, port=bind_port, workers=cfg.serve.workers)
-        return
-    import uvicorn
-
-    uvicorn.run(served, host=bind_host, port=bind_port, log_level="warning", access_log=False)
+    run(served, args, host=bind_host, port=bind_port, workers=cfg.serve.workers)
 
 
 @app.command()

@@ -4,9 +4,9 @@ Requests put an entry on a bounded in-memory queue (no I/O, no serialisation); a
 thread drains it every ``WRITE_EVERY_S`` (at least twice per ``flush_interval_s``) and
 writes everything drained in one transaction, as multi-row inserts of ``ROWS_PER_INSERT``
 rows, so a crash loses at most the last interval. Memory is bounded by ``max_queue``
-entries, not by load. A failed write is retried with backoff for up
-to ``retry_for_s``; what still cannot be written (the queue full, the database failing past
-that bound) is counted by reason (``loopml_prediction_log_dropped_total``), logged once per
+entries, not by load. A failed write is retried with backoff for up to ``retry_for_s``;
+what still cannot be written (the queue full, the database failing past that bound) is
+counted by reason (``loopml_prediction_log_dropped_total``), logged once per
 ``REPORT_EVERY_S`` and shown on ``/health`` (``degraded``) and the dashboard. SQLite files
 run in WAL mode; any SQLAlchemy URL (``postgresql://…``) works the same way. The tables
 are defined in ``loopml.tracking.prediction_log``, which also reads them (`loopml monitor`,

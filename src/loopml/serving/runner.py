@@ -128,14 +128,20 @@ def app_from_env() -> FastAPI:
     return build_app(ServeArgs(**json.loads(raw)))
 
 
-def run(args: ServeArgs, *, host: str, port: int, workers: int) -> None:
+def run(app: FastAPI, args: ServeArgs, *, host: str, port: int, workers: int) -> None:
+    """Serve ``app`` (from ``build_app(args)``) with uvicorn in this process; with
+    ``workers`` > 1, start that many processes instead, each building its own app from
+    ``args`` (``app`` then only gave the startup notes: its prediction log is closed)."""
     import uvicorn
 
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     if workers <= 1:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        uvicorn.run(build_app(args), **options)  # type: ignore[arg-type]
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
+    state = app.state.serving
+    if state.prediction_log is not None:
+        state.prediction_log.close()  # each worker opens its own
     os.environ[ENV] = json.dumps(asdict(args))
     with tempfile.TemporaryDirectory(prefix="loopml-metrics-") as counts:
         os.environ[MULTIPROCESS_DIR] = counts  # the workers sum their metrics through it

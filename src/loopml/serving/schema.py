@@ -321,15 +321,16 @@ class InputSchema:
         )
 
     def _arrays(self, values: dict[str, list[Any]]) -> Columns:
-        columns: Columns = {}
+        numbers: Columns = {}
         if self._numbers:  # one conversion for every number column (None becomes NaN)
             block = np.array([values[name] for name in self._numbers], dtype=np.float64)
-            columns.update(zip(self._numbers, block, strict=True))
+            numbers = dict(zip(self._numbers, block, strict=True))
+        columns: Columns = {}
         for name, items in values.items():
             kind = self._kinds[name]
             if kind == "number":
-                continue
-            if kind == "datetime":
+                columns[name] = numbers[name]
+            elif kind == "datetime":
                 columns[name] = np.array(
                     [_NAT if v is None else v.asm8 for v in items], dtype="datetime64[ns]"
                 )
@@ -337,7 +338,7 @@ class InputSchema:
                 array = np.empty(len(items), dtype=object)
                 array[:] = items
                 columns[name] = array
-        return {name: columns[name] for name in values}  # the model's column order
+        return columns
 
     def missing_row(self) -> Columns:
         """One row with every feature missing (to warm an engine up)."""
