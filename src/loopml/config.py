@@ -645,6 +645,13 @@ class DriftConfig(_Strict):
     )
     correction: Literal["holm", "bonferroni", "benjamini_hochberg"] = "holm"
     min_rows: int = Field(500, ge=1, description="Fewer current rows and drift is not judged.")
+    attribution_shift: float | None = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Flag a column whose share of the total mean |attribution| moves by this "
+        "much (absolute, shares are 0-1); null turns attribution drift off.",
+    )
 
 
 class DecayConfig(_Strict):

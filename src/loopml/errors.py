@@ -80,3 +80,12 @@ def storage_error(exc: BaseException, path: object = None) -> StorageError | Non
 class NotExplainableError(LoopmlError):
     """A model has no explainer here (HTTP 422 from ``/explain``); the message names the
     model kind, why, and the fix."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of ``exc``'s message, stripped; its type's name when the
+    message is empty (``str(exc).splitlines()[0]`` raises IndexError there)."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__

@@ -67,18 +67,29 @@ def test_evaluate_writes_a_report_and_logs_it_to_the_run(
         "Learning curve",
         "Behavioral tests",
         "Worst errors",
+        "Global attributions",
         "Promotion gate",
     ):
         assert section in page, section
+    assert 'id="directions"' in page and "Spearman rho" in page  # direction of effect
+    assert "<th>why</th>" in page  # each worst error's largest contributions
     assert "large" in page and "http://" not in page and "https://" not in page
     assert "weak slice" in stderr or "Behavioral tests: 2 of 3 pass" in stderr
     client = mlflow.MlflowClient(tracking_uri=breast_cancer.cfg.tracking.uri)
     logged = {a.path for a in client.list_artifacts(breast_cancer.run_id, "evaluation")}
-    assert {"evaluation/report.html", "evaluation/summary.json"} <= logged
+    assert {
+        "evaluation/report.html",
+        "evaluation/summary.json",
+        "evaluation/attributions.csv",
+    } <= logged
     summary = mlflow.artifacts.load_dict(
         f"{client.get_run(breast_cancer.run_id).info.artifact_uri}/evaluation/summary.json"
     )
     assert summary["metrics"]["f1_macro"] > 0.9
+    attributions = summary["attributions"]  # over test rows, shares adding up to 1
+    assert len(attributions["mean_abs"]) == 30 and attributions["rows"] > 0
+    assert abs(sum(attributions["share"].values()) - 1) < 1e-9
+    assert len(attributions["directions"]) == 5
     assert summary["slices"][0]["name"] == "large"
     assert client.get_run(breast_cancer.run_id).data.metrics["test_ece"] < 0.2
 

@@ -88,8 +88,14 @@ def test_same_distribution_is_healthy_and_reports_are_self_contained(
     assert len(found["drift"]["features"]) == 30
     assert found["drift"]["prediction"]["rows"] == 300
     assert found["decay"]["rows"] == 300 and found["decay"]["metric"] == "f1_macro"
+    attribution = found["drift"]["attribution"]  # the model's reliance on its columns
+    assert attribution["rows"] == 300 and len(attribution["columns"]) == 30
+    assert attribution["reference_rows"] > 0
+    assert abs(sum(c["current"] for c in attribution["columns"]) - 1) < 1e-9
+    assert not [c for c in attribution["columns"] if c["shifted"]]
     html = (tmp_path / "monitor.html").read_text()
-    assert html.count("<svg ") == 32  # 30 features, the prediction, decay over time
+    assert html.count("<svg ") == 33  # 30 features, the prediction, attributions, decay
+    assert 'id="attributions"' in html
     assert [p["end"] for p in found["decay"]["series"]] == ["row 100", "row 200", "row 300"]
     assert not re.search(r"""(src|href)=["']?https?:""", html)
     assert json.loads((tmp_path / "monitor.json").read_text())["status"] == "healthy"

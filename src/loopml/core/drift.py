@@ -24,6 +24,12 @@ test, the corrected test alone. The dataset alarm fires when any feature or the
 prediction distribution is flagged. The correction keeps the chance of a false dataset
 alarm at ``significance``; the effect-size condition keeps very large windows from
 flagging differences too small to matter.
+
+Attribution drift (``compare_attributions``) watches the model rather than the data: each
+input column's share of the total mean |attribution| (``reference.AttributionSummary``)
+on the current rows against the reference's. A share that moves by ``attribution_shift``
+or more (absolute, shares being 0-1) means the model now leans on its columns differently,
+which per-column data drift cannot see when only the columns' joint distribution moved.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from scipy.spatial.distance import jensenshannon
 from loopml.config import DriftConfig
 from loopml.core.jsonable import plain
 from loopml.core.reference import (
+    AttributionSummary,
     CategoricalSummary,
     NumericSummary,
     ReferenceProfile,
@@ -84,6 +91,76 @@ class FeatureDrift:
 
 
 @dataclass(frozen=True)
+class AttributionShift:
+    """One column's share of the total mean |attribution|, at reference and now (0-1)."""
+
+    column: str
+    reference: float
+    current: float
+    shifted: bool
+
+    @property
+    def change(self) -> float:
+        return self.current - self.reference
+
+
+@dataclass(frozen=True)
+class AttributionDrift:
+    """The model's reliance on each column, reference against current rows; ``columns``
+    are sorted by the size of the change, largest first."""
+
+    columns: list[AttributionShift]
+    rows: int  # current rows explained
+    reference_rows: int
+    threshold: float
+    method: str
+    space: str
+
+    @property
+    def shifted(self) -> list[AttributionShift]:
+        return [c for c in self.columns if c.shifted]
+
+    def summary(self) -> str:
+        if not self.shifted:
+            return f"no shift in attributions over {len(self.columns)} columns"
+        moved = ", ".join(f"{c.column} {c.reference:.2f} -> {c.current:.2f}" for c in self.shifted)
+        return f"attribution share moved by >= {self.threshold:g}: {moved}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return plain(
+            {
+                "summary": self.summary(),
+                "rows": self.rows,
+                "reference_rows": self.reference_rows,
+                "threshold": self.threshold,
+                "method": self.method,
+                "space": self.space,
+                "columns": [asdict(c) | {"change": c.change} for c in self.columns],
+            }
+        )
+
+
+def compare_attributions(
+    reference: AttributionSummary, current: AttributionSummary, threshold: float
+) -> AttributionDrift:
+    """Each column's attribution share now against the reference; a column is shifted
+    when its share moved by ``threshold`` or more (absolute)."""
+    found = [
+        AttributionShift(
+            column,
+            share,
+            current.share.get(column, 0.0),
+            abs(current.share.get(column, 0.0) - share) >= threshold,
+        )
+        for column, share in reference.share.items()
+    ]
+    found.sort(key=lambda c: -abs(c.change))
+    return AttributionDrift(
+        found, current.rows, reference.rows, threshold, current.method, current.space
+    )
+
+
+@dataclass(frozen=True)
 class DriftReport:
     features: list[FeatureDrift]
     prediction: FeatureDrift | None
@@ -91,6 +168,7 @@ class DriftReport:
     judged: bool
     settings: DriftConfig
     skipped: dict[str, str] = field(default_factory=dict)  # column -> why it is not tested
+    attribution: AttributionDrift | None = None  # None: off, or the model has no explainer
 
     @property
     def drifted(self) -> list[FeatureDrift]:
@@ -99,7 +177,9 @@ class DriftReport:
     @property
     def alert(self) -> bool:
         return self.judged and (
-            bool(self.drifted) or bool(self.prediction and self.prediction.drifted)
+            bool(self.drifted)
+            or bool(self.prediction and self.prediction.drifted)
+            or bool(self.attribution and self.attribution.shifted)
         )
 
     def summary(self) -> str:
@@ -111,9 +191,11 @@ class DriftReport:
         names = [f.name for f in self.drifted]
         if self.prediction is not None and self.prediction.drifted:
             names.append("prediction")
+        shifted = self.attribution.shifted if self.attribution else []
+        reliance = f"; {self.attribution.summary()}" if self.attribution and shifted else ""
         if not names:
-            return f"no drift in {len(self.features)} features ({self.rows} rows)"
-        return f"drift in {len(names)} of {len(self.features)}: {', '.join(names)}"
+            return f"no drift in {len(self.features)} features ({self.rows} rows){reliance}"
+        return f"drift in {len(names)} of {len(self.features)}: {', '.join(names)}{reliance}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +207,7 @@ class DriftReport:
             "features": [f.as_dict() for f in self.features],
             "prediction": self.prediction.as_dict() if self.prediction else None,
             "skipped": self.skipped,
+            "attribution": self.attribution.as_dict() if self.attribution else None,
         }
 
 

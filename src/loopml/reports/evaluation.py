@@ -21,6 +21,7 @@ FIGURE_KEYS = (
     "coverage",
     "slices",
     "importance",
+    "attributions",
     "learning",
     "fairness",
 )
@@ -106,6 +107,8 @@ def _figures(ev: Evaluation) -> dict[str, str | None]:
         )
     if ev.importance:
         made["importance"] = html.image(figures.importance(ev.importance, ev.metric))
+    if ev.attributions is not None:
+        made["attributions"] = html.image(figures.attributions(ev.attributions))
     if ev.learning is not None:
         made["learning"] = html.image(figures.learning(ev.learning))
     if ev.fairness is not None and ev.fairness.columns:

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from sklearn import metrics as skm
 
 from loopml.core.evaluation.calibration import ReliabilityCurve
-from loopml.core.evaluation.inspection import Importance, LearningCurve
+from loopml.core.evaluation.inspection import GlobalAttributions, Importance, LearningCurve
 from loopml.core.evaluation.slices import SliceScore
 
 MAX_CURVE_CLASSES = 10
@@ -135,6 +135,23 @@ def importance(items: list[Importance], metric: str) -> Figure:
     ax.set_yticks(positions, [i.column for i in shown], fontsize=8)
     ax.axvline(0, color="gray", linewidth=1)
     ax.set(xlabel=f"drop in {metric} when the column is shuffled", title="Permutation importance")
+    fig.tight_layout()
+    return fig
+
+
+def attributions(found: GlobalAttributions) -> Figure:
+    """Mean |contribution| per input column over the explained test rows, largest on top."""
+    shown = found.ranked()[:MAX_IMPORTANCE_SHOWN]
+    fig = Figure(figsize=(8, max(2.2, 0.3 * len(shown) + 1.0)))
+    ax = fig.subplots()
+    positions = np.arange(len(shown))[::-1]
+    ax.barh(positions, [value for _, value in shown], color=OK)
+    ax.set_yticks(positions, [column for column, _ in shown], fontsize=8)
+    space = found.summary.space.replace("_", " ")
+    ax.set(
+        xlabel=f"mean |contribution| ({space}) over {found.summary.rows} test rows",
+        title="Global attributions",
+    )
     fig.tight_layout()
     return fig
 

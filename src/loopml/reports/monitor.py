@@ -1,7 +1,8 @@
 """The monitoring report: one self-contained HTML file (charts as inline SVG, no network).
 
-Drift per feature with reference vs current distributions, prediction drift, and decay
-over time, above a table of every statistic.
+Drift per feature with reference vs current distributions, prediction drift, attribution
+drift (each column's share of the model's total |attribution|), and decay over time, above
+a table of every statistic.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from loopml.core.decay import DecayReport
-from loopml.core.drift import Distribution, DriftReport, FeatureDrift
+from loopml.core.drift import AttributionDrift, Distribution, DriftReport, FeatureDrift
 
 _MAX_BARS = 20
 _REFERENCE, _CURRENT, _ALERT = "#8da0cb", "#fc8d62", "#d62728"
@@ -32,6 +33,7 @@ def render(drift: DriftReport, decay: DecayReport | None, meta: dict[str, Any], 
         plots=[(f, Markup(distribution_svg(f.distribution, f.name, f.drifted))) for f in ordered],
         prediction=_row(drift.prediction) if drift.prediction else None,
         prediction_plot=_prediction_svg(drift),
+        attribution_plot=_attribution_svg(drift.attribution),
         decay_plot=Markup(decay_svg(decay)) if decay and decay.series else None,
     )
 
@@ -41,6 +43,18 @@ def _prediction_svg(drift: DriftReport) -> Markup | None:
     if found is None:
         return None
     return Markup(distribution_svg(found.distribution, "prediction", found.drifted))
+
+
+def _attribution_svg(found: AttributionDrift | None) -> Markup | None:
+    """Each column's share of the total mean |attribution|, reference vs current."""
+    if found is None:
+        return None
+    shares = Distribution(
+        [c.column for c in found.columns],
+        [c.reference for c in found.columns],
+        [c.current for c in found.columns],
+    )
+    return Markup(distribution_svg(shares, "share of |attribution|", bool(found.shifted)))
 
 
 def _row(f: FeatureDrift) -> dict[str, Any]:
@@ -242,6 +256,21 @@ tr.drift td{background:#fdecea} .cards{display:flex;gap:12px;flex-wrap:wrap}
 corrected p {{ prediction.p_adjusted }}, PSI {{ prediction.psi }}:
 <b>{{ prediction.verdict }}</b></p>
 {% else %}<p class="muted">No predictions to compare.</p>{% endif %}
+<h2>Attribution drift</h2>
+{% if drift.attribution %}{% set a = drift.attribution %}
+<p id="attribution-summary">{{ a.summary() }} ({{ a.rows }} current rows explained against
+{{ a.reference_rows }} held-out rows at training; {{ a.method }}, in {{ a.space }} space;
+monitoring.drift.attribution_shift sets the threshold)</p>
+<div class="wide chart">{{ attribution_plot }}</div>
+<table id="attributions"><thead><tr><th>column</th><th>reference share</th>
+<th>current share</th><th>change</th><th>verdict</th></tr></thead><tbody>
+{% for c in a.columns %}<tr class="{{ 'drift' if c.shifted else '' }}"><td>{{ c.column }}</td>
+<td>{{ "%.1f%%" % (100 * c.reference) }}</td><td>{{ "%.1f%%" % (100 * c.current) }}</td>
+<td>{{ "%+.1f" % (100 * c.change) }} pts</td><td>{{ "shifted" if c.shifted else "stable" }}</td>
+</tr>{% endfor %}</tbody></table>
+{% else %}<p class="muted">{{ drift.skipped.get("attributions") or
+"Not judged (too few current rows, or monitoring.drift.attribution_shift is null)." }}</p>
+{% endif %}
 <h2>Decay over time</h2>
 {% if decay_plot %}<div class="wide chart">{{ decay_plot }}</div>
 {% else %}<p class="muted">Not enough labelled rows for a curve yet.</p>{% endif %}

@@ -82,7 +82,9 @@ class DashboardData:
         found: dict[str, Any] = {"versions": version_history(tracker), "decay": None}
         try:
             found["log"] = PredictionLog(log_url(cfg)).counts()
-            assessed = assess(cfg, model=model.version or model.run_id, tracker=tracker)
+            assessed = assess(
+                cfg, model=model.version or model.run_id, tracker=tracker, scoring=model
+            )
         except LoopmlError as exc:
             found.setdefault("log", {})
             found["drift"] = {"error": str(exc).splitlines()[0]}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import ValidationError
 
 from loopml.config import ProjectConfig
@@ -22,6 +23,7 @@ from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.evaluation import fitted_rows, gate, metrics
 from loopml.core.evaluation.assess import Champion, Evaluation, Subject, assess
 from loopml.core.evaluation.fitted_rows import FittedRows
+from loopml.core.evaluation.inspection import GlobalAttributions
 from loopml.core.scoring import ScoringModel
 from loopml.errors import DataValidationError
 from loopml.reports import evaluation as evaluation_report
@@ -192,12 +194,32 @@ def write_report(
             _logged_metrics(found, loaded.data.whole_rows is not None),
             {"loopml.evaluation.weak_slices": str(len(found.weak_slices))},
         )
+        if found.attributions is not None:
+            table = _attribution_table(found.attributions, Path(folder) / "attributions.csv")
+            results.log_results(tracker, loaded.ref.run_id, "evaluation", [table], {}, {})
         if found.fairness is not None:
             tables = fairness_report.write_files(found.fairness, Path(folder) / "fairness")
             results.log_results(tracker, loaded.ref.run_id, "evaluation/fairness", tables, {}, {})
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(page, target)
     return target
+
+
+def _attribution_table(found: GlobalAttributions, path: Path) -> Path:
+    """``evaluation/attributions.csv``: column, mean_abs, share, direction (top columns)."""
+    directions = {d.column: d.text for d in found.directions}
+    pd.DataFrame(
+        [
+            {
+                "column": column,
+                "mean_abs": value,
+                "share": found.summary.share[column],
+                "direction": directions.get(column, ""),
+            }
+            for column, value in found.ranked()
+        ]
+    ).to_csv(path, index=False)
+    return path
 
 
 def default_report_path(cfg: ProjectConfig, loaded: Loaded) -> Path:

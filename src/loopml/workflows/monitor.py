@@ -4,7 +4,9 @@ Rows come from the prediction log (the window in ``monitoring.window``) or from 
 (``--current FILE``), and their values are read by the model's data contract, as the model
 read them: a logged ``"15.250,00"`` and ``15250.0`` are the same value to drift statistics.
 The result is drift per feature (and of how often it is missing) and of the predictions,
-decay on rows whose labels arrived, an HTML and a JSON report, a monitoring run in MLflow,
+attribution drift (the model's reliance on each column, explained on as many current rows
+as training explained held-out rows: ``core.reference.explain_sample``), decay on
+rows whose labels arrived, an HTML and a JSON report, a monitoring run in MLflow,
 and, on an alert, a POST to ``monitoring.alerts.webhook``.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,16 @@ from loopml.core import drift as drift_stats
 from loopml.core.data.contract import CONTRACT_FILE, DataContract
 from loopml.core.data.ingest import file_kind, read_csv_text, read_table
 from loopml.core.evaluation import metrics
-from loopml.core.reference import ReferenceProfile
-from loopml.errors import ConfigError, DataContractError, DataError
+from loopml.core.reference import ReferenceProfile, attribution_profile
+from loopml.core.scoring import ScoringModel
+from loopml.errors import (
+    ConfigError,
+    DataContractError,
+    DataError,
+    NotExplainableError,
+    PredictionInputError,
+    first_line,
+)
 from loopml.reports import monitor as monitor_report
 from loopml.tracking import monitoring as runs
 from loopml.tracking.evaluations import run_document
@@ -126,8 +136,12 @@ def assess(
     model: str | None = None,
     tracker: Tracker | None = None,
     reporter: Reporter | None = None,
+    scoring: ScoringModel | None = None,
 ) -> Assessment:
-    """Drift and decay, with no side effect: what `loopml monitor` and /dashboard show."""
+    """Drift and decay, with no side effect: what `loopml monitor` and /dashboard show.
+
+    ``scoring`` is the model of ``model`` when the caller has it loaded (the server), for
+    attribution drift; else it is loaded from the registry when needed."""
     reporter = reporter or SilentReporter()
     tracker = tracker or tracker_for(cfg)
     ref = runs.resolve(tracker, model_uri(cfg, model))
@@ -153,6 +167,7 @@ def assess(
                 reporter,
             ).rename(columns={profile.target: "label"})
     drift = drift_stats.compare(profile, rows, cfg.monitoring.drift, predictions)
+    drift = _with_attributions(cfg, ref, profile, rows, drift, scoring, reporter)
     decay = _decay(cfg, tracker, ref, profile, labelled)
     return Assessment(ref, profile, source, drift, decay)
 
@@ -290,6 +305,41 @@ def _from_file(
     return frame, predictions, labelled
 
 
+def _with_attributions(
+    cfg: ProjectConfig,
+    ref: runs.ModelRef,
+    profile: ReferenceProfile,
+    rows: pd.DataFrame,
+    drift: drift_stats.DriftReport,
+    scoring: ScoringModel | None,
+    reporter: Reporter,
+) -> drift_stats.DriftReport:
+    """``drift`` with attribution drift (``core.drift.compare_attributions``), or with the
+    reason it is not judged in ``skipped["attributions"]``."""
+    threshold = cfg.monitoring.drift.attribution_shift
+    if threshold is None or not drift.judged:
+        return drift
+    reason = ""
+    if profile.attributions is None:
+        reason = (
+            "the reference has no attribution profile: the model has no exact explainer "
+            "(see Why did the model say that? in the README), or an older loopml trained it"
+        )
+    else:
+        model = scoring or load(ref.uri, tracking_uri=cfg.tracking.uri)
+        reporter.stage(
+            f"Explaining up to {profile.attributions.rows} current rows (attribution drift)"
+        )
+        try:
+            current = attribution_profile(model.explainer(), model.conform(rows))
+        except (NotExplainableError, PredictionInputError, DataContractError) as exc:
+            reason = f"the current rows cannot be explained: {first_line(exc)}"
+        else:
+            found = drift_stats.compare_attributions(profile.attributions, current, threshold)
+            return replace(drift, attribution=found)
+    return replace(drift, skipped={**drift.skipped, "attributions": reason})
+
+
 def _decay(
     cfg: ProjectConfig,
     tracker: Tracker,
@@ -350,6 +400,10 @@ def _monitoring_record(
         metrics_[f"psi.{feature.name}"] = feature.psi
     if found.drift.prediction is not None:
         metrics_["psi.prediction"] = found.drift.prediction.psi
+    if found.drift.attribution is not None:
+        metrics_["attribution_shifted_columns"] = float(len(found.drift.attribution.shifted))
+        for shift in found.drift.attribution.columns:
+            metrics_[f"attribution_share.{shift.column}"] = shift.current
     if found.decay is not None and found.decay.current is not None:
         metrics_[f"live_{found.decay.metric}"] = found.decay.current
         metrics_["decay_drop"] = found.decay.drop if found.decay.drop is not None else float("nan")

@@ -31,16 +31,18 @@ from loopml.core.evaluation import (
 from loopml.core.evaluation.behavioral import BehavioralResult
 from loopml.core.evaluation.calibration import ReliabilityCurve, reliability_curve
 from loopml.core.evaluation.fitted_rows import FittedRows, unseen
-from loopml.core.evaluation.inspection import Importance, LearningCurve
+from loopml.core.evaluation.inspection import GlobalAttributions, Importance, LearningCurve
 from loopml.core.evaluation.significance import Comparison
 from loopml.core.evaluation.slices import Slice, SliceScore
 from loopml.core.evaluation.threshold import Selective, selective
+from loopml.core.reference import explain_sample
 from loopml.core.scoring import ScoringModel
-from loopml.errors import PredictionInputError
+from loopml.errors import NotExplainableError, PredictionInputError, first_line
 
 LEARNING_CURVE_MAX_ROWS = 20_000
 WEAK_ACCURACY_POINTS = 0.05  # a classifier's slice this much less accurate is weak
 WEAK_MAE_SHARE = 0.25  # a regression slice with this much more MAE is weak
+WHY_APPROXIMATE = 5  # worst errors explained by the (slow) permutation explainer
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Evaluation:
     behavioral: list[BehavioralResult] = field(default_factory=list)
     worst: pd.DataFrame | None = None
     importance: list[Importance] = field(default_factory=list)
+    attributions: GlobalAttributions | None = None  # None: the model has no explainer
     learning: LearningCurve | None = None
     fairness: fairness.Fairness | None = None  # with evaluation.sensitive
     notes: list[str] = field(default_factory=list)
@@ -146,6 +149,7 @@ class Evaluation:
             "simpson": self.simpson,
             "behavioral": [r.as_dict() for r in self.behavioral],
             "importance": [i.__dict__ for i in self.importance],
+            "attributions": self.attributions.as_dict() if self.attributions else None,
             "fairness": self.fairness.as_dict() if self.fairness else None,
             "notes": self.notes,
             "rules": {k: _plain(v) for k, v in self.rules.items()},
@@ -441,7 +445,25 @@ def _add_inspection(
         rows=settings.importance_rows,
         seed=subject.seed,
     )
+    _add_attributions(found, subject)
     _add_learning(found, subject, settings, classes)
+
+
+def _add_attributions(found: Evaluation, subject: Subject) -> None:
+    """Global attributions on a sample of the test rows, and each worst error's largest
+    contributions (column ``why``), from the explainer serving uses (``core.explain``)."""
+    model = subject.model
+    try:
+        features = model.conform(subject.splits.test).reset_index(drop=True)
+        rows, explained = explain_sample(model.explainer(), features, subject.seed)
+        found.attributions = inspection.global_attributions(rows, explained)
+        if found.worst is not None and len(found.worst):
+            shown = list(found.worst.index)[: None if explained.exact else WHY_APPROXIMATE]
+            worst = model.explainer().explain(features.iloc[shown])
+            reasons = inspection.why(worst) + [""] * (len(found.worst) - len(shown))
+            found.worst = found.worst.assign(why=reasons)
+    except NotExplainableError as exc:
+        found.notes.append(f"attributions not computed: {first_line(exc)}")
 
 
 def _add_learning(

@@ -1,4 +1,5 @@
-"""Looking inside a model's results: worst errors, permutation importance, learning curve."""
+"""Looking inside a model's results: worst errors, permutation importance, learning curve,
+and global attributions (mean |contribution| per column, direction of effect)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from sklearn.model_selection import PredefinedSplit, learning_curve
 from loopml.config import Task
 from loopml.core import training
 from loopml.core.evaluation import metrics
+from loopml.core.explain import Explanations
+from loopml.core.reference import AttributionSummary, summarize_attributions
 
 TEXT_PREVIEW = 120
 LEARNING_SIZES = (0.1, 0.25, 0.5, 0.75, 1.0)
@@ -154,3 +157,135 @@ def unwrap(model: Any) -> Any:
     inner = getattr(model, "estimator", None)
     frozen = getattr(inner, "estimator", None)
     return frozen if frozen is not None and hasattr(model, "calibrated_classifiers_") else model
+
+
+DIRECTION_COLUMNS = 5  # the columns of largest mean |attribution| get a direction of effect
+WHY_COLUMNS = 3  # contributions listed per worst-error row
+_MONOTONE = 0.1  # |Spearman rho| below this: no single direction
+_MIN_GROUP_ROWS = 5  # a category (or word) needs this many rows for its mean contribution
+
+
+@dataclass(frozen=True)
+class Direction:
+    """How a column moves the model's output, from its attributions on the test rows:
+    ``rho`` is Spearman's rank correlation of a numeric or date column's values with its
+    contributions (``scipy.stats.spearmanr``); for a category or text column, ``raises``
+    and ``lowers`` are the category (or word) of largest and smallest mean contribution."""
+
+    column: str
+    text: str
+    rho: float | None = None
+    raises: str | None = None
+    lowers: str | None = None
+
+
+@dataclass(frozen=True)
+class GlobalAttributions:
+    """Attributions over test rows: mean |contribution| and share per column (the global
+    importance of Lundberg et al., 2020), the direction of effect of the top columns, and
+    what is explained (``space``, ``method``, ``note``)."""
+
+    summary: AttributionSummary
+    directions: list[Direction]
+    note: str
+
+    def ranked(self) -> list[tuple[str, float]]:
+        """(column, mean |contribution|), largest first."""
+        return sorted(self.summary.mean_abs.items(), key=lambda item: -item[1])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.summary.model_dump(),
+            "note": self.note,
+            "directions": [d.__dict__ for d in self.directions],
+        }
+
+
+def global_attributions(rows: pd.DataFrame, explained: Explanations) -> GlobalAttributions:
+    """Summary and directions of ``explained``, the explanations of ``rows`` (the input
+    columns as the data contract read them, one row per explained row)."""
+    summary = summarize_attributions(explained)
+    top = sorted(summary.mean_abs, key=lambda c: -summary.mean_abs[c])[:DIRECTION_COLUMNS]
+    position = {c: i for i, c in enumerate(explained.columns)}
+    directions = [
+        _direction(
+            column,
+            rows[column].reset_index(drop=True),
+            explained.contributions[:, position[column]],
+            explained.words.get(column),
+            _what(explained.space),
+        )
+        for column in top
+        if summary.mean_abs[column] > 0
+    ]
+    return GlobalAttributions(summary, directions, explained.note)
+
+
+def why(explained: Explanations, top: int = WHY_COLUMNS) -> list[str]:
+    """Per row, its ``top`` largest contributions as ``"column +0.12; column -0.05"``."""
+    return [
+        "; ".join(f"{column} {value:+.3g}" for column, value in explained.ranked(row, top))
+        for row in range(len(explained))
+    ]
+
+
+def _what(space: str) -> str:
+    return {"log_odds": "log-odds", "value": "prediction", "raw_score": "raw score"}.get(
+        space, space.replace("_", " ")
+    )
+
+
+def _direction(
+    column: str,
+    values: pd.Series,
+    contributions: np.ndarray,
+    words: list[dict[str, float]] | None,
+    what: str,
+) -> Direction:
+    if words is not None:
+        return _by_group(column, _word_means(words), what, "word")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return _by_rank(column, values.astype("int64").where(values.notna()), contributions, what)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return _by_rank(column, values, contributions, what)
+    frame = pd.DataFrame({"value": values.astype("string"), "contribution": contributions})
+    grouped = frame.dropna().groupby("value")["contribution"].agg(["mean", "size"])
+    means = grouped.loc[grouped["size"] >= _MIN_GROUP_ROWS, "mean"]
+    return _by_group(column, means, what, "value")
+
+
+def _by_rank(column: str, values: pd.Series, contributions: np.ndarray, what: str) -> Direction:
+    from scipy import stats
+
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    present = np.isfinite(numbers)
+    if present.sum() < 3 or np.ptp(numbers[present]) == 0:
+        return Direction(column, "too few distinct values to tell a direction")
+    rho = float(stats.spearmanr(numbers[present], contributions[present]).statistic)
+    if not np.isfinite(rho) or abs(rho) < _MONOTONE:
+        text = f"no single direction (Spearman rho {rho:+.2f}): the effect is not monotone"
+    else:
+        higher = "higher" if rho > 0 else "lower"
+        text = f"{higher} values raise the {what} (Spearman rho {rho:+.2f})"
+    return Direction(column, text, rho=rho)
+
+
+def _by_group(column: str, means: pd.Series, what: str, unit: str) -> Direction:
+    if len(means) < 2:
+        return Direction(column, f"too few {unit}s with {_MIN_GROUP_ROWS}+ rows to compare")
+    ordered = means.sort_values(kind="stable")
+    high, low = str(ordered.index[-1]), str(ordered.index[0])
+    text = (
+        f"{unit} {high!r} raises the {what} most (mean {ordered.iloc[-1]:+.3g}); "
+        f"{low!r} lowers it most (mean {ordered.iloc[0]:+.3g})"
+    )
+    return Direction(column, text, raises=high, lowers=low)
+
+
+def _word_means(words: list[dict[str, float]]) -> pd.Series:
+    pairs = [(word, value) for row in words for word, value in row.items()]
+    if not pairs:
+        return pd.Series(dtype=float)
+    frame = pd.DataFrame(pairs, columns=["word", "contribution"])
+    grouped = frame.groupby("word")["contribution"].agg(["mean", "size"])
+    return grouped.loc[grouped["size"] >= _MIN_GROUP_ROWS, "mean"]
