@@ -28,8 +28,10 @@ flagging differences too small to matter.
 Attribution drift (``compare_attributions``) watches the model rather than the data: each
 input column's share of the total mean |attribution| (``reference.AttributionSummary``)
 on the current rows against the reference's. A share that moves by ``attribution_shift``
-or more (absolute, shares being 0-1) means the model now leans on its columns differently,
-which per-column data drift cannot see when only the columns' joint distribution moved.
+or more (absolute, shares being 0-1) *and* by more than ``NOISE_SE`` standard errors of
+the difference (bootstrap standard errors of both shares, so few explained rows do not
+raise alarms) means the model now leans on its columns differently, which per-column
+data drift cannot see when only the columns' joint distribution moved.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from loopml.core.reference import (
 )
 
 PSI_BINS = 10
+NOISE_SE = 3.0  # an attribution share must move by more than this many standard errors
 _SMOOTHING = 0.5  # counts added to every group, so PSI stays finite for empty groups
 
 
@@ -144,16 +147,20 @@ def compare_attributions(
     reference: AttributionSummary, current: AttributionSummary, threshold: float
 ) -> AttributionDrift:
     """Each column's attribution share now against the reference; a column is shifted
-    when its share moved by ``threshold`` or more (absolute)."""
-    found = [
-        AttributionShift(
-            column,
-            share,
-            current.share.get(column, 0.0),
-            abs(current.share.get(column, 0.0) - share) >= threshold,
+    when its share moved by ``threshold`` or more (absolute) and by more than ``NOISE_SE``
+    standard errors. Raises ``ValueError`` when the two do not explain the same columns in
+    the same space (another model's profile)."""
+    if set(reference.share) != set(current.share) or reference.space != current.space:
+        raise ValueError(
+            f"the reference explains {len(reference.share)} columns in {reference.space} "
+            f"space, the current rows {len(current.share)} in {current.space}"
         )
-        for column, share in reference.share.items()
-    ]
+    found = []
+    for column, share in reference.share.items():
+        change = current.share[column] - share
+        noise = np.hypot(reference.share_se.get(column, 0.0), current.share_se.get(column, 0.0))
+        shifted = abs(change) >= threshold and abs(change) > NOISE_SE * noise
+        found.append(AttributionShift(column, share, current.share[column], shifted))
     found.sort(key=lambda c: -abs(c.change))
     return AttributionDrift(
         found, current.rows, reference.rows, threshold, current.method, current.space
@@ -168,7 +175,8 @@ class DriftReport:
     judged: bool
     settings: DriftConfig
     skipped: dict[str, str] = field(default_factory=dict)  # column -> why it is not tested
-    attribution: AttributionDrift | None = None  # None: off, or the model has no explainer
+    attribution: AttributionDrift | None = None  # None: off, or see attribution_skipped
+    attribution_skipped: str = ""  # why attribution drift was not judged, when it was not
 
     @property
     def drifted(self) -> list[FeatureDrift]:
@@ -194,7 +202,8 @@ class DriftReport:
         shifted = self.attribution.shifted if self.attribution else []
         reliance = f"; {self.attribution.summary()}" if self.attribution and shifted else ""
         if not names:
-            return f"no drift in {len(self.features)} features ({self.rows} rows){reliance}"
+            data = "no data drift" if reliance else "no drift"
+            return f"{data} in {len(self.features)} features ({self.rows} rows){reliance}"
         return f"drift in {len(names)} of {len(self.features)}: {', '.join(names)}{reliance}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -208,6 +217,7 @@ class DriftReport:
             "prediction": self.prediction.as_dict() if self.prediction else None,
             "skipped": self.skipped,
             "attribution": self.attribution.as_dict() if self.attribution else None,
+            "attribution_skipped": self.attribution_skipped,
         }
 
 

@@ -41,6 +41,7 @@ ATTRIBUTION_ROWS = 500  # rows an attribution profile explains: LightGBM, XGBoos
 # fewer where a row costs more: interventional TreeSHAP on a 100-tree forest against 100
 # background rows takes ~20 ms a row, the permutation explainer ~0.5 s (an SVM, 30 columns)
 PROFILE_ROWS = {"tree": 100, "permutation": 20}
+BOOTSTRAP = 200  # resamples for the standard error of each attribution share
 _WORD = r"\w+"
 
 
@@ -115,7 +116,9 @@ class AttributionSummary(BaseModel):
 
     ``mean_abs[c]`` is the mean absolute contribution of column ``c`` (in ``space``, the
     explainer's output space, e.g. log-odds); ``share[c]`` is ``mean_abs[c]`` over the sum
-    of all columns' (shares add up to 1; all 0 when every contribution is 0).
+    of all columns' (shares add up to 1); ``share_se[c]`` its standard error, from
+    ``BOOTSTRAP`` resamples of the explained rows (Efron and Tibshirani, *An Introduction
+    to the Bootstrap*, 1993, ch. 6), so a comparison can tell a shift from sampling noise.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -125,6 +128,7 @@ class AttributionSummary(BaseModel):
     method: str
     mean_abs: dict[str, float]
     share: dict[str, float]
+    share_se: dict[str, float] = Field(default_factory=dict)
 
 
 Summary = Annotated[
@@ -238,19 +242,29 @@ def summarize_dates(values: Any) -> DateSummary:
     )
 
 
-def summarize_attributions(explanations: Explanations) -> AttributionSummary:
-    """Mean |contribution| per column of ``explanations`` and each column's share."""
-    magnitude = np.abs(explanations.contributions)
-    mean_abs = magnitude.mean(axis=0) if len(magnitude) else np.zeros(len(explanations.columns))
+def summarize_attributions(explanations: Explanations, seed: int = 0) -> AttributionSummary:
+    """Mean |contribution| per column of ``explanations``, each column's share and the
+    share's bootstrap standard error. Raises ``ValueError`` for no rows, a non-finite
+    contribution, or contributions that are all 0 (there is no share to speak of)."""
+    magnitude = np.abs(np.asarray(explanations.contributions, dtype=np.float64))
+    if not len(magnitude) or not np.isfinite(magnitude).all():
+        raise ValueError("no rows, or a non-finite contribution: no attribution profile")
+    mean_abs = magnitude.mean(axis=0)
     total = float(mean_abs.sum())
-    shares = mean_abs / total if total > 0 else np.zeros_like(mean_abs)
+    if total <= 0:
+        raise ValueError("every contribution is 0 on these rows: no attribution profile")
+    picks = np.random.default_rng(seed).integers(0, len(magnitude), (BOOTSTRAP, len(magnitude)))
+    resampled = np.stack([magnitude[rows].mean(axis=0) for rows in picks])
+    totals = resampled.sum(axis=1, keepdims=True)
+    spread = (resampled / np.where(totals > 0, totals, 1.0)).std(axis=0, ddof=1)
     columns = explanations.columns
     return AttributionSummary(
         rows=len(explanations),
         space=explanations.space,
         method=explanations.method,
         mean_abs={c: float(v) for c, v in zip(columns, mean_abs, strict=True)},
-        share={c: float(v) for c, v in zip(columns, shares, strict=True)},
+        share={c: float(v) for c, v in zip(columns, mean_abs / total, strict=True)},
+        share_se={c: float(v) for c, v in zip(columns, spread, strict=True)},
     )
 
 

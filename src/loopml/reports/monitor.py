@@ -268,7 +268,7 @@ monitoring.drift.attribution_shift sets the threshold)</p>
 <td>{{ "%.1f%%" % (100 * c.reference) }}</td><td>{{ "%.1f%%" % (100 * c.current) }}</td>
 <td>{{ "%+.1f" % (100 * c.change) }} pts</td><td>{{ "shifted" if c.shifted else "stable" }}</td>
 </tr>{% endfor %}</tbody></table>
-{% else %}<p class="muted">{{ drift.skipped.get("attributions") or
+{% else %}<p class="muted">{{ drift.attribution_skipped or
 "Not judged (too few current rows, or monitoring.drift.attribution_shift is null)." }}</p>
 {% endif %}
 <h2>Decay over time</h2>

@@ -83,7 +83,7 @@ class DashboardData:
         try:
             found["log"] = PredictionLog(log_url(cfg)).counts()
             assessed = assess(
-                cfg, model=model.version or model.run_id, tracker=tracker, scoring=model
+                cfg, model=model.version or model.run_id, tracker=tracker, attributions=False
             )
         except LoopmlError as exc:
             found.setdefault("log", {})

@@ -30,15 +30,7 @@ from loopml.core.data.contract import CONTRACT_FILE, DataContract
 from loopml.core.data.ingest import file_kind, read_csv_text, read_table
 from loopml.core.evaluation import metrics
 from loopml.core.reference import ReferenceProfile, attribution_profile
-from loopml.core.scoring import ScoringModel
-from loopml.errors import (
-    ConfigError,
-    DataContractError,
-    DataError,
-    NotExplainableError,
-    PredictionInputError,
-    first_line,
-)
+from loopml.errors import ConfigError, DataContractError, DataError, first_line
 from loopml.reports import monitor as monitor_report
 from loopml.tracking import monitoring as runs
 from loopml.tracking.evaluations import run_document
@@ -136,12 +128,12 @@ def assess(
     model: str | None = None,
     tracker: Tracker | None = None,
     reporter: Reporter | None = None,
-    scoring: ScoringModel | None = None,
+    attributions: bool = True,
 ) -> Assessment:
     """Drift and decay, with no side effect: what `loopml monitor` and /dashboard show.
 
-    ``scoring`` is the model of ``model`` when the caller has it loaded (the server), for
-    attribution drift; else it is loaded from the registry when needed."""
+    ``attributions=False`` leaves attribution drift out (the dashboard, which assesses
+    every few seconds, would re-explain hundreds of rows in the serving process)."""
     reporter = reporter or SilentReporter()
     tracker = tracker or tracker_for(cfg)
     ref = runs.resolve(tracker, model_uri(cfg, model))
@@ -167,7 +159,8 @@ def assess(
                 reporter,
             ).rename(columns={profile.target: "label"})
     drift = drift_stats.compare(profile, rows, cfg.monitoring.drift, predictions)
-    drift = _with_attributions(cfg, ref, profile, rows, drift, scoring, reporter)
+    if attributions:
+        drift = _with_attributions(cfg, ref, profile, rows, drift, reporter)
     decay = _decay(cfg, tracker, ref, profile, labelled)
     return Assessment(ref, profile, source, drift, decay)
 
@@ -311,7 +304,6 @@ def _with_attributions(
     profile: ReferenceProfile,
     rows: pd.DataFrame,
     drift: drift_stats.DriftReport,
-    scoring: ScoringModel | None,
     reporter: Reporter,
 ) -> drift_stats.DriftReport:
     """``drift`` with attribution drift (``core.drift.compare_attributions``), or with the
@@ -326,18 +318,16 @@ def _with_attributions(
             "(see Why did the model say that? in the README), or an older loopml trained it"
         )
     else:
-        model = scoring or load(ref.uri, tracking_uri=cfg.tracking.uri)
-        reporter.stage(
-            f"Explaining up to {profile.attributions.rows} current rows (attribution drift)"
-        )
-        try:
+        reporter.stage("Explaining current rows (attribution drift)")
+        try:  # an extra: drift and decay are reported whatever happens here
+            model = load(ref.uri, tracking_uri=cfg.tracking.uri)
             current = attribution_profile(model.explainer(), model.conform(rows))
-        except (NotExplainableError, PredictionInputError, DataContractError) as exc:
-            reason = f"the current rows cannot be explained: {first_line(exc)}"
-        else:
             found = drift_stats.compare_attributions(profile.attributions, current, threshold)
+        except Exception as exc:
+            reason = f"the current rows could not be explained: {first_line(exc)}"
+        else:
             return replace(drift, attribution=found)
-    return replace(drift, skipped={**drift.skipped, "attributions": reason})
+    return replace(drift, attribution_skipped=reason)
 
 
 def _decay(
@@ -438,6 +428,9 @@ def send_alert(
         "reasons": found.reasons,
         "drift": found.drift.summary(),
         "drifted_features": [f.name for f in found.drift.drifted],
+        "attribution_shifted": [
+            c.column for c in (found.drift.attribution.shifted if found.drift.attribution else [])
+        ],
         "decay": found.decay.summary() if found.decay else None,
         "report": str(result.html),
         "monitoring_run_id": result.run_id,

@@ -10,7 +10,6 @@ from loopml.config import ProjectConfig
 from loopml.core import training
 from loopml.core.explain import Explainer, background_sample
 from loopml.core.reference import AttributionSummary, attribution_profile, build_profile
-from loopml.errors import NotExplainableError
 from loopml.tracking.monitoring import REFERENCE_ARTIFACT
 from loopml.workflows.prepare import Prepared
 
@@ -23,8 +22,10 @@ def reference_document(
     """Features from the training split; predictions from the held-out rows.
 
     Predictions on the training rows are overfit (too confident, too close to the labels),
-    so the prediction reference comes from validation and test rows, as served rows will be;
-    so does the attribution profile (the model's reliance on each column).
+    so the prediction reference comes from validation and test rows, as served rows will be.
+    The attribution profile (the model's reliance on each column) comes from the test rows
+    alone: with ``train.refit`` the winner is refitted on train and validation, and
+    attributions on rows a model was fitted on are larger for the columns it memorised.
     """
     assert best.pipeline is not None
     held_out = pd.concat([data.splits.validation, data.splits.test], ignore_index=True)
@@ -41,25 +42,24 @@ def reference_document(
         test_score=test_score,
         time_column=cfg.split.time_column,
     )
-    profile.attributions = _attributions(best.pipeline, data, held_out[features])
+    profile.attributions = _attributions(best.pipeline, data, data.splits.test[features])
     document: dict[str, Any] = profile.model_dump(mode="json")
     document["data_end"] = _newest(data, cfg.split.time_column) or document["data_end"]
     return document
 
 
-def _attributions(
-    pipeline: Any, data: Prepared, held_out: pd.DataFrame
-) -> AttributionSummary | None:
-    """The attribution profile on held-out rows, against the background sample the
+def _attributions(pipeline: Any, data: Prepared, test: pd.DataFrame) -> AttributionSummary | None:
+    """The attribution profile on the test rows, against the background sample the
     registered model stores (the same training rows). None for a model with no explainer,
-    or with only the permutation explainer: at ~0.5 s a row (an SVM on 30 columns), the
-    rows a stable profile needs would cost minutes here and at every ``loopml monitor``."""
+    or with only the permutation explainer (at ~0.5 s a row for an SVM on 30 columns, the
+    rows a stable profile needs would cost minutes here and at every ``loopml monitor``),
+    or whose explainer fails: the profile is an extra, and training goes on without it."""
     features = list(data.roles.features)
     background = background_sample(data.splits.train[features])
     try:
         explainer = Explainer(pipeline, data.task, features, background)
-        return attribution_profile(explainer, held_out) if explainer.exact else None
-    except NotExplainableError:
+        return attribution_profile(explainer, test) if explainer.exact else None
+    except Exception:  # an explainer failing on a user's estimator must not lose the run
         return None
 
 

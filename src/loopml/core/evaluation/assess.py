@@ -37,7 +37,7 @@ from loopml.core.evaluation.slices import Slice, SliceScore
 from loopml.core.evaluation.threshold import Selective, selective
 from loopml.core.reference import explain_sample
 from loopml.core.scoring import ScoringModel
-from loopml.errors import NotExplainableError, PredictionInputError, first_line
+from loopml.errors import PredictionInputError, first_line
 
 LEARNING_CURVE_MAX_ROWS = 20_000
 WEAK_ACCURACY_POINTS = 0.05  # a classifier's slice this much less accurate is weak
@@ -462,7 +462,7 @@ def _add_attributions(found: Evaluation, subject: Subject) -> None:
             worst = model.explainer().explain(features.iloc[shown])
             reasons = inspection.why(worst) + [""] * (len(found.worst) - len(shown))
             found.worst = found.worst.assign(why=reasons)
-    except NotExplainableError as exc:
+    except Exception as exc:  # an extra: a failing explainer must not lose the evaluation
         found.notes.append(f"attributions not computed: {first_line(exc)}")
 
 

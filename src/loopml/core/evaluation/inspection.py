@@ -188,6 +188,7 @@ class GlobalAttributions:
     summary: AttributionSummary
     directions: list[Direction]
     note: str
+    direction_note: str = ""  # why there are no directions, when there are none
 
     def ranked(self) -> list[tuple[str, float]]:
         """(column, mean |contribution|), largest first."""
@@ -198,6 +199,7 @@ class GlobalAttributions:
             **self.summary.model_dump(),
             "note": self.note,
             "directions": [d.__dict__ for d in self.directions],
+            "direction_note": self.direction_note,
         }
 
 
@@ -205,6 +207,12 @@ def global_attributions(rows: pd.DataFrame, explained: Explanations) -> GlobalAt
     """Summary and directions of ``explained``, the explanations of ``rows`` (the input
     columns as the data contract read them, one row per explained row)."""
     summary = summarize_attributions(explained)
+    if explained.classes is not None and len({str(c) for c in explained.classes}) > 1:
+        why_not = (
+            "no direction of effect: each row is explained for the class the model ranks "
+            "first, so contributions of different rows are toward different classes"
+        )
+        return GlobalAttributions(summary, [], explained.note, why_not)
     top = sorted(summary.mean_abs, key=lambda c: -summary.mean_abs[c])[:DIRECTION_COLUMNS]
     position = {c: i for i, c in enumerate(explained.columns)}
     directions = [
@@ -261,8 +269,12 @@ def _by_rank(column: str, values: pd.Series, contributions: np.ndarray, what: st
     present = np.isfinite(numbers)
     if present.sum() < 3 or np.ptp(numbers[present]) == 0:
         return Direction(column, "too few distinct values to tell a direction")
+    if np.ptp(contributions[present]) == 0:
+        return Direction(column, f"the same contribution for every value ({contributions[0]:+.3g})")
     rho = float(stats.spearmanr(numbers[present], contributions[present]).statistic)
-    if not np.isfinite(rho) or abs(rho) < _MONOTONE:
+    if not np.isfinite(rho):
+        return Direction(column, "no direction: Spearman's rho is undefined for these values")
+    if abs(rho) < _MONOTONE:
         text = f"no single direction (Spearman rho {rho:+.2f}): the effect is not monotone"
     else:
         higher = "higher" if rho > 0 else "lower"
@@ -276,8 +288,8 @@ def _by_group(column: str, means: pd.Series, what: str, unit: str) -> Direction:
     ordered = means.sort_values(kind="stable")
     high, low = str(ordered.index[-1]), str(ordered.index[0])
     text = (
-        f"{unit} {high!r} raises the {what} most (mean {ordered.iloc[-1]:+.3g}); "
-        f"{low!r} lowers it most (mean {ordered.iloc[0]:+.3g})"
+        f"{unit} {high!r} has the largest mean contribution to the {what} "
+        f"({ordered.iloc[-1]:+.3g}), {low!r} the smallest ({ordered.iloc[0]:+.3g})"
     )
     return Direction(column, text, raises=high, lowers=low)
 
