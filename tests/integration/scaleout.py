@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,12 +11,19 @@ import typer
 
 from loopml.cli import app
 
-CLI: Any = typer.main.get_command(app)  # a click group: .commands, each with .params
+CLI: Any = typer.main.get_command(app)
+HEALTH_CHECK = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"  # a click group: .commands, each with .params
 
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    """A real local Ray instance of 2 CPUs for the module's tests."""
+    """A real local Ray instance of 2 CPUs for the module's tests.
+
+    Ray Train's controller polls its workers every ``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``
+    (2 s by default), and each report or checkpoint waits for a poll: 0.2 s here lets the
+    small runs of the tests finish sooner, training the same rounds the same way.
+    """
+    os.environ.setdefault(HEALTH_CHECK, "0.2")  # the raylet passes it on to every worker
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'loopml[ray]'")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
