@@ -307,7 +307,7 @@ def _with_attributions(
     reporter: Reporter,
 ) -> drift_stats.DriftReport:
     """``drift`` with attribution drift (``core.drift.compare_attributions``), or with the
-    reason it is not judged in ``skipped["attributions"]``."""
+    reason it is not judged in ``attribution_skipped``."""
     threshold = cfg.monitoring.drift.attribution_shift
     if threshold is None or not drift.judged:
         return drift
@@ -315,7 +315,8 @@ def _with_attributions(
     if profile.attributions is None:
         reason = (
             "the reference has no attribution profile: the model has no exact explainer "
-            "(see Why did the model say that? in the README), or an older loopml trained it"
+            "(see Why did the model say that? in the README), its explainer failed at "
+            "training, or an older loopml trained it"
         )
     else:
         reporter.stage("Explaining current rows (attribution drift)")
