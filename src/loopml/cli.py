@@ -1065,6 +1065,15 @@ def _print_drift(found: Any) -> None:
             style="bold red" if f.drifted else None,
         )
     out.print(table)
+    attribution = found.drift.attribution
+    if attribution is not None:
+        style = "bold red" if attribution.shifted else ""
+        out.print(
+            f"Attributions ({attribution.rows} rows): {escape(attribution.summary())}",
+            style=style or None,
+        )
+    elif found.drift.attribution_skipped:
+        out.print(f"Attributions not compared: {escape(found.drift.attribution_skipped)}")
 
 
 @app.command()

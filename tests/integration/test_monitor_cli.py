@@ -114,6 +114,7 @@ def test_drift_exits_3_and_posts_the_alert_to_the_webhook(
         )  # fmt: skip
     assert code == 3, stderr
     assert re.search(r"mean radius\s.*drift", stdout)
+    assert re.search(r"Attributions \(\d+ rows\): ", stdout)  # the model's reliance, compared
     assert f"Alert webhook: sent to {hook.url}" in stderr
     (body,) = hook.received
     assert body["event"] == "loopml.alert" and body["reasons"] == ["drift"]
