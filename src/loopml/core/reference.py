@@ -254,7 +254,7 @@ def summarize_attributions(explanations: Explanations, seed: int = 0) -> Attribu
     if total <= 0:
         raise ValueError("every contribution is 0 on these rows: no attribution profile")
     picks = np.random.default_rng(seed).integers(0, len(magnitude), (BOOTSTRAP, len(magnitude)))
-    resampled = np.stack([magnitude[rows].mean(axis=0) for rows in picks])
+    resampled = magnitude[picks].mean(axis=1)  # (BOOTSTRAP, columns); ~24 MB at 500 x 30
     totals = resampled.sum(axis=1, keepdims=True)
     spread = (resampled / np.where(totals > 0, totals, 1.0)).std(axis=0, ddof=1)
     columns = explanations.columns
