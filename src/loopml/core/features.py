@@ -213,8 +213,15 @@ class CategoryText(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: Any) -> np.ndarray:
+        """Shape (rows, columns), object: each category's ``category_key``, and NaN for
+        every missing value (None, NaN, NA), which the imputer after it fills. A column
+        missing in every row of a batch (a single row, say) keeps None from pandas, and
+        the imputer does not count None as missing: that row would have been scored as an
+        unknown category instead of "(missing)"."""
         frame = pd.DataFrame(X)
-        return frame.map(category_key, na_action="ignore").to_numpy(dtype=object)
+        out = frame.map(category_key, na_action="ignore").to_numpy(dtype=object, copy=True)
+        out[pd.isna(out)] = np.nan
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
         return input_features

@@ -92,3 +92,41 @@ def test_values_are_prepared_as_the_native_pipeline_sees_them() -> None:
         "über café",
         "",
     ]
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "lightgbm"])
+def test_a_row_scores_the_same_alone_as_in_a_batch_natively_and_compiled(estimator: str) -> None:
+    """Missing categories arrive as None from the data contract. A row scored alone (a
+    served request) has a column that is missing in *every* row of its batch: beside
+    another category column, pandas kept that None, the imputer did not count it as
+    missing, and the row was scored as an unknown category instead of "(missing)"."""
+    from loopml.core.compile import OnnxPredictor
+
+    frame, label = _frame()
+    frame["shape"] = np.where(np.arange(len(frame)) % 2 == 0, "round", "square")
+    roles = ColumnRoles(
+        numeric=("size",), categorical=("colour", "shape"), text=("note",), datetime=("when",)
+    )
+    params = {"n_estimators": 20} if estimator != "logistic_regression" else {}
+    model = models.make_estimator(estimator, params, "classification", 0)
+    pipeline = models.build_pipeline(roles, model).fit(frame.iloc[:160], label.iloc[:160])
+    compiled, report = compile_pipeline(
+        pipeline, column_specs(roles), "classification", list(pipeline.classes_), frame.iloc[160:]
+    )
+    assert compiled is not None, report.reason
+    predictor = OnnxPredictor(compiled.onnx, compiled.inputs, "classification", ["no", "yes"])
+    later = frame.iloc[160:].copy()
+    for column in ("colour", "shape"):  # as the data contract gives them: object, None
+        values = later[column].to_numpy(dtype=object)
+        values[pd.isna(values)] = None
+        later[column] = pd.Series(values, index=later.index, dtype=object)
+    gaps = later["colour"].isna().to_numpy()
+    rows, in_batch = later[gaps].head(4), pipeline.predict_proba(later)[gaps][:4]
+    assert len(rows) == 4
+    for i in range(len(rows)):
+        alone = rows.iloc[[i]]
+        native = pipeline.predict_proba(alone)[0]
+        np.testing.assert_allclose(native, in_batch[i], atol=1e-12)
+        _, graph = predictor.run_frame(alone)
+        assert graph is not None
+        np.testing.assert_allclose(graph[0], native, atol=1e-6)
