@@ -516,7 +516,7 @@ def serve(
     err.print(
         f"Serving [bold]{state.champion.loaded.model.describe()}[/] on "
         f"http://{bind_host}:{bind_port} with {cfg.serve.workers} worker(s) — POST /predict, "
-        "/invocations (MLflow), /v2/models/…/infer, /feedback; GET /health, /metrics, "
+        "/explain, /invocations (MLflow), /v2/models/…/infer, /feedback; GET /health, /metrics, "
         "/dashboard; docs at /docs",
         highlight=False,
     )

@@ -32,8 +32,13 @@ def loaded(breast_cancer: Project) -> LoadedModel:
 
 
 @pytest.fixture(scope="module")
-def server(loaded: LoadedModel) -> Iterator[LiveServer]:
-    with LiveServer(create_app(loaded)) as live:
+def app(loaded: LoadedModel) -> Any:
+    return create_app(loaded)
+
+
+@pytest.fixture(scope="module")
+def server(app: Any) -> Iterator[LiveServer]:
+    with LiveServer(app) as live:
         yield live
 
 
@@ -62,11 +67,17 @@ def test_the_model_is_registered_with_a_background_sample(loaded: LoadedModel) -
 
 
 def test_served_explanations_equal_the_python_api_and_add_up(
-    server: LiveServer, loaded: LoadedModel, rows: pd.DataFrame, http: httpx.Client
+    server: LiveServer, app: Any, loaded: LoadedModel, rows: pd.DataFrame, http: httpx.Client
 ) -> None:
     expected = loaded.model.explain(rows)
     response = http.post(f"{server.url}/explain", json={"records": _records(rows)})
     assert response.status_code == 200, response.text
+    # the server preprocessed on ONNX Runtime, the Python API with scikit-learn
+    champion = app.state.serving.champion
+    assert champion.engine.name == "onnx"
+    assert champion.features_note.startswith("feature graph equals scikit-learn"), (
+        champion.features_note
+    )
     body = response.json()
     assert len(body["predictions"]) == len(rows) == len(body["explanations"])
     assert body["explainer"]["method"] == expected.method

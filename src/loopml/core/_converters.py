@@ -300,31 +300,39 @@ def _register_tfidf(update: Callable[..., None], transformer: type, vectorizer: 
 
 
 def _tfidf(scope: Any, operator: Any, container: Any) -> None:
+    """scikit-learn's TF-IDF weighting in double precision: the counts (exact in float) are
+    cast to double first, so the idf weights and the norm are not rounded to float32 (which
+    moved values by up to 5e-8, relative); an all-zero row stays zero, as in ``normalize``."""
     from onnx import TensorProto
-    from skl2onnx.common._apply_operation import apply_normalizer
 
     raw = operator.raw_operator
-    x = operator.inputs[0].full_name
+    x = _node(scope, container, "Cast", [operator.inputs[0].full_name], to=TensorProto.DOUBLE)
+    zero = _constant(scope, container, TensorProto.DOUBLE, [], [0.0])
+    one = _constant(scope, container, TensorProto.DOUBLE, [], [1.0])
     if raw.sublinear_tf:  # log(tf) + 1 where tf > 0, as scikit-learn computes it
-        zero = _constant(scope, container, TensorProto.FLOAT, [], [0.0])
-        one = _constant(scope, container, TensorProto.FLOAT, [], [1.0])
         positive = _node(scope, container, "Greater", [x, zero])
         logged = _node(scope, container, "Add", [_node(scope, container, "Log", [x]), one])
         x = _node(scope, container, "Where", [positive, logged, x])
     if raw.use_idf:
-        idf = np.asarray(raw.idf_, dtype=np.float32).tolist()
-        weights = _constant(scope, container, TensorProto.FLOAT, [len(idf)], idf)
+        idf = np.asarray(raw.idf_, dtype=np.float64).tolist()
+        weights = _constant(scope, container, TensorProto.DOUBLE, [len(idf)], idf)
         x = _node(scope, container, "Mul", [x, weights])
     if raw.norm is not None:
-        normed = scope.get_unique_variable_name("normed")
-        apply_normalizer(scope, x, normed, container, norm=raw.norm.upper(), use_float=True)
-        x = normed
+        axis = _constant(scope, container, TensorProto.INT64, [1], [1])
+        if raw.norm == "l2":
+            norm = _node(scope, container, "ReduceSumSquare", [x, axis], keepdims=1)
+            norm = _node(scope, container, "Sqrt", [norm])
+        else:
+            norm = _node(scope, container, "ReduceSum", [_node(scope, container, "Abs", [x]), axis])
+        empty = _node(scope, container, "Equal", [norm, zero])
+        x = _node(
+            scope, container, "Div", [x, _node(scope, container, "Where", [empty, one, norm])]
+        )
     container.add_node(
-        "Cast",
+        "Identity",
         [x],
         [operator.outputs[0].full_name],
-        to=TensorProto.DOUBLE,
-        name=scope.get_unique_operator_name("Cast"),
+        name=scope.get_unique_operator_name("Identity"),
     )
 
 

@@ -29,6 +29,7 @@ from loopml.core.evaluation.threshold import apply
 from loopml.core.features import CalendarFeatures, category_key
 from loopml.core.rules import is_rule
 from loopml.core.scoring import ColumnSpec, ScoringModel
+from loopml.errors import first_line
 
 MISSING_CATEGORY = "\x1floopml:missing\x1f"
 TOKEN_PATTERN = r"[\pL\pN_][\pL\pN_]+"  # RE2 spelling of scikit-learn's (?u)\b\w\w+\b
@@ -104,6 +105,18 @@ def convert(
     pipeline: Any, columns: list[ColumnSpec], task: Task, classes: list[Any]
 ) -> tuple[bytes, tuple[InputSpec, ...]]:
     """ONNX bytes of ``pipeline`` with one input per column, and how to prepare each."""
+    return _to_onnx(pipeline, columns, _final_types(task, classes), task == "classification")
+
+
+def _to_onnx(
+    pipeline: Any,
+    columns: list[ColumnSpec],
+    final_types: list[tuple[str, Any]] | None,
+    no_zipmap: bool,
+) -> tuple[bytes, tuple[InputSpec, ...]]:
+    """The ONNX conversion of ``pipeline`` (a predictor or a transformer: ``final_types``
+    None lets skl2onnx name and type the output) and how to prepare each input column;
+    ``no_zipmap`` makes a classifier give its probabilities as one tensor."""
     from skl2onnx import convert_sklearn
 
     from loopml.core._converters import register_converters
@@ -115,12 +128,16 @@ def convert(
     initial = [
         (name, _tensor_type(c.role)) for c in columns for name in (parts.get(c.name) or [c.name])
     ]
+    options = _text_options(graph_pipeline)
+    if no_zipmap:
+        final = graph_pipeline.steps[-1][1] if hasattr(graph_pipeline, "steps") else graph_pipeline
+        options[id(final)] = {"zipmap": False}
     onnx_model = convert_sklearn(
         graph_pipeline,
         initial_types=initial,
-        final_types=_final_types(task, classes),
+        final_types=final_types,
         target_opset=OPSET,
-        options=_options(graph_pipeline, task),
+        options=options,
     )
     graph_names = iter([i.name for i in onnx_model.graph.input])
     inputs = tuple(
@@ -169,13 +186,10 @@ def _final_types(task: Task, classes: list[Any]) -> list[tuple[str, Any]]:
     return [("label", label), ("probabilities", DoubleTensorType([None, len(classes)]))]
 
 
-def _options(pipeline: Any, task: Task) -> dict[int, dict[str, Any]]:
+def _text_options(pipeline: Any) -> dict[int, dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     options: dict[int, dict[str, Any]] = {}
-    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
-    if task == "classification":
-        options[id(final)] = {"zipmap": False}
     for step in _walk(pipeline):
         if isinstance(step, TfidfVectorizer):
             if step.token_pattern != DEFAULT_TOKEN_PATTERN or step.tokenizer is not None:
@@ -284,6 +298,72 @@ class OnnxPredictor:
         return self.run(input_arrays(frame, self.inputs))
 
 
+class FeatureGraph:
+    """A pipeline's preprocessing (every step before the estimator) on ONNX Runtime, one
+    thread: the features the estimator sees, shape (rows, features), float64, from one
+    array of values per column (``column_feeds``). Used to explain served rows: about
+    30 µs a row where scikit-learn's ``ColumnTransformer.transform`` takes about 2 ms.
+    Made by ``compile_features``, which checks it against scikit-learn first."""
+
+    def __init__(self, onnx_bytes: bytes, inputs: tuple[InputSpec, ...]):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = inputs
+
+    def run(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """The encoded features of the rows in ``columns`` (column name -> values)."""
+        (values,) = self.session.run(None, column_feeds(columns, self.inputs))
+        return np.asarray(values, dtype=np.float64)
+
+
+FEATURE_TOLERANCE = 1e-9  # relative, per value: a graph's features must equal scikit-learn's
+
+
+def compile_features(
+    preprocess: Any, columns: list[ColumnSpec], check_rows: pd.DataFrame
+) -> tuple[FeatureGraph | None, str]:
+    """The ``FeatureGraph`` of ``preprocess`` (a fitted transformer pipeline whose first step
+    is loopml's ColumnTransformer) and a sentence on how it compares with
+    ``preprocess.transform`` on ``check_rows``; (None, why) when it cannot be converted or
+    any value differs by more than ``FEATURE_TOLERANCE`` (relative). Never raises."""
+    if len(check_rows) == 0:
+        return None, "no rows to check the feature graph on"
+    try:
+        onnx_bytes, inputs = _to_onnx(preprocess, columns, None, no_zipmap=False)
+        graph = FeatureGraph(onnx_bytes, inputs)
+        frame = check_rows[[c.name for c in columns]]
+        found = graph.run({c.name: frame[c.name].to_numpy() for c in columns})
+        native = preprocess.transform(frame)
+        native = native.toarray() if hasattr(native, "toarray") else np.asarray(native, float)
+    except Exception as exc:  # converters raise anything; the reason is what matters
+        return None, f"feature graph not made: {_first_line(exc)}"
+    problem = feature_difference(found, native)
+    if problem:
+        return None, f"feature graph {problem} on {len(frame)} rows"
+    return graph, f"feature graph equals scikit-learn on {len(frame)} rows"
+
+
+def feature_difference(graph: np.ndarray, native: np.ndarray) -> str:
+    """How the graph's features differ from scikit-learn's (both shape (rows, features)):
+    another shape, missing values in other places, or a value off by more than
+    ``FEATURE_TOLERANCE`` relative to max(1, |value|); "" when they agree."""
+    if graph.shape != native.shape:
+        return f"gives shape {graph.shape} where scikit-learn gives {native.shape}"
+    if not np.array_equal(np.isnan(graph), np.isnan(native)):
+        return "has missing values where scikit-learn has none, or the reverse"
+    gap = np.abs(graph - native) / np.maximum(1.0, np.abs(native))
+    worst = float(np.nanmax(gap, initial=0.0))
+    if worst > FEATURE_TOLERANCE:
+        return f"differs from scikit-learn by up to {worst:.1e} (relative)"
+    return ""
+
+
 def check_parity(
     pipeline: Any,
     predictor: OnnxPredictor,
@@ -344,8 +424,7 @@ def _failed(reason: str, started: float) -> ParityReport:
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {first_line(exc)[:300]}"
 
 
 def thresholded(

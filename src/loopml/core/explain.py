@@ -240,10 +240,24 @@ class Explainer:
         contract). Memory is bounded by blocks of rows, not by ``len(features)``."""
         frame = features[self.columns]
         if self.preprocess is None:
-            raw, encoded = self._permutation(frame), None
-        else:
-            encoded = self.preprocess.transform(frame)
-            raw = self._exact(encoded)
+            return self._explained(self._permutation(frame), None)
+        return self.explain_encoded(self.preprocess.transform(frame))
+
+    def explain_encoded(self, encoded: Any) -> Explanations:
+        """Attributions of rows already preprocessed: ``encoded`` is what ``preprocess``
+        gives for them, shape (rows, features), dense or sparse (the serving feature graph
+        computes it without scikit-learn). Raises ``ValueError`` for the permutation method,
+        which works on the input columns, or for another number of features."""
+        if self.preprocess is None:
+            raise ValueError("the permutation explainer takes input columns, not features")
+        if encoded.shape[1] != self._sources.shape[0]:
+            raise ValueError(
+                f"{encoded.shape[1]} features given; the preprocessing makes "
+                f"{self._sources.shape[0]}"
+            )
+        return self._explained(self._exact(encoded), encoded)
+
+    def _explained(self, raw: _Raw, encoded: Any) -> Explanations:
         values, base, output, classes = self._pick(raw)
         contributions = values if self.preprocess is None else values @ self._sources
         words = self._words(values, encoded) if encoded is not None else {}

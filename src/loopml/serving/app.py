@@ -543,10 +543,16 @@ def explain_options(request: Request, endpoint: str) -> tuple[bool, int | None]:
 
 def explained_body(deployment: Deployment, columns: Columns, top_k: int | None) -> dict[str, Any]:
     """``explanations`` (one object per row) and ``explainer`` (what is explained, how) for
-    a response; runs in the model thread, on the sklearn pipeline (not the ONNX graph)."""
+    a response; runs in the model thread. The preprocessing runs on the deployment's
+    feature graph (ONNX, checked equal to scikit-learn's) when it has one; the attributions
+    on the model's own estimator."""
     model = deployment.loaded.model
-    frame = pd.DataFrame({name: columns[name] for name in model.feature_names})
-    found = model.explainer().explain(frame)
+    graph = deployment.feature_graph()
+    if graph is None:
+        frame = pd.DataFrame({name: columns[name] for name in model.feature_names})
+        found = model.explainer().explain(frame)
+    else:
+        found = model.explainer().explain_encoded(graph.run(columns))
     return {"explanations": found.records(top_k), "explainer": found.about()}
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.config import ServeConfig
+from loopml.core.compile import FeatureGraph, compile_features
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.engine import Engine, choose_engine, inline_rows, warm_up
 from loopml.serving.metrics import Metrics
 from loopml.serving.schema import InputSchema
 from loopml.tracking.models import LoadedModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,6 +27,31 @@ class Deployment:
     schema: InputSchema
     batcher: MicroBatcher
     active: int = 0  # requests holding this deployment
+    features_note: str = ""  # how /explain preprocesses rows, once it has been asked
+    _features: FeatureGraph | None = field(default=None, repr=False)
+
+    def feature_graph(self) -> FeatureGraph | None:
+        """The ONNX form of the model's preprocessing for ``/explain``, made on the first
+        explanation (in the model thread) and checked against scikit-learn on the model's
+        background rows; None, with the reason logged once, where it cannot be used (the
+        native engine, the permutation explainer, no background rows, a difference): then
+        scikit-learn preprocesses, the same values ~2 ms a row slower."""
+        if self.features_note:
+            return self._features
+        model = self.loaded.model
+        explainer = model.explainer()
+        if self.engine.name != "onnx":
+            self.features_note = "scikit-learn preprocesses: the native engine serves"
+        elif explainer.preprocess is None or model.background is None:
+            self.features_note = "scikit-learn preprocesses: no exact explainer or background"
+        else:
+            self._features, why = compile_features(
+                explainer.preprocess, list(model.columns), model.background
+            )
+            self.features_note = why
+            if self._features is None:
+                log.warning("/explain preprocesses with scikit-learn (slower): %s", why)
+        return self._features
 
     async def retire(self) -> None:
         """Once no request holds it any more, stop the model thread."""

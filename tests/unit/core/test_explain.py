@@ -20,9 +20,11 @@ from sklearn.pipeline import Pipeline
 from tests.conftest import shared_file
 
 from loopml.core.boosters import BoosterModel
+from loopml.core.compile import compile_features, feature_difference
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.explain import Explainer, background_sample, explain_rows
 from loopml.core.models import CATALOG, build_pipeline, make_estimator
+from loopml.core.scoring import column_specs
 from loopml.errors import NotExplainableError
 
 TITANIC = ColumnRoles(
@@ -283,3 +285,82 @@ def test_records_and_frame_rank_by_absolute_contribution(titanic: pd.DataFrame) 
     assert [c for c in full.columns if c.startswith("contribution_")] == [
         f"contribution_{c}" for c in TITANIC.features
     ]
+
+
+BIKES = ColumnRoles(
+    numeric=("temp", "hum", "windspeed"), categorical=("season", "weathersit"), datetime=("dteday",)
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "roles", "target", "task"),
+    [
+        ("lightgbm", "titanic", TITANIC, "Survived", "classification"),
+        ("xgboost", "titanic", TITANIC, "Survived", "classification"),
+        ("random_forest", "titanic", TITANIC, "Survived", "classification"),
+        ("logistic_regression", "titanic", TITANIC, "Survived", "classification"),
+        ("lightgbm", "mwml", MWML, "tag", "classification"),
+        ("lightgbm", "bikes", BIKES, "cnt", "regression"),
+    ],
+)
+def test_the_onnx_feature_graph_gives_the_same_explanations_as_scikit_learn(
+    name: str,
+    data: str,
+    roles: ColumnRoles,
+    target: str,
+    task: str,
+    titanic: pd.DataFrame,
+    mwml: pd.DataFrame,
+) -> None:
+    """What /explain computes (preprocessing on ONNX Runtime) equals what batch and the
+    Python API compute (preprocessing by scikit-learn): numbers with missing values,
+    one-hot categories, TF-IDF words and calendar parts of a date."""
+    if name == "xgboost":
+        pytest.importorskip("xgboost")
+    if data == "bikes":
+        frame = pd.read_csv(shared_file("bike_sharing_hour.csv")).sample(300, random_state=0)
+        frame["dteday"] = pd.to_datetime(frame["dteday"])
+        frame[["season", "weathersit"]] = frame[["season", "weathersit"]].astype(str)
+    else:
+        frame = {"titanic": titanic, "mwml": mwml}[data]
+    pipeline = _fit(name, roles, frame, target, task)
+    features = frame[list(roles.features)].reset_index(drop=True)
+    background = background_sample(features.head(150), 40)
+    graph, note = compile_features(pipeline[:-1], column_specs(roles), background)
+    assert graph is not None, note
+    assert "equals scikit-learn" in note
+    rows = features.iloc[150:170]
+    explainer = Explainer(pipeline, task, list(roles.features), background)  # type: ignore[arg-type]
+    served = explainer.explain_encoded(graph.run({c: rows[c].to_numpy() for c in rows}))
+    batch = explainer.explain(rows)
+    np.testing.assert_allclose(served.contributions, batch.contributions, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(served.outputs, batch.outputs, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(served.base_values, batch.base_values, rtol=1e-9, atol=1e-12)
+    assert served.classes == batch.classes
+    assert served.words.keys() == batch.words.keys()
+    for column in served.words:
+        for mine, theirs in zip(served.words[column], batch.words[column], strict=True):
+            assert mine.keys() == theirs.keys()
+
+
+def test_a_feature_graph_that_differs_from_scikit_learn_is_refused(titanic: pd.DataFrame) -> None:
+    native = np.array([[1.0, np.nan, 3.0], [0.5, 2.0, 1e6]])
+    assert feature_difference(native.copy(), native) == ""
+    close = native + np.array([[1e-10, 0, 0], [0, 0, 1e-4]])  # 1e-10 relative to 1e6
+    assert feature_difference(close, native) == ""
+    off = native + np.array([[1e-7, 0, 0], [0, 0, 0]])
+    assert (
+        feature_difference(off, native) == "differs from scikit-learn by up to 1.0e-07 (relative)"
+    )
+    holes = native.copy()
+    holes[0, 0] = np.nan
+    assert "missing values" in feature_difference(holes, native)
+    assert "shape (2, 2)" in feature_difference(native[:, :2], native)
+    pipeline = _fit("lightgbm", TITANIC, titanic, "Survived", "classification")
+    features = titanic[list(TITANIC.features)]
+    empty, reason = compile_features(pipeline[:-1], column_specs(TITANIC), features.head(0))
+    assert empty is None and reason == "no rows to check the feature graph on"
+    with pytest.raises(ValueError, match="3 features given; the preprocessing makes"):
+        Explainer(pipeline, "classification", list(TITANIC.features)).explain_encoded(
+            np.zeros((1, 3))
+        )
