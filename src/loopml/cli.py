@@ -722,8 +722,15 @@ def _promote_after(cfg: ProjectConfig, result: Any, reporter: RichReporter) -> A
     return promotion
 
 
+def _print_notes(ev: Any) -> None:
+    """What the evaluation could not do (attributions, the learning curve), and why."""
+    for note in ev.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+
+
 def _print_promotion(promotion: Any) -> None:
     _print_fairness(promotion.evaluation)
+    _print_notes(promotion.evaluation)
     if promotion.evaluation.simpson:
         err.print(f"[yellow]warning:[/] {escape(promotion.evaluation.simpson)}", highlight=False)
     if promotion.decision.passed:
@@ -857,6 +864,7 @@ def _print_evaluation(label: str, ev: Any, decision: Any) -> None:
         passed = sum(r.passed for r in ev.behavioral)
         err.print(f"Behavioral tests: {passed} of {len(ev.behavioral)} pass", highlight=False)
     _print_fairness(ev)
+    _print_notes(ev)
     _print_gate_table(decision)
 
 

@@ -456,12 +456,15 @@ def _add_attributions(found: Evaluation, subject: Subject) -> None:
     try:
         features = model.conform(subject.splits.test).reset_index(drop=True)
         rows, explained = explain_sample(model.explainer(), features, subject.seed)
-        found.attributions = inspection.global_attributions(rows, explained)
+        roles = {c.name: c.role for c in model.columns}
+        found.attributions = inspection.global_attributions(rows, explained, roles)
         if found.worst is not None and len(found.worst):
             shown = list(found.worst.index)[: None if explained.exact else WHY_APPROXIMATE]
             worst = model.explainer().explain(features.iloc[shown])
             reasons = inspection.why(worst) + [""] * (len(found.worst) - len(shown))
-            found.worst = found.worst.assign(why=reasons)
+            # a feature may be called "why": the reasons never replace it
+            name = next(n for n in inspection.WHY_NAMES if n not in found.worst.columns)
+            found.worst = found.worst.assign(**{name: reasons})
     except Exception as exc:  # an extra: a failing explainer must not lose the evaluation
         found.notes.append(f"attributions not computed: {first_line(exc)}")
 
@@ -490,7 +493,7 @@ def _add_learning(
             classes,
         )
     except Exception as exc:  # a user's estimator may not refit on small shares
-        found.notes.append(f"learning curve not drawn: {str(exc).splitlines()[0]}")
+        found.notes.append(f"learning curve not drawn: {first_line(exc)}")
 
 
 def _plain(value: float) -> float | None:

@@ -4,7 +4,7 @@ and global attributions (mean |contribution| per column, direction of effect).""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,9 +203,17 @@ class GlobalAttributions:
         }
 
 
-def global_attributions(rows: pd.DataFrame, explained: Explanations) -> GlobalAttributions:
+WHY_NAMES = ("why", "why (largest contributions)", "loopml_why")  # the first free one
+
+
+def global_attributions(
+    rows: pd.DataFrame, explained: Explanations, roles: Mapping[str, str] | None = None
+) -> GlobalAttributions:
     """Summary and directions of ``explained``, the explanations of ``rows`` (the input
-    columns as the data contract read them, one row per explained row)."""
+    columns as the data contract read them, one row per explained row). ``roles`` maps a
+    column to its role in the model: a ``categorical`` column is compared value by value
+    even when its values are numbers (a code, a class number), never ranked."""
+    roles = roles or {}
     summary = summarize_attributions(explained)
     if explained.classes is not None and len({str(c) for c in explained.classes}) > 1:
         why_not = (
@@ -222,6 +230,7 @@ def global_attributions(rows: pd.DataFrame, explained: Explanations) -> GlobalAt
             explained.contributions[:, position[column]],
             explained.words.get(column),
             _what(explained.space),
+            roles.get(column) == "categorical",
         )
         for column in top
         if summary.mean_abs[column] > 0
@@ -249,12 +258,15 @@ def _direction(
     contributions: np.ndarray,
     words: list[dict[str, float]] | None,
     what: str,
+    categorical: bool = False,
 ) -> Direction:
     if words is not None:
         return _by_group(column, _word_means(words), what, "word")
-    if pd.api.types.is_datetime64_any_dtype(values):
+    ranked = not categorical  # a category is compared value by value, even a number
+    if ranked and pd.api.types.is_datetime64_any_dtype(values):
         return _by_rank(column, values.astype("int64").where(values.notna()), contributions, what)
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if ranked and numeric:
         return _by_rank(column, values, contributions, what)
     frame = pd.DataFrame({"value": values.astype("string"), "contribution": contributions})
     grouped = frame.dropna().groupby("value")["contribution"].agg(["mean", "size"])

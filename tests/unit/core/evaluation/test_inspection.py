@@ -96,3 +96,28 @@ def test_learning_curve_refits_the_pipeline_inside_a_calibrated_model() -> None:
     assert inspection.unwrap(calibrated) is model
     assert curve.rows == [30, 75, 150, 225, 300]
     assert all(0.7 < v <= 1.0 for v in curve.validation)
+
+
+def test_a_category_coded_as_numbers_gets_a_value_by_value_direction() -> None:
+    """Pclass 1/2/3 declared categorical is compared class by class, not ranked; the same
+    numbers declared numeric get Spearman's rho."""
+    from loopml.core.explain import Explanations
+
+    classes = np.repeat([1, 2, 3], 20)
+    contributions = np.column_stack([np.select([classes == 1, classes == 2], [0.5, -0.4], 0.1)])
+    explained = Explanations(
+        ("Pclass",),
+        contributions,
+        np.zeros(60),
+        contributions[:, 0],
+        "value",
+        "test",
+        True,
+        "",
+    )
+    rows = pd.DataFrame({"Pclass": classes})
+    as_category = inspection.global_attributions(rows, explained, {"Pclass": "categorical"})
+    (direction,) = as_category.directions
+    assert (direction.raises, direction.lowers, direction.rho) == ("1", "2", None)
+    as_number = inspection.global_attributions(rows, explained, {"Pclass": "numeric"})
+    assert as_number.directions[0].rho is not None and as_number.directions[0].raises is None
