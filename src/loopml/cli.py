@@ -1109,6 +1109,51 @@ def feedback(
     out.print(str(result.matched))
 
 
+@app.command("label-queue")
+@handles_errors
+def label_queue(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The CSV to write (fill in the label column).")
+    ],
+    model: Annotated[
+        str | None,
+        typer.Argument(help="Run id, version or alias (default: serve.alias, the served one)."),
+    ] = None,
+    max_rows: Annotated[
+        int, typer.Option("--max", min=1, help="Queue at most this many rows.")
+    ] = 100,
+    config: ConfigOption = Path(CONFIG_FILE),
+    set_: SetOption = None,
+) -> None:
+    """Served rows worth labelling: abstained, least confident, from drifted regions."""
+    from loopml.workflows.label_queue import write_queue
+
+    cfg = _load(config, set_)
+    result = write_queue(cfg, output, max_rows=max_rows, model=model, reporter=RichReporter())
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    shown = Table(
+        title=escape(
+            f"{len(result.table):,} rows to label of {result.considered:,} unlabelled in "
+            f"{result.source} ({result.model})"
+        ),
+        title_justify="left",
+    )
+    for column in ("request_id", "row", "reason", "prediction"):
+        shown.add_column(column, overflow="fold")
+    for _, row in result.table.head(10).iterrows():
+        shown.add_row(
+            *(escape(str(row.get(c, ""))) for c in ("request_id", "row", "reason", "prediction"))
+        )
+    out.print(shown)
+    counts = ", ".join(f"{n} {kind}" for kind, n in result.counts.items())
+    err.print(
+        f"Wrote {len(result.table):,} rows ({counts}) to {output}; fill in "
+        f"'{result.label_column}', then: loopml feedback {output}",
+        highlight=False,
+    )
+
+
 @log_app.command("prune")
 @handles_errors
 def log_prune(

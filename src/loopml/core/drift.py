@@ -366,7 +366,7 @@ def _measure(b: _Binned, min_rows: int) -> _Measured:
     else:
         statistic, p_value = chi2_from_counts(b.reference, b.current)
         rows_judged = int(b.current.sum())
-    groups = _psi_groups(ref_present) if b.ordered else np.arange(len(ref_present))
+    groups = psi_groups(ref_present) if b.ordered else np.arange(len(ref_present))
     ref_grouped = _group(b.reference, groups)
     cur_grouped = _group(b.current, groups)
     return _Measured(
@@ -491,7 +491,7 @@ def _holm(p: np.ndarray) -> np.ndarray:
     return result
 
 
-def _psi_groups(reference: np.ndarray) -> np.ndarray:
+def psi_groups(reference: np.ndarray) -> np.ndarray:
     """Merge ordered bins into up to PSI_BINS groups of about equal reference mass."""
     total = reference.sum()
     if total == 0 or len(reference) <= PSI_BINS:

@@ -74,7 +74,7 @@ def find_issues(
     duplicates = label_issues.conflicting_duplicates(frame, list(features), target)
     table = label_issues.combine([first, duplicates], frame[list(model.id_columns)])
     if output is not None:
-        _write(table, output)
+        write_csv(table, output)
     return IssuesResult(table, data.task, len(frame), label, len(folds), output)
 
 
@@ -110,7 +110,7 @@ def _out_of_fold(
     return out
 
 
-def _write(table: pd.DataFrame, output: Path) -> None:
+def write_csv(table: pd.DataFrame, output: Path) -> None:
     """Write the CSV whole or not at all (a temporary file renamed into place)."""
     partial = output.with_name(f".{output.name}.partial")
     try:

@@ -139,7 +139,7 @@ def assess(
     ref = runs.resolve(tracker, model_uri(cfg, model))
     profile = runs.load_reference(tracker, ref)
     reporter.stage(
-        f"Comparing {_describe_source(cfg, current)} with the reference of {ref.describe()}"
+        f"Comparing {describe_source(cfg, current)} with the reference of {ref.describe()}"
     )
     predictions: pd.Series | None
     reader = model_contract(tracker, ref, cfg)
@@ -148,7 +148,7 @@ def assess(
         source = str(current)
     else:
         rows, predictions, labelled = _from_log(cfg, ref, profile.classes)
-        source = _describe_source(cfg, None)
+        source = describe_source(cfg, None)
         rows = read_logged(rows, reader, list(profile.features), source, reporter)
         if len(labelled) and profile.target in reader:
             labelled = read_logged(
@@ -189,7 +189,7 @@ def monitor(
     return result
 
 
-def _describe_source(cfg: ProjectConfig, current: Path | None) -> str:
+def describe_source(cfg: ProjectConfig, current: Path | None) -> str:
     if current is not None:
         return str(current)
     window = cfg.monitoring.window
