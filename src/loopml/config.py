@@ -684,6 +684,11 @@ class RetrainingDataConfig(_Strict):
     reference_days: float = Field(
         0, ge=0, description="With since: last_training, also keep this many days before it."
     )
+    feedback: bool = Field(
+        False,
+        description="Add the served rows labelled through loopml feedback (e.g. from loopml "
+        "label-queue) to the retraining data, the label as the target.",
+    )
 
 
 _DEFAULT_TRIGGERS: tuple[Literal["drift", "decay", "schedule"], ...] = ("drift", "decay")

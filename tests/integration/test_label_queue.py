@@ -74,6 +74,8 @@ def test_the_queue_holds_abstained_uncertain_and_drifted_rows_and_round_trips_in
     assert code == 0, stderr
     assert stdout.strip() == "20" and "20 rows have no value in 'diagnosis'" in stderr
 
+    _retraining_data_gains_the_labelled_rows(breast_cancer, url, table.head(20), features)
+
     again = tmp_path / "again.csv"
     code, _, stderr = cli("label-queue", "-o", str(again), "--max", "40", *settings)
     assert code == 0, stderr
@@ -93,3 +95,32 @@ def test_an_empty_log_is_one_line_and_no_file(breast_cancer: Project, tmp_path: 
     assert "holds no prediction of breast-cancer" in stderr and not queue.exists()
     problems = [line for line in stderr.splitlines() if line.strip() and "•" not in line]
     assert len(problems) == 1  # progress lines aside, one line
+
+
+def _retraining_data_gains_the_labelled_rows(
+    project: Project, url: str, labelled: pd.DataFrame, features: pd.DataFrame
+) -> None:
+    """retraining.data.feedback: loopml watch retrains on the file plus the labelled rows."""
+    from loopml.config import load_config
+    from loopml.tracking import monitoring as runs
+    from loopml.workflows.monitor import model_contract, tracker_for
+    from loopml.workflows.watch import retraining_data
+
+    def data(feedback: bool) -> pd.DataFrame:
+        cfg = load_config(
+            project.config_path,
+            [f"serve.prediction_log.url={url}", f"retraining.data.feedback={feedback}"],
+        )
+        tracker = tracker_for(cfg)
+        ref = runs.resolve(tracker, f"models:/{cfg.model_name}@champion")
+        profile = runs.load_reference(tracker, ref)
+        return retraining_data(cfg, profile, contract=model_contract(tracker, ref, cfg))
+
+    without, with_feedback = data(False), data(True)
+    assert len(with_feedback) == len(without) + 20
+    added = with_feedback.tail(20)
+    served = features.iloc[[int(r[1:]) for r in labelled["request_id"]]]
+    expected = sorted(zip(served["worst area"].round(6), labelled["diagnosis"], strict=True))
+    got = sorted(zip(added["worst area"].round(6), added["diagnosis"], strict=True))
+    assert got == expected  # each served row with its label, as the target
+    assert added["patient_id"].isna().all()  # an id the server never saw

@@ -35,9 +35,18 @@ from loopml.core.data.contract import DataContract
 from loopml.core.reference import ReferenceProfile
 from loopml.errors import ConfigError, DataError, LoopmlError
 from loopml.tracking import monitoring as runs
+from loopml.tracking.prediction_log import PredictionLog
 from loopml.tracking.store import Tracker
 from loopml.workflows.events import Reporter, SilentReporter
-from loopml.workflows.monitor import ALERT, MonitorResult, model_contract, monitor, tracker_for
+from loopml.workflows.monitor import (
+    ALERT,
+    MonitorResult,
+    log_url,
+    model_contract,
+    monitor,
+    read_logged,
+    tracker_for,
+)
 from loopml.workflows.promote import (
     DECISION_TAG,
     REASONS_TAG,
@@ -211,9 +220,44 @@ def retraining_data(
     else:
         table = ingest.load_table(data_cfg)
         frame = contract.apply(table.frame, source=str(data_cfg.source))
+    if settings.feedback:
+        frame = pd.concat(
+            [frame, labelled_served(cfg, profile, list(frame.columns), contract, reporter)],
+            ignore_index=True,
+        )
     if settings.since == "all":
         return frame
     return _since_last_training(cfg, profile, frame, str(data_cfg.source))
+
+
+def labelled_served(
+    cfg: ProjectConfig,
+    profile: ReferenceProfile,
+    columns: list[str],
+    contract: DataContract | None,
+    reporter: Reporter,
+) -> pd.DataFrame:
+    """The served rows of ``cfg.model_name`` with a label (``loopml feedback``), as rows of
+    the retraining data: the logged inputs, the label as the target, the time they were
+    served as the time column when the inputs lack it; other ``columns`` empty."""
+    log = PredictionLog(log_url(cfg))
+    empty = pd.DataFrame(columns=columns)
+    if not log.exists():
+        reporter.warn(f"retraining.data.feedback: no prediction log at {log.where} yet")
+        return empty
+    found = log.labelled(model_name=cfg.model_name, classes=profile.classes)
+    reporter.stage(f"Adding {len(found):,} labelled served rows from {log.where}")
+    if found.empty:
+        return empty
+    frame = found.rename(columns={"label": profile.target})
+    time_column = cfg.retraining.data.time_column or cfg.split.time_column
+    if time_column and time_column in columns and time_column not in profile.features:
+        frame[time_column] = found["timestamp"].dt.tz_localize(None)
+    frame = frame.reindex(columns=columns)
+    if contract is None:
+        return frame
+    known = [c for c in columns if c in contract and c != time_column]
+    return read_logged(frame, contract, known, log.where, reporter)
 
 
 def _since_last_training(
