@@ -259,6 +259,16 @@ ResumeOption = Annotated[
 ]
 
 
+DataVariantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data-variant",
+        help="Train on this variant of data.variants (rows left out, labels corrected); "
+        "the test rows are the unchanged data's (data.variant).",
+    ),
+]
+
+
 @app.command()
 @handles_errors
 def train(
@@ -266,9 +276,11 @@ def train(
     set_: SetOption = None,
     force: ForceOption = False,
     resume: ResumeOption = False,
+    data_variant: DataVariantOption = None,
 ) -> None:
     """Validate, split, baseline, tune, test, log and register the winner as challenger."""
-    _train_and_print(config, set_, force=force, resume=resume, promote=False)
+    settings = _with_variant(set_, data_variant)
+    _train_and_print(config, settings, force=force, resume=resume, promote=False)
 
 
 @app.command()
@@ -278,9 +290,16 @@ def run(
     set_: SetOption = None,
     force: ForceOption = False,
     resume: ResumeOption = False,
+    data_variant: DataVariantOption = None,
 ) -> None:
     """The whole loop: train as `loopml train` does, then evaluate; promote if the gate passes."""
-    _train_and_print(config, set_, force=force, resume=resume, promote=True)
+    settings = _with_variant(set_, data_variant)
+    _train_and_print(config, settings, force=force, resume=resume, promote=True)
+
+
+def _with_variant(set_: list[str] | None, variant: str | None) -> list[str] | None:
+    """``--data-variant NAME`` is ``--set data.variant=NAME``."""
+    return set_ if variant is None else [*(set_ or []), f"data.variant={variant}"]
 
 
 def _train_and_print(

@@ -130,6 +130,29 @@ class CsvConfig(_Strict):
         return self
 
 
+class DataVariantConfig(_Strict):
+    """A changed version of the training data: rows left out, labels corrected. The split is
+    made on the unchanged data and the test rows stay as they are, so variants compare on
+    the same test."""
+
+    exclude_rows: str | None = Field(
+        None,
+        description="A CSV with a 'row' column (e.g. from loopml data issues -o): those rows "
+        "are left out of training and validation.",
+    )
+    relabel: str | None = Field(
+        None,
+        description="A CSV with 'row' and the corrected label (a column named after the "
+        "target, or 'suggested' as loopml data issues writes it): training and validation use it.",
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> DataVariantConfig:
+        if self.exclude_rows is None and self.relabel is None:
+            raise ValueError("a data variant needs exclude_rows, relabel or both")
+        return self
+
+
 class DataConfig(_Strict):
     source: str = Field(description="A .csv, .parquet, .jsonl file, or a SQLAlchemy URL.")
     query: str | None = Field(None, description="SQL query, required when source is a URL.")
@@ -143,6 +166,15 @@ class DataConfig(_Strict):
         "kind; `loopml watch` sets it to the champion's when it retrains.",
     )
     csv: CsvConfig = Field(default_factory=CsvConfig)
+    variants: dict[str, DataVariantConfig] = Field(
+        default_factory=dict,
+        description="Named changes of the training data (rows left out, labels corrected).",
+    )
+    variant: str | None = Field(
+        None,
+        description="Train on this variant of data.variants (--data-variant); the test rows "
+        "are those of the unchanged data.",
+    )
 
     def is_sql(self) -> bool:
         return "://" in self.source and not self.source.startswith(("file://", "s3://", "gs://"))
@@ -151,6 +183,12 @@ class DataConfig(_Strict):
     def _query_with_url(self) -> DataConfig:
         if self.is_sql() and not self.query:
             raise ValueError(f"source '{self.source}' is a database URL; add data.query: SELECT …")
+        if self.variant is not None and self.variant not in self.variants:
+            known = ", ".join(sorted(self.variants)) or "none declared"
+            raise ValueError(
+                f"data.variant '{self.variant}' is not in data.variants ({known}); declare it "
+                "under data.variants with exclude_rows and/or relabel"
+            )
         return self
 
 
@@ -437,6 +475,8 @@ class ProjectConfig(_Strict):
         if self.evaluation.sensitive_excluded():  # only then do they change the features
             relevant["evaluation"]["not_features"] = self.evaluation.sensitive_excluded()
         relevant["data"].pop("source", None)  # the data fingerprint covers the content
+        variants = relevant["data"].pop("variants", {})  # only the one trained on counts
+        relevant["data"]["variant"] = variants.get(self.data.variant or "")
         relevant["tuning"].pop("n_jobs", None)  # how fast, not what: results do not depend on it
         if self.train.distributed:
             relevant["train"] = {"distributed": True, "sample_rows": self.train.sample_rows}
@@ -857,6 +897,11 @@ def _resolved(cfg: ProjectConfig, root: Path) -> ProjectConfig:
     else:
         data.source = _absolute_sqlite(data.source, root)
     cfg.tracking.uri = _absolute_sqlite(cfg.tracking.uri, root)
+    for variant in data.variants.values():  # files named relative to loopml.yaml
+        for key in ("exclude_rows", "relabel"):
+            path = getattr(variant, key)
+            if path is not None:
+                setattr(variant, key, str((root / path).resolve()))
     if "://" not in cfg.train.storage:
         cfg.train.storage = str((root / cfg.train.storage).resolve())
     if "://" not in cfg.tracking.artifacts:

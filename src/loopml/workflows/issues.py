@@ -58,8 +58,6 @@ def find_issues(
     model = load_model(found.uri, tracking_uri=cfg.tracking.uri)
     data = prepare(cfg, reporter)
     frame = data.frame
-    if any("dropped" in w and "no label" in w for w in data.warnings):
-        reporter.warn("row numbers count the labelled rows only (rows without a label dropped)")
     features, target = model.feature_names, data.target
     X, y = model.conform(frame), frame[target]
     cv = CVConfig(folds=cfg.tuning.cv.folds, kind="auto")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from loopml.config import ProjectConfig, Task
-from loopml.core.data import checks, contract, ingest, split
+from loopml.core.data import checks, contract, ingest, split, variants
 from loopml.core.data.contract import DataContract
 from loopml.core.data.roles import ALL_ROLES, ColumnRoles, infer_roles, infer_task
 from loopml.core.evaluation import fairness
+from loopml.core.features import category_key
 from loopml.errors import ConfigError, DataValidationError
 from loopml.workflows.events import Reporter
 
@@ -46,6 +49,7 @@ class Prepared:
     # and on_ray (in training) every row, split, on Ray.
     whole_rows: int | None = None
     on_ray: PlacedRows | None = None
+    variant: variants.VariantChange | None = None  # data.variant's change, when one is used
 
     def sizes(self) -> dict[str, int]:
         """Rows in each split: of the whole data when only a sample of it is here."""
@@ -71,16 +75,110 @@ def prepare(
     splits = split.make(found.frame, cfg.split, cfg.data.target, found.task)
     for note in splits.notes:
         reporter.warn(note)
+    fingerprint, change = ingest.fingerprint(found.frame), None
+    if cfg.data.variant is not None:
+        splits, change = _varied(cfg, found, splits)
+        reporter.stage(change.describe().capitalize())
+        fingerprint = hashlib.sha256(f"{fingerprint}|{change.fingerprint}".encode()).hexdigest()
+        fingerprint = fingerprint[:16]
     return Prepared(
         found.frame,
         cfg.data.target,
         found.task,
         found.roles,
         splits,
-        ingest.fingerprint(found.frame),
+        fingerprint,
         found.warnings + splits.notes,
         found.contract,
+        variant=change,
     )
+
+
+def _varied(
+    cfg: ProjectConfig, found: Checked, splits: split.Splits
+) -> tuple[split.Splits, variants.VariantChange]:
+    """The splits with ``data.variant``'s changes (see ``core.data.variants``)."""
+    name = cfg.data.variant
+    assert name is not None
+    if cfg.train.distributed:
+        raise ConfigError(
+            f"data.variant '{name}' is not applied with train.distributed (its rows are split "
+            "on Ray); train the variant without train.distributed"
+        )
+    settings = cfg.data.variants[name]
+    target = cfg.data.target
+    rows = found.frame.index
+    exclude: set[int] = set()
+    relabel: dict[int, object] = {}
+    if settings.exclude_rows:
+        listed = _listed_rows(settings.exclude_rows, rows, f"data.variants.{name}.exclude_rows")
+        exclude = set(listed["row"])
+    if settings.relabel:
+        key = f"data.variants.{name}.relabel"
+        listed = _listed_rows(settings.relabel, rows, key)
+        column = target if target in listed.columns else "suggested"
+        if column not in listed.columns:
+            raise ConfigError(
+                f"{settings.relabel} ({key}): no '{target}' or 'suggested' column with the "
+                "corrected labels; add one"
+            )
+        relabel = _labels(listed, column, found.frame[target], found.task, settings.relabel)
+    return variants.apply_variant(splits, target, name, exclude, relabel)
+
+
+def _listed_rows(path: str, rows: pd.Index, key: str) -> pd.DataFrame:
+    """The file's rows, with a valid 'row' column: numbers of rows of the data file."""
+    if not Path(path).is_file():
+        raise ConfigError(f"{key}: no file {path}; fix the path (relative to loopml.yaml)")
+    listed = ingest.read_file(path)
+    if "row" not in listed.columns:
+        raise ConfigError(
+            f"{path} ({key}): no 'row' column; list the rows by their number in the data "
+            "file, 0 for the first data row (as loopml data issues -o writes them)"
+        )
+    numbers = pd.to_numeric(listed["row"], errors="coerce")
+    wrong = numbers.isna() | (numbers % 1 != 0) | (numbers < 0)
+    if wrong.any():
+        line = int(np.flatnonzero(wrong.to_numpy())[0]) + 2
+        raise DataValidationError(
+            f"{path}: line {line}, column 'row': {listed['row'].iloc[line - 2]!r} is not a row "
+            "number (0, 1, …); fix it"
+        )
+    largest = int(rows.max()) if len(rows) else -1
+    beyond = numbers > largest
+    if beyond.any():
+        line = int(np.flatnonzero(beyond.to_numpy())[0]) + 2
+        raise DataValidationError(
+            f"{path}: line {line}, column 'row': {int(numbers.iloc[line - 2])} is beyond the "
+            f"data, whose rows are 0-{largest}; fix it"
+        )
+    return listed.assign(row=numbers.astype(int))
+
+
+def _labels(
+    listed: pd.DataFrame, column: str, labels: pd.Series, task: Task, path: str
+) -> dict[int, object]:
+    """row -> corrected label, typed as ``labels`` (the target) is: one of its classes, or a
+    number. Rows with no corrected label are skipped."""
+    given = listed[listed[column].notna()]
+    if task == "classification":
+        classes = {category_key(c): c for c in labels.unique()}
+        out: dict[int, object] = {}
+        for line, row, value in zip(given.index + 2, given["row"], given[column], strict=True):
+            key = category_key(value)
+            if key not in classes:
+                shown = ", ".join(sorted(classes)[:10])
+                raise DataValidationError(
+                    f"{path}: line {line}, column '{column}': {value!r} is not a class of the "
+                    f"data ({shown}); fix it"
+                )
+            out[int(row)] = classes[key]
+        return out
+    numbers = pd.to_numeric(given[column], errors="coerce")
+    if numbers.isna().any():
+        line = int(given.index[int(np.flatnonzero(numbers.isna().to_numpy())[0])]) + 2
+        raise DataValidationError(f"{path}: line {line}, column '{column}': not a number; fix it")
+    return {int(r): float(v) for r, v in zip(given["row"], numbers, strict=True)}
 
 
 def check(

@@ -266,6 +266,7 @@ def _record(
             "tuning": cfg.tuning.model_dump(mode="json"),
             "imbalance": cfg.imbalance.strategy,
             "fitted_on": cfg.refit_rows(),
+            **(data.variant.params() if data.variant else {}),
         },
         metrics=_run_metrics(best, metric.name, test, baseline_test),
         tags={
@@ -273,6 +274,7 @@ def _record(
             KEY_TAG: cfg.training_key(),
             FINGERPRINT_TAG: data.fingerprint,
             WINNER_TAG: best.name,
+            "loopml.data_variant": data.variant.name if data.variant else "",
             "loopml.metric": metric.name,
             "loopml.version": loopml.__version__,
         },

@@ -48,7 +48,7 @@ def check_target(frame: pd.DataFrame, target: str, task: Task) -> tuple[pd.DataF
     if missing == len(frame):
         raise DataValidationError(f"target '{target}' has no values; choose another data.target")
     if missing:
-        frame = frame[frame[target].notna()].reset_index(drop=True)
+        frame = frame[frame[target].notna()]  # the index keeps each row's number in the file
         warnings.append(f"target '{target}': dropped {missing} rows with no label")
     if task == "classification":
         counts = frame[target].value_counts()

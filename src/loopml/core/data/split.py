@@ -9,7 +9,7 @@ block, worker or run, so a sample's split is exactly the sample of the whole dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,9 @@ class Splits:
     how: str
     notes: tuple[str, ...] = ()
     training_only: tuple[str, ...] = ()
+    # the index labels of the split frame's rows in each part (train, validation, test):
+    # which rows of the data each part holds, e.g. for a data variant
+    rows: tuple[np.ndarray, ...] = ()
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -63,9 +66,22 @@ def make(frame: pd.DataFrame, cfg: SplitConfig, target: str, task: Task) -> Spli
 
     A stratified split keeps class shares equal; a class with fewer than ``PER_CLASS`` rows
     cannot be stratified, so its rows go to training (it is never validated or tested)
-    and the other classes are stratified, with a note naming it. Raises
-    ``DataValidationError`` when the rows are too few for three parts.
+    and the other classes are stratified, with a note naming it. Each part's rows are
+    numbered from 0; ``Splits.rows`` gives the index labels of ``frame`` each part holds.
+    Raises ``DataValidationError`` when the rows are too few for three parts.
     """
+    numbered = frame.assign(**{_ROW: frame.index.to_numpy()})
+    found = _make(numbered, cfg, target, task)
+    parts = [found.train, found.validation, found.test]
+    rows = tuple(part[_ROW].to_numpy() for part in parts)
+    clean = [part.drop(columns=_ROW) for part in parts]
+    return replace(found, train=clean[0], validation=clean[1], test=clean[2], rows=rows)
+
+
+_ROW = "\x1floopml_row\x1f"  # a column no data has: carries the row labels through
+
+
+def _make(frame: pd.DataFrame, cfg: SplitConfig, target: str, task: Task) -> Splits:
     n_test, n_val = round(len(frame) * cfg.test), round(len(frame) * cfg.validation)
     if min(n_test, n_val, len(frame) - n_test - n_val) < 1:
         raise DataValidationError(
