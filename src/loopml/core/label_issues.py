@@ -13,6 +13,14 @@ Three sources, one ranked table (most likely wrong first):
 - **Exact duplicates with conflicting labels** (same feature values, different labels: at
   most one label can be right); ``score`` is the share of the identical rows that disagree
   with the row's label, ``suggested`` their most frequent label.
+- **Near duplicates with conflicting labels**: rows whose nearest neighbour, in the model's
+  preprocessed features (Euclidean), is closer than ``NEAR`` times the median
+  nearest-neighbour distance (the rule of cleanlab Datalab's near-duplicate check) and
+  carries another class (regression: a target more than ``MIN_ROBUST_Z`` robust SDs away);
+  ``score`` is 1 - distance / (``NEAR`` x median), ``suggested`` the neighbour's label.
+- **Outliers**: the ``OUTLIER_SHARE`` of rows least like the others, by cleanlab's
+  ``OutOfDistribution`` score (average distance to the ``K`` nearest neighbours, mapped to
+  (0, 1]); they are listed after the label issues, ``score`` is 1 - that score.
 
 Pure: frames and arrays in, a frame out. Producing the out-of-fold predictions lives in
 ``loopml.workflows.issues``.
@@ -27,6 +35,9 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ("row", "given", "suggested", "score", "reason")
+NEAR = 0.13  # cleanlab Datalab's near_duplicate threshold, a fraction of the median distance
+OUTLIER_SHARE = 0.01
+K = 10  # neighbours of cleanlab's OutOfDistribution score
 MIN_ROBUST_Z = 3.0
 MAD_SCALE = 1.4826  # makes the median absolute deviation estimate a normal's SD
 
@@ -58,8 +69,8 @@ def from_probabilities(
                 "suggested": classes[best],
                 "score": round(float(1.0 - given_p[i]), 4),
                 "reason": (
-                    f"out-of-fold p({labels.iloc[i]!r}) = {given_p[i]:.3f}; the model says "
-                    f"{classes[best]!r} ({proba[i, best]:.3f}) (cleanlab confident learning)"
+                    f"out-of-fold p({_shown(labels.iloc[i])}) = {given_p[i]:.3f}; the model says "
+                    f"{_shown(classes[best])} ({proba[i, best]:.3f}) (cleanlab confident learning)"
                 ),
             }
         )
@@ -114,11 +125,79 @@ def conflicting_duplicates(frame: pd.DataFrame, features: list[str], target: str
                     "score": round(disagree, 4),
                     "reason": (
                         f"exact duplicate of row(s) {', '.join(others[:5])} whose labels are "
-                        f"{', '.join(repr(v) for v in counts.index)} "
+                        f"{', '.join(_shown(v) for v in counts.index)} "
                         f"({', '.join(str(n) for n in counts)})"
                     ),
                 }
             )
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def near_duplicates(features: np.ndarray, labels: pd.Series, task: str) -> pd.DataFrame:
+    """Rows with a near neighbour of another label (see the module docstring).
+
+    ``features``: shape (n_samples, n_features), dense, the model's preprocessed features
+    of the rows of ``labels`` (index = row numbers), in the same order."""
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(labels)
+    if n < 3:
+        return pd.DataFrame(columns=list(COLUMNS))
+    distances, neighbours = NearestNeighbors(n_neighbors=2).fit(features).kneighbors()
+    nearest, other = distances[:, 0], neighbours[:, 0]
+    radius = NEAR * max(float(np.median(nearest)), 1e-12)
+    values = labels.to_numpy()
+    if task == "classification":
+        conflict = values != values[other]
+    else:
+        numbers = values.astype(float)
+        spread = MAD_SCALE * float(np.median(np.abs(numbers - np.median(numbers))))
+        conflict = np.abs(numbers - numbers[other]) > MIN_ROBUST_Z * max(spread, 1e-12)
+    found = np.flatnonzero((nearest > 0) & (nearest < radius) & conflict)
+    rows = [
+        {
+            "row": labels.index[i],
+            "given": values[i],
+            "suggested": values[other[i]],
+            "score": round(1 - float(nearest[i]) / radius, 4),
+            "reason": (
+                f"near duplicate of row {labels.index[int(other[i])]} (distance {nearest[i]:.3g}, "
+                f"under {NEAR} x the median {radius / NEAR:.3g}) labelled "
+                f"{_shown(values[other[i]])}"
+            ),
+        }
+        for i in found.tolist()
+    ]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def outliers(features: np.ndarray, labels: pd.Series) -> pd.DataFrame:
+    """The ``OUTLIER_SHARE`` of rows (at least one) least like the others, by cleanlab's
+    ``OutOfDistribution`` score on ``features`` (shape (n_samples, n_features), Euclidean
+    ``K``-nearest neighbours); ``suggested`` is empty: the label may be right."""
+    from cleanlab.outlier import OutOfDistribution
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(labels)
+    if n <= K:
+        return pd.DataFrame(columns=list(COLUMNS))
+    knn = NearestNeighbors(n_neighbors=K, metric="euclidean")
+    scores = OutOfDistribution(params={"knn": knn}).fit_score(features=features, verbose=False)
+    worst = np.argsort(scores, kind="stable")[: max(1, int(OUTLIER_SHARE * n))]
+    values = labels.to_numpy()
+    rows = [
+        {
+            "row": labels.index[i],
+            "given": values[i],
+            "suggested": "",
+            "score": round(1 - float(scores[i]), 4),
+            "reason": (
+                f"outlier: among the {OUTLIER_SHARE:.0%} of rows least like the others "
+                f"(cleanlab OutOfDistribution score {scores[i]:.3g}); check its values"
+            ),
+        }
+        for i in worst.tolist()
+    ]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -132,12 +211,20 @@ def combine(found: list[pd.DataFrame], ids: pd.DataFrame) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=["row", *ids.columns, *COLUMNS[1:]])
     table = pd.concat(parts, ignore_index=True)
+    table["_label"] = ~table["reason"].str.startswith("outlier:")  # label issues go first
     table = table.groupby("row", sort=False, as_index=False).agg(
         given=("given", "first"),
-        suggested=("suggested", "first"),
+        suggested=("suggested", "first"),  # the label issues' suggestion before an outlier's
         score=("score", "max"),
         reason=("reason", "; ".join),
+        _label=("_label", "max"),
     )
-    table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    table = table.sort_values(["_label", "score"], ascending=False, kind="stable")
+    table = table.drop(columns="_label").reset_index(drop=True)
     with_ids = ids.loc[table["row"]].reset_index(drop=True)
     return pd.concat([table[["row"]], with_ids, table[list(COLUMNS[1:])]], axis=1)
+
+
+def _shown(label: Any) -> str:
+    """A label as the user wrote it: 'yes', 1 (not np.int64(1))."""
+    return repr(label.item() if isinstance(label, np.generic) else label)

@@ -70,10 +70,47 @@ def find_issues(
     else:
         first = label_issues.from_residuals(y, predicted)
     duplicates = label_issues.conflicting_duplicates(frame, list(features), target)
-    table = label_issues.combine([first, duplicates], frame[list(model.id_columns)])
+    parts = [first, duplicates]
+    encoded, why_not = _neighbour_space(model.pipeline, X)
+    if encoded is None:
+        reporter.warn(f"near duplicates and outliers not searched: {why_not}")
+    else:
+        reporter.stage(f"Searching near duplicates and outliers ({why_not})")
+        parts.append(label_issues.near_duplicates(encoded, y, data.task))
+        parts.append(label_issues.outliers(encoded, y))
+    table = label_issues.combine(parts, frame[list(model.id_columns)])
     if output is not None:
         write_csv(table, output)
     return IssuesResult(table, data.task, len(frame), label, len(folds), output)
+
+
+MAX_NEIGHBOUR_ROWS = 50_000  # nearest neighbours of every row: n² distances beyond this
+DENSE_VALUES = 20_000_000  # rows x features kept dense (160 MB); more: TruncatedSVD
+SVD_COMPONENTS = 100
+
+
+def _neighbour_space(pipeline: Any, X: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    """The rows in the registered model's preprocessed features (dense; a wide sparse
+    matrix reduced by scikit-learn's ``TruncatedSVD``), and how; (None, why) without."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.pipeline import Pipeline
+
+    inner = pipeline
+    if isinstance(inner, CalibratedClassifierCV):
+        inner = inner.calibrated_classifiers_[0].estimator
+        inner = getattr(inner, "estimator", inner)
+    if not isinstance(inner, Pipeline) or len(inner.steps) < 2:
+        return None, "the model has no preprocessing to measure distances in (a rule?)"
+    if len(X) > MAX_NEIGHBOUR_ROWS:
+        return None, f"{len(X):,} rows > {MAX_NEIGHBOUR_ROWS:,} (n² distances)"
+    encoded = inner[:-1].transform(X)
+    width = encoded.shape[1]
+    if not hasattr(encoded, "toarray"):
+        return np.asarray(encoded, dtype=float), f"{width} preprocessed features, Euclidean"
+    if encoded.shape[0] * width <= DENSE_VALUES:
+        return encoded.toarray(), f"{width} preprocessed features, Euclidean"
+    reduced = TruncatedSVD(n_components=SVD_COMPONENTS, random_state=0).fit_transform(encoded)
+    return reduced, f"{width} preprocessed features reduced to {SVD_COMPONENTS} by TruncatedSVD"
 
 
 def _unfitted(pipeline: Any) -> Any:

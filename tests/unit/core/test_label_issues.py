@@ -70,3 +70,35 @@ def test_duplicates_with_conflicting_labels_and_the_combined_table() -> None:
     assert table.loc[0, "reason"].startswith("model; exact duplicate")
     empty = label_issues.combine([], frame[["id"]])
     assert list(empty.columns) == ["row", "id", "given", "suggested", "score", "reason"]
+
+
+def test_near_duplicates_of_another_label_and_outliers_are_found() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    labels = pd.Series(np.where(X[:, 0] > 0, 1, 0), index=np.arange(300) + 7)  # file rows
+    X[10] = X[20] + 1e-3  # a near copy of row 27 (position 20) with the other label
+    labels.iloc[10] = 1 - labels.iloc[20]
+    X[30] = X[40] + 1e-3  # a near copy with the same label: not an issue
+    labels.iloc[30] = labels.iloc[40]
+    X[50] = 25.0  # far from everything
+    near = label_issues.near_duplicates(X, labels, "classification")
+    assert set(near["row"]) == {17, 27}  # both rows of the conflicting pair, by file row
+    first = near.set_index("row").loc[17]
+    assert first["suggested"] == labels.iloc[20]
+    assert "near duplicate of row 27" in first["reason"] and "np.int64" not in first["reason"]
+    far = label_issues.outliers(X, labels)
+    assert len(far) == 3 and far["row"].iloc[0] == 57  # the 1% least like the others
+    table = label_issues.combine([near, far], pd.DataFrame(index=labels.index))
+    assert table["reason"].iloc[-1].startswith("outlier:")  # after the label issues
+
+
+def test_near_duplicates_in_regression_need_a_far_target() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3))
+    values = pd.Series(X @ [1.0, 2.0, 3.0])
+    X[5] = X[6] + 1e-3
+    values.iloc[5] = values.iloc[6] + 0.01  # close target: fine
+    X[8] = X[9] + 1e-3
+    values.iloc[8] = values.iloc[9] + 100  # far target: conflicting
+    found = label_issues.near_duplicates(X, values, "regression")
+    assert set(found["row"]) == {8, 9}
