@@ -68,6 +68,7 @@ def test_evaluate_writes_a_report_and_logs_it_to_the_run(
         "Behavioral tests",
         "Worst errors",
         "Global attributions",
+        "Likely label errors",
         "Promotion gate",
     ):
         assert section in page, section
@@ -91,6 +92,8 @@ def test_evaluate_writes_a_report_and_logs_it_to_the_run(
     assert abs(sum(attributions["share"].values()) - 1) < 1e-9
     assert len(attributions["directions"]) == 5
     assert summary["slices"][0]["name"] == "large"
+    assert isinstance(summary["label_issues"], int)  # test rows whose label the model doubts
+    assert "held-out p(" in page or "No test row carries a label the model doubts" in page
     assert client.get_run(breast_cancer.run_id).data.metrics["test_ece"] < 0.2
 
 

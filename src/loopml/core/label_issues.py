@@ -43,13 +43,19 @@ MAD_SCALE = 1.4826  # makes the median absolute deviation estimate a normal's SD
 
 
 def from_probabilities(
-    labels: pd.Series, proba: np.ndarray, classes: Sequence[Any], *, n_jobs: int = 1
+    labels: pd.Series,
+    proba: np.ndarray,
+    classes: Sequence[Any],
+    *,
+    n_jobs: int = 1,
+    source: str = "out-of-fold",
 ) -> pd.DataFrame:
     """Label issues found by cleanlab on out-of-fold probabilities.
 
     ``labels``: shape (n_samples,), the given labels (index = row numbers); ``proba``: shape
-    (n_samples, n_classes), columns in ``classes`` order. Returns the ``COLUMNS`` frame,
-    most likely wrong first.
+    (n_samples, n_classes), columns in ``classes`` order, from a model that did not see the
+    rows (``source`` says how: out-of-fold, or held-out test rows). Returns the ``COLUMNS``
+    frame, most likely wrong first.
     """
     from cleanlab.filter import find_label_issues
 
@@ -69,7 +75,7 @@ def from_probabilities(
                 "suggested": classes[best],
                 "score": round(float(1.0 - given_p[i]), 4),
                 "reason": (
-                    f"out-of-fold p({_shown(labels.iloc[i])}) = {given_p[i]:.3f}; the model says "
+                    f"{source} p({_shown(labels.iloc[i])}) = {given_p[i]:.3f}; the model says "
                     f"{_shown(classes[best])} ({proba[i, best]:.3f}) (cleanlab confident learning)"
                 ),
             }
@@ -78,7 +84,11 @@ def from_probabilities(
 
 
 def from_residuals(
-    values: pd.Series, predicted: np.ndarray, *, min_robust_z: float = MIN_ROBUST_Z
+    values: pd.Series,
+    predicted: np.ndarray,
+    *,
+    min_robust_z: float = MIN_ROBUST_Z,
+    source: str = "out-of-fold",
 ) -> pd.DataFrame:
     """Regression rows whose out-of-fold residual is at least ``min_robust_z`` robust SDs.
 
@@ -96,7 +106,7 @@ def from_residuals(
             "suggested": round(float(predicted[i]), 6),
             "score": round(float(z[i]), 4),
             "reason": (
-                f"out-of-fold prediction {predicted[i]:.4g}, residual {residual[i]:+.4g} = "
+                f"{source} prediction {predicted[i]:.4g}, residual {residual[i]:+.4g} = "
                 f"{z[i]:.1f} robust SDs (MAD)"
             ),
         }

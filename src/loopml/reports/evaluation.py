@@ -27,6 +27,9 @@ FIGURE_KEYS = (
 )
 
 
+LABEL_ISSUES_SHOWN = 20
+
+
 def render(
     ev: Evaluation,
     header: dict[str, Any],
@@ -39,6 +42,9 @@ def render(
     """The report as one HTML string; ``contract`` is the run's ``data/data_contract.json``."""
     chosen = calibration.get("threshold") if calibration else None
     worst_columns, worst_rows = _worst(ev.worst)
+    issue_columns, issue_rows = _worst(
+        None if ev.label_issues is None else ev.label_issues.head(LABEL_ISSUES_SHOWN)
+    )
     return html.render(
         "evaluation.html.j2",
         ev=ev,
@@ -51,6 +57,8 @@ def render(
         target_precision=chosen.get("target_precision") if chosen else None,
         worst_columns=worst_columns,
         worst_rows=worst_rows,
+        issue_columns=issue_columns,
+        issue_rows=issue_rows,
         importance_rows=importance_rows,
         contract=contract_table(contract) if contract else None,
         fairness=[fairness.table(c) for c in ev.fairness.columns] if ev.fairness else [],

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.config import BehavioralTest, EvaluationConfig, GateConfig, RuleConfig, Task
-from loopml.core import rules, training
+from loopml.core import label_issues, rules, training
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.data.split import Splits
 from loopml.core.evaluation import (
@@ -106,6 +106,8 @@ class Evaluation:
     simpson: str = ""
     behavioral: list[BehavioralResult] = field(default_factory=list)
     worst: pd.DataFrame | None = None
+    # test rows whose label is likely wrong, from the model's held-out predictions
+    label_issues: pd.DataFrame | None = None
     importance: list[Importance] = field(default_factory=list)
     attributions: GlobalAttributions | None = None  # None: the model has no explainer
     learning: LearningCurve | None = None
@@ -151,6 +153,7 @@ class Evaluation:
             "importance": [i.__dict__ for i in self.importance],
             "attributions": self.attributions.as_dict() if self.attributions else None,
             "fairness": self.fairness.as_dict() if self.fairness else None,
+            "label_issues": None if self.label_issues is None else len(self.label_issues),
             "notes": self.notes,
             "rules": {k: _plain(v) for k, v in self.rules.items()},
         }
@@ -435,6 +438,7 @@ def _add_inspection(
     found.worst = inspection.worst_errors(
         test, columns, y, scored.predicted, scored.proba, model.task, settings.worst_errors
     )
+    _add_label_issues(found, subject, y, scored, classes)
     found.importance = inspection.importance(
         model.pipeline,
         model.conform(test),
@@ -447,6 +451,31 @@ def _add_inspection(
     )
     _add_attributions(found, subject)
     _add_learning(found, subject, settings, classes)
+
+
+def _add_label_issues(
+    found: Evaluation, subject: Subject, y: np.ndarray, scored: Scored, classes: list[Any]
+) -> None:
+    """Test rows whose given label is likely wrong (``core.label_issues``): the test rows
+    are held out, so the model's own predictions play the out-of-fold part. Rows are
+    numbered as in the data file when the split numbers them."""
+    test = subject.splits.test
+    rows = subject.splits.rows[2] if len(subject.splits.rows) == 3 else np.arange(len(test))
+    labels = pd.Series(y, index=rows)
+    ids = test[list(subject.roles.id)].set_axis(rows)
+    try:
+        if subject.model.task == "regression":
+            predicted = np.asarray(scored.predicted, float)
+            found_rows = label_issues.from_residuals(labels, predicted, source="held-out")
+        elif scored.proba is not None and len(classes) > 1:
+            found_rows = label_issues.from_probabilities(
+                labels, scored.proba, classes, source="held-out"
+            )
+        else:
+            return
+        found.label_issues = label_issues.combine([found_rows], ids)
+    except Exception as exc:  # an extra: cleanlab refusing these rows must not lose the rest
+        found.notes.append(f"label issues not searched on the test rows: {first_line(exc)}")
 
 
 def _add_attributions(found: Evaluation, subject: Subject) -> None:
