@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -249,7 +250,12 @@ def test_profile_writes_a_report_and_logs_a_profile_run(breast_cancer: Project) 
 
     assert code == 0, stderr
     report = Path(stdout.strip())
-    assert report.is_file() and "Label distribution" in report.read_text()
+    page = report.read_text()
+    assert report.is_file() and "Label distribution" in page
+    # likely label errors before any model: out-of-fold LightGBM, the first 20 listed
+    found = re.search(r"([\d,]+) of 569 rows carry a label a default LightGBM doubts", page)
+    assert found is not None and int(found.group(1).replace(",", "")) >= 1
+    assert "out-of-fold p(" in page
     cfg = breast_cancer.cfg
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
     runs = client.search_runs(

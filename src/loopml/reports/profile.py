@@ -19,11 +19,27 @@ PER_ROW = 4
 COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d")
 
 
-def render(found: DataProfile, header: dict[str, Any], seed: int = 0) -> str:
+ISSUES_SHOWN = 20
+
+
+def render(
+    found: DataProfile,
+    header: dict[str, Any],
+    seed: int = 0,
+    issues: pd.DataFrame | None = None,
+    issues_note: str = "",
+) -> str:
+    """The profile page; ``issues`` is the label-issue table (``workflows.issues``), with
+    ``issues_note`` saying how it was made, or why it was not."""
+    shown = None if issues is None else issues.head(ISSUES_SHOWN)
     return html.render(
         "profile.html.j2",
         p=found,
         h=header,
+        issues=issues,
+        issue_columns=[] if shown is None else [str(c) for c in shown.columns],
+        issue_rows=[] if shown is None else [list(r) for r in shown.itertuples(index=False)],
+        issues_note=issues_note,
         highlights=found.highlights(),
         figures=_figures(found),
         clouds=_word_clouds(found.words, seed),

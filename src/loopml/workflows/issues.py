@@ -25,7 +25,7 @@ from loopml.tracking import evaluations as results
 from loopml.tracking.models import load as load_model
 from loopml.workflows.evaluate import tracker_for
 from loopml.workflows.events import Reporter, SilentReporter
-from loopml.workflows.prepare import prepare
+from loopml.workflows.prepare import Prepared, prepare
 
 
 @dataclass(frozen=True)
@@ -57,31 +57,46 @@ def find_issues(
     reporter.stage(f"Loading {label} (run {found.run_id}): its configuration, unfitted")
     model = load_model(found.uri, tracking_uri=cfg.tracking.uri)
     data = prepare(cfg, reporter)
-    frame = data.frame
-    features, target = model.feature_names, data.target
-    X, y = model.conform(frame), frame[target]
+    X = model.conform(data.frame)
+    table, folds = rank_rows(_unfitted(model.pipeline), model.pipeline, X, data, cfg, reporter)
+    if output is not None:
+        write_csv(table, output)
+    return IssuesResult(table, data.task, len(data.frame), label, folds, output)
+
+
+def rank_rows(
+    unfitted: Any,
+    fitted: Any,
+    X: pd.DataFrame,
+    data: Prepared,
+    cfg: ProjectConfig,
+    reporter: Reporter,
+) -> tuple[pd.DataFrame, int]:
+    """Every labelled row of ``data`` ranked by how likely its label is wrong (see
+    ``core.label_issues``): ``unfitted`` is fitted ``tuning.cv.folds`` times for out-of-fold
+    predictions of ``X`` (the features read by the contract); ``fitted``'s preprocessing
+    places the rows for near duplicates and outliers. Returns the table and the folds."""
+    frame, target = data.frame, data.target
+    y = frame[target]
     cv = CVConfig(folds=cfg.tuning.cv.folds, kind="auto")
     folds = tuning.make_folds(cv, frame, target, data.task, cfg.split.seed, time_ordered=False)
-    predicted = _out_of_fold(_unfitted(model.pipeline), X, y, folds, data.task, reporter)
+    predicted = _out_of_fold(unfitted, X, y, folds, data.task, reporter)
     reporter.stage("Ranking the rows")
     if data.task == "classification":
         classes = list(np.unique(y.to_numpy()))  # _out_of_fold's column order
         first = label_issues.from_probabilities(y, predicted, classes)
     else:
         first = label_issues.from_residuals(y, predicted)
-    duplicates = label_issues.conflicting_duplicates(frame, list(features), target)
+    duplicates = label_issues.conflicting_duplicates(frame, list(X.columns), target)
     parts = [first, duplicates]
-    encoded, why_not = _neighbour_space(model.pipeline, X)
+    encoded, why_not = _neighbour_space(fitted, X)
     if encoded is None:
         reporter.warn(f"near duplicates and outliers not searched: {why_not}")
     else:
         reporter.stage(f"Searching near duplicates and outliers ({why_not})")
         parts.append(label_issues.near_duplicates(encoded, y, data.task))
         parts.append(label_issues.outliers(encoded, y))
-    table = label_issues.combine(parts, frame[list(model.id_columns)])
-    if output is not None:
-        write_csv(table, output)
-    return IssuesResult(table, data.task, len(frame), label, len(folds), output)
+    return label_issues.combine(parts, frame[list(data.roles.id)]), len(folds)
 
 
 MAX_NEIGHBOUR_ROWS = 50_000  # nearest neighbours of every row: n² distances beyond this

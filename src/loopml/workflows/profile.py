@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from loopml.config import ProjectConfig
 from loopml.core.data import ingest
 from loopml.core.data import profile as data_profile
+from loopml.errors import first_line
 from loopml.reports import profile as profile_report
 from loopml.tracking import evaluations as results
 from loopml.tracking.store import FINGERPRINT_TAG, Tracker
@@ -54,8 +57,9 @@ def profile(
         "split_how": splits.how,
         "computed_on": "Ray Data" if whole is not None else "local",
     }
+    issues, issues_note = _label_issues(cfg, data, whole is not None, reporter)
     reporter.stage("Writing the profile report")
-    html = profile_report.render(found, header, cfg.split.seed)
+    html = profile_report.render(found, header, cfg.split.seed, issues, issues_note)
     target = output or cfg.root / cfg.evaluation.reports / f"profile-{cfg.name}.html"
     tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
     with tempfile.TemporaryDirectory() as folder:
@@ -72,6 +76,43 @@ def profile(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(page, target)
     return ProfileResult(target, run_id, found.highlights())
+
+
+PROFILE_ISSUE_ROWS = 100_000  # out-of-fold LightGBM over more rows: leave it to data issues
+
+
+def _label_issues(
+    cfg: ProjectConfig, data: Prepared, on_ray: bool, reporter: Reporter
+) -> tuple[pd.DataFrame | None, str]:
+    """Rows whose label is likely wrong, before any model is trained: out-of-fold
+    predictions of a default LightGBM on loopml's preprocessing (``workflows.issues``);
+    (None, why not) when it is not done here."""
+    from sklearn.base import clone
+
+    from loopml.core.models import build_pipeline, make_estimator
+    from loopml.workflows.issues import rank_rows
+
+    later = "run `loopml data issues` once a model is registered"
+    if on_ray:
+        return None, f"Not searched: the profile of Ray-read data holds a sample; {later}."
+    if len(data.frame) > PROFILE_ISSUE_ROWS:
+        return None, f"Not searched: {len(data.frame):,} rows > {PROFILE_ISSUE_ROWS:,}; {later}."
+    reporter.stage("Looking for likely label errors (out-of-fold LightGBM)")
+    try:
+        estimator = make_estimator("lightgbm", {"n_estimators": 100}, data.task, cfg.split.seed)
+        unfitted = build_pipeline(data.roles, estimator)
+        X = data.frame[list(data.roles.features)]
+        fitted = clone(unfitted).fit(X, data.frame[data.target])
+        table, folds = rank_rows(unfitted, fitted, X, data, cfg, reporter)
+    except Exception as exc:  # an extra of the profile: it must not lose the report
+        return None, f"Not searched: {first_line(exc)}; {later}."
+    return table, (
+        f"{len(table):,} of {len(data.frame):,} rows carry a label a default LightGBM doubts "
+        f"({folds}-fold out-of-fold predictions; cleanlab's confident learning, or residuals "
+        "of 3 robust SDs; duplicates and near duplicates of another label; outliers last); "
+        "the first 20 shown. `loopml data issues -o FILE` ranks them with your registered "
+        "model and writes them all."
+    )
 
 
 def _on_ray(cfg: ProjectConfig, reporter: Reporter) -> tuple[Prepared, data_profile.WholeData]:
