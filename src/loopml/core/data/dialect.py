@@ -301,21 +301,25 @@ def _reader(lines: list[str], sep: str, quotechar: str) -> Iterator[list[str]]:
 
 
 def _delimiter(lines: list[str], source: str) -> tuple[str, str]:
-    """The sniffed delimiter and quote character, kept only if the field count is constant."""
+    """The sniffed delimiter and quote character, kept only if the field count is constant.
+
+    The double quote is tried first: every common writer (Excel, pandas, R) quotes with it,
+    and the Sniffer takes text full of apostrophes ("p('a') = 0.1, …") for single-quoted."""
     default = "\t" if source.split("?")[0].lower().endswith(".tsv") else ","
-    sniffed, quotechar = None, '"'
+    sniffed, quoted = None, '"'
     try:
         found = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters="".join(DELIMITERS))
-        sniffed, quotechar = found.delimiter, found.quotechar or '"'
+        sniffed, quoted = found.delimiter, found.quotechar or '"'
     except csv.Error:
         pass  # no delimiter stands out: the field counts below decide
-    counts = {sep: _constant_count(lines, sep, quotechar) for sep in DELIMITERS}
-    if sniffed in counts and counts[sniffed] > 1:
-        return sniffed, quotechar
-    constant = [(count, sep) for sep, count in counts.items() if count > 1]
-    if constant:
-        return max(constant)[1], quotechar
-    return sniffed or default, quotechar
+    for quotechar in dict.fromkeys(['"', quoted]):
+        counts = {sep: _constant_count(lines, sep, quotechar) for sep in DELIMITERS}
+        if sniffed in counts and counts[sniffed] > 1:
+            return sniffed, quotechar
+        constant = [(count, sep) for sep, count in counts.items() if count > 1]
+        if constant:
+            return max(constant)[1], quotechar
+    return sniffed or default, '"'
 
 
 def _constant_count(lines: list[str], sep: str, quotechar: str) -> int:

@@ -231,3 +231,20 @@ def test_a_header_the_csv_module_cannot_read_is_one_line_naming_the_file(tmp_pat
 
     with pytest.raises(DataError, match=r"huge.csv: the header line cannot be read as CSV \("):
         header_names(source, CsvDialect())
+
+
+def test_text_full_of_apostrophes_keeps_the_double_quote(tmp_path: Path) -> None:
+    """csv.Sniffer took this file (as pandas writes loopml data issues -o) for single-quoted,
+    and the row with a quoted comma then had too many fields."""
+    from loopml.core.data.ingest import read_file
+
+    rows = [
+        {"row": i, "given": "mlops", "reason": f"p('mlops') = 0.1{i}; the model says 'nlp'"}
+        for i in range(60)
+    ]
+    rows[37]["reason"] += ", 'a', 'b'"
+    path = tmp_path / "issues.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    frame = read_file(str(path))
+    assert frame.shape == (60, 3)
+    assert frame["reason"].iloc[37].endswith("'nlp', 'a', 'b'")
