@@ -25,7 +25,7 @@ from loopml.config import ComputeConfig
 from loopml.core.compile import CompiledScorer, Scorer
 from loopml.core.data.dialect import CsvDialect
 from loopml.core.data.ingest import file_kind
-from loopml.errors import ConfigError, DataError, LoopmlError
+from loopml.errors import ConfigError, DataError, LoopmlError, first_line
 
 
 @contextmanager
@@ -228,7 +228,7 @@ def read_csv_text(source: Path | str, found: CsvDialect) -> Any:
         except StopIteration:
             pass  # a header only: Ray reads no rows
         except (pa.ArrowInvalid, OSError) as exc:
-            reason = str(exc).strip().splitlines()[0]
+            reason = first_line(exc)
             raise DataError(f"{source}: cannot be read as CSV ({reason}); fix the file") from None
     return ray.data.read_csv(str(source), **options)
 

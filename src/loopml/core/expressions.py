@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.errors import ConfigError
+from loopml.errors import ConfigError, first_line
 
 _BACKTICKED = re.compile(r"`([^`]*)`")
 _MANGLED = "BACKTICK_QUOTED_STRING_"
@@ -84,7 +84,7 @@ def _reason(
             close = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             return f"unknown column {column!r}{hint}"
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = first_line(exc)
     spaced = [str(c) for c in frame.columns if " " in str(c) and str(c) in expression]
     if isinstance(exc, SyntaxError) and any(f"`{c}`" not in expression for c in spaced):
         bare = next(c for c in spaced if f"`{c}`" not in expression)

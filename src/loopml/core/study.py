@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from loopml.core import tuning
+from loopml.errors import first_line
 
 STATE_OF = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 
@@ -213,8 +214,7 @@ def _objective(task: SearchTask) -> Callable[[Any], float]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    return first_line(exc)[:300]
 
 
 def _progress_callback(

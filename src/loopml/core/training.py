@@ -18,6 +18,7 @@ from loopml.config import Task
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import metrics
 from loopml.core.models import build_pipeline
+from loopml.errors import first_line
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def fit_candidate(problem: Problem, candidate: Candidate) -> Fitted:
         train_score = score_on(pipeline, problem.train, problem)
         validation_score = score_on(pipeline, problem.validation, problem)
     except Exception as exc:  # a user's estimator may fail in any way; report, don't crash
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         return Fitted(candidate.name, candidate.params, None, math.nan, math.nan, 0.0, reason)
     elapsed = time.perf_counter() - started
     return Fitted(

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from loopml.config import ProjectConfig
-from loopml.errors import LoopmlError
+from loopml.errors import LoopmlError, first_line
 from loopml.serving.metrics import Metrics
 from loopml.tracking.monitoring import version_history
 from loopml.tracking.prediction_log import PredictionLog
@@ -87,7 +87,7 @@ class DashboardData:
             )
         except LoopmlError as exc:
             found.setdefault("log", {})
-            found["drift"] = {"error": str(exc).splitlines()[0]}
+            found["drift"] = {"error": first_line(exc)}
             return found
         found["status"] = assessed.status
         found["drift"] = assessed.drift.as_dict()

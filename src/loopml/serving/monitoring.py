@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from loopml.config import ProjectConfig, RetentionConfig
 from loopml.core import labels as labels_check
+from loopml.errors import first_line
 from loopml.serving import dashboard
 from loopml.serving.protocols import StrictJsonRoute
 from loopml.tracking.prediction_log import FeedbackResult, Label, PredictionLog
@@ -80,7 +81,7 @@ async def _retain(log: PredictionLog, retention: RetentionConfig) -> None:
             if deleted:
                 log_.info("prediction log retention: deleted %d requests", deleted)
         except Exception as exc:
-            log_.warning("prediction log retention failed: %s", str(exc).splitlines()[0])
+            log_.warning("prediction log retention failed: %s", first_line(exc))
         await asyncio.sleep(retention.interval_s)
 
 

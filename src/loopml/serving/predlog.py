@@ -42,6 +42,7 @@ import numpy as np
 import orjson
 import sqlalchemy as sa
 
+from loopml.errors import first_line
 from loopml.serving.engine import Scored
 from loopml.serving.schema import Columns
 from loopml.tracking.prediction_log import METADATA, PREDICTIONS, open_engine, timestamp_text
@@ -284,8 +285,7 @@ def _insert_sql(marker: str, rows: int) -> str:
 
 def _reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {text[0] if text else ''}"[:200]
+    return f"{type(orig).__name__}: {first_line(orig)}"[:200]
 
 
 def _row(entry: Entry) -> tuple[Any, ...]:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from loopml.errors import first_line
 from loopml.tracking.models import LoadedModel, alias_version, load_with_compiled
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ async def watch(
             raise
         except Exception as exc:  # keep serving the old version; try again next tick
             on_outcome("failed")
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             log.warning("reloading alias %s failed: %s", alias, reason)
             report(f"reloading alias {alias} of {source.model_name} failed: {reason}")
 

@@ -17,7 +17,7 @@ import sqlalchemy.exc
 from fastapi import FastAPI
 
 from loopml.config import ProjectConfig, ServeConfig, load_config
-from loopml.errors import ConfigError, ModelNotFoundError, StorageError
+from loopml.errors import ConfigError, ModelNotFoundError, StorageError, first_line
 from loopml.serving.app import create_app
 from loopml.serving.auth import load_tokens
 from loopml.serving.metrics import MULTIPROCESS_DIR
@@ -110,7 +110,7 @@ def _unwritable_log(url: str, exc: Exception) -> StorageError:
     if path is not None and path.parent.is_dir() and not os.access(path.parent, os.W_OK):
         writable = "read-only" if _read_only(path.parent) else "not writable for this user"
         return StorageError(f"{path.parent}: the prediction log's folder is {writable}; {fix}")
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    reason = first_line(getattr(exc, "orig", None) or exc)
     where = PredictionLogReader(url).where
     return StorageError(f"{where}: cannot create the prediction log ({reason}); {fix}")
 

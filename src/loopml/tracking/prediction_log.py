@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loopml.core.jsonable import plain
-from loopml.errors import DataError
+from loopml.errors import DataError, first_line
 
 TABLE = "loopml_predictions"
 METADATA = sa.MetaData()
@@ -303,7 +303,7 @@ class PredictionLog:
             try:
                 conn = engine.connect()
             except sa.exc.OperationalError as exc:
-                reason = str(exc.orig or exc).strip().splitlines()[0]
+                reason = first_line(exc.orig or exc)
                 raise DataError(
                     f"{self.where}: cannot open the prediction log ({reason}); "
                     "check serve.prediction_log.url and that the database is up"

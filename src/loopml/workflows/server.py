@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from loopml.errors import ConfigError
+from loopml.errors import ConfigError, first_line
 
 DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "sqlite")
 
@@ -60,8 +60,7 @@ def _check_reachable(url: str, timeout: int) -> None:
         with engine.connect():
             pass
     except Exception as exc:  # driver errors vary by database; all mean "cannot use it"
-        first = str(getattr(exc, "orig", exc)).strip().splitlines()
-        reason = first[0] if first else type(exc).__name__
+        reason = first_line(getattr(exc, "orig", None) or exc)
         raise ConfigError(
             f"--backend-store-uri '{redact(url)}': cannot connect ({reason}); "
             "check the host, port, user, password and that the database exists"

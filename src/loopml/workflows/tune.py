@@ -31,7 +31,7 @@ from loopml.config import ComputeConfig, ProjectConfig, Task
 from loopml.core import ensembles, imbalance, learning_curve, models, rules, training, tuning
 from loopml.core.evaluation import metrics
 from loopml.core.study import SearchResult, SearchTask, TrialRecord, run_study
-from loopml.errors import ConfigError
+from loopml.errors import ConfigError, first_line
 from loopml.reports import learning_curve as curve_plot
 from loopml.tracking.store import ChildRun
 from loopml.workflows.events import Reporter
@@ -428,7 +428,7 @@ def _fit(
         train_score = training.score_on(model, problem.train, problem)
         validation_score = training.score_on(model, problem.validation, problem)
     except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         return training.Fitted(name, params, None, math.nan, math.nan, 0.0, reason)
     elapsed = time.perf_counter() - started
     return training.Fitted(name, params, model, train_score, validation_score, elapsed)

@@ -33,7 +33,7 @@ from loopml.config import ProjectConfig, duration_seconds
 from loopml.core.data import ingest
 from loopml.core.data.contract import DataContract
 from loopml.core.reference import ReferenceProfile
-from loopml.errors import ConfigError, DataError, LoopmlError
+from loopml.errors import ConfigError, DataError, LoopmlError, first_line
 from loopml.tracking import monitoring as runs
 from loopml.tracking.prediction_log import PredictionLog
 from loopml.tracking.store import Tracker
@@ -164,7 +164,7 @@ def watch(
         try:
             result = tick(cfg, reporter=reporter)
         except LoopmlError as exc:
-            result = TickResult("error", "error", str(exc).splitlines()[0])
+            result = TickResult("error", "error", first_line(exc))
         done.append(result)
         if on_tick is not None:
             on_tick(result)

@@ -13,7 +13,7 @@ import pandas as pd
 from loopml.config import CsvConfig, DataConfig
 from loopml.core.data import contract, dialect
 from loopml.core.data.dialect import CsvDialect
-from loopml.errors import DataError
+from loopml.errors import DataError, first_line
 
 READERS = {
     ".csv": "csv",
@@ -98,7 +98,7 @@ def read_table(source: str, csv: CsvConfig | None = None) -> Table:
     except pd.errors.EmptyDataError:
         raise DataError(f"{source}: the file is empty; it needs a header and rows") from None
     except (ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if "Empty CSV file" in first or "No columns to parse" in first:
             raise DataError(f"{source}: the file is empty; it needs a header and rows") from None
         raise DataError(f"{source}: cannot read as {kind} ({first}); check the file") from None
@@ -151,8 +151,8 @@ def _load_sql(url: str, query: str) -> pd.DataFrame:
         with engine.connect() as conn:
             return pd.read_sql_query(sqlalchemy.text(query), conn)
     except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
-        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
-        reason = str(getattr(cause, "orig", cause)).splitlines()[0]
+        cause = (exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else None) or exc
+        reason = first_line(getattr(cause, "orig", None) or cause)
         raise DataError(f"data.query failed on {url}: {reason}; fix the query") from None
     finally:
         engine.dispose()
