@@ -20,4 +20,14 @@ def load_model(uri: str, *, tracking_uri: str | None = None) -> ScoringModel:
     return load(uri, tracking_uri=tracking_uri)
 
 
-__all__ = ["__version__", "load_model"]
+def __getattr__(name: str) -> object:
+    """``loopml.Project`` and ``loopml.Outcome``, imported on first use (``import loopml``
+    stays light for the CLI and the server)."""
+    if name in ("Project", "Outcome"):
+        import importlib  # not a static import: the package's modules import loopml too
+
+        return getattr(importlib.import_module("loopml.project"), name)
+    raise AttributeError(f"module 'loopml' has no attribute {name!r}")
+
+
+__all__ = ["Outcome", "Project", "__version__", "load_model"]

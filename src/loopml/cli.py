@@ -22,12 +22,12 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from loopml import __version__
 from loopml.config import CONFIG_FILE, ProjectConfig, json_schema, load_config
 from loopml.errors import LoopmlError, storage_error
+from loopml.workflows import events
 
 app = typer.Typer(
     name="loopml",
@@ -91,48 +91,11 @@ def _fail(lines: list[str]) -> NoReturn:
     raise typer.Exit(1) from None
 
 
-class RichReporter:
-    """Stages as lines, long work as progress bars (one per task name), warnings in yellow.
-
-    All on stderr. Workers may report from several threads at once (Rich's Progress locks).
-    """
+class RichReporter(events.RichReporter):
+    """``events.RichReporter`` on the CLI's stderr console."""
 
     def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self._bar: Progress | None = None
-        self._tasks: dict[str, Any] = {}
-
-    def stage(self, message: str) -> None:
-        self._close_bar()
-        elapsed = time.perf_counter() - self.started
-        err.print(f"[dim]{elapsed:6.1f}s[/] [cyan]•[/] {escape(message)}", highlight=False)
-
-    def warn(self, message: str) -> None:
-        err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
-
-    def progress(self, task: str, done: int, total: int) -> None:
-        if self._bar is None:
-            self._bar = Progress(
-                TextColumn("        {task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=False,
-            )
-            self._bar.start()
-        if task not in self._tasks:
-            self._tasks[task] = self._bar.add_task(escape(task), total=total)
-        self._bar.update(self._tasks[task], completed=done, total=total)
-
-    def _close_bar(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-            self._tasks = {}
-
-    def close(self) -> None:
-        self._close_bar()
+        super().__init__(err)
 
 
 @app.callback(invoke_without_command=True)
@@ -305,15 +268,17 @@ def _with_variant(set_: list[str] | None, variant: str | None) -> list[str] | No
 def _train_and_print(
     config: Path, set_: list[str] | None, *, force: bool, resume: bool, promote: bool
 ) -> None:
+    from loopml.workflows.run import run
     from loopml.workflows.train import train
 
     cfg = _load(config, set_)
     reporter = RichReporter()
     try:
-        result = train(cfg, reporter=reporter, force=force, resume=resume)
-        promotion = (
-            _promote_after(cfg, result, reporter) if promote and not result.skipped else None
-        )
+        if promote:
+            loop = run(cfg, reporter=reporter, force=force, resume=resume)
+            result, promotion = loop.training, loop.promotion
+        else:
+            result, promotion = train(cfg, reporter=reporter, force=force, resume=resume), None
     finally:
         reporter.close()
     _print_roles(result.roles)
@@ -722,23 +687,6 @@ def print_explanation(found: Any, top_k: int) -> None:
         f"({e.space})" + (f"; {rest} more column(s) not shown (--top-k)" if rest > 0 else ""),
         highlight=False,
     )
-
-
-def _promote_after(cfg: ProjectConfig, result: Any, reporter: RichReporter) -> Any:
-    """The gate on the version just registered; it becomes champion only if every rule passes."""
-    import dataclasses
-
-    from loopml.workflows.promote import promote_after_training
-
-    try:
-        promotion = promote_after_training(cfg, result.run_id, reporter=reporter)
-    except LoopmlError as exc:
-        reporter.warn(f"evaluation failed, so the gate was not checked: {exc}")
-        return None
-    if promotion.promoted and result.registered is not None:
-        aliases = (*result.registered.aliases, "champion")
-        result.registered = dataclasses.replace(result.registered, aliases=aliases)
-    return promotion
 
 
 def _print_notes(ev: Any) -> None:
