@@ -120,6 +120,8 @@ def test_explain_on_predict_and_invocations_with_top_k(
         ("explain=maybe", "explain='maybe'"),
         ("explain=true&top_k=0", "top_k='0'"),
         ("top_k=2", "add explain=true"),
+        ("explain=true&top_k=%C2%B2", "top_k='²'"),  # a digit to str.isdigit, not to int
+        ("explain=true&top_k=" + "9" * 5000, "use a whole number of columns"),
     ],
 )
 def test_bad_explain_options_are_a_422(
@@ -220,3 +222,47 @@ def test_a_model_kind_with_no_explainer_is_a_422_naming_it(
     )
     assert predicted.status_code == 200
     assert np.isfinite(loaded.model.explain(rows).outputs).all()
+
+
+def test_the_approximate_explainer_is_bounded_per_request(
+    breast_cancer: Project, loaded: LoadedModel, http: httpx.Client
+) -> None:
+    """The permutation explainer takes about half a second a row: a request explains at
+    most MAX_APPROXIMATE_ROWS; predictions of the same rows are served."""
+    from loopml.serving.app import MAX_APPROXIMATE_ROWS
+
+    data = pd.read_csv(breast_cancer.folder / "data" / "breast_cancer.csv")
+    names = loaded.model.feature_names
+    pipeline = build_pipeline(ColumnRoles(numeric=tuple(names)), KNeighborsClassifier()).fit(
+        data[names], data[loaded.model.target]
+    )
+    approximate = ScoringModel(
+        pipeline,
+        "classification",
+        loaded.model.target,
+        [ColumnSpec(n, "numeric") for n in names],
+        classes=list(pipeline.classes_),
+        background=data[names].head(20),
+    )
+    many = data[names].head(MAX_APPROXIMATE_ROWS + 1)
+    with LiveServer(create_app(approximate)) as live:
+        refused = http.post(f"{live.url}/explain", json={"records": _records(many)})
+        one = http.post(f"{live.url}/explain", json={"records": _records(many.head(1))})
+        predicted = http.post(f"{live.url}/predict", json={"records": _records(many)})
+    assert refused.status_code == 422
+    message = refused.json()["detail"][0]["msg"]
+    assert f"{MAX_APPROXIMATE_ROWS + 1} rows to explain" in message
+    assert "loopml predict FILE -o OUT --explain" in message
+    assert one.status_code == 200 and one.json()["explainer"]["exact"] is False
+    assert predicted.status_code == 200
+
+
+def test_a_header_only_file_is_one_line_and_no_output(
+    breast_cancer: Project, tmp_path: Path
+) -> None:
+    source = tmp_path / "header.csv"
+    pd.read_csv(breast_cancer.folder / "data" / "score_me.csv").head(0).to_csv(source, index=False)
+    for flags in ((), ("--explain",)):
+        code, stderr = _predict(breast_cancer, source, tmp_path / "out.csv", *flags)
+        assert code == 1 and "no rows to score" in stderr
+        assert not (tmp_path / "out.csv").exists()

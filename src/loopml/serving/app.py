@@ -43,6 +43,7 @@ from loopml.serving.schema import (
     Parsed,
     RowsTooMany,
     json_schema,
+    rows_of,
 )
 from loopml.tracking.models import LoadedModel
 
@@ -465,7 +466,9 @@ async def _serve(
             submitted = True
             scored = await deployment.batcher.score(columns)
             explained = (
-                await deployment.batcher.run(explained_body, deployment, columns, top_k)
+                await asyncio.get_running_loop().run_in_executor(
+                    deployment.explain_thread, explained_body, deployment, columns, top_k
+                )
                 if explain
                 else None
             )
@@ -532,7 +535,7 @@ def explain_options(request: Request, endpoint: str) -> tuple[bool, int | None]:
     raw = query.get("top_k")
     if raw is None:
         return explain, None
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:
         raise PredictionInputError(f"top_k={raw!r}: use a whole number of columns, 1 or more")
     if not explain:
         raise PredictionInputError(
@@ -541,12 +544,23 @@ def explain_options(request: Request, endpoint: str) -> tuple[bool, int | None]:
     return explain, int(raw)
 
 
+MAX_APPROXIMATE_ROWS = 20  # rows a request may have explained by the permutation explainer
+
+
 def explained_body(deployment: Deployment, columns: Columns, top_k: int | None) -> dict[str, Any]:
     """``explanations`` (one object per row) and ``explainer`` (what is explained, how) for
-    a response; runs in the model thread. The preprocessing runs on the deployment's
+    a response; runs in the deployment's explain thread (a slow explanation never holds up
+    predictions). The preprocessing runs on the deployment's
     feature graph (ONNX, checked equal to scikit-learn's) when it has one; the attributions
     on the model's own estimator."""
     model = deployment.loaded.model
+    rows = rows_of(columns)
+    if not model.explainer().exact and rows > MAX_APPROXIMATE_ROWS:
+        raise PredictionInputError(
+            f"{rows} rows to explain: {model.explainer().method} takes about half a second "
+            f"a row, so a request explains at most {MAX_APPROXIMATE_ROWS}; send fewer rows, or "
+            "explain a file with loopml predict FILE -o OUT --explain"
+        )
     graph = deployment.feature_graph()
     if graph is None:
         frame = pd.DataFrame({name: columns[name] for name in model.feature_names})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,12 @@ class Deployment:
     active: int = 0  # requests holding this deployment
     features_note: str = ""  # how /explain preprocesses rows, once it has been asked
     _features: FeatureGraph | None = field(default=None, repr=False)
+    # explanations run here, not in the model thread: one slow (or timed-out) /explain
+    # must not hold up the predictions queued behind it
+    explain_thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="loopml-explain"),
+        repr=False,
+    )
 
     def feature_graph(self) -> FeatureGraph | None:
         """The ONNX form of the model's preprocessing for ``/explain``, made on the first
@@ -58,6 +65,7 @@ class Deployment:
         while self.active > 0:
             await asyncio.sleep(0.005)
         await self.batcher.stop()
+        self.explain_thread.shutdown(wait=False, cancel_futures=True)
 
     @property
     def name(self) -> str:

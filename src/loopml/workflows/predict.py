@@ -166,6 +166,8 @@ def _scored_chunks(
     chunk_rows = min(cfg.batch.chunk_rows, EXPLAIN_CHUNK_ROWS) if explain else cfg.batch.chunk_rows
     chunks = read_chunks(source, chunk_rows, found)
     for chunk in _ahead(chunks):  # reads while it scores
+        if chunk.empty:
+            continue
         scored = score_chunk(scorer, chunk, source, first_row=done + 1)
         if explain:
             found_now = _model_of(scorer).explain(chunk).frame(top_k)
@@ -173,6 +175,8 @@ def _scored_chunks(
         yield scored
         done += len(chunk)
         reporter.progress("rows explained" if explain else "rows scored", done, total or done)
+    if done == 0:
+        raise DataError(f"{source}: no rows to score (a header only?); add rows to the file")
 
 
 def score_chunk(

@@ -85,7 +85,8 @@ def _own_output(pipeline: Pipeline, rows: pd.DataFrame, space: str, picked: list
     elif hasattr(model, "get_booster"):  # XGBoost's own predict (loopml's decodes labels)
         import xgboost
 
-        proba = xgboost.XGBClassifier.predict(model, dense, output_margin=True)
+        # on the rows as the pipeline gives them: sparse cells absent are missing to XGBoost
+        proba = xgboost.XGBClassifier.predict(model, encoded, output_margin=True)
     else:
         proba = model.decision_function(encoded)
     proba = np.asarray(proba, dtype=float)
@@ -122,6 +123,11 @@ def test_every_catalog_classifier_adds_up_on_titanic(name: str, titanic: pd.Data
     own = _own_output(pipeline, rows, found.space, found.classes or [])
     np.testing.assert_allclose(found.outputs, own, atol=1e-6, rtol=rtol)
     assert found.classes == [1, 1, 1]  # binary: the positive class, in log-odds or probability
+    served = pipeline.predict_proba(rows)[:, 1]  # the output is the served probability's
+    if found.space == "log_odds":
+        np.testing.assert_allclose(1 / (1 + np.exp(-found.outputs)), served, atol=1e-5)
+    elif found.space == "probability":
+        np.testing.assert_allclose(found.outputs, served, atol=1e-9)
     if name in EXACT:  # the words of the name, present in it, with their share
         words = found.words["Name"][0]
         name_text = str(rows["Name"].iloc[0]).lower()
@@ -364,3 +370,20 @@ def test_a_feature_graph_that_differs_from_scikit_learn_is_refused(titanic: pd.D
         Explainer(pipeline, "classification", list(TITANIC.features)).explain_encoded(
             np.zeros((1, 3))
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "objective"), [("xgboost", "reg:tweedie"), ("lightgbm", "tweedie")]
+)
+def test_a_log_link_regressor_is_explained_in_raw_score(
+    name: str, objective: str, titanic: pd.DataFrame
+) -> None:
+    pytest.importorskip(name)
+    roles = ColumnRoles(numeric=("Age", "SibSp", "Parch"), categorical=("Sex", "Pclass"))
+    estimator = make_estimator(name, {"n_estimators": 20, "objective": objective}, "regression", 0)
+    frame = titanic[titanic["Fare"] > 0]
+    pipeline = build_pipeline(roles, estimator).fit(frame[list(roles.features)], frame["Fare"])
+    rows = frame[list(roles.features)].head(3)
+    found = explain_rows(pipeline, rows, task="regression")
+    assert found.space == "raw_score"  # the log of the prediction
+    np.testing.assert_allclose(np.exp(found.outputs), pipeline.predict(rows), rtol=1e-5)
