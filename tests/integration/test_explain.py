@@ -199,19 +199,7 @@ def test_loopml_explain_prints_a_bar_per_column(
 def test_a_model_kind_with_no_explainer_is_a_422_naming_it(
     breast_cancer: Project, loaded: LoadedModel, rows: pd.DataFrame, http: httpx.Client
 ) -> None:
-    data = pd.read_csv(breast_cancer.folder / "data" / "breast_cancer.csv")
-    names = loaded.model.feature_names
-    roles = ColumnRoles(numeric=tuple(names))
-    pipeline = build_pipeline(roles, KNeighborsClassifier()).fit(
-        data[names], data[loaded.model.target]
-    )
-    no_background = ScoringModel(
-        pipeline,
-        "classification",
-        loaded.model.target,
-        [ColumnSpec(n, "numeric") for n in names],
-        classes=list(pipeline.classes_),
-    )
+    no_background = _neighbours(breast_cancer, loaded, background=False)
     with LiveServer(create_app(no_background)) as live:
         response = http.post(f"{live.url}/explain", json={"records": _records(rows)})
         predicted = http.post(f"{live.url}/predict", json={"records": _records(rows)})
@@ -231,20 +219,9 @@ def test_the_approximate_explainer_is_bounded_per_request(
     most MAX_APPROXIMATE_ROWS; predictions of the same rows are served."""
     from loopml.serving.app import MAX_APPROXIMATE_ROWS
 
+    approximate = _neighbours(breast_cancer, loaded, background=True)
     data = pd.read_csv(breast_cancer.folder / "data" / "breast_cancer.csv")
-    names = loaded.model.feature_names
-    pipeline = build_pipeline(ColumnRoles(numeric=tuple(names)), KNeighborsClassifier()).fit(
-        data[names], data[loaded.model.target]
-    )
-    approximate = ScoringModel(
-        pipeline,
-        "classification",
-        loaded.model.target,
-        [ColumnSpec(n, "numeric") for n in names],
-        classes=list(pipeline.classes_),
-        background=data[names].head(20),
-    )
-    many = data[names].head(MAX_APPROXIMATE_ROWS + 1)
+    many = data[loaded.model.feature_names].head(MAX_APPROXIMATE_ROWS + 1)
     with LiveServer(create_app(approximate)) as live:
         refused = http.post(f"{live.url}/explain", json={"records": _records(many)})
         one = http.post(f"{live.url}/explain", json={"records": _records(many.head(1))})
@@ -266,3 +243,20 @@ def test_a_header_only_file_is_one_line_and_no_output(
         code, stderr = _predict(breast_cancer, source, tmp_path / "out.csv", *flags)
         assert code == 1 and "no rows to score" in stderr
         assert not (tmp_path / "out.csv").exists()
+
+
+def _neighbours(project: Project, loaded: LoadedModel, *, background: bool) -> ScoringModel:
+    """k-NN on the example's columns: explained by permutation (if it has a background)."""
+    data = pd.read_csv(project.folder / "data" / "breast_cancer.csv")
+    names = loaded.model.feature_names
+    pipeline = build_pipeline(ColumnRoles(numeric=tuple(names)), KNeighborsClassifier()).fit(
+        data[names], data[loaded.model.target]
+    )
+    return ScoringModel(
+        pipeline,
+        "classification",
+        loaded.model.target,
+        [ColumnSpec(n, "numeric") for n in names],
+        classes=list(pipeline.classes_),
+        background=data[names].head(20) if background else None,
+    )
