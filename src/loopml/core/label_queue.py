@@ -12,8 +12,9 @@ a classifier, its class probabilities), pick at most ``max_rows``, most useful f
 3. **drifted region**: rows whose value falls where traffic is much denser than training
    data, in a column the drift test flagged: the ratio of the region's (about a tenth of
    the training rows, or a category) share of current rows to its share of training rows;
-   values beyond the training range and unseen categories first. These are the rows the
-   model learnt least about.
+   values beyond the training range and unseen categories first, and a row unusual in
+   several drifted columns (by the sum of their log ratios) before a row unusual in one.
+   These are the rows the model learnt least about.
 
 Uncertain and drifted rows are taken in turn, one of each, so neither crowds the other
 out. Rows with the same input values are queued once; rows already labelled are skipped.
@@ -78,14 +79,14 @@ def choose(
         )
         margin = np.full(len(rows), np.nan)
     abstained = rows["prediction"].isna().to_numpy() & np.isfinite(margin)
-    ratio, column = _density_ratios(rows, profile, drifted, notes)
+    ratio, column, unusual = _density_ratios(rows, profile, drifted, notes)
     chosen: list[tuple[int, str, float]] = []
     for i in _ordered(np.flatnonzero(first & abstained), margin):
         chosen.append((int(i), ABSTAINED, 1 - float(margin[i])))
     pool = first & ~abstained
     uncertain = [int(i) for i in _ordered(np.flatnonzero(pool & np.isfinite(margin)), margin)]
     dense = np.flatnonzero(pool & (ratio >= MIN_RATIO))
-    by_ratio = [int(i) for i in dense[np.argsort(-ratio[dense], kind="stable")]]
+    by_ratio = [int(i) for i in dense[np.lexsort((-ratio[dense], -unusual[dense]))]]
     for i, kind in _in_turn(uncertain, by_ratio, max_rows - len(chosen)):
         if kind == UNCERTAIN:
             chosen.append((i, f"{UNCERTAIN}: margin {margin[i]:.3f}", 1 - float(margin[i])))
@@ -128,10 +129,12 @@ def _ordered(positions: np.ndarray, margin: np.ndarray) -> np.ndarray:
 
 def _density_ratios(
     rows: pd.DataFrame, profile: ReferenceProfile, drifted: Sequence[str], notes: list[str]
-) -> tuple[np.ndarray, list[str]]:
-    """Per row, the largest current/reference share ratio of its bin or category over the
-    drifted columns, and which column gave it."""
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Per row, the largest current/reference share ratio of its region over the drifted
+    columns, which column gave it, and the sum of log ratios above 1 over those columns
+    (the order: a row unusual in several drifted columns before one unusual in one)."""
     best = np.zeros(len(rows))
+    total = np.zeros(len(rows))
     which = [""] * len(rows)
     for name in drifted:
         summary = profile.features.get(name)
@@ -146,8 +149,9 @@ def _density_ratios(
             continue
         better = ratio > best
         best = np.where(better, ratio, best)
+        total += np.log(np.maximum(ratio, 1.0))
         which = [name if b else w for b, w in zip(better, which, strict=True)]
-    return best, which
+    return best, which, total
 
 
 def _numeric_ratio(values: pd.Series, summary: NumericSummary) -> np.ndarray:

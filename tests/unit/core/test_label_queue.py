@@ -88,3 +88,12 @@ def test_a_regressor_is_queued_by_drift_alone_and_says_so() -> None:
 def test_max_rows_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_rows=0"):
         choose(_logged(5), ["size"], _profile(), [], max_rows=0)
+
+
+def test_a_row_unusual_in_two_drifted_columns_comes_before_one_unusual_in_one() -> None:
+    rows = _logged(200)
+    rows.loc[20:29, "size"] = 30.0 + np.arange(10)  # beyond training
+    rows.loc[25:29, "colour"] = "green"  # ... and an unseen category too
+    queue = choose(rows, ["size", "colour"], _profile(), ["size", "colour"], max_rows=20)
+    drifted = [p for p, r in zip(queue.positions, queue.reasons, strict=True) if "drifted" in r]
+    assert drifted[:5] == [25, 26, 27, 28, 29] and set(drifted[5:10]) == set(range(20, 25))
