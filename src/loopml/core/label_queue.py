@@ -17,7 +17,9 @@ a classifier, its class probabilities), pick at most ``max_rows``, most useful f
    These are the rows the model learnt least about.
 
 Uncertain and drifted rows are taken in turn, one of each, so neither crowds the other
-out. Rows with the same input values are queued once; rows already labelled are skipped.
+out; when they run out, a random sample of the other rows fills the queue (exploration:
+labels of typical traffic help too, and a regressor that sees no drift has no other
+signal). Rows with the same input values are queued once; rows already labelled never.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from loopml.core.reference import CategoricalSummary, NumericSummary, ReferenceP
 
 MIN_RATIO = 2.0  # a drifted region: at least twice as dense in traffic as in training
 ABSTAINED, UNCERTAIN, DRIFTED = "abstained", "uncertain", "drifted region"
+RANDOM = "random: no other row stands out; a random sample keeps the labels representative"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Queue:
 
     def counts(self) -> dict[str, int]:
         kinds = [r.split(":")[0] for r in self.reasons]
-        return {k: kinds.count(k) for k in (ABSTAINED, UNCERTAIN, DRIFTED)}
+        return {k: kinds.count(k) for k in (ABSTAINED, UNCERTAIN, DRIFTED, "random")}
 
 
 def choose(
@@ -58,13 +61,15 @@ def choose(
     *,
     max_rows: int,
     labelled: set[tuple[str, int]] | None = None,
+    seed: int = 0,
 ) -> Queue:
     """Pick at most ``max_rows`` of ``rows`` (columns: request_id, row, prediction, the
     ``features`` read by the model's contract, and ``proba_<class>`` for a classifier).
 
     ``drifted`` names the input columns the drift test flagged; ``labelled`` holds the
-    (request_id, row) pairs that have a label already. Raises ``ValueError`` when
-    ``max_rows`` is below 1."""
+    (request_id, row) pairs that have a label already. When fewer rows stand out than
+    ``max_rows``, the rest is a random sample (``seed``) of the other unlabelled rows, so
+    the labels still cover the traffic. Raises ``ValueError`` when ``max_rows`` < 1."""
     if max_rows < 1:
         raise ValueError(f"max_rows={max_rows}: queue at least 1 row")
     notes: list[str] = []
@@ -95,6 +100,11 @@ def choose(
                 (i, f"{DRIFTED}: {column[i]} ({ratio[i]:.1f}x its training share)", ratio[i])
             )
     chosen = chosen[:max_rows]
+    if len(chosen) < max_rows:  # nothing else stands out: a random sample, still worth labels
+        taken = {i for i, _, _ in chosen}
+        rest = np.array([i for i in np.flatnonzero(pool) if i not in taken], dtype=int)
+        extra = np.random.default_rng(seed).permutation(rest)[: max_rows - len(chosen)]
+        chosen += [(int(i), RANDOM, 0.0) for i in sorted(extra.tolist())]
     return Queue(
         [c[0] for c in chosen],
         [c[1] for c in chosen],

@@ -59,6 +59,7 @@ def test_abstained_rows_come_first_then_uncertain_and_drifted_rows_take_turns() 
         "abstained": 2,
         "uncertain": 5,
         "drifted region": 5,
+        "random": 0,
     }
 
 
@@ -80,9 +81,14 @@ def test_a_regressor_is_queued_by_drift_alone_and_says_so() -> None:
     rows["prediction"] = 1.0
     rows.loc[:9, "size"] = 40.0 + np.arange(10)
     queue = choose(rows, ["size", "colour"], _profile("regression"), ["size"], max_rows=30)
-    assert sorted(queue.positions) == list(range(10))
-    assert all(r.startswith("drifted region: size (") for r in queue.reasons)
+    assert sorted(queue.positions[:10]) == list(range(10))
+    assert all(r.startswith("drifted region: size (") for r in queue.reasons[:10])
     assert any("no uncertainty sampling" in note for note in queue.notes)
+    # nothing else stands out: a random sample of the other rows fills the queue
+    assert len(queue.positions) == 30 and set(queue.positions[10:]).isdisjoint(range(10))
+    assert all(r.startswith("random: ") for r in queue.reasons[10:])
+    again = choose(rows, ["size", "colour"], _profile("regression"), ["size"], max_rows=30)
+    assert again.positions == queue.positions  # seeded
 
 
 def test_max_rows_below_one_is_refused() -> None:
