@@ -80,7 +80,7 @@ def choose(
     if margin is None:
         notes.append(
             "no uncertainty sampling: the model gives no class probabilities (regression); "
-            "abstained and drifted-region rows only"
+            "abstained and drifted-region rows, then a random sample"
         )
         margin = np.full(len(rows), np.nan)
     abstained = rows["prediction"].isna().to_numpy() & np.isfinite(margin)
