@@ -35,7 +35,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import write_results
+from benchmarks.common import lightgbm_project, write_results
 from tests.conftest import shared_file
 from tests.integration.conftest import cli
 
@@ -67,20 +67,8 @@ def corrupt(frame: pd.DataFrame, target: str, seed: int) -> tuple[pd.DataFrame, 
 
 
 def project(folder: Path, frame: pd.DataFrame, spec: dict[str, Any], trials: int) -> Path:
-    data = folder / "data.csv"
-    frame.to_csv(data, index=False)
-    code, _, stderr = cli("init", str(folder), "--data", str(data), "--target", spec["target"])
-    assert code == 0, stderr
-    config = folder / "loopml.yaml"
+    config = lightgbm_project(folder, frame, spec["target"], trials, spec["drop"])
     body = yaml.safe_load(config.read_text())
-    body["models"] = {"candidates": {"lightgbm": {}}}
-    body.setdefault("tuning", {})["budget"] = {"trials": trials}
-    columns = body["data"].setdefault("columns", {})
-    if spec["drop"]:
-        columns["ignore"] = list(columns.get("ignore") or []) + spec["drop"]
-        for role, names in list(columns.items()):
-            if role != "ignore" and isinstance(names, list):
-                columns[role] = [n for n in names if n not in spec["drop"]]
     body["data"]["variants"] = {"clean": {"exclude_rows": "issues.csv"}}
     config.write_text(yaml.safe_dump(body))
     return config

@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from sklearn.metrics import mean_squared_error, r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import write_results
+from benchmarks.common import lightgbm_project, write_results
 from tests.conftest import shared_file
 from tests.integration.conftest import cli
 from tests.integration.logged import write_frame
@@ -42,24 +41,6 @@ from tests.integration.logged import write_frame
 import loopml
 
 IGNORED = ["casual", "registered", "instant"]
-
-
-def project(folder: Path, train: pd.DataFrame, trials: int) -> Path:
-    data = folder / "bike2011.csv"
-    train.to_csv(data, index=False)
-    code, _, stderr = cli("init", str(folder), "--data", str(data), "--target", "cnt")
-    assert code == 0, stderr
-    config = folder / "loopml.yaml"
-    body = yaml.safe_load(config.read_text())
-    body["models"] = {"candidates": {"lightgbm": {}}}
-    body.setdefault("tuning", {})["budget"] = {"trials": trials}
-    columns = body["data"].setdefault("columns", {})
-    for role, names in list(columns.items()):
-        if isinstance(names, list):
-            columns[role] = [n for n in names if n not in IGNORED]
-    columns["ignore"] = [*(columns.get("ignore") or []), *IGNORED]
-    config.write_text(yaml.safe_dump(body))
-    return config
 
 
 def scores(model: Any, rows: pd.DataFrame) -> dict[str, float]:
@@ -95,7 +76,7 @@ def main() -> None:
     served, held = later.iloc[::2].reset_index(drop=True), later.iloc[1::2]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = project(folder, train, args.trials)
+        config = lightgbm_project(folder, train, "cnt", args.trials, IGNORED)
         code, _, stderr = cli("run", "-c", str(config))
         assert code == 0, stderr
         cfg = loopml.Project.from_yaml(config, progress=False).config

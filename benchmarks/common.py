@@ -21,6 +21,31 @@ from loopml.workflows.init import init_project
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def lightgbm_project(
+    folder: Path, frame: pd.DataFrame, target: str, trials: int, ignore: list[str]
+) -> Path:
+    """A project from ``frame`` by ``loopml init --data`` (written to folder/data.csv),
+    with LightGBM as the only candidate, ``trials`` per search, ``ignore`` columns ignored."""
+    from tests.integration.conftest import cli
+
+    data = folder / "data.csv"
+    frame.to_csv(data, index=False)
+    code, _, stderr = cli("init", str(folder), "--data", str(data), "--target", target)
+    assert code == 0, stderr
+    config = folder / "loopml.yaml"
+    body = yaml.safe_load(config.read_text())
+    body["models"] = {"candidates": {"lightgbm": {}}}
+    body.setdefault("tuning", {})["budget"] = {"trials": trials}
+    columns = body["data"].setdefault("columns", {})
+    for role, names in list(columns.items()):
+        if isinstance(names, list):
+            columns[role] = [n for n in names if n not in ignore]
+    if ignore:
+        columns["ignore"] = [*(columns.get("ignore") or []), *ignore]
+    config.write_text(yaml.safe_dump(body))
+    return config
+
+
 def train_random_forest(folder: Path, trees: int = 100) -> Path:
     """Breast cancer, one candidate: a random forest of ``trees`` trees. Returns loopml.yaml."""
     init_project(folder, "breast_cancer")

@@ -195,7 +195,7 @@ class Explainer:
         self.task, self.columns = task, list(columns)
         self.background = None if background is None else background[self.columns]
         self._shap: Any = None  # the SHAP explainer, made on first use
-        inner, calibration = _uncalibrated(pipeline)
+        inner, calibration = uncalibrated(pipeline)
         exact = _exact_parts(inner, task, self.background is not None)
         if exact is not None:
             self.kind, self.preprocess, self.estimator = exact
@@ -470,7 +470,7 @@ def background_sample(
 # --- choosing the method ---
 
 
-def _uncalibrated(pipeline: Any) -> tuple[Any, str]:
+def uncalibrated(pipeline: Any) -> tuple[Any, str]:
     """The pipeline a calibrated model calibrates, and a note saying so."""
     if isinstance(pipeline, CalibratedClassifierCV) and hasattr(
         pipeline, "calibrated_classifiers_"
@@ -519,7 +519,7 @@ def _exact_kind(estimator: Any, task: Task, has_background: bool) -> str | None:
 
 
 def _final(pipeline: Any) -> Any:
-    inner, _ = _uncalibrated(pipeline)
+    inner, _ = uncalibrated(pipeline)
     return inner.steps[-1][1] if isinstance(inner, Pipeline) else inner
 
 

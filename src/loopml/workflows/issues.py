@@ -20,6 +20,7 @@ from sklearn.calibration import CalibratedClassifierCV
 
 from loopml.config import CVConfig, ProjectConfig
 from loopml.core import label_issues, tuning
+from loopml.core.explain import uncalibrated
 from loopml.errors import storage_error
 from loopml.tracking import evaluations as results
 from loopml.tracking.models import load as load_model
@@ -110,10 +111,7 @@ def _neighbour_space(pipeline: Any, X: pd.DataFrame) -> tuple[np.ndarray | None,
     from sklearn.decomposition import TruncatedSVD
     from sklearn.pipeline import Pipeline
 
-    inner = pipeline
-    if isinstance(inner, CalibratedClassifierCV):
-        inner = inner.calibrated_classifiers_[0].estimator
-        inner = getattr(inner, "estimator", inner)
+    inner, _ = uncalibrated(pipeline)
     if not isinstance(inner, Pipeline) or len(inner.steps) < 2:
         return None, "the model has no preprocessing to measure distances in (a rule?)"
     if len(X) > MAX_NEIGHBOUR_ROWS:
