@@ -1,7 +1,12 @@
 """The one exception tree of loopml. Imports nothing from loopml.
 
-Every message says what failed, shows the bad value and says what to do. The CLI
-prints a ``LoopmlError`` as one red line and exits 1; serving maps it to a 4xx body.
+Every message says what failed, shows the bad value and says what to do. Each error type
+carries the two numbers its callers need, as FastAPI's ``HTTPException`` and MLflow's
+``MlflowException`` do:
+
+- ``exit_code``: the CLI prints the error as one red line and exits with it (see
+  ``EXIT_CODES``);
+- ``http_status``: the status a server answers with when a request raises it.
 """
 
 from __future__ import annotations
@@ -10,11 +15,24 @@ import errno
 
 
 class LoopmlError(Exception):
-    """Base of every error loopml raises on purpose."""
+    """Base of every error loopml raises on purpose.
+
+    Attributes
+    ----------
+    exit_code : int
+        The CLI's exit status for this error (1 for every loopml error; see ``EXIT_CODES``).
+    http_status : int
+        The HTTP status a server answers with when a request raises it.
+    """
+
+    exit_code: int = 1
+    http_status: int = 422
 
 
 class ConfigError(LoopmlError):
     """loopml.yaml or a --set override is invalid."""
+
+    http_status = 500
 
 
 class DataError(LoopmlError):
@@ -28,9 +46,37 @@ class DataValidationError(DataError):
 class ModelNotFoundError(LoopmlError, LookupError):
     """A run, model version or alias does not exist."""
 
+    http_status = 404
+
 
 class TrackingError(LoopmlError):
     """The tracking store or model registry refused an operation."""
+
+    http_status = 503
+
+
+class TrainingError(LoopmlError):
+    """No candidate could be trained (every trial failed, or a model's fit raised)."""
+
+    http_status = 500
+
+
+class ComputeError(LoopmlError):
+    """The compute backend (a local process pool or a Ray cluster) failed or is unreachable."""
+
+    http_status = 503
+
+
+class GateFailedError(LoopmlError):
+    """The promotion gate blocked a model; the message lists every failed rule."""
+
+    http_status = 409
+
+
+class BehavioralTestError(LoopmlError):
+    """A model failed one or more behavioural tests (``loopml test``)."""
+
+    http_status = 409
 
 
 class PredictionInputError(LoopmlError, ValueError):
@@ -47,6 +93,8 @@ class DataContractError(DataValidationError, PredictionInputError):
 
 class StorageError(LoopmlError, OSError):
     """A file or folder cannot be written or read (read-only, full, missing, denied)."""
+
+    http_status = 507
 
 
 _PROBLEMS = {
@@ -89,3 +137,9 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+#: The CLI's exit statuses, one table for every command: 0 success, 1 a loopml error (any
+#: ``LoopmlError``: bad input, a blocked gate, failed behavioural tests, a store that refused),
+#: 2 a usage error found by the argument parser (Click's convention), 130 interrupted (Ctrl-C).
+EXIT_CODES: dict[str, int] = {"ok": 0, "error": 1, "usage": 2, "interrupted": 130}
