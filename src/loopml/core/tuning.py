@@ -35,11 +35,33 @@ _RANGE_KEYS = {"low", "high", "log", "step"}
 
 @dataclass(frozen=True)
 class Choice:
+    """A searched parameter that takes one of a fixed list of values (a YAML list).
+
+    Parameters
+    ----------
+    values : tuple
+        The candidate values, in the order written; numbers, strings, booleans or None.
+    """
+
     values: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class Range:
+    """A searched numeric parameter between two bounds (a YAML ``{low, high, log, step}`` map).
+
+    Parameters
+    ----------
+    low, high : float
+        The bounds, ``low < high``; both are sampled inclusively.
+    log : bool, default False
+        Sample on a log scale (requires ``low > 0``).
+    integer : bool, default False
+        Both bounds (and ``step``, if any) were written as integers: sample integers.
+    step : float or None, default None
+        Spacing of the sampled values (not allowed with ``log``); None samples continuously.
+    """
+
     low: float
     high: float
     log: bool = False
@@ -47,7 +69,19 @@ class Range:
     step: float | None = None
 
     def points(self, count: int) -> list[Any]:
-        """``count`` evenly spaced values (log-spaced for a log range), for grid search."""
+        """``count`` evenly spaced values (log-spaced for a log range), for grid search.
+
+        Parameters
+        ----------
+        count : int
+            Number of points, bounds included (``numpy.linspace`` / ``numpy.geomspace``).
+
+        Returns
+        -------
+        list
+            Sorted distinct rounded ints for an integer range (may be fewer than ``count``),
+            else floats rounded to 6 significant digits. ``step`` is not applied.
+        """
         make = np.geomspace if self.log else np.linspace
         values = make(self.low, self.high, count)
         if self.integer:
@@ -57,6 +91,14 @@ class Range:
 
 @dataclass(frozen=True)
 class Fixed:
+    """A parameter that is not searched: every trial uses ``value`` (any other YAML scalar).
+
+    Parameters
+    ----------
+    value : Any
+        The value passed to the model unchanged.
+    """
+
     value: Any
 
 
@@ -65,11 +107,50 @@ Space = dict[str, Param]
 
 
 def parse_space(name: str, raw: dict[str, Any]) -> Space:
-    """Parse one candidate's space from YAML; a bad entry is one ConfigError naming its key."""
+    """Parse one candidate's space from YAML; a bad entry is one ConfigError naming its key.
+
+    Parameters
+    ----------
+    name : str
+        The candidate's name under ``models.candidates`` (used in error messages).
+    raw : dict of str to Any
+        Parameter name to its YAML value (list, range map or scalar).
+
+    Returns
+    -------
+    Space
+        Parameter name to its ``Choice``, ``Range`` or ``Fixed``.
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        An empty or non-scalar choice list, or an invalid range (see ``parse_param``).
+    """
     return {param: parse_param(f"models.candidates.{name}.{param}", v) for param, v in raw.items()}
 
 
 def parse_param(key: str, value: Any) -> Param:
+    """Parse one parameter's YAML value: a list is a Choice, a map a Range, else Fixed.
+
+    Parameters
+    ----------
+    key : str
+        The parameter's full config key, used in error messages.
+    value : Any
+        The YAML value.
+
+    Returns
+    -------
+    Choice, Range or Fixed
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        An empty list or a choice that is not a number, string, boolean or null; a map with
+        keys other than low/high/log/step or without low and high; non-numeric bounds;
+        ``low >= high``; a non-boolean ``log``; a log range with ``low <= 0``; a ``step`` that
+        is not a positive number or is combined with ``log``.
+    """
     if isinstance(value, list):
         return _choice(key, value)
     if isinstance(value, dict):
@@ -117,7 +198,20 @@ def _is_number(value: Any) -> bool:
 
 
 def grid(space: Space, points: int) -> dict[str, list[Any]]:
-    """Every searched parameter's values on a grid (ranges take ``points`` values)."""
+    """Every searched parameter's values on a grid (ranges take ``points`` values).
+
+    Parameters
+    ----------
+    space : Space
+        Parameter name to Choice / Range / Fixed.
+    points : int
+        Number of grid points per range (see ``Range.points``).
+
+    Returns
+    -------
+    dict of str to list
+        Searched parameter name to its grid values; Fixed parameters are left out.
+    """
     values: dict[str, list[Any]] = {}
     for name, param in space.items():
         if isinstance(param, Choice):
@@ -128,16 +222,54 @@ def grid(space: Space, points: int) -> dict[str, list[Any]]:
 
 
 def grid_size(space: Space, points: int) -> int:
+    """Number of combinations on the grid of ``space`` (1 when nothing is searched).
+
+    Parameters
+    ----------
+    space : Space
+        Parameter name to Choice / Range / Fixed.
+    points : int
+        Number of grid points per range.
+
+    Returns
+    -------
+    int
+        Product of the number of values of every searched parameter.
+    """
     return math.prod(len(v) for v in grid(space, points).values())
 
 
 def is_finite(space: Space) -> bool:
-    """Only choices (or nothing) to search: the grid can be searched exhaustively."""
+    """Only choices (or nothing) to search: the grid can be searched exhaustively.
+
+    Parameters
+    ----------
+    space : Space
+        Parameter name to Choice / Range / Fixed.
+
+    Returns
+    -------
+    bool
+        True when ``space`` holds no Range.
+    """
     return not any(isinstance(p, Range) for p in space.values())
 
 
 def suggest(trial: Any, space: Space) -> dict[str, Any]:
-    """Parameters for one trial, drawn through Optuna's define-by-run ``trial`` API."""
+    """Parameters for one trial, drawn through Optuna's define-by-run ``trial`` API.
+
+    Parameters
+    ----------
+    trial : optuna.trial.Trial
+        The running trial (``suggest_categorical`` / ``suggest_int`` / ``suggest_float``).
+    space : Space
+        Parameter name to Choice / Range / Fixed.
+
+    Returns
+    -------
+    dict of str to Any
+        One value per parameter; Fixed values are passed through without being suggested.
+    """
     params: dict[str, Any] = {}
     for name, param in space.items():
         if isinstance(param, Fixed):
@@ -157,12 +289,39 @@ def suggest(trial: Any, space: Space) -> dict[str, Any]:
 
 
 def fixed_params(space: Space) -> dict[str, Any]:
+    """The parameters of ``space`` that are not searched, with their values.
+
+    Parameters
+    ----------
+    space : Space
+        Parameter name to Choice / Range / Fixed.
+
+    Returns
+    -------
+    dict of str to Any
+        Name to value of every ``Fixed`` parameter.
+    """
     return {n: p.value for n, p in space.items() if isinstance(p, Fixed)}
 
 
 @dataclass(frozen=True)
 class Scorer:
-    """A CV scoring rule: loopml's metric or a scikit-learn scorer, with its direction."""
+    """A CV scoring rule: loopml's metric or a scikit-learn scorer, with its direction.
+
+    Calling it scores a fitted model on ``X`` (n_rows, n_features) and ``y`` (n_rows,):
+    a loopml metric (``loopml.core.evaluation.metrics.METRICS``) is computed from the
+    model's predictions and probabilities, any other name through
+    ``sklearn.metrics.get_scorer``.
+
+    Parameters
+    ----------
+    name : str
+        A loopml metric name or a scikit-learn scorer name.
+    task : {"classification", "regression"}
+        The task the model solves.
+    higher_is_better : bool
+        Direction of the score (scikit-learn scorers are always greater-is-better).
+    """
 
     name: str
     task: Task
@@ -177,14 +336,45 @@ class Scorer:
 
     @property
     def direction(self) -> str:
+        """The Optuna study direction: ``"maximize"`` or ``"minimize"``."""
         return "maximize" if self.higher_is_better else "minimize"
 
     def better(self, a: float, b: float) -> bool:
+        """Whether score ``a`` is strictly better than score ``b`` in this scorer's direction.
+
+        Parameters
+        ----------
+        a, b : float
+            Two scores of this scorer.
+
+        Returns
+        -------
+        bool
+        """
         return a > b if self.higher_is_better else a < b
 
 
 def make_scorer(name: str, task: Task, key: str = "tuning.metric") -> Scorer:
-    """Any metric loopml knows or any scikit-learn scorer name; else a ConfigError on ``key``."""
+    """Any metric loopml knows or any scikit-learn scorer name; else a ConfigError on ``key``.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``metrics.METRICS`` or a name from ``sklearn.metrics.get_scorer_names()``.
+    task : {"classification", "regression"}
+        The task; a loopml metric must belong to it.
+    key : str, default "tuning.metric"
+        The config key named in error messages.
+
+    Returns
+    -------
+    Scorer
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        A loopml metric of the other task, or a name neither loopml nor scikit-learn knows.
+    """
     if name in metrics.METRICS:
         metric = metrics.METRICS[name]
         if metric.task != task:
@@ -200,6 +390,22 @@ def make_scorer(name: str, task: Task, key: str = "tuning.metric") -> Scorer:
 
 
 def fold_kind(cv: CVConfig, task: Task, time_ordered: bool) -> str:
+    """The cross-validation splitter to use, resolving ``cv.kind == "auto"``.
+
+    Parameters
+    ----------
+    cv : loopml.config.CVConfig
+        The ``tuning.cv`` section.
+    task : {"classification", "regression"}
+    time_ordered : bool
+        The data is ordered in time (a time split is configured).
+
+    Returns
+    -------
+    str
+        ``cv.kind`` when it is not "auto"; else "time_series" for time-ordered data,
+        "stratified" for classification, "kfold" for regression.
+    """
     if cv.kind != "auto":
         return cv.kind
     if time_ordered:
@@ -210,7 +416,35 @@ def fold_kind(cv: CVConfig, task: Task, time_ordered: bool) -> str:
 def make_folds(
     cv: CVConfig, frame: pd.DataFrame, target: str, task: Task, seed: int, time_ordered: bool
 ) -> Folds:
-    """The folds every candidate is scored on: computed once, from the training split only."""
+    """The folds every candidate is scored on: computed once, from the training split only.
+
+    Parameters
+    ----------
+    cv : loopml.config.CVConfig
+        The ``tuning.cv`` section (kind, number of folds, group column).
+    frame : pandas.DataFrame
+        The training split, shape (n_rows, n_columns), target included.
+    target : str
+        Name of the target column.
+    task : {"classification", "regression"}
+    seed : int
+        Shuffle seed of the (stratified) K-fold splitters.
+    time_ordered : bool
+        Passed to ``fold_kind`` to resolve "auto".
+
+    Returns
+    -------
+    Folds
+        List of ``(train_positions, valid_positions)`` integer arrays, one pair per fold,
+        from ``sklearn.model_selection`` StratifiedKFold, KFold, TimeSeriesSplit or
+        GroupKFold.
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        Stratified folds with a class rarer than ``cv.folds``; group folds whose group
+        column is missing or has fewer groups than ``cv.folds``.
+    """
     kind = fold_kind(cv, task, time_ordered)
     y = frame[target]
     if kind == "stratified":
@@ -245,16 +479,30 @@ def _group_folds(cv: CVConfig, frame: pd.DataFrame, y: pd.Series) -> Folds:
 
 @dataclass
 class FoldScores:
+    """The scores of one candidate across the CV folds.
+
+    Parameters
+    ----------
+    scores : list of float
+        One score per fold that was run, in fold order.
+    fit_seconds : float, default 0.0
+        Wall-clock time of fitting and scoring the folds, in seconds.
+    stopped : bool, default False
+        A pruner stopped the trial before its last fold.
+    """
+
     scores: list[float] = field(default_factory=list)
     fit_seconds: float = 0.0
     stopped: bool = False  # a pruner stopped it before the last fold
 
     @property
     def mean(self) -> float:
+        """Mean of the fold scores (NaN when no fold ran)."""
         return float(np.mean(self.scores)) if self.scores else math.nan
 
     @property
     def std(self) -> float:
+        """Population standard deviation (ddof=0) of the fold scores (NaN when no fold ran)."""
         return float(np.std(self.scores)) if self.scores else math.nan
 
 
@@ -271,6 +519,28 @@ def cross_validate(
 
     With ``n_jobs`` > 1, folds are fitted in parallel batches and then reported in order,
     so the scores and the pruning decisions are the same as with one worker.
+
+    Parameters
+    ----------
+    model : sklearn.base.BaseEstimator
+        Unfitted estimator (or pipeline); cloned for every fold.
+    X : pandas.DataFrame
+        Features, shape (n_rows, n_features).
+    y : pandas.Series
+        Target, shape (n_rows,).
+    folds : Folds
+        ``(train_positions, valid_positions)`` pairs, e.g. from ``make_folds``.
+    scorer : Scorer
+        Scores each fitted clone on its validation rows.
+    on_fold : callable (int, float) -> bool, optional
+        Called after each fold with its 0-based index and the running mean score;
+        returning True stops the remaining folds (Optuna pruning).
+    n_jobs : int, default 1
+        Folds fitted at once, in threads (joblib).
+
+    Returns
+    -------
+    FoldScores
     """
     jobs = [
         functools.partial(_fit_score, model, X.iloc[tr], y.iloc[tr], X.iloc[va], y.iloc[va], scorer)
@@ -281,7 +551,19 @@ def cross_validate(
 
 @dataclass(frozen=True)
 class PreparedFold:
-    """One fold with the preprocessing fitted on its training rows and applied to both."""
+    """One fold with the preprocessing fitted on its training rows and applied to both.
+
+    Parameters
+    ----------
+    X_train : array-like or sparse matrix
+        Transformed training rows, shape (n_train, n_encoded_features).
+    y_train : pandas.Series
+        Target of the training rows, shape (n_train,).
+    X_valid : array-like or sparse matrix
+        Transformed validation rows, shape (n_valid, n_encoded_features).
+    y_valid : pandas.Series
+        Target of the validation rows, shape (n_valid,).
+    """
 
     X_train: Any
     y_train: pd.Series
@@ -297,6 +579,24 @@ def prepare_folds(
     The features step does not depend on a model's hyperparameters, so trials reuse it:
     the same scores as refitting the whole pipeline per trial (a unit test checks it),
     without repeating TF-IDF, one-hot and scaling fits hundreds of times.
+
+    Parameters
+    ----------
+    features : sklearn.base.BaseEstimator
+        Unfitted features transformer; cloned per fold and fitted with ``fit_transform``.
+    X : pandas.DataFrame
+        Features, shape (n_rows, n_features).
+    y : pandas.Series
+        Target, shape (n_rows,).
+    folds : Folds
+        ``(train_positions, valid_positions)`` pairs.
+    n_jobs : int, default 1
+        Folds prepared at once, in threads (joblib).
+
+    Returns
+    -------
+    list of PreparedFold
+        One per fold, in fold order.
     """
 
     def one(fold: tuple[np.ndarray, np.ndarray]) -> PreparedFold:
@@ -322,7 +622,25 @@ def cross_validate_prepared(
     on_fold: Callable[[int, float], bool] | None = None,
     n_jobs: int = 1,
 ) -> FoldScores:
-    """``cross_validate`` for the model part of a pipeline, on prepared folds."""
+    """``cross_validate`` for the model part of a pipeline, on prepared folds.
+
+    Parameters
+    ----------
+    model : sklearn.base.BaseEstimator
+        Unfitted model step; cloned for every fold.
+    prepared : list of PreparedFold
+        Folds from ``prepare_folds``.
+    scorer : Scorer
+        Scores each fitted clone on its validation rows.
+    on_fold : callable (int, float) -> bool, optional
+        Called after each fold with its 0-based index and the running mean; True stops.
+    n_jobs : int, default 1
+        Folds fitted at once, in threads.
+
+    Returns
+    -------
+    FoldScores
+    """
     jobs = [
         functools.partial(_fit_score, model, f.X_train, f.y_train, f.X_valid, f.y_valid, scorer)
         for f in prepared
@@ -376,6 +694,12 @@ class Budget:
     seconds: float | None
 
     def describe(self) -> str:
+        """The budget as text, e.g. ``"50 trials / 600 s"`` (empty when neither is set).
+
+        Returns
+        -------
+        str
+        """
         parts = [f"{self.trials} trials"] if self.trials else []
         parts += [f"{self.seconds:g} s"] if self.seconds else []
         return " / ".join(parts)
@@ -392,7 +716,23 @@ class Method:
 
     def plan(self, space: Space, budget: Budget) -> tuple[str, int | None]:
         """(sampler actually used, trial cap): a finite space the budget covers is searched
-        exhaustively (a sampler would only repeat points)."""
+        exhaustively (a sampler would only repeat points).
+
+        Parameters
+        ----------
+        space : Space
+            The candidate's search space.
+        budget : Budget
+            Trial and time budget.
+
+        Returns
+        -------
+        tuple of (str, int or None)
+            ``("grid", 1)`` when nothing is searched; ``("grid", cap)`` for grid search or a
+            choice-only space whose grid fits in ``budget.trials`` (cap = grid size, at most
+            ``budget.trials``); else the method's sampler ("random" for halving) and
+            ``budget.trials``.
+        """
         searched = grid(space, self.grid_points)
         if not searched:
             return "grid", 1
@@ -404,6 +744,21 @@ class Method:
         return ("random" if self.name == "halving" else self.name), budget.trials
 
     def sampler(self, kind: str, space: Space) -> Any:
+        """The Optuna sampler for ``kind``, seeded with ``self.seed``.
+
+        Parameters
+        ----------
+        kind : str
+            "grid", "random", or anything else for TPE (the first element of ``plan``).
+        space : Space
+            The search space (its grid, for the grid sampler).
+
+        Returns
+        -------
+        optuna.samplers.BaseSampler
+            ``GridSampler``, ``RandomSampler`` or a multivariate ``TPESampler`` with 5
+            start-up trials.
+        """
         import optuna
 
         if kind == "grid":
@@ -413,6 +768,20 @@ class Method:
         return optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=5, multivariate=True)
 
     def pruner(self, folds: int) -> Any:
+        """The Optuna pruner; a trial's resource is its number of folds scored.
+
+        Parameters
+        ----------
+        folds : int
+            Number of CV folds.
+
+        Returns
+        -------
+        optuna.pruners.BasePruner
+            ``SuccessiveHalvingPruner`` (reduction factor 3) for "halving";
+            ``HyperbandPruner`` when pruning is on and there are at least 3 folds;
+            else ``NopPruner``.
+        """
         import optuna
 
         if self.name == "halving":
@@ -425,6 +794,17 @@ class Method:
 
 
 def product_of(values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination of a grid, in a stable order."""
+    """Every combination of a grid, in a stable order.
+
+    Parameters
+    ----------
+    values : mapping of str to sequence
+        Parameter name to its values (e.g. from ``grid``).
+
+    Returns
+    -------
+    list of dict
+        One dict per combination (``itertools.product`` order).
+    """
     names = list(values)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values.values())]
