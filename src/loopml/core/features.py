@@ -34,25 +34,81 @@ class TextColumn(BaseEstimator, TransformerMixin):
     """Turn a one-column frame of text into the 1-D array of strings TF-IDF expects."""
 
     def fit(self, X: Any, y: Any = None) -> TextColumn:
+        """Record the input width (one column); nothing is learned.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n_rows, 1)
+            One column of text.
+        y : ignored
+
+        Returns
+        -------
+        TextColumn
+            ``self``.
+        """
         self.n_features_in_ = 1
         return self
 
     def transform(self, X: Any) -> np.ndarray:
+        """The column's values as strings, missing values as "".
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n_rows, 1)
+            One column of text (only the first column is read).
+
+        Returns
+        -------
+        numpy.ndarray of str, shape (n_rows,)
+        """
         column = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(np.asarray(X)[:, 0])
         return column.fillna("").astype(str).to_numpy()
 
 
 class CalendarFeatures(BaseEstimator, TransformerMixin):
-    """Expand date columns into calendar parts (year, month, day, weekday, hour)."""
+    """Expand date columns into calendar parts (year, month, day, weekday, hour).
+
+    Parameters
+    ----------
+    parts : tuple of str, default CALENDAR_PARTS
+        Attributes of ``pandas.Series.dt`` to extract, in output order.
+    """
 
     def __init__(self, parts: tuple[str, ...] = CALENDAR_PARTS):
         self.parts = parts
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> CalendarFeatures:
+        """Record the date columns' names; nothing is learned.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, shape (n_rows, n_dates)
+            Date columns (any values ``pandas.to_datetime`` reads).
+        y : ignored
+
+        Returns
+        -------
+        CalendarFeatures
+            ``self``.
+        """
         self.columns_ = [str(c) for c in X.columns]
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Each date column's parts, as floats; unparseable or missing dates give NaN.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, shape (n_rows, n_dates)
+            The columns seen by ``fit``, parsed with ``pandas.to_datetime(errors="coerce",
+            format="mixed")``.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n_rows, n_dates * len(parts))
+            Per date column, its parts in ``parts`` order.
+        """
         blocks = []
         for column in self.columns_:
             moments = pd.to_datetime(X[column], errors="coerce", format="mixed")
@@ -61,6 +117,16 @@ class CalendarFeatures(BaseEstimator, TransformerMixin):
         return np.column_stack(blocks) if blocks else np.empty((len(X), 0))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output names ``"{column}_{part}"``, per date column then per part.
+
+        Parameters
+        ----------
+        input_features : ignored
+
+        Returns
+        -------
+        numpy.ndarray of str (object dtype), shape (n_dates * len(parts),)
+        """
         return np.array([f"{c}_{p}" for c in self.columns_ for p in self.parts], dtype=object)
 
 
@@ -80,12 +146,31 @@ class CalendarEncoder(BaseEstimator, TransformerMixin):
     every trip in March) has a tiny std, so an April trip was 62 standard deviations
     out. On the time line the end of a month is next to the start of the next, a date
     after the training range counts as its last date, and sine and cosine stay in [-1, 1].
+
+    Parameters
+    ----------
+    parts : tuple of str, default CALENDAR_PARTS
+        The parts each date column was expanded into, in ``CalendarFeatures`` order.
     """
 
     def __init__(self, parts: tuple[str, ...] = CALENDAR_PARTS):
         self.parts = parts
 
     def fit(self, X: Any, y: Any = None) -> CalendarEncoder:
+        """Learn each date's time-line mean, standard deviation and training range.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_rows, n_dates * len(parts))
+            Imputed calendar parts (no NaN).
+        y : ignored
+
+        Returns
+        -------
+        CalendarEncoder
+            ``self``, with ``mean_``, ``scale_`` (std, or 1 where it is 0), ``low_`` and
+            ``high_`` (standardized training minimum and maximum), each of shape (n_dates,).
+        """
         values = np.asarray(X, dtype=np.float64)
         self.n_features_in_ = values.shape[1]
         moments = values @ self.weights()
@@ -97,12 +182,31 @@ class CalendarEncoder(BaseEstimator, TransformerMixin):
         return self
 
     def weights(self) -> np.ndarray:
-        """The (parts x dates) matrix that turns parts into a date's moment, in years."""
+        """The (parts x dates) matrix that turns parts into a date's moment, in years.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_features_in_, n_dates)
+            Block-diagonal: year 1, month 1/12, day 1/372, hour 1/(372*24), other parts 0.
+        """
         per_part = np.array([_TIME_LINE.get(p, 0.0) for p in self.parts])
         dates = self.n_features_in_ // len(self.parts)
         return np.kron(np.eye(dates), per_part.reshape(-1, 1))
 
     def transform(self, X: Any) -> np.ndarray:
+        """Standardized, clipped time line per date, then sine and cosine of each cycle.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_rows, n_dates * len(parts))
+            Imputed calendar parts.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n_rows, n_dates + 2 * n_periodic)
+            The time lines first, then a (sin, cos) pair, rounded to 9 decimals, per
+            periodic input column (weekday: period 7, hour: period 24).
+        """
         values = np.asarray(X, dtype=np.float64)
         line = (values @ self.weights() - self.mean_) / self.scale_
         blocks = list(np.clip(line, self.low_, self.high_).T)
@@ -115,11 +219,28 @@ class CalendarEncoder(BaseEstimator, TransformerMixin):
         return np.column_stack(blocks)
 
     def periodic_columns(self) -> list[int]:
-        """Input columns encoded as sine and cosine."""
+        """Input columns encoded as sine and cosine.
+
+        Returns
+        -------
+        list of int
+            Positions of the input columns whose part is in ``CYCLES`` (weekday, hour).
+        """
         size = len(self.parts)
         return [i for i in range(self.n_features_in_) if self.parts[i % size] in CYCLES]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output names: ``"{date}_time"`` per date, then ``"{part}_sin"`` and ``"{part}_cos"``.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Input names (``"{date}_{part}"`` from ``CalendarFeatures``); default ``x0, x1...``.
+
+        Returns
+        -------
+        numpy.ndarray of str (object dtype), shape (n_dates + 2 * n_periodic,)
+        """
         names = (
             [str(n) for n in input_features]
             if input_features is not None
@@ -134,7 +255,26 @@ class CalendarEncoder(BaseEstimator, TransformerMixin):
 
 def build_preprocessor(roles: ColumnRoles) -> ColumnTransformer:
     """One branch per role: impute+scale numbers, one-hot categories, TF-IDF text, dates as a
-    bounded time line and daily and weekly cycles (``CalendarEncoder``)."""
+    bounded time line and daily and weekly cycles (``CalendarEncoder``).
+
+    Numbers: median imputation with missing-value indicators, then
+    ``sklearn.preprocessing.StandardScaler``. Categories: ``CategoryText``, constant
+    "(missing)" imputation, ``OneHotEncoder`` (infrequent below 5 rows, at most 30
+    categories, unknown categories to the infrequent bucket). Text, one branch per column:
+    ``TfidfVectorizer`` on 1-2 grams, ``min_df=2``, at most 20,000 terms, sublinear tf.
+    Dates: ``CalendarFeatures``, median imputation, ``CalendarEncoder``.
+
+    Parameters
+    ----------
+    roles : loopml.core.data.roles.ColumnRoles
+        The feature columns by role; an empty role adds no branch.
+
+    Returns
+    -------
+    sklearn.compose.ColumnTransformer
+        Unfitted; other columns are dropped; the output is sparse when its density is
+        below 0.3.
+    """
     branches: list[tuple[str, Any, Any]] = []
     if roles.numeric:
         branches.append(("numeric", _numeric(), list(roles.numeric)))
@@ -197,7 +337,19 @@ def _calendar() -> Pipeline:
 
 
 def category_key(value: Any) -> str:
-    """One spelling per category: 1, 1.0 and "1" are the same; True stays "True"."""
+    """One spelling per category: 1, 1.0 and "1" are the same; True stays "True".
+
+    Parameters
+    ----------
+    value : Any
+        A non-missing category value.
+
+    Returns
+    -------
+    str
+        ``str(bool)`` for booleans, the integer's digits for an integral number,
+        else ``str(value)``.
+    """
     if isinstance(value, bool | np.bool_):
         return str(bool(value))
     if isinstance(value, int | float | np.number) and float(value).is_integer():
@@ -209,6 +361,18 @@ class CategoryText(BaseEstimator, TransformerMixin):
     """Categories as strings (numbers and booleans included); missing values stay missing."""
 
     def fit(self, X: Any, y: Any = None) -> CategoryText:
+        """Record the input width; nothing is learned.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_rows, n_columns)
+        y : ignored
+
+        Returns
+        -------
+        CategoryText
+            ``self``.
+        """
         self.n_features_in_ = pd.DataFrame(X).shape[1]
         return self
 
@@ -217,24 +381,59 @@ class CategoryText(BaseEstimator, TransformerMixin):
         every missing value (None, NaN, NA), which the imputer after it fills. A column
         missing in every row of a batch (a single row, say) keeps None from pandas, and
         the imputer does not count None as missing: that row would have been scored as an
-        unknown category instead of "(missing)"."""
+        unknown category instead of "(missing)".
+
+        Parameters
+        ----------
+        X : array-like, shape (n_rows, n_columns)
+            Category columns.
+
+        Returns
+        -------
+        numpy.ndarray of object, shape (n_rows, n_columns)
+        """
         frame = pd.DataFrame(X)
         out = frame.map(category_key, na_action="ignore").to_numpy(dtype=object, copy=True)
         out[pd.isna(out)] = np.nan
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
+        """The input names, unchanged (one output per input column).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None
+
+        Returns
+        -------
+        array-like of str or None
+            ``input_features`` as given.
+        """
         return input_features
 
 
 def feature_sources(preprocessor: ColumnTransformer) -> list[str]:
     """The input column behind each output feature of a fitted ``build_preprocessor``.
 
-    Returns a list of length ``n_features_out`` (the width of ``preprocessor.transform``):
-    a numeric column and its missing-value indicator, every one-hot category of a column,
+    A numeric column and its missing-value indicator, every one-hot category of a column,
     every TF-IDF term of a text column and the time line and cycles of a date all map to
-    the column they came from. Raises ``ValueError`` for a branch it does not know (a
-    preprocessor not built here).
+    the column they came from.
+
+    Parameters
+    ----------
+    preprocessor : sklearn.compose.ColumnTransformer
+        A fitted preprocessor from ``build_preprocessor``.
+
+    Returns
+    -------
+    list of str, length n_features_out
+        One input column name per column of ``preprocessor.transform``'s output.
+
+    Raises
+    ------
+    ValueError
+        A branch it does not know (a preprocessor not built here), or a branch whose
+        sources do not match its output width.
     """
     widths = preprocessor.output_indices_
     sources = np.empty(max((s.stop for s in widths.values()), default=0), dtype=object)
@@ -250,7 +449,19 @@ def feature_sources(preprocessor: ColumnTransformer) -> list[str]:
 
 
 def text_terms(preprocessor: ColumnTransformer) -> dict[str, tuple[slice, np.ndarray]]:
-    """Text column -> (its slice of the output features, the TF-IDF term of each)."""
+    """Text column -> (its slice of the output features, the TF-IDF term of each).
+
+    Parameters
+    ----------
+    preprocessor : sklearn.compose.ColumnTransformer
+        A fitted preprocessor from ``build_preprocessor``.
+
+    Returns
+    -------
+    dict of str to (slice, numpy.ndarray of str)
+        For every text column: its columns in the output and the vocabulary term of each,
+        in output order. Empty when there is no text column.
+    """
     terms: dict[str, tuple[slice, np.ndarray]] = {}
     for name, branch, columns in preprocessor.transformers_:
         if isinstance(branch, Pipeline) and "tfidf" in branch.named_steps:

@@ -24,7 +24,18 @@ from loopml.errors import ConfigError
 
 @dataclass(frozen=True)
 class Overfit:
-    """Train, validation and test scores of the selection metric, and the largest gap."""
+    """Train, validation and test scores of the selection metric, and the largest gap.
+
+    Parameters
+    ----------
+    metric : str
+        Name of the selection metric.
+    train, validation, test : float
+        Its score on the training, validation and test rows.
+    gap : float
+        The larger of train-minus-validation and train-minus-test, sign-flipped for a
+        lower-is-better metric: positive when the model does better on its training rows.
+    """
 
     metric: str
     train: float
@@ -33,11 +44,31 @@ class Overfit:
     gap: float
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for JSON reports).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return dict(self.__dict__)
 
 
 def overfit(metric: metrics.Metric, train: float, validation: float, test: float) -> Overfit:
-    """How much better the model does on its training rows than on held-out rows."""
+    """How much better the model does on its training rows than on held-out rows.
+
+    Parameters
+    ----------
+    metric : loopml.core.evaluation.metrics.Metric
+        The selection metric (its direction sets the sign of the gap).
+    train, validation, test : float
+        The metric on the training, validation and test rows.
+
+    Returns
+    -------
+    Overfit
+        With ``gap = max(s * (train - validation), s * (train - test))``, ``s`` = +1 for a
+        higher-is-better metric and -1 otherwise.
+    """
     sign = 1.0 if metric.higher_is_better else -1.0
     gap = max(sign * (train - validation), sign * (train - test))
     return Overfit(metric.name, train, validation, test, float(gap))
@@ -45,6 +76,35 @@ def overfit(metric: metrics.Metric, train: float, validation: float, test: float
 
 @dataclass(frozen=True)
 class GateInputs:
+    """Everything the gate rules are checked against, for one evaluated model version.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    metric : loopml.core.evaluation.metrics.Metric
+        The selection metric.
+    test_metrics : dict of str to float
+        Metric name to its value on the test rows (NaN when it cannot be computed).
+    overfit : Overfit
+        For ``max_overfit_gap``.
+    champion : str or None, default None
+        The champion's version, if there is one.
+    is_champion : bool, default False
+        The evaluated version is the champion itself.
+    comparison : loopml.core.evaluation.significance.Comparison or None, default None
+        Challenger against champion, for ``beat_champion``.
+    comparison_problem : str, default ""
+        Why the champion could not be compared, if it could not.
+    comparison_scope : str, default ""
+        The rows compared on (test rows the champion was not fitted on).
+    behavioral : list of BehavioralResult, default []
+        Results of the behavioural tests, for ``behavioral: must_pass``.
+    fairness : loopml.core.evaluation.fairness.Fairness or None, default None
+        Fairness audit of ``evaluation.sensitive``, for fairness bounds under ``gate.max``.
+    rules : dict of str to float, default {}
+        ``models.rules`` name to its test score on the selection metric, for ``beat_rules``.
+    """
+
     task: Task
     metric: metrics.Metric  # the selection metric
     test_metrics: dict[str, float]
@@ -61,24 +121,58 @@ class GateInputs:
 
 @dataclass(frozen=True)
 class RuleResult:
+    """The outcome of one gate rule.
+
+    Parameters
+    ----------
+    rule : str
+        The rule's name, e.g. ``"min.f1_macro"``, ``"max_overfit_gap"``, ``"beat_champion"``.
+    passed : bool
+    detail : str
+        One line saying why, with the values compared.
+    """
+
     rule: str
     passed: bool
     detail: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for JSON reports).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
 class GateDecision:
+    """The gate's verdict: passed only when every rule passed.
+
+    Parameters
+    ----------
+    passed : bool
+    rules : list of RuleResult
+        Every rule checked, in the order ``decide`` checks them.
+    """
+
     passed: bool
     rules: list[RuleResult]
 
     @property
     def failed(self) -> list[RuleResult]:
+        """The rules that did not pass, in order."""
         return [r for r in self.rules if not r.passed]
 
     def reasons(self) -> str:
+        """One line for logs and errors: the failed rules with their details, or, when every rule
+        passed, how many did (plus the ``beat_champion`` and ``beat_rules`` details).
+
+        Returns
+        -------
+        str
+        """
         if self.passed:
             champion = [
                 f"; {r.rule}: {r.detail}"
@@ -89,6 +183,12 @@ class GateDecision:
         return "; ".join(f"{r.rule}: {r.detail}" for r in self.failed)
 
     def as_dict(self) -> dict[str, Any]:
+        """``{"passed": bool, "rules": [RuleResult.as_dict(), ...]}`` for JSON reports.
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return {"passed": self.passed, "rules": [r.as_dict() for r in self.rules]}
 
 
@@ -96,7 +196,26 @@ def check_config(
     gate: GateConfig, task: Task, selection: metrics.Metric, *, sensitive: list[str] | None = None
 ) -> None:
     """A ConfigError naming the key for a metric that is unknown, of another task or upside down;
-    a fairness difference needs ``evaluation.sensitive`` and a classifier."""
+    a fairness difference needs ``evaluation.sensitive`` and a classifier.
+
+    Parameters
+    ----------
+    gate : loopml.config.GateConfig
+        The ``gate:`` section.
+    task : {"classification", "regression"}
+    selection : loopml.core.evaluation.metrics.Metric
+        The selection metric (not used by the checks).
+    sensitive : list of str, optional
+        The ``evaluation.sensitive`` columns.
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        A ``gate.min``/``gate.max`` or ``gate.beat_champion.metric`` name that is not a
+        metric of ``task`` (with a close match suggested); a higher-is-better metric under
+        ``max`` or a lower-is-better one under ``min``; a fairness difference under ``min``,
+        for a regression task, or without ``evaluation.sensitive``.
+    """
     for bound, limits in (("min", gate.min), ("max", gate.max)):
         for name in limits:
             if name in fairness.NAMES:
@@ -114,6 +233,19 @@ def check_config(
 
 
 def beat_metric(gate: GateConfig, selection: metrics.Metric) -> metrics.Metric:
+    """The metric ``beat_champion`` compares on: ``gate.beat_champion.metric`` or the selection
+    metric.
+
+    Parameters
+    ----------
+    gate : loopml.config.GateConfig
+    selection : loopml.core.evaluation.metrics.Metric
+        The selection metric, used when ``beat_champion`` names none.
+
+    Returns
+    -------
+    loopml.core.evaluation.metrics.Metric
+    """
     chosen = gate.beat_champion.metric if gate.beat_champion else None
     return metrics.METRICS[chosen] if chosen else selection
 
@@ -146,6 +278,25 @@ def _known(key: str, name: str, task: Task) -> metrics.Metric:
 
 
 def decide(gate: GateConfig, inputs: GateInputs) -> GateDecision:
+    """Check every configured gate rule against one evaluation.
+
+    Rules, in order: ``min``/``max`` bounds on test metrics and fairness differences (a
+    metric that is NaN fails), ``max_overfit_gap``, ``beat_champion`` (strictly better on
+    its metric with p-value below ``significance``; passes when there is no champion or
+    the version is the champion), ``behavioral: must_pass`` and ``beat_rules``.
+
+    Parameters
+    ----------
+    gate : loopml.config.GateConfig
+        The ``gate:`` section (checked beforehand with ``check_config``).
+    inputs : GateInputs
+        The evaluation to judge.
+
+    Returns
+    -------
+    GateDecision
+        Passed only when every rule passed; a failed rule is reported, never raised.
+    """
     rules = [*_bounds(gate, inputs)]
     if gate.max_overfit_gap is not None:
         rules.append(_overfit_rule(gate.max_overfit_gap, inputs.overfit))
