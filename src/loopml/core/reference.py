@@ -53,7 +53,28 @@ class _Summary(BaseModel):
 
 
 class NumericSummary(_Summary):
-    """Bin ``i`` holds ``edges[i-1] <= x < edges[i]``; the first and last are open-ended."""
+    """Bin ``i`` holds ``edges[i-1] <= x < edges[i]``; the first and last are open-ended.
+
+    Parameters
+    ----------
+    rows : int
+        Rows summarised.
+    missing : int
+        Rows whose value is missing or not finite (NaN, +/-inf, or not a number).
+    kind : "numeric"
+    discrete : bool, default False
+        Few distinct training values (at most ``NUMERIC_BINS``): ``edges`` are each
+        distinct value ``v`` and ``numpy.nextafter(v, inf)``, so each value has its own bin.
+        Otherwise ``edges`` are the inner quantiles of ``NUMERIC_BINS`` equal-frequency bins.
+    edges : list of float
+        Sorted bin edges; there are ``len(edges) + 1`` bins.
+    counts : list of int
+        Finite values per bin, length ``len(edges) + 1``.
+    mean, std, min, max : float or None
+        Of the finite values (``std`` with ddof=0); None when there were none.
+    quantiles : dict of str to float
+        ``"p5"``, ``"p25"``, ``"p50"``, ``"p75"``, ``"p95"`` of the finite values.
+    """
 
     kind: Literal["numeric"] = "numeric"
     discrete: bool = False  # edges are each distinct training value v and the float after v
@@ -66,7 +87,20 @@ class NumericSummary(_Summary):
     quantiles: dict[str, float] = Field(default_factory=dict)
 
     def bin_counts(self, values: Any) -> tuple[np.ndarray, int]:
-        """Counts of ``values`` in this summary's bins, and how many were missing."""
+        """Counts of ``values`` in this summary's bins, and how many were missing.
+
+        Parameters
+        ----------
+        values : array-like, shape (n_rows,)
+            Numbers; booleans count as 0/1, other non-numbers as missing.
+
+        Returns
+        -------
+        counts : numpy.ndarray of int, shape (len(edges) + 1,)
+            Finite values per bin.
+        missing : int
+            Values that are missing or not finite.
+        """
         numbers = _as_float(values)
         finite = numbers[np.isfinite(numbers)]
         bins = np.searchsorted(np.asarray(self.edges, dtype=float), finite, side="right")
@@ -75,13 +109,43 @@ class NumericSummary(_Summary):
 
 
 class CategoricalSummary(_Summary):
+    """Counts of the most frequent categories (at most ``MAX_CATEGORIES``), the rest as "other".
+
+    Parameters
+    ----------
+    rows : int
+        Rows summarised.
+    missing : int
+        Rows with a missing value.
+    kind : "categorical"
+    categories : list of str
+        The kept categories' ``category_key``, most frequent first.
+    counts : list of int
+        Rows per kept category, aligned with ``categories``.
+    other : int, default 0
+        Non-missing rows in any other category.
+    """
+
     kind: Literal["categorical"] = "categorical"
     categories: list[str]
     counts: list[int]
     other: int = 0
 
     def category_counts(self, values: Any) -> tuple[np.ndarray, int, int]:
-        """Counts per known category, then rows in other categories, then missing rows."""
+        """Counts per known category, then rows in other categories, then missing rows.
+
+        Parameters
+        ----------
+        values : array-like, shape (n_rows,)
+            Category values, matched through ``category_key`` (1, 1.0 and "1" are one category).
+
+        Returns
+        -------
+        counts : numpy.ndarray of int, shape (len(categories),)
+        other : int
+            Non-missing rows outside ``categories``.
+        missing : int
+        """
         codes, uniques = pd.factorize(pd.Series(values), use_na_sentinel=True)
         position = {name: i for i, name in enumerate(self.categories)}
         known = np.array(
@@ -94,6 +158,27 @@ class CategoricalSummary(_Summary):
 
 
 class TextSummary(_Summary):
+    """Words per row and out-of-vocabulary share per row of a text column.
+
+    Words are the lower-cased runs of word characters (regex ``_WORD``) of each row.
+
+    Parameters
+    ----------
+    rows : int
+    missing : int
+        Rows with a missing value.
+    kind : "text"
+    length : NumericSummary
+        Words per row (a missing row is missing).
+    oov : NumericSummary
+        Per row, the share in [0, 1] of its words outside ``vocabulary`` (missing for a
+        row without words).
+    oov_rate : float
+        Share in [0, 1] of all training words outside the vocabulary.
+    vocabulary : list of str
+        The ``VOCABULARY_SIZE`` most frequent training words, most frequent first.
+    """
+
     kind: Literal["text"] = "text"
     length: NumericSummary  # words per row
     oov: NumericSummary  # per row, the share of words outside the vocabulary
@@ -101,11 +186,33 @@ class TextSummary(_Summary):
     vocabulary: list[str]
 
     def parts(self, values: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Words per row and out-of-vocabulary share per row (NaN for a row without words)."""
+        """Words per row and out-of-vocabulary share per row (NaN for a row without words).
+
+        Parameters
+        ----------
+        values : array-like of str, shape (n_rows,)
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            See ``text_parts``.
+        """
         return text_parts(pd.Series(values), set(self.vocabulary))
 
 
 class DateSummary(_Summary):
+    """The first and last moment of a date column (dates are not tested for drift).
+
+    Parameters
+    ----------
+    rows : int
+    missing : int
+        Rows that are missing or do not parse as a date.
+    kind : "datetime"
+    start, end : str or None
+        ISO 8601 text of the earliest and latest moment; None when no row parses.
+    """
+
     kind: Literal["datetime"] = "datetime"
     start: str | None = None
     end: str | None = None
@@ -137,7 +244,35 @@ Summary = Annotated[
 
 
 class ReferenceProfile(BaseModel):
-    """What a model version was trained on and how it predicted, in a few kilobytes."""
+    """What a model version was trained on and how it predicted, in a few kilobytes.
+
+    Parameters
+    ----------
+    format : int, default FORMAT
+        Version of this document's layout.
+    created : str
+        ISO 8601 UTC time the profile was built, to the second.
+    task : {"classification", "regression"}
+    target : str
+        Name of the target column.
+    rows : int
+        Training rows summarised.
+    features : dict of str to Summary
+        Feature column to its numeric, categorical, text or date summary.
+    prediction : NumericSummary or CategoricalSummary or None
+        The model's predictions on held-out rows (numeric for regression).
+    classes : list of str
+        The classifier's classes, as ``category_key``.
+    metric : str or None
+        The selection metric.
+    test_score : float or None
+        Its value on the test rows (None when unknown or NaN).
+    time_column : str or None
+    data_end : str or None
+        The newest moment of ``time_column`` in the training data, ISO 8601.
+    attributions : AttributionSummary or None
+        None when the model has no explainer.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -157,6 +292,20 @@ class ReferenceProfile(BaseModel):
 
 
 def summarize_numeric(values: Any) -> NumericSummary:
+    """Summarise a numeric column: bins, missing count, mean, std, min, max and quantiles.
+
+    Parameters
+    ----------
+    values : array-like, shape (n_rows,)
+        Numbers; booleans count as 0/1, other non-numbers and non-finite values as missing.
+
+    Returns
+    -------
+    NumericSummary
+        Discrete bins (one per distinct value) when there are at most ``NUMERIC_BINS``
+        distinct finite values, else ``NUMERIC_BINS`` quantile bins (fewer when quantiles
+        coincide). With no finite value: no edges, one empty bin, every row missing.
+    """
     numbers = _as_float(values)
     finite = numbers[np.isfinite(numbers)]
     if not len(finite):
@@ -185,6 +334,19 @@ def summarize_numeric(values: Any) -> NumericSummary:
 
 
 def summarize_categorical(values: Any) -> CategoricalSummary:
+    """Summarise a categorical column: the ``MAX_CATEGORIES`` most frequent categories.
+
+    Parameters
+    ----------
+    values : array-like, shape (n_rows,)
+        Category values, merged by ``category_key``.
+
+    Returns
+    -------
+    CategoricalSummary
+        Categories sorted by count, descending (ties in order of first appearance); the
+        rest counted as ``other``.
+    """
     series = pd.Series(values)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     present = codes[codes >= 0]
@@ -203,6 +365,17 @@ def summarize_categorical(values: Any) -> CategoricalSummary:
 
 
 def summarize_text(values: Any) -> TextSummary:
+    """Summarise a text column: words per row, out-of-vocabulary shares and the vocabulary.
+
+    Parameters
+    ----------
+    values : array-like of str, shape (n_rows,)
+
+    Returns
+    -------
+    TextSummary
+        ``oov_rate`` is 0.0 when the column has no words.
+    """
     series = pd.Series(values)
     words = _words(series)
     counted = Counter(word for row in words for word in row)
@@ -221,6 +394,22 @@ def summarize_text(values: Any) -> TextSummary:
 
 
 def text_parts(series: pd.Series, vocabulary: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Words per row and each row's share of words outside ``vocabulary``.
+
+    Parameters
+    ----------
+    series : pandas.Series of str, shape (n_rows,)
+    vocabulary : set of str
+        Known lower-cased words.
+
+    Returns
+    -------
+    length : numpy.ndarray of float, shape (n_rows,)
+        Words per row; NaN for a missing row.
+    oov : numpy.ndarray of float, shape (n_rows,)
+        Share in [0, 1] of the row's words not in ``vocabulary``; NaN for a row without
+        words.
+    """
     series = series.reset_index(drop=True)
     words = _words(series)
     length = words.map(len).to_numpy(dtype=float)
@@ -232,6 +421,17 @@ def text_parts(series: pd.Series, vocabulary: set[str]) -> tuple[np.ndarray, np.
 
 
 def summarize_dates(values: Any) -> DateSummary:
+    """Summarise a date column: its first and last moment and the rows that do not parse.
+
+    Parameters
+    ----------
+    values : array-like, shape (n_rows,)
+        Anything ``pandas.to_datetime(errors="coerce", format="mixed")`` reads.
+
+    Returns
+    -------
+    DateSummary
+    """
     moments = pd.to_datetime(pd.Series(values), errors="coerce", format="mixed")
     present = moments.dropna()
     return DateSummary(
@@ -244,8 +444,28 @@ def summarize_dates(values: Any) -> DateSummary:
 
 def summarize_attributions(explanations: Explanations, seed: int = 0) -> AttributionSummary:
     """Mean |contribution| per column of ``explanations``, each column's share and the
-    share's bootstrap standard error. Raises ``ValueError`` for no rows, a non-finite
-    contribution, or contributions that are all 0 (there is no share to speak of)."""
+    share's bootstrap standard error.
+
+    Global importance as in Lundberg et al. (2020); standard errors from ``BOOTSTRAP``
+    resamples of the rows (Efron and Tibshirani 1993, ch. 6).
+
+    Parameters
+    ----------
+    explanations : loopml.core.explain.Explanations
+        Per-row contributions, shape (n_rows, n_columns).
+    seed : int, default 0
+        Seed of the bootstrap resampling.
+
+    Returns
+    -------
+    AttributionSummary
+
+    Raises
+    ------
+    ValueError
+        No rows, a non-finite contribution, or contributions that are all 0 (there is no
+        share to speak of).
+    """
     magnitude = np.abs(np.asarray(explanations.contributions, dtype=np.float64))
     if not len(magnitude) or not np.isfinite(magnitude).all():
         raise ValueError("no rows, or a non-finite contribution: no attribution profile")
@@ -272,8 +492,28 @@ def explain_sample(
     explainer: Explainer, features: pd.DataFrame, seed: int = 0
 ) -> tuple[pd.DataFrame, Explanations]:
     """Up to ``ATTRIBUTION_ROWS`` rows of ``features`` (``PROFILE_ROWS`` for the slower
-    explainers), drawn with ``seed``, and their explanations. Raises what
-    ``Explainer.explain`` raises."""
+    explainers), drawn with ``seed``, and their explanations.
+
+    Parameters
+    ----------
+    explainer : loopml.core.explain.Explainer
+    features : pandas.DataFrame, shape (n_rows, n_columns)
+        Input rows as the data contract reads them.
+    seed : int, default 0
+        ``random_state`` of ``DataFrame.sample``; all rows are kept when there are few.
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+        The sampled rows.
+    explanations : loopml.core.explain.Explanations
+        Their explanations.
+
+    Raises
+    ------
+    ValueError
+        What ``Explainer.explain`` raises.
+    """
     limit = PROFILE_ROWS.get(explainer.kind, ATTRIBUTION_ROWS)
     rows = features.sample(limit, random_state=seed) if len(features) > limit else features
     return rows, explainer.explain(rows)
@@ -284,7 +524,24 @@ def attribution_profile(
 ) -> AttributionSummary:
     """The attribution summary of a sample of ``features`` (rows as the data contract
     reads them; see ``explain_sample``). Training and monitoring both call it, so their
-    samples match in size. Raises what ``Explainer.explain`` raises."""
+    samples match in size.
+
+    Parameters
+    ----------
+    explainer : loopml.core.explain.Explainer
+    features : pandas.DataFrame, shape (n_rows, n_columns)
+    seed : int, default 0
+        Seed of the row sample and of the bootstrap.
+
+    Returns
+    -------
+    AttributionSummary
+
+    Raises
+    ------
+    ValueError
+        What ``Explainer.explain`` or ``summarize_attributions`` raises.
+    """
     return summarize_attributions(explain_sample(explainer, features, seed)[1])
 
 
@@ -308,7 +565,33 @@ def build_profile(
     test_score: float | None = None,
     time_column: str | None = None,
 ) -> ReferenceProfile:
-    """Summarise every feature of the training rows, and the model's predictions if given."""
+    """Summarise every feature of the training rows, and the model's predictions if given.
+
+    Parameters
+    ----------
+    train : pandas.DataFrame, shape (n_rows, n_columns)
+        The training rows.
+    roles : loopml.core.data.roles.ColumnRoles
+        Which columns are numeric, categorical, text and dates (others are left out).
+    task : {"classification", "regression"}
+    target : str
+        Name of the target column.
+    predictions : array-like, shape (n_predicted,), optional
+        The model's predictions on held-out rows.
+    classes : sequence, default ()
+        The classifier's classes.
+    metric : str or None, optional
+        The selection metric.
+    test_score : float or None, optional
+        Its value on the test rows; NaN is stored as None.
+    time_column : str or None, optional
+        The time column, whose newest moment becomes ``data_end``.
+
+    Returns
+    -------
+    ReferenceProfile
+        ``attributions`` is left None (see ``attribution_profile``).
+    """
     features: dict[str, Any] = {}
     for role in ("numeric", "categorical", "text", "datetime"):
         for column in getattr(roles, role):
@@ -331,6 +614,18 @@ def build_profile(
 def summarize_predictions(
     predictions: Any, task: Task
 ) -> NumericSummary | CategoricalSummary | None:
+    """Summarise predictions: numeric for regression, categorical for classification.
+
+    Parameters
+    ----------
+    predictions : array-like, shape (n_rows,), or None
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    NumericSummary or CategoricalSummary or None
+        None when ``predictions`` is None.
+    """
     if predictions is None:
         return None
     if task == "regression":
