@@ -41,7 +41,18 @@ MAX_PROBA_DIFF = 1e-4
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One feature column: its role, how its values are prepared, and its graph input(s)."""
+    """One feature column: its role, how its values are prepared, and its graph input(s).
+
+    Parameters
+    ----------
+    name : str
+        The column's name.
+    role : {"numeric", "categorical", "text", "datetime"}
+    lower : bool, default False
+        Text: lower-case it in numpy before the graph.
+    feeds : tuple of str, default ()
+        Names of its graph inputs (a date has one per calendar part).
+    """
 
     name: str
     role: str  # numeric | categorical | text | datetime
@@ -51,7 +62,29 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ParityReport:
-    """How the compiled model compares with the native pipeline on the check rows."""
+    """How the compiled model compares with the native pipeline on the check rows.
+
+    Parameters
+    ----------
+    ok : bool
+        Parity holds: labels agree on at least ``MIN_LABEL_AGREEMENT`` (0.999) of the rows
+        and probabilities within ``MAX_PROBA_DIFF`` (1e-4), or regression values within
+        1e-4 * max(1, max |native value|).
+    reason : str
+        One sentence on the outcome (why it failed, if it did).
+    rows : int
+        Rows checked (0 when conversion failed).
+    label_agreement : float or None
+        Share in [0, 1] of rows with the same label (classification).
+    max_proba_diff : float or None
+        Largest absolute probability difference (classification).
+    max_value_diff : float or None
+        Largest absolute value difference (regression).
+    compile_seconds : float
+        Wall-clock time of conversion and check, in seconds.
+    onnxruntime, skl2onnx : str
+        Versions of the libraries used.
+    """
 
     ok: bool
     reason: str
@@ -64,11 +97,28 @@ class ParityReport:
     skl2onnx: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for JSON reports).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class CompiledModel:
+    """A pipeline compiled to ONNX that passed the parity check.
+
+    Parameters
+    ----------
+    onnx : bytes
+        The serialized ONNX model.
+    inputs : tuple of InputSpec
+        How to prepare each input column, in the model's column order.
+    report : ParityReport
+    """
+
     onnx: bytes
     inputs: tuple[InputSpec, ...]
     report: ParityReport
@@ -81,7 +131,27 @@ def compile_pipeline(
     classes: list[Any],
     check_rows: pd.DataFrame,
 ) -> tuple[CompiledModel | None, ParityReport]:
-    """Convert ``pipeline`` and check parity on ``check_rows``; never raises."""
+    """Convert ``pipeline`` and check parity on ``check_rows``; never raises.
+
+    Parameters
+    ----------
+    pipeline : Any
+        A fitted loopml pipeline (a rule is not compiled).
+    columns : list of ColumnSpec
+        Its input columns.
+    task : {"classification", "regression"}
+    classes : list
+        A classifier's classes, in probability column order.
+    check_rows : pandas.DataFrame, shape (n_rows, n_columns)
+        Rows to compare native and compiled predictions on.
+
+    Returns
+    -------
+    compiled : CompiledModel or None
+        None when the pipeline is a rule, conversion or execution fails, or parity fails.
+    report : ParityReport
+        Why, in every case.
+    """
     started = time.perf_counter()
     if is_rule(pipeline):
         return None, _failed(
@@ -104,7 +174,35 @@ def compile_pipeline(
 def convert(
     pipeline: Any, columns: list[ColumnSpec], task: Task, classes: list[Any]
 ) -> tuple[bytes, tuple[InputSpec, ...]]:
-    """ONNX bytes of ``pipeline`` with one input per column, and how to prepare each."""
+    """ONNX bytes of ``pipeline`` with one input per column, and how to prepare each.
+
+    Uses ``skl2onnx.convert_sklearn`` (opset ``OPSET``) with loopml's converters
+    registered; a classifier outputs ``label`` and ``probabilities`` (float64), a regressor
+    ``variable``.
+
+    Parameters
+    ----------
+    pipeline : Any
+        A fitted loopml pipeline (not modified: a copy is converted).
+    columns : list of ColumnSpec
+        Its input columns.
+    task : {"classification", "regression"}
+    classes : list
+        A classifier's classes (integer classes give an int64 label output).
+
+    Returns
+    -------
+    onnx : bytes
+    inputs : tuple of InputSpec
+        One per column, in ``columns`` order.
+
+    Raises
+    ------
+    NotImplementedError
+        A TfidfVectorizer with a custom token pattern or tokenizer, or over several columns.
+    Exception
+        Whatever skl2onnx or a converter raises for a step it cannot convert.
+    """
     return _to_onnx(pipeline, columns, _final_types(task, classes), task == "classification")
 
 
@@ -226,14 +324,39 @@ def _walk(estimator: Any) -> list[Any]:
 
 
 def input_arrays(frame: pd.DataFrame, inputs: tuple[InputSpec, ...]) -> dict[str, np.ndarray]:
-    """The graph's feeds from a frame whose columns are already conformed (numbers numeric)."""
+    """The graph's feeds from a frame whose columns are already conformed (numbers numeric).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        Holds every column of ``inputs``.
+    inputs : tuple of InputSpec
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Graph input name to an array of shape (n_rows, 1) (see ``column_feeds``).
+    """
     return column_feeds({spec.name: frame[spec.name].to_numpy() for spec in inputs}, inputs)
 
 
 def column_feeds(
     columns: dict[str, np.ndarray], inputs: tuple[InputSpec, ...]
 ) -> dict[str, np.ndarray]:
-    """The graph's feeds from one array of values per column."""
+    """The graph's feeds from one array of values per column.
+
+    Parameters
+    ----------
+    columns : dict of str to numpy.ndarray
+        Column name to its values, shape (n_rows,); every column of ``inputs`` is needed.
+    inputs : tuple of InputSpec
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Graph input name to shape (n_rows, 1): float64 for numbers and calendar parts,
+        object (str) for categories and text.
+    """
     feeds: dict[str, np.ndarray] = {}
     for spec in inputs:
         prepared = prepare_column(columns[spec.name], spec)
@@ -243,7 +366,21 @@ def column_feeds(
 
 
 def prepare_column(values: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """One column's values as the graph input(s) expect them (see the module docstring)."""
+    """One column's values as the graph input(s) expect them (see the module docstring).
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n_rows,)
+    spec : InputSpec
+
+    Returns
+    -------
+    numpy.ndarray
+        Numeric: float64, shape (n_rows, 1). Categorical: ``category_key`` strings with
+        ``MISSING_CATEGORY`` for missing values, shape (n_rows, 1). Text: strings, missing
+        as "", lower-cased if ``spec.lower``, shape (n_rows, 1). Date: float64 calendar
+        parts (``CalendarFeatures``), shape (n_rows, n_parts), NaN where a date is missing.
+    """
     if spec.role == "numeric":
         return np.asarray(values, dtype=np.float64).reshape(-1, 1)
     if spec.role == "categorical":
@@ -264,7 +401,20 @@ def _missing(value: Any) -> bool:
 
 
 class OnnxPredictor:
-    """An ONNX Runtime session on one thread that predicts from prepared column arrays."""
+    """An ONNX Runtime session on one thread that predicts from prepared column arrays.
+
+    Parameters
+    ----------
+    onnx_bytes : bytes
+        A model from ``convert``.
+    inputs : tuple of InputSpec
+        How to prepare each input column.
+    task : {"classification", "regression"}
+    classes : list
+        A classifier's classes, in probability column order.
+    threads : int, default 1
+        ONNX Runtime intra-op threads (execution is sequential).
+    """
 
     def __init__(
         self,
@@ -288,13 +438,37 @@ class OnnxPredictor:
         self._output = "probabilities" if task == "classification" else "variable"
 
     def run(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """(predictions, class probabilities or None) for prepared feeds."""
+        """(predictions, class probabilities or None) for prepared feeds.
+
+        Parameters
+        ----------
+        feeds : dict of str to numpy.ndarray
+            From ``input_arrays`` or ``column_feeds``.
+
+        Returns
+        -------
+        predictions : numpy.ndarray, shape (n_rows,)
+            The argmax class (classification) or the value (regression).
+        proba : numpy.ndarray, shape (n_rows, n_classes), or None
+            Class probabilities; None for regression.
+        """
         (values,) = self.session.run([self._output], feeds)
         if self.task == "classification":
             return self.classes[np.argmax(values, axis=1)], values
         return values.reshape(-1), None
 
     def run_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """``run`` on a conformed frame (see ``input_arrays``).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame, shape (n_rows, n_columns)
+
+        Returns
+        -------
+        tuple of (numpy.ndarray, numpy.ndarray or None)
+            As ``run``.
+        """
         return self.run(input_arrays(frame, self.inputs))
 
 
@@ -317,7 +491,17 @@ class FeatureGraph:
         self.inputs = inputs
 
     def run(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """The encoded features of the rows in ``columns`` (column name -> values)."""
+        """The encoded features of the rows in ``columns`` (column name -> values).
+
+        Parameters
+        ----------
+        columns : dict of str to numpy.ndarray
+            Column name to its values, shape (n_rows,).
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n_rows, n_features_out)
+        """
         (values,) = self.session.run(None, column_feeds(columns, self.inputs))
         return np.asarray(values, dtype=np.float64)
 
@@ -331,7 +515,21 @@ def compile_features(
     """The ``FeatureGraph`` of ``preprocess`` (a fitted transformer pipeline whose first step
     is loopml's ColumnTransformer) and a sentence on how it compares with
     ``preprocess.transform`` on ``check_rows``; (None, why) when it cannot be converted or
-    any value differs by more than ``FEATURE_TOLERANCE`` (relative). Never raises."""
+    any value differs by more than ``FEATURE_TOLERANCE`` (relative). Never raises.
+
+    Parameters
+    ----------
+    preprocess : Any
+        The fitted preprocessing steps.
+    columns : list of ColumnSpec
+        The input columns.
+    check_rows : pandas.DataFrame, shape (n_rows, n_columns)
+
+    Returns
+    -------
+    graph : FeatureGraph or None
+    message : str
+    """
     if len(check_rows) == 0:
         return None, "no rows to check the feature graph on"
     try:
@@ -352,7 +550,16 @@ def compile_features(
 def feature_difference(graph: np.ndarray, native: np.ndarray) -> str:
     """How the graph's features differ from scikit-learn's (both shape (rows, features)):
     another shape, missing values in other places, or a value off by more than
-    ``FEATURE_TOLERANCE`` relative to max(1, |value|); "" when they agree."""
+    ``FEATURE_TOLERANCE`` relative to max(1, |value|); "" when they agree.
+
+    Parameters
+    ----------
+    graph, native : numpy.ndarray of float, shape (n_rows, n_features)
+
+    Returns
+    -------
+    str
+    """
     if graph.shape != native.shape:
         return f"gives shape {graph.shape} where scikit-learn gives {native.shape}"
     if not np.array_equal(np.isnan(graph), np.isnan(native)):
@@ -372,7 +579,26 @@ def check_parity(
     rows: pd.DataFrame,
     started: float,
 ) -> ParityReport:
-    """Compare labels and probabilities (or values) of native and compiled on ``rows``."""
+    """Compare labels and probabilities (or values) of native and compiled on ``rows``.
+
+    Parameters
+    ----------
+    pipeline : Any
+        The native fitted pipeline.
+    predictor : OnnxPredictor
+        The compiled one.
+    columns : list of ColumnSpec
+    task : {"classification", "regression"}
+    rows : pandas.DataFrame, shape (n_rows, n_columns)
+        Conformed rows to compare on.
+    started : float
+        ``time.perf_counter()`` at the start of compilation, for ``compile_seconds``.
+
+    Returns
+    -------
+    ParityReport
+        See its ``ok`` field for the tolerances.
+    """
     features = rows[[c.name for c in columns]]
     predicted, proba = predictor.run_frame(features)
     native = np.asarray(pipeline.predict(features))
@@ -431,7 +657,20 @@ def thresholded(
     model: ScoringModel, predictions: np.ndarray, proba: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``predictions`` with the model's confidence threshold applied to ``proba`` exactly as
-    ``ScoringModel.score_frame`` applies it, and which rows abstained."""
+    ``ScoringModel.score_frame`` applies it, and which rows abstained.
+
+    Parameters
+    ----------
+    model : ScoringModel
+    predictions : numpy.ndarray, shape (n_rows,)
+    proba : numpy.ndarray, shape (n_rows, n_classes), or None
+
+    Returns
+    -------
+    predictions : numpy.ndarray, shape (n_rows,)
+    abstained : numpy.ndarray of bool, shape (n_rows,)
+        All False without a threshold or probabilities.
+    """
     threshold = getattr(model, "threshold", None)
     if threshold is None or proba is None:
         return predictions, np.zeros(len(predictions), dtype=bool)
@@ -441,7 +680,27 @@ def thresholded(
 def scored_frame(
     predictor: OnnxPredictor, model: ScoringModel, frame: pd.DataFrame
 ) -> pd.DataFrame:
-    """What ``ScoringModel.score_frame`` returns, computed by the compiled graph."""
+    """What ``ScoringModel.score_frame`` returns, computed by the compiled graph.
+
+    Parameters
+    ----------
+    predictor : OnnxPredictor
+    model : ScoringModel
+        Supplies the column contract, classes and threshold.
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``prediction``, ``proba_<class>`` per class and, with a threshold, ``abstained``.
+
+    Raises
+    ------
+    loopml.errors.PredictionInputError
+        An input column is missing.
+    loopml.errors.DataContractError
+        A value does not read as its column's kind.
+    """
     predicted, proba = predictor.run_frame(model.conform(frame))
     labels, abstained = thresholded(model, predicted, proba)
     out = pd.DataFrame({"prediction": labels}, index=frame.index)
@@ -458,6 +717,13 @@ class CompiledScorer:
 
     Picklable: the ONNX Runtime session is rebuilt from the graph's bytes where the object
     is unpickled (a Ray worker, say), on first use.
+
+    Parameters
+    ----------
+    model : ScoringModel
+    onnx_bytes : bytes
+        The compiled model (``CompiledModel.onnx``).
+    inputs : tuple of InputSpec
     """
 
     def __init__(self, model: ScoringModel, onnx_bytes: bytes, inputs: tuple[InputSpec, ...]):
@@ -466,16 +732,41 @@ class CompiledScorer:
 
     @property
     def id_columns(self) -> list[str]:
+        """The model's id columns."""
         return list(self.model.id_columns)
 
     @property
     def columns(self) -> list[ColumnSpec]:
+        """The model's input columns."""
         return list(self.model.columns)
 
     def describe(self) -> str:
+        """The model for messages (``ScoringModel.describe``).
+
+        Returns
+        -------
+        str
+        """
         return self.model.describe()
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``ScoringModel.score_frame`` through the compiled graph (see ``scored_frame``).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame, shape (n_rows, n_columns)
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Raises
+        ------
+        loopml.errors.PredictionInputError
+            An input column is missing.
+        loopml.errors.DataContractError
+            A value does not read as its column's kind.
+        """
         if self._predictor is None:
             model = self.model
             self._predictor = OnnxPredictor(
