@@ -82,7 +82,18 @@ _FIRST_MOMENT, _LAST_MOMENT = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor
 
 
 def is_missing(value: Any) -> bool:
-    """True for None, NaN, NaT, pd.NA and the missing-value markers (any case, stripped)."""
+    """True for None, NaN, NaT, pd.NA and the missing-value markers (any case, stripped).
+
+    Parameters
+    ----------
+    value : Any
+        One raw value; strings are compared with ``MISSING_MARKERS`` after stripping and
+        lower-casing.
+
+    Returns
+    -------
+    bool
+    """
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float | np.floating):
@@ -141,9 +152,21 @@ class ColumnRule:
     def parse_value(self, value: Any) -> Any:
         """One raw value as the model reads it; None when missing.
 
-        Returns a float (number), a bool (boolean), a ``pd.Timestamp`` (datetime) or a str
-        (string). Raises ``ValueError`` with what was expected and the bad value (the caller
-        adds the row and the column).
+        Parameters
+        ----------
+        value : Any
+            A raw value: text as written in a file, or a JSON / Python number, boolean or date.
+
+        Returns
+        -------
+        float, bool, pandas.Timestamp, str or None
+            A float (number), a bool (boolean), a naive ``pd.Timestamp`` (datetime) or a str
+            (string); None for a missing value (``is_missing``).
+
+        Raises
+        ------
+        ValueError
+            What was expected and the bad value (the caller adds the row and the column).
         """
         if is_missing(value):
             return None
@@ -265,7 +288,16 @@ class ColumnRule:
         raise ValueError(f"expected a string, number or boolean, got {_show(value)}")
 
     def reads(self, value: Any) -> bool:
-        """True when ``parse_value`` reads ``value`` (missing included), False when it refuses."""
+        """True when ``parse_value`` reads ``value`` (missing included), False when it refuses.
+
+        Parameters
+        ----------
+        value : Any
+
+        Returns
+        -------
+        bool
+        """
         try:
             self.parse_value(value)
         except ValueError:
@@ -356,6 +388,12 @@ class ColumnRule:
         return typed
 
     def as_dict(self) -> dict[str, Any]:
+        """The rule as plain JSON values (stored in ``data_contract.json``).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         data = asdict(self)
         data["true_words"] = list(self.true_words)
         data["false_words"] = list(self.false_words)
@@ -363,6 +401,21 @@ class ColumnRule:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnRule:
+        """The rule stored by ``as_dict``.
+
+        Parameters
+        ----------
+        data : mapping of str to Any
+
+        Returns
+        -------
+        ColumnRule
+
+        Raises
+        ------
+        TypeError
+            ``data`` lacks ``name`` or ``kind``, or has a key that is not a field.
+        """
         fields = dict(data)
         fields["true_words"] = tuple(fields.get("true_words", ()))
         fields["false_words"] = tuple(fields.get("false_words", ()))
@@ -417,7 +470,20 @@ class DataContract:
         object.__setattr__(self, "_by_name", {rule.name: rule for rule in self.columns})
 
     def rule(self, name: str) -> ColumnRule:
-        """The rule of one column; ``KeyError`` when the column is unknown to the model."""
+        """The rule of one column; ``KeyError`` when the column is unknown to the model.
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        ColumnRule
+
+        Raises
+        ------
+        KeyError
+        """
         return self._by_name[name]  # type: ignore[attr-defined]
 
     def __contains__(self, name: object) -> bool:
@@ -425,10 +491,22 @@ class DataContract:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Every column's name, in the order of the training file."""
         return tuple(rule.name for rule in self.columns)
 
     def with_roles(self, roles: Mapping[str, str]) -> DataContract:
-        """The contract with each column's role (``roles``: column -> role) filled in."""
+        """The contract with each column's role (``roles``: column -> role) filled in.
+
+        Parameters
+        ----------
+        roles : mapping of str to str
+            Column to role; the target gets "target", a column not in ``roles`` "ignore".
+
+        Returns
+        -------
+        DataContract
+            A copy; ``self`` is unchanged.
+        """
         columns = tuple(
             replace(
                 rule, role="target" if rule.name == self.target else roles.get(rule.name, "ignore")
@@ -449,10 +527,31 @@ class DataContract:
         """``frame`` with ``columns`` (default: every column the contract and frame share)
         read by their rules; other columns are left as they are.
 
-        Raises ``DataContractError`` for the first value that does not read, naming the
-        row (``first_row`` is the number of the frame's first row; None when it is not
-        known, e.g. a block read by Ray: the value names the row), the column, the value
-        and ``fix`` (default: what to send instead).
+        Parameters
+        ----------
+        frame : pandas.DataFrame, shape (n_rows, n_columns)
+            Rows as written (text cells) or typed.
+        columns : iterable of str, optional
+            Columns to read; those the contract does not know are skipped.
+        source : str, default ""
+            The file the rows come from, prefixed to the error message.
+        first_row : int or None, default 1
+            The number of the frame's first row; None when it is not known (e.g. a block read
+            by Ray: the value names the row).
+        fix : str, optional
+            What to tell the user to send instead; by default one sentence per kind.
+
+        Returns
+        -------
+        pandas.DataFrame, shape (n_rows, n_columns)
+            Same index and columns; the read columns typed as ``ColumnRule.parse_series`` types
+            them. ``frame`` itself when no column is read.
+
+        Raises
+        ------
+        loopml.errors.DataContractError
+            The first value that does not read, naming the row, the column, the value and the
+            fix.
         """
         names = [c for c in (columns if columns is not None else frame.columns) if c in self]
         typed = {}
@@ -489,6 +588,13 @@ class DataContract:
         return lines
 
     def as_dict(self) -> dict[str, Any]:
+        """The contract as plain JSON values (``data_contract.json``).
+
+        Returns
+        -------
+        dict of str to Any
+            ``version``, ``target``, ``dialect`` and ``columns`` (each ``ColumnRule.as_dict``).
+        """
         return {
             "version": self.version,
             "target": self.target,
@@ -498,6 +604,22 @@ class DataContract:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DataContract:
+        """The contract stored by ``as_dict``.
+
+        Parameters
+        ----------
+        data : mapping of str to Any
+            Needs ``target`` and ``columns``; ``dialect`` and ``version`` are optional.
+
+        Returns
+        -------
+        DataContract
+
+        Raises
+        ------
+        KeyError
+            ``target`` or ``columns`` is missing.
+        """
         return cls(
             target=data["target"],
             columns=tuple(ColumnRule.from_dict(c) for c in data["columns"]),
@@ -787,12 +909,37 @@ class ContractReader(BaseEstimator, TransformerMixin):
         self.features = features
 
     def fit(self, X: Any = None, y: Any = None) -> ContractReader:
+        """Record the input width (``len(features)``); nothing is learned.
+
+        Parameters
+        ----------
+        X, y : ignored
+
+        Returns
+        -------
+        ContractReader
+            ``self``.
+        """
         self.n_features_in_ = len(self.features)
         return self
 
     def transform(self, X: Any) -> pd.DataFrame:
         """``X`` (a DataFrame of shape (n_rows, n_columns) holding at least ``features``) as
-        a DataFrame of shape (n_rows, len(features)). Raises ``DataContractError``."""
+        a DataFrame of shape (n_rows, len(features)), read by the contract.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or anything ``pandas.DataFrame`` accepts
+
+        Returns
+        -------
+        pandas.DataFrame, shape (n_rows, len(features))
+
+        Raises
+        ------
+        loopml.errors.DataContractError
+            A column of ``features`` is missing, or a value does not read as its column's kind.
+        """
         frame = pd.DataFrame(X)
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
@@ -805,7 +952,21 @@ class ContractReader(BaseEstimator, TransformerMixin):
 
 
 def with_contract(model: Any, found: DataContract, features: Iterable[str]) -> Any:
-    """``model`` behind a ``ContractReader``: the pipeline logged for plain MLflow."""
+    """``model`` behind a ``ContractReader``: the pipeline logged for plain MLflow.
+
+    Parameters
+    ----------
+    model : Any
+        The fitted model pipeline.
+    found : DataContract
+    features : iterable of str
+        The columns the model takes, in its order.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``contract`` (a fitted ``ContractReader``) and ``model``.
+    """
     from sklearn.pipeline import Pipeline
 
     reader = ContractReader(found.as_dict(), tuple(features)).fit()
@@ -813,7 +974,19 @@ def with_contract(model: Any, found: DataContract, features: Iterable[str]) -> A
 
 
 def without_contract(model: Any) -> tuple[Any, DataContract | None]:
-    """The model inside a ``with_contract`` pipeline, and its contract (None if it has none)."""
+    """The model inside a ``with_contract`` pipeline, and its contract (None if it has none).
+
+    Parameters
+    ----------
+    model : Any
+        A logged model, with or without a ``ContractReader`` first step.
+
+    Returns
+    -------
+    model : Any
+        The inner model, or ``model`` itself.
+    contract : DataContract or None
+    """
     steps = getattr(model, "steps", None)
     if steps and len(steps) == 2 and isinstance(steps[0][1], ContractReader):
         return steps[1][1], DataContract.from_dict(steps[0][1].contract or {})
