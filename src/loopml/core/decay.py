@@ -23,6 +23,18 @@ from loopml.core.jsonable import plain
 
 @dataclass(frozen=True)
 class DecayPoint:
+    """The metric on one chunk of ``every`` consecutive labelled rows.
+
+    Parameters
+    ----------
+    end : str
+        Prediction time of the chunk's last row (ISO 8601), or ``"row N"`` without times.
+    rows : int
+        Rows in the chunk.
+    value : float
+        The metric on them, in its own units.
+    """
+
     end: str  # prediction time of the chunk's last row (ISO 8601), or "row N" without times
     rows: int
     value: float
@@ -30,6 +42,31 @@ class DecayPoint:
 
 @dataclass(frozen=True)
 class DecayReport:
+    """The model's metric on late-labelled rows against its test score, and the verdict.
+
+    Parameters
+    ----------
+    metric : str
+        Name of the metric.
+    higher_is_better : bool
+        Its direction.
+    reference : float or None
+        The model's score on its test split; None when unknown.
+    current : float or None
+        The score on every labelled row of the window that has a prediction.
+    rows : int
+        Labelled rows with a prediction.
+    judged : bool
+        There is a reference and ``rows >= settings.min_rows``.
+    settings : loopml.config.DecayConfig
+        ``min_rows``, ``max_drop`` (metric units) and ``every`` (rows per chunk).
+    series : list of DecayPoint, default []
+        One point per full chunk, in prediction-time order (chunks whose metric is NaN,
+        e.g. ROC AUC on a single class, are left out).
+    abstained : int, default 0
+        Labelled rows without a prediction, left out.
+    """
+
     metric: str
     higher_is_better: bool
     reference: float | None  # the model's score on its test split
@@ -50,10 +87,17 @@ class DecayReport:
 
     @property
     def alert(self) -> bool:
+        """Judged, and ``drop`` exceeds ``settings.max_drop``."""
         drop = self.drop
         return self.judged and drop is not None and drop > self.settings.max_drop
 
     def summary(self) -> str:
+        """One line: not judged (and why), or "decayed"/"holding" with the scores and the drop.
+
+        Returns
+        -------
+        str
+        """
         if self.reference is None:
             return f"decay not judged: the model has no test {self.metric} to compare with"
         if not self.judged:
@@ -70,6 +114,12 @@ class DecayReport:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready values, with ``drop``, ``alert`` and ``summary`` added.
+
+        Returns
+        -------
+        dict of str to Any
+        """
         values = asdict(self)
         values.update(
             drop=self.drop,
@@ -89,7 +139,31 @@ def assess(
     reference: float | None,
     settings: DecayConfig,
 ) -> DecayReport:
-    """Decay on ``labelled`` rows: columns timestamp, label, prediction, proba_<class>."""
+    """Decay on ``labelled`` rows: columns timestamp, label, prediction, proba_<class>.
+
+    Rows are sorted by ``timestamp`` (stably); rows missing a prediction or a label are
+    left out (counted in ``abstained``). Classification labels and predictions are compared
+    as ``category_key`` spellings.
+
+    Parameters
+    ----------
+    labelled : pandas.DataFrame, shape (n_rows, n_columns)
+        Logged predictions joined with their late labels: ``timestamp`` (times, or row
+        numbers), ``label``, ``prediction`` and, for probability metrics, one
+        ``proba_<class>`` column per class.
+    task : {"classification", "regression"}
+    metric : loopml.core.evaluation.metrics.Metric
+        The metric to follow (the model's selection metric).
+    classes : list of str
+        The classifier's classes, in ``proba_`` column order (empty for regression).
+    reference : float or None
+        The model's test score.
+    settings : loopml.config.DecayConfig
+
+    Returns
+    -------
+    DecayReport
+    """
     frame = labelled.sort_values("timestamp", kind="stable") if len(labelled) else labelled
     answered = frame[frame["prediction"].notna() & frame["label"].notna()] if len(frame) else frame
     current = _score(answered, task, metric, classes) if len(answered) else None

@@ -29,7 +29,25 @@ MIN_GAIN = 0.01  # auto keeps calibration only if held-out log loss drops by at 
 
 @dataclass(frozen=True)
 class CalibrationOutcome:
-    """What calibration did: the method kept and log loss / ECE before and after."""
+    """What calibration did: the method kept and log loss / ECE before and after.
+
+    Parameters
+    ----------
+    requested : str
+        The configured method: "none", "sigmoid", "isotonic" or "auto".
+    method : str
+        "none", "sigmoid" or "isotonic": what the returned model uses.
+    model : Any
+        The returned model: ``sklearn.calibration.CalibratedClassifierCV`` around the
+        frozen pipeline, or the pipeline itself when not calibrated.
+    log_loss_before, log_loss_after : float
+        Log loss on the validation rows, uncalibrated and cross-fitted calibrated (NaN
+        when not measured).
+    ece_before, ece_after : float
+        Expected calibration error, in [0, 1], likewise.
+    note : str, default ""
+        Why calibration was kept or skipped.
+    """
 
     requested: str
     method: str  # "none", "sigmoid" or "isotonic": what the returned model uses
@@ -41,6 +59,12 @@ class CalibrationOutcome:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields except the model, as a plain dict (for reports).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return {
             "requested": self.requested,
             "method": self.method,
@@ -54,7 +78,19 @@ class CalibrationOutcome:
 
 @dataclass(frozen=True)
 class ReliabilityCurve:
-    """Top-label reliability: mean confidence vs accuracy per confidence bin."""
+    """Top-label reliability: mean confidence vs accuracy per confidence bin.
+
+    Only non-empty bins are kept; the three arrays have the same length (n_filled,).
+
+    Parameters
+    ----------
+    confidence : numpy.ndarray of float
+        Mean highest class probability of the rows in each bin, in [0, 1].
+    accuracy : numpy.ndarray of float
+        Share of those rows whose argmax class is right, in [0, 1].
+    counts : numpy.ndarray of int
+        Rows per bin.
+    """
 
     confidence: np.ndarray
     accuracy: np.ndarray
@@ -62,6 +98,28 @@ class ReliabilityCurve:
 
 
 def reliability_curve(y: Any, proba: np.ndarray, classes: Any, bins: int = 10) -> ReliabilityCurve:
+    """Top-label reliability curve: per confidence bin, mean confidence against accuracy.
+
+    A reliability diagram (Guo et al., "On Calibration of Modern Neural Networks", 2017)
+    of the highest class probability; unlike ``sklearn.calibration.calibration_curve`` it
+    takes every class's probabilities, not one positive class.
+
+    Parameters
+    ----------
+    y : array-like, shape (n_rows,)
+        True labels.
+    proba : numpy.ndarray, shape (n_rows, n_classes)
+        Class probabilities in [0, 1], columns in ``classes`` order.
+    classes : array-like, shape (n_classes,)
+    bins : int, default 10
+        Equal-width bins over [0, 1]; bin ``k`` holds confidences in
+        (k/bins, (k+1)/bins], the first also 0.
+
+    Returns
+    -------
+    ReliabilityCurve
+        Non-empty bins only.
+    """
     confidence = np.asarray(proba, dtype=float).max(axis=1)
     correct = np.asarray(classes)[np.asarray(proba).argmax(axis=1)] == np.asarray(y)
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -76,7 +134,34 @@ def reliability_curve(y: Any, proba: np.ndarray, classes: Any, bins: int = 10) -
 def calibrate(
     model: Any, features: pd.DataFrame, labels: pd.Series, method: str, seed: int = 0
 ) -> CalibrationOutcome:
-    """Calibrate ``model`` on validation rows with ``method`` (none/sigmoid/isotonic/auto)."""
+    """Calibrate ``model`` on validation rows with ``method`` (none/sigmoid/isotonic/auto).
+
+    The model is wrapped as ``sklearn.frozen.FrozenEstimator`` in
+    ``sklearn.calibration.CalibratedClassifierCV``: sigmoid is Platt scaling (Platt 1999),
+    isotonic is isotonic regression (Zadrozny and Elkan 2002). Each method is first
+    scored by the log loss of cross-fitted probabilities (stratified folds within the
+    validation rows, at most ``MAX_FOLDS``, each row calibrated without itself); "auto"
+    keeps the better of the two only if it lowers log loss by at least ``MIN_GAIN`` (1%).
+    The kept calibrator is then refitted on all validation rows.
+
+    Parameters
+    ----------
+    model : Any
+        A fitted classifier pipeline with ``predict_proba`` and ``classes_``.
+    features : pandas.DataFrame, shape (n_rows, n_features)
+        Validation rows.
+    labels : pandas.Series, shape (n_rows,)
+        Their true labels.
+    method : {"none", "sigmoid", "isotonic", "auto"}
+    seed : int, default 0
+        Shuffle seed of the cross-fitting folds.
+
+    Returns
+    -------
+    CalibrationOutcome
+        Uncalibrated (method "none", with a note) when ``method`` is "none", the model
+        gives no probabilities, or a class has fewer than 2 validation rows.
+    """
     if method == "none":
         return CalibrationOutcome(method, "none", model)
     problem = _cannot_calibrate(model, labels)
