@@ -52,10 +52,34 @@ def from_probabilities(
 ) -> pd.DataFrame:
     """Label issues found by cleanlab on out-of-fold probabilities.
 
-    ``labels``: shape (n_samples,), the given labels (index = row numbers); ``proba``: shape
-    (n_samples, n_classes), columns in ``classes`` order, from a model that did not see the
-    rows (``source`` says how: out-of-fold, or held-out test rows). Returns the ``COLUMNS``
-    frame, most likely wrong first.
+    Confident learning (Northcutt, Jiang and Chuang, JAIR 2021) through
+    ``cleanlab.filter.find_label_issues``, ranked by self-confidence (the probability of
+    the given label, lowest first).
+
+    Parameters
+    ----------
+    labels : pandas.Series, shape (n_samples,)
+        The given labels; the index is the row numbers reported in ``row``.
+    proba : numpy.ndarray, shape (n_samples, n_classes)
+        Probabilities in [0, 1], columns in ``classes`` order, from a model that did not
+        see the rows.
+    classes : sequence, length n_classes
+    n_jobs : int, default 1
+        Processes cleanlab may use.
+    source : str, default "out-of-fold"
+        How ``proba`` was obtained (out-of-fold, or held-out test rows), for ``reason``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``COLUMNS`` frame (row, given, suggested, score, reason), most likely wrong
+        first: ``score`` = 1 - p(given label) in [0, 1], ``suggested`` the most probable
+        class.
+
+    Raises
+    ------
+    ValueError
+        A label that is not in ``classes``, or what cleanlab raises for inconsistent shapes.
     """
     from cleanlab.filter import find_label_issues
 
@@ -92,8 +116,25 @@ def from_residuals(
 ) -> pd.DataFrame:
     """Regression rows whose out-of-fold residual is at least ``min_robust_z`` robust SDs.
 
-    ``values``: shape (n_samples,), the given targets (index = row numbers);
-    ``predicted``: the out-of-fold predictions in the same order.
+    The scale is the median absolute deviation of the residuals times ``MAD_SCALE``
+    (1.4826, consistent with a normal's SD); their standard deviation when the MAD is 0.
+
+    Parameters
+    ----------
+    values : pandas.Series, shape (n_samples,)
+        The given targets; the index is the row numbers.
+    predicted : numpy.ndarray, shape (n_samples,)
+        The out-of-fold predictions, in the same order.
+    min_robust_z : float, default MIN_ROBUST_Z (3.0)
+        Smallest |residual| / scale listed.
+    source : str, default "out-of-fold"
+        How ``predicted`` was obtained, for ``reason``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``COLUMNS`` frame, largest ``score`` (the robust z) first; ``suggested`` is the
+        prediction rounded to 6 decimals.
     """
     residual = values.to_numpy(dtype=np.float64) - np.asarray(predicted, dtype=np.float64)
     scale = MAD_SCALE * float(np.median(np.abs(residual - np.median(residual))))
@@ -116,7 +157,26 @@ def from_residuals(
 
 
 def conflicting_duplicates(frame: pd.DataFrame, features: list[str], target: str) -> pd.DataFrame:
-    """Rows identical in every feature to other rows that carry another label."""
+    """Rows identical in every feature to other rows that carry another label.
+
+    Rows are grouped by a hash of their feature values written as text.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        Holds ``features`` and ``target``; its index is the row numbers.
+    features : list of str
+        The columns compared.
+    target : str
+        The label column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``COLUMNS`` frame, one entry per row of a conflicting group, in group order:
+        ``score`` is the share in [0, 1] of the group whose label differs from the row's,
+        ``suggested`` the group's most frequent label.
+    """
     keys = pd.util.hash_pandas_object(frame[features].astype(str), index=False)
     rows = []
     for _, group in frame.groupby(keys.to_numpy(), sort=False):
@@ -146,8 +206,28 @@ def conflicting_duplicates(frame: pd.DataFrame, features: list[str], target: str
 def near_duplicates(features: np.ndarray, labels: pd.Series, task: str) -> pd.DataFrame:
     """Rows with a near neighbour of another label (see the module docstring).
 
-    ``features``: shape (n_samples, n_features), dense, the model's preprocessed features
-    of the rows of ``labels`` (index = row numbers), in the same order."""
+    Nearest neighbours by Euclidean distance (``sklearn.neighbors.NearestNeighbors``);
+    "near" is closer than ``NEAR`` times the median nearest-neighbour distance (the
+    threshold of cleanlab Datalab's near-duplicate check). Exact duplicates (distance 0)
+    are left to ``conflicting_duplicates``.
+
+    Parameters
+    ----------
+    features : numpy.ndarray, shape (n_samples, n_features)
+        Dense, the model's preprocessed features of the rows of ``labels``, in the same
+        order.
+    labels : pandas.Series, shape (n_samples,)
+        The given labels (index = row numbers).
+    task : {"classification", "regression"}
+        Regression: a conflict is a target more than ``MIN_ROBUST_Z`` robust SDs (MAD)
+        from the neighbour's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``COLUMNS`` frame: ``score`` = 1 - distance / radius in (0, 1], ``suggested``
+        the neighbour's label. Empty for fewer than 3 rows.
+    """
     from sklearn.neighbors import NearestNeighbors
 
     n = len(labels)
@@ -183,8 +263,25 @@ def near_duplicates(features: np.ndarray, labels: pd.Series, task: str) -> pd.Da
 
 def outliers(features: np.ndarray, labels: pd.Series) -> pd.DataFrame:
     """The ``OUTLIER_SHARE`` of rows (at least one) least like the others, by cleanlab's
-    ``OutOfDistribution`` score on ``features`` (shape (n_samples, n_features), Euclidean
-    ``K``-nearest neighbours); ``suggested`` is empty: the label may be right."""
+    ``OutOfDistribution`` score on ``features`` (Euclidean ``K``-nearest neighbours);
+    ``suggested`` is empty: the label may be right.
+
+    Uses ``cleanlab.outlier.OutOfDistribution`` with a
+    ``sklearn.neighbors.NearestNeighbors`` of ``K`` (10) neighbours.
+
+    Parameters
+    ----------
+    features : numpy.ndarray, shape (n_samples, n_features)
+        The model's preprocessed features, dense.
+    labels : pandas.Series, shape (n_samples,)
+        The given labels (index = row numbers).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``COLUMNS`` frame, least typical first: ``score`` = 1 - the
+        OutOfDistribution score (which is in (0, 1]). Empty for ``K`` rows or fewer.
+    """
     from cleanlab.outlier import OutOfDistribution
     from sklearn.neighbors import NearestNeighbors
 
@@ -216,6 +313,25 @@ def combine(found: list[pd.DataFrame], ids: pd.DataFrame) -> pd.DataFrame:
 
     A row found twice keeps both reasons; rows are ranked by score (a classification
     score and a duplicate share are both in [0, 1]; regression ranks residuals first).
+    Label issues come before outliers.
+
+    Parameters
+    ----------
+    found : list of pandas.DataFrame
+        ``COLUMNS`` frames from the functions above; empty ones are skipped.
+    ids : pandas.DataFrame
+        The id columns, indexed by row number (must hold every ``row`` found).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One entry per row: the highest score and the first given/suggested values
+        (label issues before an outlier's); reasons joined with "; ".
+
+    Raises
+    ------
+    KeyError
+        A found ``row`` is not in ``ids``'s index.
     """
     parts = [f for f in found if not f.empty]
     if not parts:
