@@ -40,7 +40,22 @@ RANDOM = "random: no other row stands out; a random sample keeps the labels repr
 
 @dataclass(frozen=True)
 class Queue:
-    """The chosen rows (positions into the rows given, most useful first) and why each."""
+    """The chosen rows (positions into the rows given, most useful first) and why each.
+
+    Parameters
+    ----------
+    positions : list of int
+        0-based positions into the ``rows`` given to ``choose``.
+    reasons : list of str
+        Why each was chosen; starts with "abstained", "uncertain", "drifted region" or
+        "random".
+    scores : list of float
+        Abstained/uncertain: 1 - margin, in [0, 1]; drifted: the density ratio; random: 0.
+    considered : int
+        Rows not labelled yet.
+    notes : list of str
+        What could not be used, and why.
+    """
 
     positions: list[int]
     reasons: list[str]
@@ -49,6 +64,13 @@ class Queue:
     notes: list[str]  # what could not be used, and why
 
     def counts(self) -> dict[str, int]:
+        """How many rows were chosen for each reason.
+
+        Returns
+        -------
+        dict of str to int
+            Keys "abstained", "uncertain", "drifted region" and "random".
+        """
         kinds = [r.split(":")[0] for r in self.reasons]
         return {k: kinds.count(k) for k in (ABSTAINED, UNCERTAIN, DRIFTED, "random")}
 
@@ -66,10 +88,40 @@ def choose(
     """Pick at most ``max_rows`` of ``rows`` (columns: request_id, row, prediction, the
     ``features`` read by the model's contract, and ``proba_<class>`` for a classifier).
 
-    ``drifted`` names the input columns the drift test flagged; ``labelled`` holds the
-    (request_id, row) pairs that have a label already. When fewer rows stand out than
+    Abstained rows first (least confident first), then uncertain rows (margin sampling:
+    Scheffer, Decomain and Wrobel 2001; Settles 2009, sec. 3.1) and drifted-region rows in
+    turn; rows with the same input values are queued once. When fewer rows stand out than
     ``max_rows``, the rest is a random sample (``seed``) of the other unlabelled rows, so
-    the labels still cover the traffic. Raises ``ValueError`` when ``max_rows`` < 1."""
+    the labels still cover the traffic.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame, shape (n_rows, n_columns)
+        Rows of the prediction log. A row with no prediction but with probabilities
+        counts as abstained.
+    features : sequence of str
+        The model's input columns (those present identify duplicate inputs).
+    profile : loopml.core.reference.ReferenceProfile
+        The training profile: classes (for margins) and per-column summaries (for the
+        density ratios, grouped as the drift test groups them).
+    drifted : sequence of str
+        The input columns the drift test flagged.
+    max_rows : int
+        Queue size, at least 1.
+    labelled : set of (str, int), optional
+        The (request_id, row) pairs that have a label already; never queued.
+    seed : int, default 0
+        Seed of the random fill.
+
+    Returns
+    -------
+    Queue
+
+    Raises
+    ------
+    ValueError
+        ``max_rows`` < 1.
+    """
     if max_rows < 1:
         raise ValueError(f"max_rows={max_rows}: queue at least 1 row")
     notes: list[str] = []

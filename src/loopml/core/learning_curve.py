@@ -18,6 +18,24 @@ SIZES = (0.25, 0.5, 0.75, 1.0)
 
 @dataclass(frozen=True)
 class LearningCurve:
+    """Train and validation scores of one model at growing training-set sizes.
+
+    Parameters
+    ----------
+    metric : str
+        The scorer's name.
+    higher_is_better : bool
+    sizes : list of int
+        Training rows used at each point (``SIZES`` shares of a fold's training rows).
+    train_mean, train_std : list of float
+        Mean and standard deviation (ddof=0) over folds of the score on the rows fitted on,
+        per size, rounded to 6 decimals; NaN scores are ignored.
+    valid_mean, valid_std : list of float
+        Likewise on each fold's validation rows.
+    folds : int
+        Number of CV folds.
+    """
+
     metric: str
     higher_is_better: bool
     sizes: list[int]
@@ -28,6 +46,12 @@ class LearningCurve:
     folds: int
 
     def as_dict(self) -> dict[str, object]:
+        """The fields as a plain dict, with ``reading`` added.
+
+        Returns
+        -------
+        dict of str to object
+        """
         return dict(self.__dict__, reading=reading(self))
 
 
@@ -42,7 +66,31 @@ def compute(
     seed: int,
     n_jobs: int = 1,
 ) -> LearningCurve:
-    """Fit ``model`` on growing shares of each fold's training rows, score on its validation."""
+    """Fit ``model`` on growing shares of each fold's training rows, score on its validation.
+
+    Uses ``sklearn.model_selection.learning_curve`` with ``train_sizes=SIZES`` (25%, 50%,
+    75%, 100%), on joblib's threading backend.
+
+    Parameters
+    ----------
+    model : sklearn.base.BaseEstimator
+        The unfitted winner (cloned per fit).
+    X : pandas.DataFrame, shape (n_rows, n_features)
+    y : pandas.Series, shape (n_rows,)
+    folds : tuning.Folds
+        ``(train_positions, valid_positions)`` pairs.
+    scorer : tuning.Scorer
+    shuffle : bool
+        Shuffle the training rows before taking a share (not for time-ordered data).
+    seed : int
+        Shuffle seed (used only with ``shuffle``).
+    n_jobs : int, default 1
+        Fits run at once, in threads.
+
+    Returns
+    -------
+    LearningCurve
+    """
     with parallel_backend("threading", n_jobs=max(1, n_jobs)):
         sizes, train, valid = learning_curve(
             model,
@@ -72,7 +120,21 @@ def _round(values: np.ndarray) -> list[float]:
 
 
 def reading(curve: LearningCurve) -> str:
-    """'more data still helps' when the last step gained more than the fold noise."""
+    """'more data still helps' when the last step gained more than the fold noise.
+
+    The gain is the change in mean validation score between the last two sizes (in the
+    metric's better direction); the noise is the last validation std / sqrt(folds), at
+    least 1e-3.
+
+    Parameters
+    ----------
+    curve : LearningCurve
+
+    Returns
+    -------
+    str
+        One sentence; "too few points..." with fewer than two sizes or a NaN score.
+    """
     if len(curve.sizes) < 2 or any(math.isnan(v) for v in curve.valid_mean[-2:]):
         return "too few points to read the learning curve"
     sign = 1.0 if curve.higher_is_better else -1.0
