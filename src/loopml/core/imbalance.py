@@ -25,7 +25,22 @@ RESAMPLE_STEP = "resample"
 
 
 def resampler(strategy: str, seed: int) -> Any:
-    """The imbalanced-learn sampler for a strategy, or None."""
+    """The imbalanced-learn sampler for a strategy, or None.
+
+    Parameters
+    ----------
+    strategy : str
+        "oversample" (``imblearn.over_sampling.RandomOverSampler``), "undersample"
+        (``imblearn.under_sampling.RandomUnderSampler``) or "smote"
+        (``imblearn.over_sampling.SMOTE`` with 3 neighbours; Chawla et al., "SMOTE:
+        Synthetic Minority Over-sampling Technique", JAIR 2002); anything else gives None.
+    seed : int
+        The sampler's ``random_state``.
+
+    Returns
+    -------
+    imblearn sampler or None
+    """
     if strategy == "oversample":
         return RandomOverSampler(random_state=seed)
     if strategy == "undersample":
@@ -36,7 +51,26 @@ def resampler(strategy: str, seed: int) -> Any:
 
 
 def plan(strategy: str, estimator: BaseEstimator, task: Task) -> tuple[str, str | None]:
-    """(strategy to apply, note): class weights fall back to oversampling without support."""
+    """(strategy to apply, note): class weights fall back to oversampling without support.
+
+    Parameters
+    ----------
+    strategy : str
+        The configured strategy: "none", "class_weight", "oversample", "undersample" or
+        "smote".
+    estimator : sklearn.base.BaseEstimator
+        The model; "class_weight" needs a ``class_weight`` parameter.
+    task : {"classification", "regression"}
+        Regression is never rebalanced.
+
+    Returns
+    -------
+    strategy : str
+        "none" for regression or "none"; "oversample" for "class_weight" on a model
+        without ``class_weight``; else ``strategy``.
+    note : str or None
+        Why the strategy was changed, if it was.
+    """
     if task != "classification" or strategy == "none":
         return "none", None
     if strategy == "class_weight" and "class_weight" not in estimator.get_params(deep=False):
@@ -50,7 +84,27 @@ def plan(strategy: str, estimator: BaseEstimator, task: Task) -> tuple[str, str 
 def build(
     roles: ColumnRoles, estimator: BaseEstimator, strategy: str, task: Task, seed: int
 ) -> Pipeline:
-    """Features, then (in training only) the resampler, then the model."""
+    """Features, then (in training only) the resampler, then the model.
+
+    Parameters
+    ----------
+    roles : loopml.core.data.roles.ColumnRoles
+        Columns by role, for ``build_preprocessor``.
+    estimator : sklearn.base.BaseEstimator
+        The model; with the "class_weight" strategy its ``class_weight`` is set to
+        "balanced" in place (``set_params``).
+    strategy : str
+        The configured imbalance strategy (see ``plan``).
+    task : {"classification", "regression"}
+    seed : int
+        The resampler's ``random_state``.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline or imblearn.pipeline.Pipeline
+        Unfitted: steps ``features`` and ``model``, with a ``resample`` step between them
+        (an imbalanced-learn pipeline) when a resampler applies.
+    """
     applied, _ = plan(strategy, estimator, task)
     if applied == "class_weight":
         estimator = estimator.set_params(class_weight="balanced")
@@ -63,7 +117,21 @@ def build(
 
 
 def without_resampler(model: Any) -> Any:
-    """A fitted pipeline as served: the resampling step (a no-op at predict time) removed."""
+    """A fitted pipeline as served: the resampling step (a no-op at predict time) removed.
+
+    Nested pipelines are rebuilt without it; the fitted members of an ensemble
+    (``estimators_`` and ``named_estimators_``) are replaced in place.
+
+    Parameters
+    ----------
+    model : Any
+        A fitted pipeline, ensemble or estimator.
+
+    Returns
+    -------
+    Any
+        A scikit-learn ``Pipeline`` sharing the fitted steps, or ``model`` itself.
+    """
     if isinstance(model, ResamplingPipeline):
         return Pipeline([(n, s) for n, s in model.steps if n != RESAMPLE_STEP])
     if isinstance(model, Pipeline):
