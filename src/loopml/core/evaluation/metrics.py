@@ -17,6 +17,20 @@ from loopml.errors import ConfigError
 
 @dataclass(frozen=True)
 class Metric:
+    """A named metric: its task, direction and how to compute it.
+
+    Parameters
+    ----------
+    name : str
+        The name used in ``loopml.yaml`` (a key of ``METRICS``).
+    task : {"classification", "regression"}
+    higher_is_better : bool
+    needs_proba : bool
+        ``compute`` takes ``(y_true, proba, classes)`` instead of ``(y_true, y_pred)``.
+    compute : callable
+        Returns the metric as a float.
+    """
+
     name: str
     task: Task
     higher_is_better: bool
@@ -51,7 +65,27 @@ def _brier(y: Any, proba: np.ndarray, classes: np.ndarray) -> float:
 def expected_calibration_error(
     y: Any, proba: np.ndarray, classes: np.ndarray, bins: int = 15
 ) -> float:
-    """Top-label ECE: the row-weighted gap between confidence and accuracy in equal-width bins."""
+    """Top-label ECE: the row-weighted gap between confidence and accuracy in equal-width bins.
+
+    ECE = sum over bins of (n_bin / n) * |accuracy_bin - mean confidence_bin| (Naeini,
+    Cooper and Hauskrecht, AAAI 2015; top-label form as in Guo et al., "On Calibration of
+    Modern Neural Networks", ICML 2017).
+
+    Parameters
+    ----------
+    y : array-like, shape (n_rows,)
+        True labels.
+    proba : numpy.ndarray, shape (n_rows, n_classes)
+        Class probabilities in [0, 1], columns in ``classes`` order.
+    classes : numpy.ndarray, shape (n_classes,)
+    bins : int, default 15
+        Equal-width confidence bins over [0, 1] (right-closed, the first also holds 0).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 for no rows.
+    """
     proba = np.asarray(proba, dtype=float)
     confidence = proba.max(axis=1)
     correct = np.asarray(classes)[proba.argmax(axis=1)] == np.asarray(y)
@@ -127,7 +161,23 @@ REPORTED: dict[Task, tuple[str, ...]] = {
 
 
 def resolve(name: str | None, task: Task) -> Metric:
-    """The metric called ``name`` (or the task's default), checked against the task."""
+    """The metric called ``name`` (or the task's default), checked against the task.
+
+    Parameters
+    ----------
+    name : str or None
+        A key of ``METRICS``; None gives ``DEFAULT_METRIC[task]`` (f1_macro or r2).
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    Metric
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        An unknown name, or a metric of the other task.
+    """
     name = name or DEFAULT_METRIC[task]
     if name not in METRICS:
         raise ConfigError(f"metric: unknown metric '{name}'; use one of {', '.join(METRICS)}")
@@ -143,7 +193,28 @@ def resolve(name: str | None, task: Task) -> Metric:
 def score(
     metric: Metric, y_true: Any, y_pred: Any, proba: np.ndarray | None, classes: Any
 ) -> float:
-    """Compute one metric; NaN when it needs probabilities the model does not give."""
+    """Compute one metric; NaN when it needs probabilities the model does not give.
+
+    Parameters
+    ----------
+    metric : Metric
+    y_true : array-like, shape (n_rows,)
+    y_pred : array-like, shape (n_rows,)
+        Predicted labels or values.
+    proba : numpy.ndarray, shape (n_rows, n_classes), or None
+        Class probabilities, columns in ``classes`` order.
+    classes : array-like, shape (n_classes,)
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Where scikit-learn finds the metric undefined (e.g. ROC AUC on one class); see
+        ``score_safely``.
+    """
     if metric.needs_proba:
         if proba is None:
             return float("nan")
@@ -154,14 +225,41 @@ def score(
 def report(
     task: Task, y_true: Any, y_pred: Any, proba: np.ndarray | None, classes: Any
 ) -> dict[str, float]:
-    """The standard metrics of a task, by name."""
+    """The standard metrics of a task, by name.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+        Selects the names in ``REPORTED[task]``.
+    y_true, y_pred : array-like, shape (n_rows,)
+    proba : numpy.ndarray, shape (n_rows, n_classes), or None
+    classes : array-like, shape (n_classes,)
+
+    Returns
+    -------
+    dict of str to float
+        NaN where a metric is undefined or needs missing probabilities.
+    """
     return {n: score_safely(METRICS[n], y_true, y_pred, proba, classes) for n in REPORTED[task]}
 
 
 def score_safely(
     metric: Metric, y_true: Any, y_pred: Any, proba: np.ndarray | None, classes: Any
 ) -> float:
-    """Like ``score``, but NaN where the metric is undefined (e.g. ROC AUC on one class)."""
+    """Like ``score``, but NaN where the metric is undefined (e.g. ROC AUC on one class).
+
+    Parameters
+    ----------
+    metric : Metric
+    y_true, y_pred : array-like, shape (n_rows,)
+    proba : numpy.ndarray, shape (n_rows, n_classes), or None
+    classes : array-like, shape (n_classes,)
+
+    Returns
+    -------
+    float
+        scikit-learn's warnings are silenced and its ValueError becomes NaN.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scikit-learn warns where it gives NaN
@@ -171,7 +269,21 @@ def score_safely(
 
 
 def per_class(y_true: Any, y_pred: Any, classes: Any) -> list[dict[str, Any]]:
-    """Precision, recall, F1 and support of each class."""
+    """Precision, recall, F1 and support of each class.
+
+    From ``sklearn.metrics.precision_recall_fscore_support`` (0 where undefined).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like, shape (n_rows,)
+    classes : array-like, shape (n_classes,)
+
+    Returns
+    -------
+    list of dict
+        One per class, in ``classes`` order: ``class``, ``precision``, ``recall``, ``f1``
+        (in [0, 1]) and ``support`` (rows of that true class).
+    """
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=list(classes), zero_division=0
     )
@@ -188,9 +300,29 @@ def per_class(y_true: Any, y_pred: Any, classes: Any) -> list[dict[str, Any]]:
 
 
 def confusion(y_true: Any, y_pred: Any, classes: Any) -> np.ndarray:
-    """Counts of true (rows) vs predicted (columns) class, in the order of ``classes``."""
+    """Counts of true (rows) vs predicted (columns) class, in the order of ``classes``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like, shape (n_rows,)
+    classes : array-like, shape (n_classes,)
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_classes, n_classes)
+    """
     return np.asarray(skm.confusion_matrix(y_true, y_pred, labels=list(classes)))
 
 
 def names_for(task: Task) -> list[str]:
+    """The names of the metrics of ``task``, in ``METRICS`` order.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    list of str
+    """
     return [name for name, metric in METRICS.items() if metric.task == task]
