@@ -32,6 +32,26 @@ _FROM_CONFUSION = {
 
 @dataclass(frozen=True)
 class Comparison:
+    """Challenger against champion on the same rows: both scores, the difference, the p-value.
+
+    Parameters
+    ----------
+    metric : str
+        The metric compared.
+    test : {"bootstrap", "mcnemar"}
+    challenger, champion : float
+        Each model's score on the rows (NaN where undefined).
+    delta : float
+        ``challenger - champion`` as computed (positive means a higher score, which is
+        better only for a higher-is-better metric).
+    p_value : float
+        One-sided, in (0, 1]: small when the challenger is really better.
+    ci_low, ci_high : float, default NaN
+        Bootstrap 95% percentile interval of ``delta`` (NaN for McNemar).
+    rows : int, default 0
+        Rows compared.
+    """
+
     metric: str
     test: str  # bootstrap | mcnemar
     challenger: float
@@ -44,9 +64,16 @@ class Comparison:
 
     @property
     def improvement(self) -> float:
+        """Alias of ``delta``."""
         return self.delta
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for JSON reports).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return dict(self.__dict__)
 
 
@@ -61,7 +88,34 @@ def compare(
     resamples: int = 1000,
     seed: int = 0,
 ) -> Comparison:
-    """Compare two models' predictions (and probabilities) of the same rows."""
+    """Compare two models' predictions (and probabilities) of the same rows.
+
+    Bootstrap (Efron and Tibshirani, *An Introduction to the Bootstrap*, 1993): the rows are
+    resampled with replacement ``resamples`` times, the same draw for both models;
+    ``p = (#{resamples where the challenger is not better} + 1) / (resamples + 1)``.
+    Label metrics are recomputed from confusion-matrix counts (``from_confusion``), others
+    with ``metrics.score_safely``. McNemar: see ``mcnemar``; it compares correctness, not
+    ``metric``.
+
+    Parameters
+    ----------
+    metric : loopml.core.evaluation.metrics.Metric
+    y : array-like, shape (n_rows,)
+        True labels or values.
+    challenger, champion : tuple of (numpy.ndarray, numpy.ndarray or None)
+        Each model's predictions, shape (n_rows,), and class probabilities, shape
+        (n_rows, n_classes) in ``classes`` order, or None.
+    classes : array-like, shape (n_classes,), or None
+    test : {"bootstrap", "mcnemar"}, default "bootstrap"
+    resamples : int, default 1000
+        Bootstrap resamples.
+    seed : int, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    Comparison
+    """
     y = np.asarray(y)
     a = metrics.score_safely(metric, y, challenger[0], challenger[1], classes)
     b = metrics.score_safely(metric, y, champion[0], champion[1], classes)
@@ -77,7 +131,24 @@ def compare(
 
 
 def mcnemar(y: Any, pred_a: Any, pred_b: Any) -> float:
-    """Exact one-sided McNemar p-value that model A is right more often than model B."""
+    """Exact one-sided McNemar p-value that model A is right more often than model B.
+
+    McNemar (1947), exact form: a binomial test (``scipy.stats.binomtest``,
+    ``alternative="greater"``, p = 0.5) of the rows only A gets right among the rows
+    exactly one model gets right.
+
+    Parameters
+    ----------
+    y : array-like, shape (n_rows,)
+        True labels.
+    pred_a, pred_b : array-like, shape (n_rows,)
+        The two models' predicted labels.
+
+    Returns
+    -------
+    float
+        In (0, 1]; 1.0 when no row is right for only one of the models.
+    """
     right_a = np.asarray(pred_a) == np.asarray(y)
     right_b = np.asarray(pred_b) == np.asarray(y)
     only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
@@ -140,7 +211,21 @@ def _counts(cells: np.ndarray, k: int) -> np.ndarray:
 
 
 def from_confusion(name: str, matrix: np.ndarray) -> float:
-    """Label metrics from a confusion matrix (rows true, columns predicted), as scikit-learn."""
+    """Label metrics from a confusion matrix (rows true, columns predicted), as scikit-learn.
+
+    Parameters
+    ----------
+    name : str
+        One of accuracy, balanced_accuracy, f1/precision/recall with _macro or _weighted.
+        Macro averages over labels that occur in truth or predictions; undefined ratios
+        count as 0 (``zero_division=0``).
+    matrix : numpy.ndarray, shape (n_labels, n_labels)
+        Counts.
+
+    Returns
+    -------
+    float
+    """
     tp = np.diag(matrix)
     support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
     if name == "accuracy":
