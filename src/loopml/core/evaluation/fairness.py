@@ -48,7 +48,22 @@ _RATE_OF = {
 
 @dataclass(frozen=True)
 class ColumnFairness:
-    """One sensitive column: a row per group (index: the group as text) and the differences."""
+    """One sensitive column: a row per group (index: the group as text) and the differences.
+
+    Parameters
+    ----------
+    column : str
+        The sensitive column.
+    by_group : pandas.DataFrame, shape (n_groups, n_rates)
+        Index "group"; classifiers: ``count``, ``selection_rate``, ``true_positive_rate``,
+        ``false_positive_rate``, ``accuracy`` (rates in [0, 1]); regressors: ``count``,
+        ``mean_prediction``, ``mean_actual``, ``mae`` (target units).
+    differences : dict of str to float, default {}
+        ``demographic_parity_difference`` and ``equalized_odds_difference``, in [0, 1]
+        (classifiers only).
+    notes : tuple of str, default ()
+        Binning of a numeric column, groups with undefined rates.
+    """
 
     column: str
     by_group: pd.DataFrame
@@ -56,7 +71,20 @@ class ColumnFairness:
     notes: tuple[str, ...] = ()
 
     def spread(self, rate: str) -> tuple[float, str]:
-        """Largest minus smallest ``rate`` between groups, and the two groups with values."""
+        """Largest minus smallest ``rate`` between groups, and the two groups with values.
+
+        Parameters
+        ----------
+        rate : str
+            A column of ``by_group``, e.g. "selection_rate".
+
+        Returns
+        -------
+        spread : float
+            NaN when no group has the rate.
+        detail : str
+            E.g. "selection rate: male 0.1826, female 0.7368"; "" when NaN.
+        """
         values = self.by_group[rate].dropna()
         if values.empty:
             return math.nan, ""
@@ -66,11 +94,36 @@ class ColumnFairness:
         return largest - smallest, f"{words}: {low} {smallest:.4f}, {high} {largest:.4f}"
 
     def explain(self, name: str) -> str:
-        """The groups behind a difference, e.g. 'selection rate: male 0.1826, female 0.7368'."""
+        """The groups behind a difference, e.g. 'selection rate: male 0.1826, female 0.7368'.
+
+        For ``equalized_odds_difference``, the larger of the TPR and FPR spreads.
+
+        Parameters
+        ----------
+        name : str
+            One of ``NAMES``.
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        KeyError
+            ``name`` is not in ``NAMES``.
+        """
         spreads = [self.spread(rate) for rate in _RATE_OF[name]]
         return max(spreads, key=lambda s: -1.0 if math.isnan(s[0]) else s[0])[1]
 
     def as_dict(self) -> dict[str, Any]:
+        """The audit of the column as JSON-ready values (NaN as None).
+
+        Returns
+        -------
+        dict of str to Any
+            ``column``, ``groups`` (one record per group, with ``group``), ``differences``,
+            ``notes``.
+        """
         table = self.by_group.reset_index().rename(columns={self.by_group.index.name: "group"})
         return {
             "column": self.column,
@@ -82,14 +135,33 @@ class ColumnFairness:
 
 @dataclass(frozen=True)
 class Fairness:
-    """Every sensitive column's audit, and one line saying what was computed."""
+    """Every sensitive column's audit, and one line saying what was computed.
+
+    Parameters
+    ----------
+    scope : str
+        From ``scope``.
+    columns : list of ColumnFairness
+        One per sensitive column, in ``evaluation.sensitive`` order.
+    notes : tuple of str, default ()
+    """
 
     scope: str
     columns: list[ColumnFairness]
     notes: tuple[str, ...] = ()
 
     def worst(self, name: str) -> ColumnFairness | None:
-        """The column with the largest ``name`` difference (None when none computed it)."""
+        """The column with the largest ``name`` difference (None when none computed it).
+
+        Parameters
+        ----------
+        name : str
+            One of ``NAMES``.
+
+        Returns
+        -------
+        ColumnFairness or None
+        """
         found = [c for c in self.columns if not math.isnan(c.differences.get(name, math.nan))]
         return max(found, key=lambda c: c.differences[name], default=None)
 
@@ -99,6 +171,12 @@ class Fairness:
         return {name: c.differences[name] for name, c in worst.items() if c is not None}
 
     def as_dict(self) -> dict[str, Any]:
+        """The audit as JSON-ready values, with the worst differences (``worst_values``).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return {
             "scope": self.scope,
             "columns": [c.as_dict() for c in self.columns],
@@ -119,7 +197,24 @@ def check(
 ) -> None:
     """A one-line ConfigError for a sensitive column the audit cannot use, or a bad pos_label.
 
-    ``frame`` is the data as read (every row); ``classes`` the target's classes.
+    Parameters
+    ----------
+    settings : loopml.config.EvaluationConfig
+        ``evaluation.sensitive`` and ``evaluation.pos_label``.
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The data as read (every row).
+    target : str
+    task : {"classification", "regression"}
+    classes : sequence
+        The target's classes.
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        A sensitive column that is the target or missing (``check_columns``); a
+        non-numeric one with more than ``MAX_GROUPS`` distinct values; a ``pos_label`` on a
+        regression target; a classification ``pos_label`` that is not a class, or none for
+        a multiclass target that has sensitive columns (``positive_class``).
     """
     check_columns(settings.sensitive, frame.columns, target)
     for name in settings.sensitive:
@@ -140,7 +235,21 @@ def check(
 
 
 def check_columns(sensitive: Iterable[str], columns: Iterable[Any], target: str) -> None:
-    """Each sensitive column must be in the data and not be the target (ConfigError)."""
+    """Each sensitive column must be in the data and not be the target (ConfigError).
+
+    Parameters
+    ----------
+    sensitive : iterable of str
+        ``evaluation.sensitive``.
+    columns : iterable
+        The data's columns (compared as text).
+    target : str
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        Naming the column, with a close match when there is one.
+    """
     names = [str(c) for c in columns]
     for name in sensitive:
         if name == target:
@@ -161,8 +270,25 @@ def declared_roles(columns: ColumnsConfig, settings: EvaluationConfig) -> Column
     """``data.columns`` with the sensitive columns ignored when they are not features.
 
     An ignored column stays in the data contract (role ``ignore``): served rows and scored
-    files may hold it, and it is neither required nor read. Raises ConfigError when
-    ``data.columns`` declares such a column a feature.
+    files may hold it, and it is neither required nor read.
+
+    Parameters
+    ----------
+    columns : loopml.config.ColumnsConfig
+        The ``data.columns`` section.
+    settings : loopml.config.EvaluationConfig
+        Its ``sensitive_excluded()`` names the columns kept out of the features.
+
+    Returns
+    -------
+    loopml.config.ColumnsConfig
+        A copy with the undeclared excluded columns added to ``ignore``; ``columns``
+        itself when nothing is excluded.
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        ``data.columns`` declares such a column a feature.
     """
     excluded = settings.sensitive_excluded()
     if not excluded:
@@ -182,7 +308,25 @@ def declared_roles(columns: ColumnsConfig, settings: EvaluationConfig) -> Column
 
 def positive_class(classes: Sequence[Any], pos_label: Any) -> Any:
     """The class whose rates are compared: ``pos_label`` (matched as written or as text),
-    else the second of two sorted classes. ConfigError for a multiclass target without it."""
+    else the second of two sorted classes. ConfigError for a multiclass target without it.
+
+    Parameters
+    ----------
+    classes : sequence
+        The target's classes, sorted.
+    pos_label : Any
+        ``evaluation.pos_label`` or None.
+
+    Returns
+    -------
+    Any
+        The matching element of ``classes``.
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        ``pos_label`` is None with other than two classes, or matches no class.
+    """
     shown = ", ".join(repr(c) for c in classes)
     if pos_label is None:
         if len(classes) == 2:
@@ -202,7 +346,23 @@ def positive_class(classes: Sequence[Any], pos_label: Any) -> Any:
 
 
 def scope(task: Task, classes: Sequence[Any], pos_label: Any) -> str:
-    """One line saying what the audit computes."""
+    """One line saying what the audit computes.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    classes : sequence
+    pos_label : Any
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        As ``positive_class``, for a classifier.
+    """
     if task == "regression":
         return (
             "regression: per group count, mean prediction, mean actual value and MAE; the "
@@ -236,9 +396,30 @@ def audit(
 ) -> Fairness:
     """Per-group metrics and differences of each sensitive column on the test rows.
 
-    ``test`` (n_rows, n_columns) holds the sensitive columns; ``y_true`` and ``y_pred``
-    have shape (n_rows,): labels (classifiers) or values (regressors). Raises ConfigError
-    as ``check`` does.
+    Computed with ``fairlearn.metrics.MetricFrame``,
+    ``fairlearn.metrics.demographic_parity_difference`` and
+    ``fairlearn.metrics.equalized_odds_difference`` on one-vs-rest labels of the positive
+    class (see the module docstring).
+
+    Parameters
+    ----------
+    test : pandas.DataFrame, shape (n_rows, n_columns)
+        Holds the sensitive columns; rows align with ``y_true`` by position.
+    sensitive : sequence of str
+    y_true, y_pred : numpy.ndarray, shape (n_rows,)
+        Labels (classifiers, before any confidence threshold) or values (regressors).
+    task : {"classification", "regression"}
+    classes : sequence
+    pos_label : Any, optional
+
+    Returns
+    -------
+    Fairness
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        A sensitive column missing from ``test``, or a bad ``pos_label`` (as ``check``).
     """
     check_columns(sensitive, test.columns, "")
     if task == "classification":
@@ -254,7 +435,26 @@ def audit(
 
 
 def groups(series: pd.Series) -> tuple[pd.Series, list[str], str]:
-    """Each row's group as text, the groups in order, and a note when numbers were binned."""
+    """Each row's group as text, the groups in order, and a note when numbers were binned.
+
+    A numeric column with more than ``MAX_GROUPS`` distinct values is cut into ``BINS``
+    quantile bins (``pandas.qcut``, duplicate edges dropped); missing values form the
+    group ``MISSING``.
+
+    Parameters
+    ----------
+    series : pandas.Series, shape (n_rows,)
+
+    Returns
+    -------
+    labels : pandas.Series of str, shape (n_rows,)
+        Positional index.
+    order : list of str
+        The groups present: bins in order, or values sorted (numbers first), then
+        ``MISSING``.
+    note : str
+        "" unless the column was binned.
+    """
     name = str(series.name)
     distinct = int(series.nunique(dropna=True))
     if _is_number(series) and distinct > MAX_GROUPS:
