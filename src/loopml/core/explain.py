@@ -124,14 +124,35 @@ class Explanations:
         return {"method": self.method, "exact": self.exact, "space": self.space, "note": self.note}
 
     def ranked(self, row: int, top_k: int | None = None) -> list[tuple[str, float]]:
-        """(column, contribution) of one row, largest absolute contribution first."""
+        """(column, contribution) of one row, largest absolute contribution first.
+
+        Parameters
+        ----------
+        row : int
+            0-based row position.
+        top_k : int or None, default None
+            Keep only the ``top_k`` largest; None (or 0) keeps every column.
+
+        Returns
+        -------
+        list of (str, float)
+        """
         values = self.contributions[row]
         order = np.argsort(-np.abs(values), kind="stable")[: top_k or None]
         return [(self.columns[i], float(values[i])) for i in order]
 
     def records(self, top_k: int | None = None) -> list[dict[str, Any]]:
         """One JSON-ready object per row: base_value, output, space, (class), contributions
-        (all columns, or the ``top_k`` largest by absolute value, largest first), words."""
+        (all columns, or the ``top_k`` largest by absolute value, largest first), words.
+
+        Parameters
+        ----------
+        top_k : int or None, default None
+
+        Returns
+        -------
+        list of dict, length n_rows
+        """
         out = []
         for row in range(len(self)):
             record: dict[str, Any] = {
@@ -150,7 +171,17 @@ class Explanations:
     def frame(self, top_k: int | None = None) -> pd.DataFrame:
         """Columns for a scored file: base_value, explained_output (and explained_class), then
         ``contribution_<column>`` for every column, or ``top<i>_column`` and
-        ``top<i>_contribution`` for the ``top_k`` largest; ``words_<column>`` for text."""
+        ``top<i>_contribution`` for the ``top_k`` largest; ``words_<column>`` for text.
+
+        Parameters
+        ----------
+        top_k : int or None, default None
+
+        Returns
+        -------
+        pandas.DataFrame, shape (n_rows, n_out)
+            With a default RangeIndex.
+        """
         data: dict[str, Any] = {}
         if self.classes is not None:
             data["explained_class"] = [_plain(c) for c in self.classes]
@@ -182,7 +213,27 @@ class _Raw:
 
 class Explainer:
     """Prepared once per model (method chosen, feature-to-column map built); ``explain``
-    per call. Raises ``NotExplainableError`` when the model has no explainer here."""
+    per call. Raises ``NotExplainableError`` when the model has no explainer here.
+
+    Parameters
+    ----------
+    pipeline : Any
+        A fitted loopml pipeline, possibly wrapped in ``CalibratedClassifierCV``.
+    task : {"classification", "regression"}
+    columns : list of str
+        The model's input columns, in order.
+    background : pandas.DataFrame or None, default None
+        Training rows (see ``background_sample``) that the tree, linear and permutation
+        methods measure against; without it only LightGBM and XGBoost are explained.
+    threshold_note : str, default ""
+        Appended to ``note`` (a confidence threshold applies after the probabilities).
+
+    Raises
+    ------
+    loopml.errors.NotExplainableError
+        The model needs the permutation method but gives class labels only, or has no
+        background sample.
+    """
 
     def __init__(
         self,
@@ -214,6 +265,7 @@ class Explainer:
 
     @property
     def method(self) -> str:
+        """The explanation method, in words (e.g. "LightGBM pred_contrib (TreeSHAP)")."""
         return {
             "lightgbm": "LightGBM pred_contrib (TreeSHAP)",
             "xgboost": "XGBoost pred_contribs (TreeSHAP)",
@@ -225,9 +277,22 @@ class Explainer:
 
     @property
     def exact(self) -> bool:
+        """Whether contributions are exact (every method but permutation)."""
         return self.kind != "permutation"
 
     def note(self, classes: list[Any] | None) -> str:
+        """One sentence on what is explained: the output space, the class, the estimator, and
+        whether the values are approximate.
+
+        Parameters
+        ----------
+        classes : list or None
+            The class each row's output is for (None for regression).
+
+        Returns
+        -------
+        str
+        """
         what = {"log_odds": "log-odds", "value": "prediction", "raw_score": "raw score"}
         target = what.get(self.space, self.space.replace("_", " "))
         shown = sorted({str(c) for c in classes}) if classes is not None else []
@@ -240,7 +305,23 @@ class Explainer:
 
     def explain(self, features: pd.DataFrame) -> Explanations:
         """Attributions of every row of ``features`` (the model's columns, read by the data
-        contract). Memory is bounded by blocks of rows, not by ``len(features)``."""
+        contract). Memory is bounded by blocks of rows, not by ``len(features)``.
+
+        Parameters
+        ----------
+        features : pandas.DataFrame, shape (n_rows, n_columns)
+            Holds at least ``columns``.
+
+        Returns
+        -------
+        Explanations
+            Contributions of shape (n_rows, len(columns)).
+
+        Raises
+        ------
+        KeyError
+            A column of ``columns`` is missing from ``features``.
+        """
         frame = features[self.columns]
         if self.preprocess is None:
             return self._explained(self._permutation(frame), None)
@@ -249,8 +330,23 @@ class Explainer:
     def explain_encoded(self, encoded: Any) -> Explanations:
         """Attributions of rows already preprocessed: ``encoded`` is what ``preprocess``
         gives for them, shape (rows, features), dense or sparse (the serving feature graph
-        computes it without scikit-learn). Raises ``ValueError`` for the permutation method,
-        which works on the input columns, or for another number of features."""
+        computes it without scikit-learn).
+
+        Parameters
+        ----------
+        encoded : numpy.ndarray or scipy.sparse matrix, shape (n_rows, n_features_out)
+
+        Returns
+        -------
+        Explanations
+            Contributions summed back to the input columns, shape (n_rows, len(columns)).
+
+        Raises
+        ------
+        ValueError
+            For the permutation method, which works on the input columns, or for another
+            number of features.
+        """
         if self.preprocess is None:
             raise ValueError("the permutation explainer takes input columns, not features")
         if encoded.shape[1] != self._sources.shape[0]:
@@ -452,7 +548,27 @@ def explain_rows(
     """Attributions of each row of ``features`` (shape (rows, columns), read by the data
     contract) for a fitted loopml pipeline; ``background`` is the stored sample of training
     rows the tree, linear and permutation methods need. See the module docstring for the
-    methods and spaces. Raises ``NotExplainableError`` naming the model kind and the fix."""
+    methods and spaces.
+
+    Parameters
+    ----------
+    pipeline : Any
+        A fitted loopml pipeline.
+    features : pandas.DataFrame, shape (n_rows, n_columns)
+    task : {"classification", "regression"}
+    background : pandas.DataFrame or None, optional
+    columns : list of str, optional
+        The model's input columns; default every column of ``features``.
+
+    Returns
+    -------
+    Explanations
+
+    Raises
+    ------
+    loopml.errors.NotExplainableError
+        Naming the model kind and the fix (see ``Explainer``).
+    """
     names = columns or [str(c) for c in features.columns]
     return Explainer(pipeline, task, names, background).explain(features)
 
@@ -461,7 +577,20 @@ def background_sample(
     features: pd.DataFrame, rows: int = BACKGROUND_ROWS, seed: int = 0
 ) -> pd.DataFrame:
     """Up to ``rows`` training rows, drawn without replacement with ``seed``: the background
-    the tree, linear and permutation explainers measure contributions against."""
+    the tree, linear and permutation explainers measure contributions against.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame, shape (n_rows, n_columns)
+    rows : int, default BACKGROUND_ROWS (100)
+    seed : int, default 0
+        ``random_state`` of ``DataFrame.sample``.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (min(n_rows, rows), n_columns)
+        With a fresh RangeIndex; every row when there are at most ``rows``.
+    """
     if len(features) <= rows:
         return features.reset_index(drop=True)
     return features.sample(rows, random_state=seed).reset_index(drop=True)
@@ -471,7 +600,21 @@ def background_sample(
 
 
 def uncalibrated(pipeline: Any) -> tuple[Any, str]:
-    """The pipeline a calibrated model calibrates, and a note saying so."""
+    """The pipeline a calibrated model calibrates, and a note saying so.
+
+    Parameters
+    ----------
+    pipeline : Any
+        A fitted model; only a fitted ``sklearn.calibration.CalibratedClassifierCV`` is
+        unwrapped (its first calibrated classifier's estimator, out of ``FrozenEstimator``).
+
+    Returns
+    -------
+    inner : Any
+        The calibrated pipeline, or ``pipeline`` itself.
+    note : str
+        ", before <method> calibration ..." or "".
+    """
     if isinstance(pipeline, CalibratedClassifierCV) and hasattr(
         pipeline, "calibrated_classifiers_"
     ):
