@@ -33,7 +33,30 @@ def worst_errors(
     task: Task,
     n: int,
 ) -> pd.DataFrame:
-    """Most confident wrong predictions (classification) or largest residuals (regression)."""
+    """Most confident wrong predictions (classification) or largest residuals (regression).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The evaluated rows; aligned with ``y`` by position.
+    columns : list of str
+        Columns shown (text longer than ``TEXT_PREVIEW`` characters is cut).
+    y : array-like, shape (n_rows,)
+        True labels or values.
+    predicted : numpy.ndarray, shape (n_rows,)
+    proba : numpy.ndarray, shape (n_rows, n_classes), or None
+        Class probabilities in [0, 1]; confidence is NaN without them.
+    task : {"classification", "regression"}
+    n : int
+        Rows to return, at most.
+
+    Returns
+    -------
+    pandas.DataFrame, up to n rows
+        ``columns`` plus ``actual``, ``predicted`` and ``confidence`` (highest class
+        probability; wrong rows only, most confident first) or ``residual`` (actual -
+        predicted, largest |residual| first). Indexed by row position.
+    """
     y = np.asarray(y)
     shown = frame[columns].reset_index(drop=True).map(_preview)
     if task == "classification":
@@ -54,7 +77,20 @@ def _preview(value: Any) -> Any:
 
 
 def scorer(metric: metrics.Metric, task: Task, classes: Any) -> Callable[..., float]:
-    """A scikit-learn scorer (higher is better) for ``metric`` on raw input columns."""
+    """A scikit-learn scorer (higher is better) for ``metric`` on raw input columns.
+
+    Parameters
+    ----------
+    metric : loopml.core.evaluation.metrics.Metric
+    task : {"classification", "regression"}
+    classes : array-like, shape (n_classes,)
+
+    Returns
+    -------
+    callable (estimator, features, y) -> float
+        The metric (``metrics.score_safely``: NaN where undefined), negated when lower is
+        better.
+    """
     sign = 1.0 if metric.higher_is_better else -1.0
 
     def score(estimator: Any, features: pd.DataFrame, y: Any) -> float:
@@ -70,6 +106,18 @@ def scorer(metric: metrics.Metric, task: Task, classes: Any) -> Callable[..., fl
 
 @dataclass(frozen=True)
 class Importance:
+    """Permutation importance of one input column.
+
+    Parameters
+    ----------
+    column : str
+    mean : float
+        Mean drop in the metric (sign-adjusted so that positive means the column matters)
+        when the column is shuffled, over the repeats.
+    std : float
+        Its standard deviation over the repeats.
+    """
+
     column: str
     mean: float  # drop in the metric when the column is shuffled
     std: float
@@ -87,7 +135,31 @@ def importance(
     seed: int = 0,
     repeats: int = 5,
 ) -> list[Importance]:
-    """Permutation importance of each input column on up to ``rows`` test rows."""
+    """Permutation importance of each input column on up to ``rows`` test rows.
+
+    ``sklearn.inspection.permutation_importance`` (Breiman 2001) with ``scorer``: each
+    input column (not each encoded feature) is shuffled ``repeats`` times.
+
+    Parameters
+    ----------
+    model : Any
+        The fitted pipeline.
+    features : pandas.DataFrame, shape (n_rows, n_columns)
+        Test rows, input columns.
+    y : array-like, shape (n_rows,)
+    metric : loopml.core.evaluation.metrics.Metric
+    task : {"classification", "regression"}
+    classes : array-like, shape (n_classes,)
+    rows : int
+        Rows sampled (with ``seed``) when there are more.
+    seed : int, default 0
+    repeats : int, default 5
+
+    Returns
+    -------
+    list of Importance
+        Most important first.
+    """
     if len(features) > rows:
         sample = features.sample(n=rows, random_state=seed)
         features, y = sample, pd.Series(np.asarray(y), index=features.index).loc[sample.index]
@@ -113,6 +185,18 @@ def importance(
 
 @dataclass(frozen=True)
 class LearningCurve:
+    """Train and validation score of the model's pipeline at growing training sizes.
+
+    Parameters
+    ----------
+    metric : str
+    rows : list of int
+        Training rows used (``LEARNING_SIZES`` shares of the training split).
+    train, validation : list of float
+        The metric on the rows fitted on and on the validation split, in its own
+        direction.
+    """
+
     metric: str
     rows: list[int]
     train: list[float]
@@ -129,7 +213,29 @@ def learning(
     task: Task,
     classes: Any,
 ) -> LearningCurve:
-    """Refit the model's own pipeline on growing shares of train; score train and validation."""
+    """Refit the model's own pipeline on growing shares of train; score train and validation.
+
+    ``sklearn.model_selection.learning_curve`` with one predefined split (train vs
+    validation) and ``train_sizes=LEARNING_SIZES``; a calibrated model's inner pipeline
+    is refitted (see ``unwrap``).
+
+    Parameters
+    ----------
+    model : Any
+        The fitted model (cloned, not modified).
+    train, validation : pandas.DataFrame
+        The splits, with ``columns`` and ``target``.
+    columns : list of str
+        Input columns.
+    target : str
+    metric : loopml.core.evaluation.metrics.Metric
+    task : {"classification", "regression"}
+    classes : array-like, shape (n_classes,)
+
+    Returns
+    -------
+    LearningCurve
+    """
     both = pd.concat([train, validation], ignore_index=True)
     folds = PredefinedSplit(np.r_[np.full(len(train), -1), np.zeros(len(validation))])
     sign = 1.0 if metric.higher_is_better else -1.0
@@ -153,7 +259,17 @@ def learning(
 
 
 def unwrap(model: Any) -> Any:
-    """The trained pipeline inside a calibrated model (a frozen one in CalibratedClassifierCV)."""
+    """The trained pipeline inside a calibrated model (a frozen one in CalibratedClassifierCV).
+
+    Parameters
+    ----------
+    model : Any
+
+    Returns
+    -------
+    Any
+        ``model.estimator.estimator`` for a fitted calibrated model, else ``model``.
+    """
     inner = getattr(model, "estimator", None)
     frozen = getattr(inner, "estimator", None)
     return frozen if frozen is not None and hasattr(model, "calibrated_classifiers_") else model
@@ -195,6 +311,12 @@ class GlobalAttributions:
         return sorted(self.summary.mean_abs.items(), key=lambda item: -item[1])
 
     def as_dict(self) -> dict[str, Any]:
+        """The summary's fields with ``note``, ``directions`` and ``direction_note``, as a dict.
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return {
             **self.summary.model_dump(),
             "note": self.note,
@@ -212,7 +334,28 @@ def global_attributions(
     """Summary and directions of ``explained``, the explanations of ``rows`` (the input
     columns as the data contract read them, one row per explained row). ``roles`` maps a
     column to its role in the model: a ``categorical`` column is compared value by value
-    even when its values are numbers (a code, a class number), never ranked."""
+    even when its values are numbers (a code, a class number), never ranked.
+
+    Directions are given for the ``DIRECTION_COLUMNS`` columns of largest mean
+    |contribution|, and none when rows are explained toward different classes.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame, shape (n_rows, n_columns)
+    explained : loopml.core.explain.Explanations
+        Of ``rows``, contributions of shape (n_rows, n_columns).
+    roles : mapping of str to str, optional
+
+    Returns
+    -------
+    GlobalAttributions
+
+    Raises
+    ------
+    ValueError
+        As ``reference.summarize_attributions``: no rows, a non-finite contribution, or
+        all contributions 0.
+    """
     roles = roles or {}
     summary = summarize_attributions(explained)
     if explained.classes is not None and len({str(c) for c in explained.classes}) > 1:
@@ -239,7 +382,17 @@ def global_attributions(
 
 
 def why(explained: Explanations, top: int = WHY_COLUMNS) -> list[str]:
-    """Per row, its ``top`` largest contributions as ``"column +0.12; column -0.05"``."""
+    """Per row, its ``top`` largest contributions as ``"column +0.12; column -0.05"``.
+
+    Parameters
+    ----------
+    explained : loopml.core.explain.Explanations
+    top : int, default WHY_COLUMNS (3)
+
+    Returns
+    -------
+    list of str, length n_rows
+    """
     return [
         "; ".join(f"{column} {value:+.3g}" for column, value in explained.ranked(row, top))
         for row in range(len(explained))
