@@ -36,7 +36,25 @@ def evaluate(
 
     ``unavailable`` maps columns of the data that ``frame`` leaves out to why (the target,
     an ignored column), so naming one gets that reason instead of "unknown column".
-    Raises ``ConfigError`` naming ``where``, the expression and the bad column.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+    expression : str
+        A ``DataFrame.eval`` expression (python engine).
+    where : str
+        The config key the expression comes from, for the message.
+    unavailable : mapping of str to str, optional
+
+    Returns
+    -------
+    pandas.Series of length n_rows, or a scalar
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        Any error pandas raises, as one line naming ``where``, the expression and the
+        bad column (with the closest column name).
     """
     try:
         return frame.eval(expression, engine="python")
@@ -55,7 +73,27 @@ def mask(
     *,
     unavailable: Mapping[str, str] | None = None,
 ) -> np.ndarray:
-    """True/false per row of ``frame`` (missing counts as false); a ConfigError otherwise."""
+    """True/false per row of ``frame`` (missing counts as false); a ConfigError otherwise.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+    expression : str
+    where : str
+        The config key, for the message.
+    unavailable : mapping of str to str, optional
+        See ``evaluate``.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_rows,)
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        The expression does not evaluate (see ``evaluate``) or does not give a boolean
+        per row.
+    """
     result = evaluate(frame, expression, where, unavailable=unavailable)
     if not isinstance(result, pd.Series) or not (
         pd.api.types.is_bool_dtype(result) or _all_bool(result)

@@ -27,6 +27,20 @@ QUANTILE_BINS = 4
 
 @dataclass(frozen=True)
 class Slice:
+    """A named subset of the test rows.
+
+    Parameters
+    ----------
+    name : str
+        E.g. "country = FR", "age in (30, 45]", or the declared name.
+    kind : str
+        "declared", "category", "numeric bin", "text length" or "missing".
+    column : str or None
+        The column it is defined on (None for a declared slice).
+    mask : numpy.ndarray of bool, shape (n_rows,)
+        Which test rows are in it.
+    """
+
     name: str
     kind: str  # declared | category | numeric bin | text length | missing
     column: str | None
@@ -34,11 +48,27 @@ class Slice:
 
     @property
     def rows(self) -> int:
+        """Number of rows in the slice."""
         return int(self.mask.sum())
 
 
 @dataclass
 class SliceScore:
+    """The metric on one slice, and whether the slice is weak.
+
+    Parameters
+    ----------
+    name, kind : str
+        As in ``Slice``.
+    rows : int
+    value : float
+        The metric on the slice (NaN where undefined).
+    champion : float or None, default None
+        The champion's metric on the same slice, when compared.
+    weak : bool, default False
+        Set by ``flag_weak``.
+    """
+
     name: str
     kind: str
     rows: int
@@ -47,6 +77,12 @@ class SliceScore:
     weak: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict, NaN as None (for JSON reports).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return {
             "name": self.name,
             "kind": self.kind,
@@ -58,7 +94,25 @@ class SliceScore:
 
 
 def declared(frame: pd.DataFrame, expressions: dict[str, str]) -> list[Slice]:
-    """Slices from ``evaluation.slices``; a bad expression is a ConfigError naming it."""
+    """Slices from ``evaluation.slices``; a bad expression is a ConfigError naming it.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The test rows.
+    expressions : dict of str to str
+        Slice name to pandas expression (see ``loopml.core.expressions``).
+
+    Returns
+    -------
+    list of Slice
+        Kind "declared", in the order given.
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        An expression that does not evaluate or does not give true/false per row.
+    """
     return [
         Slice(name, "declared", None, _mask(frame, name, expr))
         for name, expr in expressions.items()
@@ -70,7 +124,25 @@ def _mask(frame: pd.DataFrame, name: str, expression: str) -> np.ndarray:
 
 
 def automatic(frame: pd.DataFrame, roles: ColumnRoles, min_rows: int) -> list[Slice]:
-    """Category values, numeric quartiles, text length quartiles and missing values."""
+    """Category values, numeric quartiles, text length quartiles and missing values.
+
+    Per categorical column (and numeric column with at most ``MAX_NUMERIC_CODES``
+    distinct values): its ``MAX_VALUES_PER_COLUMN`` most frequent values. Other numeric
+    columns and text lengths: ``QUANTILE_BINS`` quantile bins (``pandas.qcut``). Per
+    feature with some (not all) values missing: a "missing" slice.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The test rows.
+    roles : loopml.core.data.roles.ColumnRoles
+    min_rows : int
+        Slices with fewer rows are dropped, as are slices holding every row.
+
+    Returns
+    -------
+    list of Slice
+    """
     found: list[Slice] = []
     for column in roles.categorical:
         found += _categories(frame[column], column)
@@ -125,7 +197,22 @@ def score(
     proba: np.ndarray | None,
     classes: Any,
 ) -> list[SliceScore]:
-    """The metric on each slice (NaN where it is undefined, e.g. AUC on one class)."""
+    """The metric on each slice (NaN where it is undefined, e.g. AUC on one class).
+
+    Parameters
+    ----------
+    slices : list of Slice
+    metric : loopml.core.evaluation.metrics.Metric
+    y : array-like, shape (n_rows,)
+    predicted : numpy.ndarray, shape (n_rows,)
+    proba : numpy.ndarray, shape (n_rows, n_classes), or None
+    classes : array-like, shape (n_classes,)
+
+    Returns
+    -------
+    list of SliceScore
+        In ``slices`` order, not yet flagged.
+    """
     y = np.asarray(y)
     scored = []
     for s in slices:
@@ -149,7 +236,25 @@ def flag_weak(
     relative: bool = False,
 ) -> list[SliceScore]:
     """Mark slices worse than ``overall`` by more than ``margin`` (a share of it if
-    ``relative``); return them, worst first."""
+    ``relative``); return them, worst first.
+
+    Parameters
+    ----------
+    scores : list of SliceScore
+        Modified in place: ``weak`` is set on every score.
+    overall : float
+        The metric on all test rows.
+    metric : loopml.core.evaluation.metrics.Metric
+        Its direction decides what "worse" means.
+    margin : float
+        In metric units, or a share of |overall| when ``relative``.
+    relative : bool, default False
+
+    Returns
+    -------
+    list of SliceScore
+        The weak slices, worst first.
+    """
     sign = 1.0 if metric.higher_is_better else -1.0
     allowed = margin * abs(overall) if relative else margin
     for s in scores:
@@ -161,7 +266,26 @@ def flag_weak(
 def simpson_warning(
     scores: list[SliceScore], overall: float, champion_overall: float, metric: metrics.Metric
 ) -> str:
-    """A warning when the challenger wins overall but loses on most comparable slices."""
+    """A warning when the challenger wins overall but loses on most comparable slices.
+
+    Simpson's paradox: an aggregate comparison that reverses within most subgroups.
+
+    Parameters
+    ----------
+    scores : list of SliceScore
+        The challenger's slice scores with ``champion`` filled in.
+    overall : float
+        The challenger's overall metric.
+    champion_overall : float
+        The champion's overall metric.
+    metric : loopml.core.evaluation.metrics.Metric
+
+    Returns
+    -------
+    str
+        "" unless the challenger is better overall and worse on more than half of the
+        slices where both scores are defined.
+    """
     sign = 1.0 if metric.higher_is_better else -1.0
     if not sign * (overall - champion_overall) > 0:
         return ""
