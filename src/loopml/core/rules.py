@@ -60,10 +60,40 @@ class _Rule(BaseEstimator):
 
 
 class RuleClassifier(ClassifierMixin, _Rule):
-    """A labelling rule: ``then`` and ``else_`` are class labels of the target."""
+    """A labelling rule: ``then`` and ``else_`` are class labels of the target.
+
+    Parameters
+    ----------
+    name : str, default "rule"
+        The rule's name under ``models.rules`` (used in error messages).
+    when : str, default ""
+        A pandas expression over the feature columns (``DataFrame.eval`` syntax).
+    then : str, int, float or bool, default 0
+        The label where ``when`` holds (matched to a class as written or as text).
+    else_ : str, int, float or bool, default 0
+        The label elsewhere (YAML: ``else``).
+    """
 
     def fit(self, X: Any, y: Any) -> RuleClassifier:
-        """Learn the classes of ``y`` (shape (n_samples,)); ConfigError if a label is not one."""
+        """Learn the classes of ``y`` (shape (n_samples,)); ConfigError if a label is not one.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n_samples, n_features)
+            Feature columns; their names are kept as ``feature_names_in_``.
+        y : array-like, shape (n_samples,)
+
+        Returns
+        -------
+        RuleClassifier
+            ``self``.
+
+        Raises
+        ------
+        loopml.errors.ConfigError
+            ``then`` or ``else_`` is not a class of ``y``, or ``when`` does not evaluate to
+            true/false per row.
+        """
         self._remember_columns(X)
         self.classes_ = np.unique(np.asarray(y))
         self.then_label_ = self._label("then", self.then)
@@ -82,29 +112,102 @@ class RuleClassifier(ClassifierMixin, _Rule):
         return found[0]
 
     def predict(self, X: Any) -> np.ndarray:
-        """Labels, shape (n_samples,)."""
+        """Labels, shape (n_samples,).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples,)
+            ``then_label_`` where ``when`` holds (missing counts as false), else ``else_label_``.
+
+        Raises
+        ------
+        loopml.errors.ConfigError
+            ``when`` does not evaluate on ``X``.
+        """
         fires = self.fires(X)
         out = np.empty(len(fires), dtype=self.classes_.dtype)
         out[fires], out[~fires] = self.then_label_, self.else_label_
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Shape (n_samples, n_classes) in ``classes_`` order: 1 for the rule's label."""
+        """Shape (n_samples, n_classes) in ``classes_`` order: 1 for the rule's label.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n_samples, n_classes)
+            One-hot: 1.0 for the predicted label, 0.0 elsewhere.
+
+        Raises
+        ------
+        loopml.errors.ConfigError
+            ``when`` does not evaluate on ``X``.
+        """
         predicted = self.predict(X)
         return (predicted[:, None] == self.classes_[None, :]).astype(np.float64)
 
 
 class RuleRegressor(RegressorMixin, _Rule):
-    """A value rule: ``then`` and ``else_`` are numbers or expressions (``"fare * 1.1"``)."""
+    """A value rule: ``then`` and ``else_`` are numbers or expressions (``"fare * 1.1"``).
+
+    Parameters
+    ----------
+    name : str, default "rule"
+        The rule's name under ``models.rules``.
+    when : str, default ""
+        A pandas expression over the feature columns.
+    then, else_ : str, int, float or bool, default 0
+        The value where ``when`` holds and elsewhere: a number, or an expression over
+        numeric columns.
+    """
 
     def fit(self, X: Any, y: Any = None) -> RuleRegressor:
-        """Nothing to learn: checks the expressions on ``X``; ConfigError naming a bad one."""
+        """Nothing to learn: checks the expressions on ``X``; ConfigError naming a bad one.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        RuleRegressor
+            ``self``.
+
+        Raises
+        ------
+        loopml.errors.ConfigError
+            An expression that does not evaluate, or a ``then``/``else`` expression that gives
+            no number on any row.
+        """
         self._remember_columns(X)
         self.predict(X)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """Values, shape (n_samples,), float64."""
+        """Values, shape (n_samples,), float64.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n_samples,)
+            NaN where an expression gives no number for the row.
+
+        Raises
+        ------
+        loopml.errors.ConfigError
+            As ``fit``.
+        """
         frame = self._frame(X)
         fires = self.fires(frame)
         then = self._values("then", self.then, frame)
@@ -125,17 +228,49 @@ class RuleRegressor(RegressorMixin, _Rule):
 
 
 def make(name: str, rule: RuleConfig, task: Task) -> RuleClassifier | RuleRegressor:
-    """The estimator of one ``models.rules`` entry, unfitted."""
+    """The estimator of one ``models.rules`` entry, unfitted.
+
+    Parameters
+    ----------
+    name : str
+        The rule's name.
+    rule : loopml.config.RuleConfig
+        ``when``, ``then``, ``else_``.
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    RuleClassifier or RuleRegressor
+    """
     cls = RuleClassifier if task == "classification" else RuleRegressor
     return cls(name=name, when=rule.when, then=rule.then, else_=rule.else_)
 
 
 def is_rule(model: Any) -> bool:
+    """Whether ``model`` is a rule baseline (``RuleClassifier`` or ``RuleRegressor``).
+
+    Parameters
+    ----------
+    model : Any
+
+    Returns
+    -------
+    bool
+    """
     return isinstance(model, _Rule)
 
 
 def params(rule: RuleConfig) -> dict[str, Any]:
-    """The rule as written in YAML (``when``, ``then``, ``else``), for tables and MLflow."""
+    """The rule as written in YAML (``when``, ``then``, ``else``), for tables and MLflow.
+
+    Parameters
+    ----------
+    rule : loopml.config.RuleConfig
+
+    Returns
+    -------
+    dict of str to Any
+    """
     return {"when": rule.when, "then": rule.then, "else": rule.else_}
 
 
@@ -148,9 +283,23 @@ def check(
 ) -> None:
     """Fit every rule on ``frame``'s feature columns before any training.
 
-    Raises ``ConfigError`` naming the rule, the expression and the column for an expression
-    that does not evaluate, a column that is not a feature (the target, an id or ignored
-    column: served rows do not carry it), or a label that is not a class of ``target``.
+    Parameters
+    ----------
+    rules : mapping of str to loopml.config.RuleConfig
+        ``models.rules``.
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The data, with ``features`` and ``target``.
+    features : list of str
+        The feature columns (what a served model receives).
+    target : str
+    task : {"classification", "regression"}
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        Naming the rule, the expression and the column for an expression that does not
+        evaluate, a column that is not a feature (the target, an id or ignored column:
+        served rows do not carry it), or a label that is not a class of ``target``.
     """
     unavailable = {
         str(c): (
