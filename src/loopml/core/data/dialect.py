@@ -74,7 +74,17 @@ class CsvDialect:
     skip_rows: int = 0
 
     def describe(self, source: str) -> str:
-        """One line: what was read and, for guessed fields, the setting that changes them."""
+        """One line: what was read and, for guessed fields, the setting that changes them.
+
+        Parameters
+        ----------
+        source : str
+            The file, as named in the line.
+
+        Returns
+        -------
+        str
+        """
         parts = [f"{self.sep!r}-separated", f"decimal {self.decimal!r}"]
         if self.thousands:
             parts.append(f"thousands {self.thousands!r}")
@@ -86,15 +96,39 @@ class CsvDialect:
         return line
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields except ``detected``, as a plain dict (stored in the data contract).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return {k: v for k, v in asdict(self).items() if k != "detected"}
 
 
 def detect(source: str, csv: CsvConfig | None = None) -> CsvDialect:
     """How ``source`` (a local path or an fsspec URL) is written; ``csv`` fields win.
 
-    Reads the first 64 KiB (and, for a local file whose encoding was guessed or set, every
-    byte once, to check it decodes). Raises ``DataError`` when the file cannot be opened or
-    its bytes do not decode in the encoding set in ``data.csv.encoding``.
+    Reads the first 64 KiB (``SAMPLE_BYTES``; and, for a local file whose encoding was
+    guessed or set, every byte once, to check it decodes). Encoding by charset-normalizer,
+    delimiter and quote character by ``csv.Sniffer`` checked by a constant field count,
+    decimal mark and thousands separator by ``number_format``.
+
+    Parameters
+    ----------
+    source : str
+    csv : loopml.config.CsvConfig, optional
+        The ``data.csv`` section: ``sep``, ``decimal``, ``thousands`` and ``encoding`` that
+        are set are used as they are.
+
+    Returns
+    -------
+    CsvDialect
+
+    Raises
+    ------
+    loopml.errors.DataError
+        The file cannot be opened, or its bytes do not decode in the encoding set in
+        ``data.csv.encoding``.
     """
     sep, decimal, thousands, encoding = (
         (csv.sep, csv.decimal, csv.thousands, csv.encoding) if csv else (None, None, None, None)
@@ -143,10 +177,25 @@ def detect(source: str, csv: CsvConfig | None = None) -> CsvDialect:
 def header_names(source: str, dialect: CsvDialect) -> list[str]:
     """The column names of ``source``: its first record, read in ``dialect``, as written.
 
-    Raises ``DataValidationError`` when a name appears twice (a silent ``outcome.1`` could
-    put a copy of the target among the features), and ``DataError`` when the file is empty,
-    its header is not CSV in ``dialect`` (e.g. a stray quote or carriage return), or its
-    bytes do not decode in ``dialect.encoding``.
+    Parameters
+    ----------
+    source : str
+        A local path or an fsspec URL.
+    dialect : CsvDialect
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    loopml.errors.DataValidationError
+        A name appears twice (a silent ``outcome.1`` could put a copy of the target among
+        the features).
+    loopml.errors.DataError
+        The file is empty or cannot be opened, its header is not CSV in ``dialect`` (e.g.
+        a stray quote or carriage return), or its bytes do not decode in
+        ``dialect.encoding``.
     """
     try:
         with _open(source) as raw:

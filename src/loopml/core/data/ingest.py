@@ -40,7 +40,26 @@ class Table:
 
 
 def load_table(cfg: DataConfig) -> Table:
-    """``cfg.source`` as read: a .csv/.parquet/.jsonl path, or a SQLAlchemy URL + ``query``."""
+    """``cfg.source`` as read: a .csv/.parquet/.jsonl path, or a SQLAlchemy URL + ``query``.
+
+    Parameters
+    ----------
+    cfg : loopml.config.DataConfig
+        The ``data`` section.
+
+    Returns
+    -------
+    Table
+        Untyped (see ``Table``).
+
+    Raises
+    ------
+    loopml.errors.DataError
+        The file is missing, of an unknown type, empty or unreadable (``read_table``); the
+        SQL URL or query fails; or the data has no rows.
+    loopml.errors.DataValidationError
+        A CSV header repeats a column name.
+    """
     if cfg.is_sql():
         table = Table(_load_sql(cfg.source, cfg.query or ""), cfg.source)
     else:
@@ -52,7 +71,25 @@ def load_table(cfg: DataConfig) -> Table:
 
 def load(cfg: DataConfig) -> pd.DataFrame:
     """``cfg.source`` typed by a data contract learned from the data itself, with the
-    declared roles and date formats of ``cfg`` (the target keeps its labels as written)."""
+    declared roles and date formats of ``cfg`` (the target keeps its labels as written).
+
+    Parameters
+    ----------
+    cfg : loopml.config.DataConfig
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_rows, n_columns)
+
+    Raises
+    ------
+    loopml.errors.DataError
+        As ``load_table``.
+    loopml.errors.DataValidationError
+        As ``load_table``.
+    loopml.errors.DataContractError
+        A value does not read as the kind its declared role sets.
+    """
     return typed(load_table(cfg), cfg)
 
 
@@ -60,13 +97,46 @@ def read_file(source: str, csv: CsvConfig | None = None) -> pd.DataFrame:
     """One tabular file typed by a data contract learned from the file itself.
 
     For data a model scores, apply that model's contract to ``read_table`` instead.
+
+    Parameters
+    ----------
+    source : str
+        A .csv/.tsv/.parquet/.pq/.jsonl/.ndjson path or fsspec URL.
+    csv : loopml.config.CsvConfig, optional
+        CSV settings that override detection.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_rows, n_columns)
+
+    Raises
+    ------
+    loopml.errors.DataError
+        As ``read_table``.
+    loopml.errors.DataValidationError
+        A CSV header repeats a column name.
     """
     return typed(read_table(source, csv))
 
 
 def typed(table: Table, cfg: DataConfig | None = None) -> pd.DataFrame:
     """A table's columns read by a contract learned from the table (numbers, dates, ...);
-    ``cfg`` adds the target and the declared roles and date formats."""
+    ``cfg`` adds the target and the declared roles and date formats.
+
+    Parameters
+    ----------
+    table : Table
+    cfg : loopml.config.DataConfig, optional
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_rows, n_columns)
+
+    Raises
+    ------
+    loopml.errors.DataContractError
+        A value does not read as the kind a declared role sets (learned kinds always read).
+    """
     learned = contract.learn(
         table.frame,
         target=cfg.target if cfg else "",
@@ -82,8 +152,24 @@ def read_table(source: str, csv: CsvConfig | None = None) -> Table:
     """Read one tabular file as written, choosing the reader from its extension.
 
     CSV: the dialect is detected (``dialect.detect``; ``csv`` fields win), a repeated
-    column name is refused, and every cell is read as text. Raises ``DataError`` for a
-    missing, empty or unreadable file, in one line.
+    column name is refused, and every cell is read as text.
+
+    Parameters
+    ----------
+    source : str
+        A local path or a URL (containing "://").
+    csv : loopml.config.CsvConfig, optional
+
+    Returns
+    -------
+    Table
+
+    Raises
+    ------
+    loopml.errors.DataError
+        An unknown extension, or a missing, empty or unreadable file, in one line.
+    loopml.errors.DataValidationError
+        A CSV header repeats a column name.
     """
     kind = file_kind(source)
     if "://" not in source and not Path(source).is_file():
@@ -107,7 +193,24 @@ def read_table(source: str, csv: CsvConfig | None = None) -> Table:
 def read_csv_text(source: str, found: CsvDialect, **options: Any) -> pd.DataFrame:
     """A CSV file in ``found`` dialect with every cell as the text written (``""`` when blank).
 
-    ``options`` go to ``pd.read_csv`` (e.g. ``chunksize``, which returns a reader).
+    Parameters
+    ----------
+    source : str
+    found : CsvDialect
+    **options
+        Passed to ``pandas.read_csv`` (e.g. ``chunksize``, which returns a reader).
+
+    Returns
+    -------
+    pandas.DataFrame or pandas.io.parsers.TextFileReader
+        Every column of dtype str (object).
+
+    Raises
+    ------
+    loopml.errors.DataError
+        The header cannot be read (see ``dialect.header_names``).
+    loopml.errors.DataValidationError
+        The header repeats a column name.
     """
     names = dialect.header_names(source, found)
     return pd.read_csv(
@@ -126,13 +229,41 @@ def read_csv_text(source: str, found: CsvDialect, **options: Any) -> pd.DataFram
 
 
 def read_csv_chunks(source: str, found: CsvDialect, rows: int) -> Iterator[pd.DataFrame]:
-    """``source`` in chunks of ``rows`` rows, read as ``read_csv_text`` reads it."""
+    """``source`` in chunks of ``rows`` rows, read as ``read_csv_text`` reads it.
+
+    Parameters
+    ----------
+    source : str
+    found : CsvDialect
+    rows : int
+        Rows per chunk.
+
+    Yields
+    ------
+    pandas.DataFrame
+        Up to ``rows`` rows each, every cell as text.
+    """
     reader: Any = read_csv_text(source, found, chunksize=rows)
     with reader:
         yield from reader
 
 
 def file_kind(source: str) -> str:
+    """The reader for ``source``'s extension (a URL's query string is ignored).
+
+    Parameters
+    ----------
+    source : str
+
+    Returns
+    -------
+    {"csv", "parquet", "jsonl"}
+
+    Raises
+    ------
+    loopml.errors.DataError
+        An extension not in ``READERS``.
+    """
     suffix = Path(source.split("?")[0]).suffix.lower()
     if suffix not in READERS:
         known = ", ".join(sorted(READERS))
@@ -159,7 +290,18 @@ def _load_sql(url: str, query: str) -> pd.DataFrame:
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
-    """A content hash of the rows, column names and dtypes (order-sensitive)."""
+    """A content hash of the rows, column names and dtypes (order-sensitive).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of a SHA-256 over the dtypes and
+        ``pandas.util.hash_pandas_object`` of the rows (the index is ignored).
+    """
     digest = hashlib.sha256()
     digest.update("|".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()).encode())
     row_hashes = pd.util.hash_pandas_object(frame, index=False)
