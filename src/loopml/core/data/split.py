@@ -43,6 +43,13 @@ class Splits:
     rows: tuple[np.ndarray, ...] = ()
 
     def sizes(self) -> dict[str, int]:
+        """Rows per part.
+
+        Returns
+        -------
+        dict of str to int
+            Keys "train", "validation", "test".
+        """
         return {
             "train": len(self.train),
             "validation": len(self.validation),
@@ -51,7 +58,17 @@ class Splits:
 
     def params(self, cfg: SplitConfig) -> dict[str, Any]:
         """The split as it was made, for logging: ``cfg`` with ``stratify`` as applied, the
-        ``how`` and the classes kept in training only (a list of label strings)."""
+        ``how`` and the classes kept in training only (a list of label strings).
+
+        Parameters
+        ----------
+        cfg : loopml.config.SplitConfig
+            The configuration the split was made with.
+
+        Returns
+        -------
+        dict of str to Any
+        """
         stratified = self.how.startswith("stratified")
         return {
             **cfg.model_dump(),
@@ -66,9 +83,31 @@ def make(frame: pd.DataFrame, cfg: SplitConfig, target: str, task: Task) -> Spli
 
     A stratified split keeps class shares equal; a class with fewer than ``PER_CLASS`` rows
     cannot be stratified, so its rows go to training (it is never validated or tested)
-    and the other classes are stratified, with a note naming it. Each part's rows are
-    numbered from 0; ``Splits.rows`` gives the index labels of ``frame`` each part holds.
-    Raises ``DataValidationError`` when the rows are too few for three parts.
+    and the other classes are stratified, with a note naming it. When stratification is
+    impossible altogether (fewer than two stratifiable classes, or fewer validation/test
+    rows than classes) the split is random, with a note. With ``cfg.time_column`` the
+    oldest rows train and the newest test. Each part's rows are numbered from 0;
+    ``Splits.rows`` gives the index labels of ``frame`` each part holds.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+    cfg : loopml.config.SplitConfig
+        Shares ``test`` and ``validation`` (of n_rows, rounded), ``seed``, ``stratify``,
+        ``time_column``.
+    target : str
+    task : {"classification", "regression"}
+        Only classification is stratified.
+
+    Returns
+    -------
+    Splits
+
+    Raises
+    ------
+    loopml.errors.DataValidationError
+        The rows are too few for three non-empty parts, or a ``time_column`` value is not
+        a date.
     """
     numbered = frame.assign(**{_ROW: frame.index.to_numpy()})
     found = _make(numbered, cfg, target, task)
@@ -168,7 +207,22 @@ def _by_time(frame: pd.DataFrame, column: str, n_val: int, n_test: int) -> Split
 
 
 def times(frame: pd.DataFrame, column: str) -> pd.Series:
-    """``column`` read as dates; a value that is not one is a DataValidationError."""
+    """``column`` read as dates; a value that is not one is a DataValidationError.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    column : str
+
+    Returns
+    -------
+    pandas.Series of datetime64, shape (n_rows,)
+
+    Raises
+    ------
+    loopml.errors.DataValidationError
+        A value (missing included) that ``pandas.to_datetime(format="mixed")`` cannot read.
+    """
     moments = pd.to_datetime(frame[column], errors="coerce", format="mixed")
     if moments.isna().any():
         bad = frame.loc[moments.isna(), column].iloc[0]
@@ -188,6 +242,17 @@ def draws(frame: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
     pandas' row hash is stable across processes and runs (it does not use Python's
     salted ``hash``); the seed is the hash key, so another seed gives another split.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The index is not hashed: equal rows get equal draws.
+    seed : int
+
+    Returns
+    -------
+    split_draws, sample_draws : numpy.ndarray of int64, shape (n_rows,)
+        Integers in [0, ``DRAW_RANGE``): the high and low 32 bits of the 64-bit hash.
     """
     key = f"{seed % 10**10:010d}loopml"
     hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy()
@@ -197,7 +262,20 @@ def draws(frame: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def place(split_draws: np.ndarray, cfg: SplitConfig) -> np.ndarray:
-    """Each row's split from its draw: train, validation and test in the configured shares."""
+    """Each row's split from its draw: train, validation and test in the configured shares.
+
+    Parameters
+    ----------
+    split_draws : numpy.ndarray of int, shape (n_rows,)
+        From ``draws``, in [0, ``DRAW_RANGE``).
+    cfg : loopml.config.SplitConfig
+        ``validation`` and ``test`` shares.
+
+    Returns
+    -------
+    numpy.ndarray of object, shape (n_rows,)
+        "train", "validation" or "test".
+    """
     train_end = (1 - cfg.validation - cfg.test) * DRAW_RANGE
     validation_end = (1 - cfg.test) * DRAW_RANGE
     parts = np.digitize(split_draws, [train_end, validation_end])
@@ -205,21 +283,63 @@ def place(split_draws: np.ndarray, cfg: SplitConfig) -> np.ndarray:
 
 
 def time_cutoffs(moments: pd.Series, cfg: SplitConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The last moments of train and of validation: the shares' quantiles of ``moments``."""
+    """The last moments of train and of validation: the shares' quantiles of ``moments``.
+
+    Parameters
+    ----------
+    moments : pandas.Series of datetime64
+    cfg : loopml.config.SplitConfig
+
+    Returns
+    -------
+    tuple of (pandas.Timestamp, pandas.Timestamp)
+        The (1 - validation - test) and (1 - test) quantiles, taken as existing values
+        (``interpolation="lower"``).
+    """
     shares = [1 - cfg.validation - cfg.test, 1 - cfg.test]
     ends = moments.quantile(shares, interpolation="lower")
     return pd.Timestamp(ends.iloc[0]), pd.Timestamp(ends.iloc[1])
 
 
 def place_by_time(moments: pd.Series, cutoffs: tuple[pd.Timestamp, pd.Timestamp]) -> np.ndarray:
-    """Train up to the first cutoff, validation up to the second, test after it."""
+    """Train up to the first cutoff, validation up to the second, test after it.
+
+    Parameters
+    ----------
+    moments : pandas.Series of datetime64, shape (n_rows,)
+    cutoffs : tuple of (pandas.Timestamp, pandas.Timestamp)
+        From ``time_cutoffs``; both bounds are inclusive (a missing moment goes to train).
+
+    Returns
+    -------
+    numpy.ndarray of object, shape (n_rows,)
+        "train", "validation" or "test".
+    """
     after_train = (moments > cutoffs[0]).to_numpy()
     after_validation = (moments > cutoffs[1]).to_numpy()
     return np.asarray(PARTS, dtype=object)[after_train.astype(int) + after_validation]
 
 
 def from_places(frame: pd.DataFrame, places: np.ndarray, how: str) -> Splits:
-    """The rows of ``frame`` grouped by their places (``place`` or ``place_by_time``)."""
+    """The rows of ``frame`` grouped by their places (``place`` or ``place_by_time``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+    places : numpy.ndarray of object, shape (n_rows,)
+    how : str
+        Stored as ``Splits.how``.
+
+    Returns
+    -------
+    Splits
+        Each part re-numbered from 0; ``rows`` is left empty.
+
+    Raises
+    ------
+    loopml.errors.DataValidationError
+        A part is empty.
+    """
     parts = [_clean(frame[places == part]) for part in PARTS]
     for name, rows in zip(PARTS, parts, strict=True):
         if rows.empty:
