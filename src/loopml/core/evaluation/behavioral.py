@@ -35,6 +35,28 @@ _TOLERANCE = 1e-9
 
 @dataclass
 class BehavioralResult:
+    """The outcome of one behavioural test.
+
+    Parameters
+    ----------
+    name : str
+        The test's title (see ``title``).
+    kind : str
+        "invariance", "directional", "perturbation" or "examples".
+    passed : bool
+        ``agreement >= required``.
+    agreement : float
+        Share in [0, 1] of rows where the model behaved as expected.
+    required : float
+        The test's ``min_agreement``.
+    rows : int
+        Rows tested.
+    detail : str
+        One line of counts.
+    failures : list of dict, default []
+        Up to 5 failing rows, with their values and predictions.
+    """
+
     name: str
     kind: str
     passed: bool
@@ -45,10 +67,26 @@ class BehavioralResult:
     failures: list[dict[str, Any]] = field(default_factory=list)  # a few failing rows
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for JSON reports).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return dict(self.__dict__)
 
 
 def title(test: BehavioralTest) -> str:
+    """The test's name, or a description of it when it has none.
+
+    Parameters
+    ----------
+    test : loopml.config.BehavioralTest
+
+    Returns
+    -------
+    str
+    """
     if test.name:
         return test.name
     if isinstance(test, ExamplesTest):
@@ -61,7 +99,24 @@ def title(test: BehavioralTest) -> str:
 
 
 def check(tests: list[BehavioralTest], frame: pd.DataFrame, task: Task, classes: list[Any]) -> None:
-    """A ConfigError naming ``behavioral[i]`` for a column or label the data does not have."""
+    """A ConfigError naming ``behavioral[i]`` for a column or label the data does not have.
+
+    Parameters
+    ----------
+    tests : list of loopml.config.BehavioralTest
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The data, typed.
+    task : {"classification", "regression"}
+    classes : list
+        The target's classes (classification).
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        A changed column missing from the data; a directional test or numeric
+        perturbation on a non-numeric column; a classification directional test without
+        ``label`` or with a label that is not a class.
+    """
     for i, test in enumerate(tests):
         where = f"behavioral[{i}] ({title(test)})"
         for column in columns_of(test):
@@ -77,7 +132,17 @@ def check(tests: list[BehavioralTest], frame: pd.DataFrame, task: Task, classes:
 
 
 def columns_of(test: BehavioralTest) -> list[str]:
-    """The columns a test changes."""
+    """The columns a test changes.
+
+    Parameters
+    ----------
+    test : loopml.config.BehavioralTest
+
+    Returns
+    -------
+    list of str
+        Empty for an examples test.
+    """
     if isinstance(test, PerturbationTest):
         return list(test.columns)
     if isinstance(test, InvarianceTest | DirectionalTest):
@@ -116,6 +181,36 @@ def run_one(
     classes: list[Any],
     seed: int = 0,
 ) -> BehavioralResult:
+    """Run one behavioural test against ``predictor``.
+
+    The kinds follow CheckList (Ribeiro et al., "Beyond Accuracy: Behavioral Testing of NLP
+    Models with CheckList", ACL 2020): invariance (setting a column to each of ``values``
+    must not change a prediction), directional (``change`` on a numeric column must not
+    move the prediction, or P(``label``), the wrong way, beyond 1e-9), perturbation (typos
+    or Gaussian noise of ``scale`` standard deviations must not change a prediction) and
+    examples (given rows must be predicted as ``expect``: a label, or a [low, high] range).
+
+    Parameters
+    ----------
+    test : loopml.config.BehavioralTest
+    rows : pandas.DataFrame, shape (n_rows, n_columns)
+        Input rows; all but examples tests use a sample of ``test.sample`` of them.
+    predictor : callable (DataFrame) -> (numpy.ndarray, numpy.ndarray or None)
+        Predictions, shape (n,), and class probabilities, shape (n, n_classes), or None.
+    classes : list
+        In probability column order.
+    seed : int, default 0
+        Seed of the sample and of the noise.
+
+    Returns
+    -------
+    BehavioralResult
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        A directional ``change`` that is not like "+10%", "-5" or "*2".
+    """
     sample = rows if isinstance(test, ExamplesTest) else _sample(rows, test.sample, seed)
     if isinstance(test, InvarianceTest):
         return _invariance(test, sample, predictor)
@@ -208,7 +303,24 @@ def _outputs(
 
 
 def apply_change(values: pd.Series, change: str) -> pd.Series:
-    """``+10%``, ``-5%``, ``+3``, ``-1.5`` or ``*2`` applied to numbers."""
+    """``+10%``, ``-5%``, ``+3``, ``-1.5`` or ``*2`` applied to numbers.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Read as numbers (others become NaN).
+    change : str
+        A sign (+, - or *), an amount and an optional % (a share of each |value|).
+
+    Returns
+    -------
+    pandas.Series
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        ``change`` is not of that form.
+    """
     match = _CHANGE.match(change.replace(" ", ""))
     if not match:
         raise ConfigError(f"change '{change}' is not like '+10%', '-5', or '*2'")
@@ -252,7 +364,22 @@ def _perturbation(
 
 
 def add_typos(value: Any, rate: float, rng: np.random.Generator) -> Any:
-    """Swap, drop, double or replace one letter in about ``rate`` of the words."""
+    """Swap, drop, double or replace one letter in about ``rate`` of the words.
+
+    Only words of 3+ characters (split on spaces) are changed; non-strings are returned
+    as they are.
+
+    Parameters
+    ----------
+    value : Any
+    rate : float
+        Probability in [0, 1] that a word gets a typo.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    Any
+    """
     if not isinstance(value, str):
         return value
     words = value.split(" ")
