@@ -47,12 +47,40 @@ WHY_APPROXIMATE = 5  # worst errors explained by the (slow) permutation explaine
 
 @dataclass(frozen=True)
 class Scored:
+    """A model's predictions on some rows.
+
+    Parameters
+    ----------
+    predicted : numpy.ndarray, shape (n_rows,)
+        The argmax label or the value, before any confidence threshold.
+    proba : numpy.ndarray, shape (n_rows, n_classes), or None
+        Class probabilities in [0, 1], columns in the model's class order.
+    """
+
     predicted: np.ndarray  # argmax label or value, before any confidence threshold
     proba: np.ndarray | None
 
 
 def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
-    """One pass through the pipeline: a classifier's label is its most probable class."""
+    """One pass through the pipeline: a classifier's label is its most probable class.
+
+    Parameters
+    ----------
+    model : loopml.core.scoring.ScoringModel
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        Rows with at least the model's input columns.
+
+    Returns
+    -------
+    Scored
+
+    Raises
+    ------
+    loopml.errors.PredictionInputError
+        An input column is missing.
+    loopml.errors.DataContractError
+        A value does not read as its column's kind.
+    """
     features, pipeline = model.conform(frame), model.pipeline
     if model.task == "classification" and hasattr(pipeline, "predict_proba"):
         proba = np.asarray(pipeline.predict_proba(features))
@@ -63,6 +91,17 @@ def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
 
 @dataclass(frozen=True)
 class Champion:
+    """The current champion, to compare the evaluated model with.
+
+    Parameters
+    ----------
+    version : str
+        Its registry version.
+    model : loopml.core.scoring.ScoringModel
+    fitted : FittedRows or None, default None
+        The rows it was fitted on; None when not recorded (then every test row is used).
+    """
+
     version: str
     model: ScoringModel
     fitted: FittedRows | None = None  # the rows it was fitted on; None when not recorded
@@ -70,7 +109,20 @@ class Champion:
 
 @dataclass(frozen=True)
 class Subject:
-    """The model under evaluation and the data it was trained and tested on."""
+    """The model under evaluation and the data it was trained and tested on.
+
+    Parameters
+    ----------
+    model : loopml.core.scoring.ScoringModel
+    splits : loopml.core.data.split.Splits
+        Typed train, validation and test rows, target included.
+    roles : loopml.core.data.roles.ColumnRoles
+    target : str
+    metric : loopml.core.evaluation.metrics.Metric
+        The selection metric.
+    seed : int, default 0
+        Seed of every sample drawn (bootstrap, importance, explanations, behaviour).
+    """
 
     model: ScoringModel
     splits: Splits
@@ -82,6 +134,59 @@ class Subject:
 
 @dataclass
 class Evaluation:
+    """Everything one evaluation found: the report and the gate read it.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    metric : str
+        The selection metric.
+    classes : list
+        The classifier's classes (empty for regression).
+    rows : int
+        Test rows.
+    metrics : dict of str to float
+        The task's standard metrics and the selection metric on the test rows (NaN where
+        undefined).
+    y_true : numpy.ndarray, shape (n_test,)
+    test : Scored
+        The predictions on the test rows.
+    overfit : loopml.core.evaluation.gate.Overfit
+    per_class : list of dict, default []
+        Precision, recall, F1, support per class.
+    confusion : numpy.ndarray, shape (n_classes, n_classes), or None
+    reliability : ReliabilityCurve or None
+    threshold : Selective or None
+        Coverage and precision at the model's confidence threshold.
+    slices, weak_slices : list of SliceScore
+    slice_masks : list of Slice
+    slice_metric : str
+        "accuracy" or "mae".
+    champion : str or None
+        The champion's version.
+    is_champion : bool
+    comparison : Comparison or None
+    comparison_problem, comparison_scope : str
+        Why no comparison was made; which test rows were compared.
+    simpson : str
+        A Simpson's-paradox warning, or "".
+    behavioral : list of BehavioralResult
+    worst : pandas.DataFrame or None
+        Worst errors (see ``inspection.worst_errors``), with a "why" column when explained.
+    label_issues : pandas.DataFrame or None
+        Test rows whose label is likely wrong (see ``core.label_issues``).
+    importance : list of Importance
+    attributions : GlobalAttributions or None
+        None when the model has no explainer.
+    learning : LearningCurve or None
+    fairness : Fairness or None
+        With ``evaluation.sensitive``.
+    notes : list of str
+        What was skipped or failed, one line each.
+    rules : dict of str to float
+        ``models.rules`` name to its selection metric on the test rows.
+    """
+
     task: Task
     metric: str
     classes: list[Any]
@@ -116,6 +221,12 @@ class Evaluation:
     rules: dict[str, float] = field(default_factory=dict)  # rule -> test selection metric
 
     def gate_inputs(self) -> gate.GateInputs:
+        """What the gate rules are checked against, from this evaluation.
+
+        Returns
+        -------
+        loopml.core.evaluation.gate.GateInputs
+        """
         return gate.GateInputs(
             task=self.task,
             metric=metrics.METRICS[self.metric],
@@ -170,7 +281,39 @@ def assess(
     rule_baselines: Mapping[str, RuleConfig] | None = None,
 ) -> Evaluation:
     """Metrics, slices, calibration, threshold, overfitting, champion comparison, behavior,
-    and the test score of each rule of ``rule_baselines`` (``models.rules``)."""
+    and the test score of each rule of ``rule_baselines`` (``models.rules``).
+
+    The champion is compared on the test rows it was not fitted on (see
+    ``fitted_rows.unseen``). Extras that may fail on a user's model (label issues,
+    attributions, learning curve) add a note instead of raising.
+
+    Parameters
+    ----------
+    subject : Subject
+    settings : loopml.config.EvaluationConfig
+    tests : list of loopml.config.BehavioralTest
+    gate_cfg : loopml.config.GateConfig
+        Its ``beat_champion`` settings drive the comparison.
+    champion : Champion, optional
+    full : bool, default True
+        Also compute worst errors, label issues, permutation importance, attributions and
+        the learning curve.
+    rule_baselines : mapping of str to loopml.config.RuleConfig, optional
+
+    Returns
+    -------
+    Evaluation
+
+    Raises
+    ------
+    loopml.errors.PredictionInputError
+        The test rows lack a column the model needs.
+    loopml.errors.DataContractError
+        A test value does not read as its column's kind.
+    loopml.errors.ConfigError
+        A declared slice, rule or behavioural change that does not evaluate, or a bad
+        ``evaluation.pos_label`` / sensitive column.
+    """
     model, test = subject.model, subject.splits.test
     y = test[subject.target].to_numpy()
     scored = score(model, test)
@@ -402,7 +545,25 @@ def _compare_slices(
 def behave(
     model: ScoringModel, test: BehavioralTest, rows: pd.DataFrame, seed: int = 0
 ) -> BehavioralResult:
-    """Run one behavioral test on the model; say so when it changes columns the model ignores."""
+    """Run one behavioral test on the model; say so when it changes columns the model ignores.
+
+    Parameters
+    ----------
+    model : loopml.core.scoring.ScoringModel
+    test : loopml.config.BehavioralTest
+    rows : pandas.DataFrame, shape (n_rows, n_columns)
+        The test rows.
+    seed : int, default 0
+
+    Returns
+    -------
+    BehavioralResult
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        As ``behavioral.run_one``.
+    """
     classes = list(model.classes) if model.task == "classification" else []
     result = behavioral.run_one(test, rows, predictor(model), classes, seed)
     unused = [c for c in behavioral.columns_of(test) if c not in model.feature_names]
@@ -412,7 +573,17 @@ def behave(
 
 
 def predictor(model: ScoringModel) -> behavioral.Predictor:
-    """What users get: thresholded predictions, and probabilities when the model has them."""
+    """What users get: thresholded predictions, and probabilities when the model has them.
+
+    Parameters
+    ----------
+    model : loopml.core.scoring.ScoringModel
+
+    Returns
+    -------
+    behavioral.Predictor
+        rows -> (``model.predict(rows)``, ``model.predict_proba(rows)`` or None).
+    """
 
     def predict(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         proba = (
