@@ -23,7 +23,18 @@ ROUNDS_PARAM = "n_estimators"
 
 
 class BoosterModel(BaseEstimator):
-    """A gradient-boosted model from LightGBM or XGBoost, on numeric feature matrices."""
+    """A gradient-boosted model from LightGBM or XGBoost, on numeric feature matrices.
+
+    Parameters
+    ----------
+    library : {"lightgbm", "xgboost"}, default "lightgbm"
+    task : {"classification", "regression"}, default "classification"
+    params : dict of str to Any or None, default None
+        The library's own parameters; they override the defaults of ``training_params``.
+    rounds : int, default 300
+        Boosting rounds.
+    seed : int, default 42
+    """
 
     def __init__(
         self,
@@ -40,7 +51,25 @@ class BoosterModel(BaseEstimator):
         self.seed = seed
 
     def training_params(self, n_classes: int) -> dict[str, Any]:
-        """The library's own parameters: objective for the task, seed, then the user's."""
+        """The library's own parameters: objective for the task, seed, then the user's.
+
+        Parameters
+        ----------
+        n_classes : int
+            Number of classes (more than 2 selects the multiclass objective).
+
+        Returns
+        -------
+        dict of str to Any
+            LightGBM: objective binary / multiclass / regression, ``num_threads`` 1;
+            XGBoost: binary:logistic / multi:softprob / reg:squarederror, ``nthread`` 1;
+            ``num_class`` for multiclass; ``params`` last.
+
+        Raises
+        ------
+        loopml.errors.ConfigError
+            ``library`` is neither lightgbm nor xgboost.
+        """
         if self.library not in LIBRARIES:
             raise ConfigError(f"booster library '{self.library}': use lightgbm or xgboost")
         multi = self.task == "classification" and n_classes > 2
@@ -59,14 +88,40 @@ class BoosterModel(BaseEstimator):
         return {**base, **(self.params or {})}
 
     def encode_labels(self, y: Any) -> np.ndarray:
-        """Class labels as 0..k-1 (classification) or floats (regression); sets ``classes_``."""
+        """Class labels as 0..k-1 (classification) or floats (regression); sets ``classes_``.
+
+        Parameters
+        ----------
+        y : array-like, shape (n_samples,)
+
+        Returns
+        -------
+        numpy.ndarray of float, shape (n_samples,)
+        """
         if self.task == "regression":
             return np.asarray(y, dtype=float)
         self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
         return codes.astype(float)
 
     def fit(self, X: Any, y: Any) -> BoosterModel:
-        """Train on this machine (the same parameters data-parallel training uses)."""
+        """Train on this machine (the same parameters data-parallel training uses).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix, shape (n_samples, n_features)
+            Densified to float64.
+        y : array-like, shape (n_samples,)
+
+        Returns
+        -------
+        BoosterModel
+            ``self``, with ``model_`` (the model as text) and, for classification, ``classes_``.
+
+        Raises
+        ------
+        loopml.errors.ConfigError
+            An unknown ``library``.
+        """
         label = self.encode_labels(y)
         n_classes = len(getattr(self, "classes_", ()))
         params = self.training_params(n_classes)
@@ -75,7 +130,20 @@ class BoosterModel(BaseEstimator):
         return self.adopt(model, getattr(self, "classes_", None))
 
     def adopt(self, model: str, classes: Any = None) -> BoosterModel:
-        """Take a model trained elsewhere (its text form) as this estimator's fitted state."""
+        """Take a model trained elsewhere (its text form) as this estimator's fitted state.
+
+        Parameters
+        ----------
+        model : str
+            LightGBM's model string or XGBoost's JSON.
+        classes : array-like, optional
+            The class labels, in the model's 0..k-1 order.
+
+        Returns
+        -------
+        BoosterModel
+            ``self``.
+        """
         self.model_ = model
         if classes is not None:
             self.classes_ = np.asarray(classes)
@@ -83,12 +151,38 @@ class BoosterModel(BaseEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (a binary model's single output becomes two columns).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples, n_classes)
+            In ``classes_`` order, in [0, 1].
+
+        Raises
+        ------
+        AttributeError
+            For a regression booster.
+        """
         if self.task != "classification":
             raise AttributeError("a regression booster has no predict_proba")
         raw = np.asarray(self._raw_predict(X))
         return np.column_stack([1 - raw, raw]) if raw.ndim == 1 else raw
 
     def predict(self, X: Any) -> np.ndarray:
+        """Values (regression) or the most probable class (classification).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix, shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples,)
+        """
         if self.task == "regression":
             return np.asarray(self._raw_predict(X))
         return np.asarray(self.classes_)[self.predict_proba(X).argmax(axis=1)]
@@ -117,7 +211,16 @@ class BoosterModel(BaseEstimator):
 
 
 def as_dense(X: Any) -> np.ndarray:
-    """Boosters here take a dense float matrix (a sparse TF-IDF block is expanded)."""
+    """Boosters here take a dense float matrix (a sparse TF-IDF block is expanded).
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix, shape (n_samples, n_features)
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_samples, n_features)
+    """
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
 
 

@@ -23,7 +23,16 @@ from loopml.errors import first_line
 
 @dataclass(frozen=True)
 class Candidate:
-    """What to fit: a name, its estimator and the parameters it was configured with."""
+    """What to fit: a name, its estimator and the parameters it was configured with.
+
+    Parameters
+    ----------
+    name : str
+    estimator : sklearn.base.BaseEstimator
+        Unfitted; placed after the preprocessing by ``build_pipeline``.
+    params : dict of str to Any, default {}
+        The parameters it was configured with (for logging).
+    """
 
     name: str
     estimator: BaseEstimator
@@ -32,7 +41,18 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Problem:
-    """Everything a candidate fit needs, in one picklable value for the compute backend."""
+    """Everything a candidate fit needs, in one picklable value for the compute backend.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    target : str
+    roles : loopml.core.data.roles.ColumnRoles
+    metric_name : str
+        The selection metric's name (a key of ``metrics.METRICS``).
+    train, validation : pandas.DataFrame
+        The typed splits, target included.
+    """
 
     task: Task
     target: str
@@ -44,6 +64,34 @@ class Problem:
 
 @dataclass(frozen=True)
 class Fitted:
+    """One fitted candidate (or a failed fit) and its scores.
+
+    Parameters
+    ----------
+    name : str
+    params : dict of str to Any
+    pipeline : sklearn.pipeline.Pipeline or None
+        None when the fit failed.
+    train_score, validation_score : float
+        The selection metric on the training and validation splits (NaN on failure).
+    fit_seconds : float
+        Wall-clock time of fitting and scoring, in seconds.
+    error : str or None, default None
+        First line of the error when the fit failed.
+    cv_mean, cv_std : float, default NaN
+        Cross-validation score on the training split (from the search).
+    trials, pruned : int, default 0
+        Search trials run, and how many were pruned.
+    search_seconds : float, default 0.0
+        Wall-clock time of the search, in seconds.
+    latency_ms : float, default NaN
+        Prediction time per row on the validation split, in milliseconds.
+    size_bytes : int, default 0
+        Size of the pickled pipeline, in bytes.
+    kind : {"candidate", "baseline", "rule"}, default "candidate"
+        Rules are listed, never picked.
+    """
+
     name: str
     params: dict[str, Any]
     pipeline: Pipeline | None
@@ -63,7 +111,19 @@ class Fitted:
 
 
 def fit_candidate(problem: Problem, candidate: Candidate) -> Fitted:
-    """Fit one candidate on train and score it on train and validation; never raises."""
+    """Fit one candidate on train and score it on train and validation; never raises.
+
+    Parameters
+    ----------
+    problem : Problem
+    candidate : Candidate
+        Its estimator is put behind ``build_pipeline(problem.roles, ...)``.
+
+    Returns
+    -------
+    Fitted
+        With ``pipeline`` None, NaN scores and ``error`` set when anything failed.
+    """
     started = time.perf_counter()
     try:
         pipeline = build_pipeline(problem.roles, candidate.estimator)
@@ -84,6 +144,20 @@ def refit(fitted: Fitted, rows: pd.DataFrame, features: list[str], target: str) 
 
     The scores keep describing the model picked on the validation split: once validation
     rows are in ``rows``, a score on them would no longer be a held-out one.
+
+    Parameters
+    ----------
+    fitted : Fitted
+        A successful fit (``pipeline`` not None); cloned, not modified.
+    rows : pandas.DataFrame
+        E.g. train + validation.
+    features : list of str
+    target : str
+
+    Returns
+    -------
+    Fitted
+        A copy with the new pipeline and ``fit_seconds``.
     """
     assert fitted.pipeline is not None
     started = time.perf_counter()
@@ -92,6 +166,26 @@ def refit(fitted: Fitted, rows: pd.DataFrame, features: list[str], target: str) 
 
 
 def score_on(pipeline: Pipeline, frame: pd.DataFrame, problem: Problem) -> float:
+    """The selection metric of ``pipeline`` on ``frame``.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted.
+    frame : pandas.DataFrame
+        Holds the features and the target of ``problem``.
+    problem : Problem
+
+    Returns
+    -------
+    float
+        NaN when the metric needs probabilities the pipeline does not give.
+
+    Raises
+    ------
+    ValueError
+        Where scikit-learn finds the metric undefined on these rows.
+    """
     predicted, proba = predict(pipeline, frame[list(problem.roles.features)], problem.task)
     classes = getattr(pipeline, "classes_", None)
     return metrics.score(
@@ -102,7 +196,20 @@ def score_on(pipeline: Pipeline, frame: pd.DataFrame, problem: Problem) -> float
 def predict(
     pipeline: Pipeline, features: pd.DataFrame, task: Task
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions and, for classifiers that have them, class probabilities."""
+    """Predictions and, for classifiers that have them, class probabilities.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted (any estimator with ``predict``).
+    features : pandas.DataFrame, shape (n_rows, n_features)
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    predicted : numpy.ndarray, shape (n_rows,)
+    proba : numpy.ndarray, shape (n_rows, n_classes), or None
+    """
     predicted = pipeline.predict(features)
     proba = None
     if task == "classification" and hasattr(pipeline, "predict_proba"):
@@ -111,7 +218,22 @@ def predict(
 
 
 def footprint(model: Any, features: pd.DataFrame, task: Task) -> tuple[float, int]:
-    """Prediction time per row in ms (best of three runs on ``features``) and pickled size."""
+    """Prediction time per row in ms (best of three runs on ``features``) and pickled size.
+
+    Parameters
+    ----------
+    model : Any
+        A fitted pipeline.
+    features : pandas.DataFrame, shape (n_rows, n_features)
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    latency_ms : float
+        Milliseconds per row (probabilities included for a classifier).
+    size_bytes : int
+        ``len(pickle.dumps(model))``.
+    """
     timings = []
     for _ in range(3):
         started = time.perf_counter()
@@ -125,6 +247,18 @@ def pick_best(fitted: list[Fitted], metric: metrics.Metric) -> Fitted:
 
     Rules (``kind == "rule"``) are listed beside the candidates but never picked; a rule
     becomes the model only through ``models.register_rule``.
+
+    Parameters
+    ----------
+    fitted : list of Fitted
+        Non-empty.
+    metric : loopml.core.evaluation.metrics.Metric
+        Its direction decides "best".
+
+    Returns
+    -------
+    Fitted
+        ``fitted[0]`` when no fit is usable (all failed or NaN).
     """
     usable = [
         f
