@@ -26,6 +26,26 @@ STATE_OF = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 
 @dataclass(frozen=True)
 class TrialRecord:
+    """One trial of a search, as stored in the Optuna study.
+
+    Parameters
+    ----------
+    number : int
+        Optuna's trial number.
+    params : dict of str to Any
+    state : {"complete", "pruned", "failed"}
+    score : float
+        Mean over the folds it ran (NaN if none).
+    std : float
+        Population standard deviation (ddof=0) over those folds.
+    folds : int
+        Folds it ran before finishing or being pruned.
+    seconds : float
+        Wall-clock time of the trial, in seconds.
+    error : str, default ""
+        First line of the error of a failed trial ("interrupted" after a kill).
+    """
+
     number: int
     params: dict[str, Any]
     state: str  # complete | pruned | failed
@@ -38,6 +58,25 @@ class TrialRecord:
 
 @dataclass
 class SearchResult:
+    """The outcome of one candidate's search.
+
+    Parameters
+    ----------
+    name : str
+    best_params : dict of str to Any
+        Parameters of the best complete trial (empty when none completed).
+    fold_scores : list of float
+        Its score on each fold.
+    trials : list of TrialRecord, default []
+        Every trial that used budget, interrupted ones excluded.
+    seconds : float, default 0.0
+        Search time in seconds (summed over trials when the search resumed).
+    error : str or None, default None
+        Why no trial completed, if none did.
+    resumed_trials : int, default 0
+        Trials finished before this process started.
+    """
+
     name: str
     best_params: dict[str, Any]
     fold_scores: list[float]
@@ -48,10 +87,12 @@ class SearchResult:
 
     @property
     def cv_mean(self) -> float:
+        """Mean of ``fold_scores`` (NaN when empty)."""
         return sum(self.fold_scores) / len(self.fold_scores) if self.fold_scores else math.nan
 
     @property
     def cv_std(self) -> float:
+        """Population standard deviation (ddof=0) of ``fold_scores`` (NaN when empty)."""
         if not self.fold_scores:
             return math.nan
         mean = self.cv_mean
@@ -60,7 +101,26 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class SearchTask:
-    """Everything one candidate's search needs; the estimator is built per trial."""
+    """Everything one candidate's search needs; the estimator is built per trial.
+
+    Parameters
+    ----------
+    name : str
+    space : tuning.Space
+    make_model : callable (dict) -> sklearn.base.BaseEstimator
+        The whole pipeline for a trial's parameters.
+    X : pandas.DataFrame, shape (n_rows, n_features)
+    y : pandas.Series, shape (n_rows,)
+    folds : tuning.Folds
+    scorer : tuning.Scorer
+    method : tuning.Method
+    budget : tuning.Budget
+    fold_jobs : int, default 1
+        Folds fitted at once, in threads.
+    prepared : list of tuning.PreparedFold or None, default None
+        Folds with the preprocessing already fitted: trials then fit only the model part
+        (``make_model(params)[1:]``, the steps after "features").
+    """
 
     name: str
     space: tuning.Space
@@ -79,6 +139,18 @@ class SearchTask:
     def cross_validate(
         self, params: dict[str, Any], on_fold: Callable[[int, float], bool] | None
     ) -> tuning.FoldScores:
+        """Cross-validate the model built from ``params``, on prepared folds when there are some.
+
+        Parameters
+        ----------
+        params : dict of str to Any
+        on_fold : callable (int, float) -> bool, or None
+            Called after each fold with its index and the running mean; True stops.
+
+        Returns
+        -------
+        tuning.FoldScores
+        """
         model = self.make_model(params)
         if self.prepared is not None:
             return tuning.cross_validate_prepared(
@@ -101,6 +173,26 @@ def run_study(
     """Search one candidate; ``on_trial(record, finished, cap)`` after every trial.
 
     ``stop()`` returning True ends the search before its budget (e.g. "good enough").
+    Trials left running by a killed process are marked failed and not counted; trials
+    that raise are recorded as failed and the search goes on (Optuna ``catch``).
+
+    Parameters
+    ----------
+    task : SearchTask
+    storage : str or None
+        An Optuna RDB storage URL (e.g. SQLite); None keeps the study in memory.
+    study_name : str
+    resume : bool
+        Continue an existing study of that name; False deletes it first.
+    on_trial : callable (TrialRecord, int, int or None) -> None, optional
+        Called with the record, the number of finished trials and the trial cap.
+    stop : callable () -> bool, optional
+
+    Returns
+    -------
+    SearchResult
+        With ``error`` set when no trial completed; the search itself does not raise
+        for a failing trial.
     """
     import optuna
 
