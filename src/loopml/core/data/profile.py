@@ -31,6 +31,54 @@ ALL_ROWS = "all rows"
 
 @dataclass
 class DataProfile:
+    """The numbers behind ``loopml profile``'s report (exploratory data analysis).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The data (or a sample of it), typed.
+    target : str
+    task : {"classification", "regression"}
+    roles : loopml.core.data.roles.ColumnRoles
+    splits : loopml.core.data.split.Splits
+    warnings : list of str
+        Data warnings found earlier, one line each.
+    labels : pandas.Series or None
+        Rows per class, most frequent first (classification).
+    missing : list of dict
+        Per column with missing values: ``column``, ``missing`` (count), ``share`` in [0, 1].
+    numeric : list of dict
+        Per numeric column: ``mean``, ``std`` (ddof=1), ``min``, ``median``, ``max``,
+        ``distinct``.
+    correlations : pandas.DataFrame or None
+        Pearson correlations of up to ``MAX_CORRELATED`` numeric columns and the target
+        (a binary label as 0/1).
+    top_pairs : list of dict
+        The 10 pairs of largest |r|: ``a``, ``b``, ``r``.
+    categories : list of dict
+        Per categorical column: ``distinct``, ``top`` (5 values with counts), ``rare_share``
+        (share of rows in values with fewer than 5 rows).
+    duplicates : int
+        Fully duplicated rows.
+    conflicting : int
+        Rows whose feature values repeat with different labels.
+    text_lengths : dict of str to pandas.DataFrame
+        Text column to each row's ``length`` (characters) and ``group``.
+    words : dict of str to dict of str to int
+        Class (or "all rows") to its most frequent words (English stop words removed).
+    drift : list of dict
+        Train-vs-test distance per column, largest first: two-sample Kolmogorov-Smirnov
+        (``scipy.stats.ks_2samp``; flagged above ``DRIFT_KS`` with p < 0.01) for numbers and
+        text lengths, total variation distance (flagged above ``DRIFT_TVD``) for categories.
+    split_labels : pandas.DataFrame or None
+        Class shares per split (classification).
+    rows : int
+        Rows the column statistics cover: ``len(frame)``, or the whole file's.
+    missing_cells : int
+    target_mean : float
+        Mean of the target (regression; NaN otherwise).
+    """
+
     frame: pd.DataFrame
     target: str
     task: Task
@@ -66,6 +114,14 @@ class DataProfile:
         return pd.Series(ALL_ROWS, index=self.frame.index)
 
     def highlights(self) -> dict[str, Any]:
+        """The headline numbers of the report, as display strings where formatted.
+
+        Returns
+        -------
+        dict of str to Any
+            Rows, columns, task, classes (or target mean), missing cells, duplicate rows and
+            the columns flagged for train/test drift.
+        """
         cells = self.rows * self.frame.shape[1]
         flagged = [d["column"] for d in self.drift if d["flagged"]]
         return {
@@ -82,9 +138,16 @@ class DataProfile:
 
     @property
     def in_sample(self) -> str:
+        """ " (in the sample)" when the profile is built on a sample, else ""."""
         return " (in the sample)" if self.sampled else ""
 
     def summary(self) -> dict[str, Any]:
+        """The profile as JSON-ready values (no frames).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return {
             **{k: str(v) for k, v in self.highlights().items()},
             "labels": None
@@ -107,6 +170,24 @@ def build(
     splits: Splits,
     warnings: list[str],
 ) -> DataProfile:
+    """Profile ``frame`` and its splits.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The typed data (or a sample of it).
+    target : str
+    task : {"classification", "regression"}
+    roles : loopml.core.data.roles.ColumnRoles
+    splits : loopml.core.data.split.Splits
+        Train and test are compared for drift.
+    warnings : list of str
+
+    Returns
+    -------
+    DataProfile
+        Statistics over ``frame``; see ``with_whole_data`` for a sampled file.
+    """
     found = DataProfile(frame, target, task, roles, splits, warnings, rows=len(frame))
     if task == "regression":
         found.target_mean = float(pd.to_numeric(frame[target], errors="coerce").mean())
@@ -147,7 +228,20 @@ class WholeData:
 
 
 def with_whole_data(found: DataProfile, whole: WholeData) -> DataProfile:
-    """``found`` (built on a sample) with the column statistics of the whole file."""
+    """``found`` (built on a sample) with the column statistics of the whole file.
+
+    Parameters
+    ----------
+    found : DataProfile
+        Modified in place.
+    whole : WholeData
+
+    Returns
+    -------
+    DataProfile
+        ``found``, with rows, missing values, numeric and category statistics, labels and
+        target mean replaced.
+    """
     found.rows = whole.rows
     found.missing, found.missing_cells = (
         _missing(whole.missing, whole.rows),
