@@ -19,7 +19,20 @@ _LEAK_SAMPLE = 20_000
 
 
 def check_columns_exist(frame: pd.DataFrame, cfg: DataConfig, time_column: str | None) -> None:
-    """The target, every declared column and the time column must be in the data."""
+    """The target, every declared column and the time column must be in the data.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    cfg : loopml.config.DataConfig
+    time_column : str or None
+        ``split.time_column``.
+
+    Raises
+    ------
+    loopml.errors.DataValidationError
+        Naming the key and the missing column, with the closest column name.
+    """
     _require(frame, cfg.target, "data.target", cfg.source)
     for column, role in cfg.columns.declared().items():
         _require(frame, column, f"data.columns.{role}", cfg.source)
@@ -40,8 +53,26 @@ def check_target(frame: pd.DataFrame, target: str, task: Task) -> tuple[pd.DataF
     """Drop rows without a label (with a warning); refuse a target nothing can be learned from.
 
     Text labels lose surrounding whitespace (``"up "`` is ``"up"``), and a blank or
-    whitespace-only label is a missing one. Returns the frame (rows without a label
-    dropped) and the warnings, one line each. Raises ``DataValidationError``.
+    whitespace-only label is a missing one.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+    target : str
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Rows without a label dropped (the index keeps each row's number).
+    warnings : list of str
+        One line each.
+
+    Raises
+    ------
+    loopml.errors.DataValidationError
+        No label at all; a single class for classification; a non-numeric target for
+        regression.
     """
     frame, warnings = _strip_labels(frame, target)
     missing = int(frame[target].isna().sum())
@@ -88,7 +119,18 @@ def _strip_labels(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, list[
 
 
 def check_roles(frame: pd.DataFrame, roles: ColumnRoles) -> None:
-    """Declared numeric and datetime columns must hold numbers and dates."""
+    """Declared numeric and datetime columns must hold numbers and dates.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    roles : ColumnRoles
+
+    Raises
+    ------
+    loopml.errors.DataValidationError
+        A non-missing value that does not parse, with the count and an example.
+    """
     for column in roles.numeric:
         _check_parses(frame[column], column, "numeric", _as_numeric)
     for column in roles.datetime:
@@ -118,7 +160,19 @@ def _as_datetime(series: pd.Series) -> pd.Series:
 
 
 def describe_frame(frame: pd.DataFrame, roles: ColumnRoles) -> list[str]:
-    """Warnings that do not stop training: duplicates and id-like columns."""
+    """Warnings that do not stop training: duplicates and id-like columns.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        Non-empty.
+    roles : ColumnRoles
+
+    Returns
+    -------
+    list of str
+        One line each.
+    """
     warnings = []
     duplicates = int(frame.duplicated().sum())
     if duplicates:
@@ -136,7 +190,25 @@ def describe_frame(frame: pd.DataFrame, roles: ColumnRoles) -> list[str]:
 
 
 def check_leakage(frame: pd.DataFrame, target: str, task: Task, roles: ColumnRoles) -> None:
-    """Refuse a single column that predicts the target almost perfectly: it leaks the answer."""
+    """Refuse a single column that predicts the target almost perfectly: it leaks the answer.
+
+    Each numeric and categorical column alone (categories as codes, missing as -1e12)
+    is scored by 3-fold ``sklearn.model_selection.cross_val_score`` of a shallow decision
+    tree (depth 4, accuracy; regression depth 6, R²) on up to 20,000 rows; a mean score of
+    at least ``LEAK_SCORE`` (0.995) is a leak. Classes with fewer than 3 rows skip the test.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+    target : str
+    task : {"classification", "regression"}
+    roles : ColumnRoles
+
+    Raises
+    ------
+    loopml.errors.DataValidationError
+        Naming the leaking columns.
+    """
     sample = frame.sample(min(len(frame), _LEAK_SAMPLE), random_state=0)
     leaks = [c for c in _leak_candidates(roles) if _single_column_score(sample, c, target, task)]
     if leaks:

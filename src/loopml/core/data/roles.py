@@ -20,7 +20,19 @@ _MAX_CLASSES = 50
 
 @dataclass(frozen=True)
 class ColumnRoles:
-    """Which columns feed which part of the preprocessing pipeline."""
+    """Which columns feed which part of the preprocessing pipeline.
+
+    Parameters
+    ----------
+    numeric, categorical, text, datetime : tuple of str, default ()
+        The feature columns of each role.
+    id : tuple of str, default ()
+        Kept beside predictions, not used as features.
+    ignore : tuple of str, default ()
+        Not used.
+    inferred : dict of str to str, default {}
+        Column to "role (why)" for every role that was inferred rather than declared.
+    """
 
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
@@ -32,12 +44,29 @@ class ColumnRoles:
 
     @property
     def features(self) -> tuple[str, ...]:
+        """Every feature column: numeric, then categorical, text and datetime."""
         return self.numeric + self.categorical + self.text + self.datetime
 
     def role_of(self, column: str) -> str | None:
+        """The role of ``column``, or None when it has none (e.g. the target).
+
+        Parameters
+        ----------
+        column : str
+
+        Returns
+        -------
+        str or None
+        """
         return next((r for r in ALL_ROLES if column in getattr(self, r)), None)
 
     def as_dict(self) -> dict[str, list[str]]:
+        """Role to its columns, for every role in ``ALL_ROLES``.
+
+        Returns
+        -------
+        dict of str to list of str
+        """
         return {role: list(getattr(self, role)) for role in ALL_ROLES}
 
 
@@ -51,6 +80,21 @@ def infer_roles(
 
     ``hints`` (column -> (role, why)) come from the data contract, where a column's kind
     decides its role: booleans and codes with leading zeros are categorical, dates datetime.
+    Inference: empty or constant columns are ignored; booleans categorical; dates datetime;
+    unique values under an id-like name id; numbers numeric; strings that parse as dates
+    datetime, of 3+ words on average text, unique per row id, else categorical.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+    target : str
+    declared : loopml.config.ColumnsConfig
+        ``data.columns``: declared roles win.
+    hints : mapping of str to (str, str), optional
+
+    Returns
+    -------
+    ColumnRoles
     """
     hints = hints or {}
     given = declared.declared()
@@ -90,6 +134,18 @@ def _guess(series: pd.Series) -> tuple[str, str]:
 
 
 def looks_like_id_name(name: str) -> bool:
+    """Whether ``name`` reads like an id column ("id", "user_id", "PassengerId", "order-uuid").
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    bool
+        True for a trailing id/uuid/key word (snake, kebab or spaced) or camel-case
+        Id/ID/Uuid/Key; not for "paid" or "humid".
+    """
     return bool(_SNAKE_ID.search(name) or _CAMEL_ID.search(name))
 
 
@@ -115,7 +171,22 @@ def _looks_like_dates(sample: pd.Series) -> bool:
 
 
 def infer_task(target: pd.Series, declared: str) -> Task:
-    """Classification for labels and few distinct integers; regression for other numbers."""
+    """Classification for labels and few distinct integers; regression for other numbers.
+
+    Parameters
+    ----------
+    target : pandas.Series
+        The target column.
+    declared : str
+        ``data.task``: "classification" or "regression" is used as is; anything else
+        (e.g. "auto") infers.
+
+    Returns
+    -------
+    {"classification", "regression"}
+        Classification for non-numeric or boolean targets and integral numbers with at
+        most 20 distinct values.
+    """
     if declared in ("classification", "regression"):
         return declared  # type: ignore[return-value]
     values = target.dropna()
