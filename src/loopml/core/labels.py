@@ -21,6 +21,17 @@ SHOWN_CLASSES = 10
 
 @dataclass(frozen=True)
 class LabelContract:
+    """What a model accepts as a true label.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    classes : tuple
+        The classifier's classes (empty for regression).
+    model : str
+        The model for messages, e.g. "breast-cancer v3".
+    """
+
     task: Task
     classes: tuple[Any, ...]
     model: str  # e.g. "breast-cancer v3", for messages
@@ -28,11 +39,34 @@ class LabelContract:
 
 @dataclass(frozen=True)
 class CheckedLabels:
+    """Labels that passed the check, duplicates dropped, and the refused ones.
+
+    Parameters
+    ----------
+    labels : list of (str, int, Any)
+        (request_id, row, label as the model's class or a float), one per record.
+    duplicates : int
+        Repeated (request_id, row) with the same label, kept once.
+    refused : list of str, default []
+        One message per refused label.
+    """
+
     labels: list[tuple[str, int, Any]]  # (request_id, row, label as the model's class)
     duplicates: int  # repeated (request_id, row) with the same label, kept once
     refused: list[str] = field(default_factory=list)  # one message per refused label
 
     def first_problem(self) -> str:
+        """The first refusal, with how many more there are.
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        IndexError
+            Nothing was refused.
+        """
         more = len(self.refused) - 1
         return self.refused[0] + (f" (and {more} more refused labels)" if more else "")
 
@@ -42,7 +76,22 @@ def check(
     contract: LabelContract,
     where: Callable[[int], str],
 ) -> CheckedLabels:
-    """Each label conformed to ``contract``; ``where(i)`` names item ``i`` in messages."""
+    """Each label conformed to ``contract``; ``where(i)`` names item ``i`` in messages.
+
+    Parameters
+    ----------
+    items : sequence of (str, int, Any)
+        (request_id, row, label) as received.
+    contract : LabelContract
+    where : callable (int) -> str
+        Names item ``i`` (e.g. "line 3") in messages.
+
+    Returns
+    -------
+    CheckedLabels
+        The first label of each record is kept; the same record with another label is
+        refused.
+    """
     kept: dict[tuple[str, int], tuple[int, Any]] = {}
     refused: list[str] = []
     duplicates = 0
@@ -67,7 +116,24 @@ def check(
 
 
 def conform(value: Any, contract: LabelContract) -> tuple[Any, str]:
-    """The label as the model knows it, or ``(None, why not)``."""
+    """The label as the model knows it, or ``(None, why not)``.
+
+    A classifier's label matches a class by equality, text matching a non-text class as
+    written (``" 1"`` is the class 1); booleans match booleans only. A regression label
+    must read as a finite float (booleans are refused).
+
+    Parameters
+    ----------
+    value : Any
+    contract : LabelContract
+
+    Returns
+    -------
+    label : Any
+        The class itself, or a float; None when refused.
+    problem : str
+        "" when accepted, else why (with a close class name when there is one).
+    """
     if contract.task == "regression":
         return _number(value, contract)
     for known in contract.classes:
