@@ -26,6 +26,12 @@ Converter = Callable[[Any, Any, Any], None]
 
 @functools.cache
 def register_converters() -> None:
+    """Register loopml's skl2onnx converters, once per process (cached).
+
+    Adds converters for ``TextColumn``, ``CategoryText``, ``CalendarFeatures`` and
+    ``CalendarEncoder``, and replaces skl2onnx's for ``SimpleImputer``, ``OneHotEncoder``,
+    TF-IDF, scikit-learn trees and LightGBM (see ``loopml.core.compile``).
+    """
     from skl2onnx import update_registered_converter
     from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
     from sklearn.impute import SimpleImputer

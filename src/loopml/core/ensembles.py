@@ -22,11 +22,45 @@ from loopml.config import Task
 
 
 def name_of(method: str, members: list[str]) -> str:
+    """The ensemble's candidate name, e.g. ``"voting(lightgbm+logistic)"``.
+
+    Parameters
+    ----------
+    method : str
+        "voting" or "stacking".
+    members : list of str
+        Member names, in order.
+
+    Returns
+    -------
+    str
+    """
     return f"{method}({'+'.join(members)})"
 
 
 def build(method: str, members: list[tuple[str, Pipeline]], task: Task, seed: int) -> Pipeline:
-    """An unfitted voting or stacking ensemble of ``members``, wrapped as a pipeline."""
+    """An unfitted voting or stacking ensemble of ``members``, wrapped as a pipeline.
+
+    Voting: ``sklearn.ensemble.VotingClassifier`` (soft when every member gives
+    probabilities, else hard) or ``VotingRegressor``. Stacking (any other ``method``):
+    ``StackingClassifier`` with a logistic regression, or ``StackingRegressor`` with
+    ``RidgeCV``, on 3-fold out-of-fold predictions.
+
+    Parameters
+    ----------
+    method : str
+        "voting", else stacking.
+    members : list of (str, sklearn.pipeline.Pipeline)
+        Named whole pipelines (their own preprocessing and tuned model).
+    task : {"classification", "regression"}
+    seed : int
+        ``random_state`` of the stacking logistic regression.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        One step, ``model``.
+    """
     if method == "voting":
         model: BaseEstimator = _voting(members, task)
     else:

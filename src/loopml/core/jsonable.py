@@ -10,7 +10,19 @@ import pandas as pd
 
 
 def plain(value: Any) -> Any:
-    """NumPy scalars unwrapped, NaN and infinities as None, timestamps as ISO 8601."""
+    """NumPy scalars unwrapped, NaN and infinities as None, timestamps as ISO 8601.
+
+    Dicts (keys as text), lists and tuples are converted recursively; tuples become lists.
+
+    Parameters
+    ----------
+    value : Any
+
+    Returns
+    -------
+    Any
+        A value ``json.dumps`` accepts when ``value`` is made of these types.
+    """
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, dict):

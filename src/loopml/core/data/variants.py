@@ -34,6 +34,12 @@ class VariantChange:
     fingerprint: str  # of the change: which rows, which labels
 
     def describe(self) -> str:
+        """One line: rows left out and relabelled, and listed rows left alone in the test split.
+
+        Returns
+        -------
+        str
+        """
         text = (
             f"data variant '{self.name}': {self.removed} rows left out, "
             f"{self.relabelled} relabelled in training and validation"
@@ -46,6 +52,12 @@ class VariantChange:
         return text
 
     def params(self) -> dict[str, Any]:
+        """The change as MLflow run parameters (``data_variant*``).
+
+        Returns
+        -------
+        dict of str to Any
+        """
         return {
             "data_variant": self.name,
             "data_variant_removed": self.removed,
@@ -63,8 +75,32 @@ def apply_variant(
 ) -> tuple[Splits, VariantChange]:
     """``splits`` with the rows numbered in ``exclude`` left out of training and validation
     and the labels of ``relabel`` (row -> label) replaced there; the test part untouched.
-    ``splits.rows`` must number the rows (``split.make`` does). Raises ``ValueError`` when
-    it does not."""
+    ``splits.rows`` must number the rows (``split.make`` does).
+
+    Parameters
+    ----------
+    splits : loopml.core.data.split.Splits
+        Made by ``split.make`` on the unchanged data.
+    target : str
+    name : str
+        The variant's name.
+    exclude : set of int
+        Row numbers to leave out (0-based data rows of the file).
+    relabel : mapping of int to Any
+        Row number to its corrected label.
+
+    Returns
+    -------
+    splits : loopml.core.data.split.Splits
+        Train and validation changed (re-numbered from 0), ``rows`` updated; test unchanged.
+    change : VariantChange
+        Counts, and a fingerprint (16 hex digits of SHA-256) of ``exclude`` and ``relabel``.
+
+    Raises
+    ------
+    ValueError
+        ``splits.rows`` does not number the three parts.
+    """
     if len(splits.rows) != 3:
         raise ValueError("the splits do not number their rows; make them with split.make")
     train_rows, validation_rows, test_rows = splits.rows

@@ -15,6 +15,26 @@ from loopml.errors import ConfigError
 
 
 def check(cfg: ProjectConfig, frame: pd.DataFrame, task: Task, selection: metrics.Metric) -> None:
+    """Check the evaluation, behavioural and gate settings against the data, before training.
+
+    Parameters
+    ----------
+    cfg : loopml.config.ProjectConfig
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The data, typed (every row).
+    task : {"classification", "regression"}
+    selection : loopml.core.evaluation.metrics.Metric
+        The selection metric.
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        Calibration or a confidence threshold for regression; a gate rule on an unknown,
+        wrong-task or upside-down metric (``gate.check_config``); a slice expression that
+        does not evaluate; an unusable sensitive column or ``pos_label``
+        (``fairness.check``); a behavioural test on a missing or non-numeric column
+        (``behavioral.check``).
+    """
     evaluation = cfg.evaluation
     if task == "regression":
         if evaluation.calibration != "none":
