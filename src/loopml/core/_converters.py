@@ -29,8 +29,9 @@ def register_converters() -> None:
     """Register loopml's skl2onnx converters, once per process (cached).
 
     Adds converters for ``TextColumn``, ``CategoryText``, ``CalendarFeatures`` and
-    ``CalendarEncoder``, and replaces skl2onnx's for ``SimpleImputer``, ``OneHotEncoder``,
-    TF-IDF, scikit-learn trees and LightGBM (see ``loopml.core.compile``).
+    ``CalendarEncoder``; replaces skl2onnx's for ``SimpleImputer``, ``OneHotEncoder`` and
+    TF-IDF; re-registers scikit-learn's forests and trees (fed float32-rounded values)
+    and LightGBM (onnxmltools' converter). See ``loopml.core.compile``.
     """
     from skl2onnx import update_registered_converter
     from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
