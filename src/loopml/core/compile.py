@@ -477,7 +477,15 @@ class FeatureGraph:
     thread: the features the estimator sees, shape (rows, features), float64, from one
     array of values per column (``column_feeds``). Used to explain served rows: about
     30 µs a row where scikit-learn's ``ColumnTransformer.transform`` takes about 2 ms.
-    Made by ``compile_features``, which checks it against scikit-learn first."""
+    Made by ``compile_features``, which checks it against scikit-learn first.
+
+    Parameters
+    ----------
+    onnx_bytes : bytes
+        The preprocessing converted to ONNX.
+    inputs : tuple of InputSpec
+        How to prepare each input column.
+    """
 
     def __init__(self, onnx_bytes: bytes, inputs: tuple[InputSpec, ...]):
         import onnxruntime as ort

@@ -103,6 +103,26 @@ class Explanations:
     (rows,); ``base_values + contributions.sum(axis=1) == outputs``. ``classes`` gives,
     for a classifier, the class each row's output is for. ``words`` maps a text column
     to one {term: contribution} per row.
+
+    Parameters
+    ----------
+    columns : tuple of str
+        The model's input columns.
+    contributions : numpy.ndarray of float64, shape (n_rows, n_columns)
+        In the units of ``space``.
+    base_values, outputs : numpy.ndarray, shape (n_rows,)
+    space : str
+        "log_odds", "margin", "probability", "decision_function", "value" or "raw_score"
+        (see the module docstring).
+    method : str
+        ``Explainer.method``.
+    exact : bool
+        False for the permutation explainer (its contributions are estimates).
+    note : str
+        What is explained, in one sentence.
+    classes : list or None, default None
+    words : dict of str to list of dict, default {}
+        Text column to, per row, its ``TOP_WORDS`` present terms of largest |contribution|.
     """
 
     columns: tuple[str, ...]

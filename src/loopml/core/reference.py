@@ -226,6 +226,15 @@ class AttributionSummary(BaseModel):
     of all columns' (shares add up to 1); ``share_se[c]`` its standard error, from
     ``BOOTSTRAP`` resamples of the explained rows (Efron and Tibshirani, *An Introduction
     to the Bootstrap*, 1993, ch. 6), so a comparison can tell a shift from sampling noise.
+
+    Parameters
+    ----------
+    rows : int
+    space : str
+    method : str
+        The explainer's method, in words.
+    mean_abs, share, share_se : dict of str to float
+        Per input column; shares in [0, 1].
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -688,7 +688,15 @@ def _fit_score(
 
 @dataclass(frozen=True)
 class Budget:
-    """What every candidate gets: at most ``trials`` trials and/or ``seconds`` of search."""
+    """What every candidate gets: at most ``trials`` trials and/or ``seconds`` of search.
+
+    Parameters
+    ----------
+    trials : int or None
+        None: no trial cap.
+    seconds : float or None
+        Wall-clock seconds of search; None: no time limit.
+    """
 
     trials: int | None
     seconds: float | None
@@ -707,7 +715,18 @@ class Budget:
 
 @dataclass(frozen=True)
 class Method:
-    """A search method: how trials are proposed and whether weak ones are stopped early."""
+    """A search method: how trials are proposed and whether weak ones are stopped early.
+
+    Parameters
+    ----------
+    name : {"grid", "random", "tpe", "halving"}
+    pruning : bool
+        Prune with Hyperband (halving always prunes, with successive halving).
+    seed : int
+        The sampler's seed.
+    grid_points : int, default 5
+        Points per range on a grid.
+    """
 
     name: str  # grid | random | tpe | halving
     pruning: bool

@@ -459,6 +459,17 @@ class DataContract:
     ``target``), ids and ignored columns: a row sent exactly as written in the file is
     understood. ``dialect`` records how the file was written (sep, decimal, thousands,
     encoding) for the report.
+
+    Parameters
+    ----------
+    target : str
+        The target column.
+    columns : tuple of ColumnRule
+        One per column of the training file, in file order.
+    dialect : dict of str to Any, default {}
+        ``CsvDialect.as_dict()`` of the training file (empty for other sources).
+    version : int, default CONTRACT_VERSION
+        Version of the stored layout.
     """
 
     target: str

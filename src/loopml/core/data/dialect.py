@@ -62,6 +62,23 @@ class CsvDialect:
     module and pandas read all three, so it is reported, not set. ``skip_rows`` is 1 when
     the file starts with Excel's ``sep=;`` line, which names the delimiter and is not the
     header (pass it to the reader as ``skiprows``).
+
+    Parameters
+    ----------
+    sep : str, default ","
+        The delimiter: one of ``DELIMITERS``.
+    decimal : str, default "."
+        The decimal mark.
+    thousands : str, default ""
+        The thousands separator itself ("" for none), e.g. ",", ".", "'" or a
+        (no-break) space character.
+    encoding : str, default "utf-8"
+        A Python codec name.
+    detected : tuple of str, default ()
+        Among "sep", "decimal", "thousands", "encoding".
+    quotechar : str, default '"'
+    line_ending : str, default newline
+    skip_rows : int, default 0
     """
 
     sep: str = ","

@@ -32,6 +32,13 @@ class Table:
     ``frame`` holds every CSV cell as the text written (blank cells as ``""``); Parquet,
     JSON lines and SQL keep their own types. ``dialect`` says how a CSV file is written
     (None for other sources).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+    source : str
+        The path, URL or SQLAlchemy URL read.
+    dialect : CsvDialect or None, default None
     """
 
     frame: pd.DataFrame

@@ -217,7 +217,23 @@ def build(
 @dataclass(frozen=True)
 class WholeData:
     """Column statistics over every row of a file, computed where the file is (on Ray, see
-    ``compute.ray_profile``) when only a sample of it comes into memory."""
+    ``compute.ray_profile``) when only a sample of it comes into memory.
+
+    Parameters
+    ----------
+    rows : int
+        Rows of the whole file.
+    missing : pandas.Series
+        Column to its number of missing values.
+    numeric : list of dict
+        Per numeric column, in ``roles.numeric`` order, as ``DataProfile.numeric``.
+    categories : dict of str to pandas.Series
+        Categorical column to the counts of its non-missing values, as text.
+    labels : pandas.Series or None
+        Class to rows (classification).
+    target_mean : float, default NaN
+        Mean of the target (regression).
+    """
 
     rows: int
     missing: pd.Series  # column -> missing values

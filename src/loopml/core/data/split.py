@@ -30,6 +30,19 @@ class Splits:
     ``how`` is "stratified", "stratified except 'a', 'b'" (those classes in training
     only), "random" or "time-based on '<column>'". ``notes`` are warnings about what was
     done differently from the configuration, one line each.
+
+    Parameters
+    ----------
+    train, validation, test : pandas.DataFrame
+        The parts, each indexed from 0.
+    how : str
+    notes : tuple of str, default ()
+    training_only : tuple of str, default ()
+        Classes too rare to stratify, kept in training only (as text).
+    rows : tuple of numpy.ndarray, default ()
+        The index labels of the split frame's rows in each part (train, validation,
+        test): which rows of the data each part holds, e.g. for a data variant. Empty
+        when the parts were not made by ``make``.
     """
 
     train: pd.DataFrame

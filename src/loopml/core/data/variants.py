@@ -25,7 +25,21 @@ from loopml.core.data.split import Splits
 @dataclass(frozen=True)
 class VariantChange:
     """What a variant changed: rows removed and relabelled in training and validation, and
-    listed rows left alone because they are test rows."""
+    listed rows left alone because they are test rows.
+
+    Parameters
+    ----------
+    name : str
+        The variant's name.
+    removed : int
+        Rows left out of training and validation.
+    relabelled : int
+        Rows whose label was replaced there.
+    test_rows_unchanged : int
+        Listed rows that are test rows, left as they are.
+    fingerprint : str
+        16 hex digits identifying the change (which rows, which labels).
+    """
 
     name: str
     removed: int

@@ -286,7 +286,18 @@ class Direction:
     """How a column moves the model's output, from its attributions on the test rows:
     ``rho`` is Spearman's rank correlation of a numeric or date column's values with its
     contributions (``scipy.stats.spearmanr``); for a category or text column, ``raises``
-    and ``lowers`` are the category (or word) of largest and smallest mean contribution."""
+    and ``lowers`` are the category (or word) of largest and smallest mean contribution.
+
+    Parameters
+    ----------
+    column : str
+    text : str
+        The direction in one sentence (or why there is none).
+    rho : float or None, default None
+        In [-1, 1]; |rho| < 0.1 reads as no single direction.
+    raises, lowers : str or None, default None
+        Only values (or words) with at least 5 rows are compared.
+    """
 
     column: str
     text: str
@@ -299,7 +310,18 @@ class Direction:
 class GlobalAttributions:
     """Attributions over test rows: mean |contribution| and share per column (the global
     importance of Lundberg et al., 2020), the direction of effect of the top columns, and
-    what is explained (``space``, ``method``, ``note``)."""
+    what is explained (``space``, ``method``, ``note``).
+
+    Parameters
+    ----------
+    summary : loopml.core.reference.AttributionSummary
+    directions : list of Direction
+        For the columns of largest mean |contribution|, largest first.
+    note : str
+        What is explained (``Explanations.note``).
+    direction_note : str, default ""
+        Why there are no directions, when there are none.
+    """
 
     summary: AttributionSummary
     directions: list[Direction]
