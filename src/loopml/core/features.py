@@ -260,7 +260,8 @@ def build_preprocessor(roles: ColumnRoles) -> ColumnTransformer:
     Numbers: median imputation with missing-value indicators, then
     ``sklearn.preprocessing.StandardScaler``. Categories: ``CategoryText``, constant
     "(missing)" imputation, ``OneHotEncoder`` (infrequent below 5 rows, at most 30
-    categories, unknown categories to the infrequent bucket). Text, one branch per column:
+    categories; an unknown category goes to the infrequent column if there is one, else
+    all zeros). Text, one branch per column:
     ``TfidfVectorizer`` on 1-2 grams, ``min_df=2``, at most 20,000 terms, sublinear tf.
     Dates: ``CalendarFeatures``, median imputation, ``CalendarEncoder``.
 

@@ -353,7 +353,7 @@ def summarize_categorical(values: Any) -> CategoricalSummary:
     Returns
     -------
     CategoricalSummary
-        Categories sorted by count, descending (ties in order of first appearance); the
+        Categories sorted by count, descending (ties in text order of their keys); the
         rest counted as ``other``.
     """
     series = pd.Series(values)

@@ -195,7 +195,8 @@ def check_leakage(frame: pd.DataFrame, target: str, task: Task, roles: ColumnRol
     Each numeric and categorical column alone (categories as codes, missing as -1e12)
     is scored by 3-fold ``sklearn.model_selection.cross_val_score`` of a shallow decision
     tree (depth 4, accuracy; regression depth 6, R²) on up to 20,000 rows; a mean score of
-    at least ``LEAK_SCORE`` (0.995) is a leak. Classes with fewer than 3 rows skip the test.
+    at least ``LEAK_SCORE`` (0.995) is a leak. A classification target with a class of
+    fewer than 3 rows in the sample is not tested.
 
     Parameters
     ----------
