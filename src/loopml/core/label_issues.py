@@ -59,7 +59,9 @@ def from_probabilities(
     Parameters
     ----------
     labels : pandas.Series, shape (n_samples,)
-        The given labels; the index is the row numbers reported in ``row``.
+        The given labels; the index is the row numbers reported in ``row``. Each must be
+        one of ``classes``; this is not checked here (another label gives a numpy or
+        cleanlab error, or a meaningless result).
     proba : numpy.ndarray, shape (n_samples, n_classes)
         Probabilities in [0, 1], columns in ``classes`` order, from a model that did not
         see the rows.
@@ -75,11 +77,6 @@ def from_probabilities(
         The ``COLUMNS`` frame (row, given, suggested, score, reason), most likely wrong
         first: ``score`` = 1 - p(given label) in [0, 1], ``suggested`` the most probable
         class.
-
-    Raises
-    ------
-    ValueError
-        A label that is not in ``classes``, or what cleanlab raises for inconsistent shapes.
     """
     from cleanlab.filter import find_label_issues
 
