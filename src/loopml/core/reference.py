@@ -520,8 +520,9 @@ def explain_sample(
 
     Raises
     ------
-    ValueError
-        What ``Explainer.explain`` raises.
+    KeyError
+        A column of the explainer is missing from ``features``; otherwise whatever
+        ``Explainer.explain`` (the model, SHAP) raises.
     """
     limit = PROFILE_ROWS.get(explainer.kind, ATTRIBUTION_ROWS)
     rows = features.sample(limit, random_state=seed) if len(features) > limit else features
@@ -549,7 +550,10 @@ def attribution_profile(
     Raises
     ------
     ValueError
-        What ``Explainer.explain`` or ``summarize_attributions`` raises.
+        From ``summarize_attributions``: no rows, a non-finite contribution, or all 0.
+    KeyError
+        A column of the explainer is missing from ``features``; otherwise whatever
+        ``Explainer.explain`` raises.
     """
     return summarize_attributions(explain_sample(explainer, features, seed)[1])
 
