@@ -196,7 +196,19 @@ class BoosterModel(BaseEstimator):
         return booster.predict(xgboost.DMatrix(as_dense(X)))
 
     def booster(self) -> Any:
-        """The library's own fitted booster (``lightgbm.Booster`` or ``xgboost.Booster``)."""
+        """The library's own fitted booster (``lightgbm.Booster`` or ``xgboost.Booster``).
+
+        Rebuilt from ``model_`` on first use and kept (not pickled).
+
+        Returns
+        -------
+        lightgbm.Booster or xgboost.Booster
+
+        Raises
+        ------
+        AttributeError
+            The model is not fitted (no ``model_``).
+        """
         return self.__dict__.get("_booster") or self._load_booster()
 
     def _load_booster(self) -> Any:

@@ -140,7 +140,13 @@ class Explanations:
         return len(self.outputs)
 
     def about(self) -> dict[str, Any]:
-        """What is explained and how: one object for a whole response or file."""
+        """What is explained and how: one object for a whole response or file.
+
+        Returns
+        -------
+        dict of str to Any
+            ``method``, ``exact``, ``space`` and ``note``.
+        """
         return {"method": self.method, "exact": self.exact, "space": self.space, "note": self.note}
 
     def ranked(self, row: int, top_k: int | None = None) -> list[tuple[str, float]]:

@@ -155,7 +155,15 @@ class ScoringModel:
     def explainer(self) -> Explainer:
         """The model's explainer, prepared on first use and kept (see ``core.explain``).
 
-        Raises ``NotExplainableError`` naming the model kind and the fix."""
+        Returns
+        -------
+        loopml.core.explain.Explainer
+
+        Raises
+        ------
+        loopml.errors.NotExplainableError
+            Naming the model kind and the fix.
+        """
         cached = self.__dict__.get("_explainer")
         if cached is None:
             note = ""

@@ -183,7 +183,14 @@ class ColumnRule:
         commonest values (the serving path reads every value of every request): a finite
         JSON float is returned as it is, and text in plain machine form (``"12.5"``,
         ``"-3e2"``) is read with ``float`` when the column has no thousands separator or
-        affix to remove (so ``parse_value`` would read the same text the same way)."""
+        affix to remove (so ``parse_value`` would read the same text the same way).
+
+        Returns
+        -------
+        callable (Any) -> Any
+            Reads one raw value as ``parse_value`` does (``parse_value`` itself for other
+            kinds); raises ``ValueError`` as it does.
+        """
         parse = self.parse_value
         if self.kind != "number":
             return parse
@@ -305,7 +312,14 @@ class ColumnRule:
         return True
 
     def role_hint(self) -> tuple[str, str] | None:
-        """The role the kind implies, with why, where it decides one (booleans, dates, codes)."""
+        """The role the kind implies, with why, where it decides one (booleans, dates, codes).
+
+        Returns
+        -------
+        tuple of (str, str) or None
+            ("categorical", why) for booleans and codes, ("datetime", why) for dates, None
+            otherwise.
+        """
         if self.kind == "boolean":
             return "categorical", self.why
         if self.kind == "datetime":
@@ -320,8 +334,21 @@ class ColumnRule:
         """The column typed as the model reads it, and the first bad position and problem.
 
         Numbers become float64 (int64 for an integer column with no gaps), booleans bool
-        (object with None where values are missing), dates datetime64[ns], strings object. Returns
-        ``(typed, None, "")`` when every value reads, else ``(series, position, problem)``.
+        (object with None where values are missing), dates datetime64[ns], strings object.
+
+        Parameters
+        ----------
+        series : pandas.Series, shape (n_rows,)
+            Raw values (text cells) or typed ones (Parquet, JSON).
+
+        Returns
+        -------
+        typed : pandas.Series
+            Same index and name; ``series`` itself when a value does not read.
+        position : int or None
+            0-based position of the first value that does not read; None when all read.
+        problem : str
+            What was expected and the bad value; "" when all read.
         """
         typed = self._typed_fast(series)
         if typed is not None:
@@ -587,7 +614,12 @@ class DataContract:
 
     def warnings(self) -> list[str]:
         """One line per column where missing-value markers were read as missing, and one
-        per column whose kind the user should check."""
+        per column whose kind the user should check.
+
+        Returns
+        -------
+        list of str
+        """
         lines = [rule.warning for rule in self.columns if rule.warning]
         for rule in self.columns:
             if rule.missing:
@@ -665,21 +697,36 @@ def learn(
 ) -> DataContract:
     """Learn one rule per column from the data as read (CSV cells as text, or typed).
 
+    A declared kind is not checked here: ``DataContract.apply`` on the same frame raises
+    for the first value that does not read. A boolean-looking target read from text stays
+    a string column (labels as written).
+
     Parameters
     ----------
-    frame : DataFrame of shape (n_rows, n_columns), the training data as read.
-    target : the target column.
-    declared : column -> role from ``data.columns`` (a declared role decides the kind:
+    frame : pandas.DataFrame, shape (n_rows, n_columns)
+        The training data as read.
+    target : str
+        The target column.
+    declared : mapping of str to str, optional
+        Column -> role from ``data.columns`` (a declared role decides the kind:
         ``numeric`` reads numbers, ``datetime`` dates, the others strings, booleans kept).
-    date_formats : column -> ``strptime`` format from ``data.columns.datetime``.
-    decimal, thousands : the file's decimal mark and thousands separator.
-    like : an earlier contract (e.g. the champion's, when retraining on a typed snapshot):
+    date_formats : mapping of str to str, optional
+        Column -> ``strptime`` format from ``data.columns.datetime``.
+    decimal, thousands : str, default "." and ""
+        The file's decimal mark and thousands separator.
+    dialect : mapping of str to Any, optional
+        How the file is written (``CsvDialect.as_dict()``), stored in the contract.
+    like : DataContract, optional
+        An earlier contract (e.g. the champion's, when retraining on a typed snapshot):
         for a column of the same kind, its reading rules are kept (decimal mark, thousands
         separator, date format, boolean words, sign), so the new model reads values as
         the old one did.
 
-    A declared kind is not checked here: ``DataContract.apply`` on the same frame raises
-    for the first value that does not read.
+    Returns
+    -------
+    DataContract
+        One rule per column of ``frame``, in order, with the missing-value markers found;
+        roles are left empty (see ``DataContract.with_roles``).
     """
     declared = declared or {}
     date_formats = date_formats or {}

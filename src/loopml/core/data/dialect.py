@@ -420,9 +420,25 @@ _EXCEL_SEP = re.compile(r"^\ufeff?sep=(.)\s*$")
 def number_format(rows: list[list[str]], sep: str, decimal: str | None = None) -> tuple[str, str]:
     """The decimal mark and thousands separator the cells of ``rows`` are written with.
 
-    ``rows`` are data rows (no header) as the csv module reads them with delimiter ``sep``.
-    ``decimal``, when given, is kept and only the thousands separator is found. Returns
-    ``(decimal, thousands)``; thousands is ``""`` when no cell groups its digits.
+    Each column votes for the decimal mark its cells imply (``9,48`` or ``1.234,56``: a
+    comma; ``0.25`` or ``1,234.56``: a point); cells like ``1,234`` alone are ambiguous and
+    decide only when nothing else does.
+
+    Parameters
+    ----------
+    rows : list of list of str
+        Data rows (no header) as the csv module reads them with delimiter ``sep``.
+    sep : str
+        The delimiter (a comma-separated file makes an ambiguous ``1,234`` a thousand).
+    decimal : str, optional
+        When given, it is kept and only the thousands separator is found.
+
+    Returns
+    -------
+    decimal : str
+        "." or ",".
+    thousands : str
+        The separator character; "" when no cell groups its digits.
     """
     columns = [list(column) for column in zip(*rows, strict=False)]
     votes: Counter[str] = Counter()

@@ -243,7 +243,15 @@ class Evaluation:
         )
 
     def summary(self) -> dict[str, Any]:
-        """JSON-friendly numbers (no row-level arrays)."""
+        """JSON-friendly numbers (no row-level arrays).
+
+        Returns
+        -------
+        dict of str to Any
+            Metrics (NaN as None), per-class scores, overfitting, threshold, slices, champion
+            comparison, behavioural results, importance, attributions, fairness, the number
+            of label issues, notes and rule scores.
+        """
         return {
             "task": self.task,
             "metric": self.metric,

@@ -166,7 +166,13 @@ class Fairness:
         return max(found, key=lambda c: c.differences[name], default=None)
 
     def worst_values(self) -> dict[str, float]:
-        """Each difference over the worst column: what ``gate.max`` compares."""
+        """Each difference over the worst column: what ``gate.max`` compares.
+
+        Returns
+        -------
+        dict of str to float
+            For each name of ``NAMES`` computed on some column, its largest value.
+        """
         worst = {name: self.worst(name) for name in NAMES}
         return {name: c.differences[name] for name, c in worst.items() if c is not None}
 

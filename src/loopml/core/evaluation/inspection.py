@@ -329,7 +329,12 @@ class GlobalAttributions:
     direction_note: str = ""  # why there are no directions, when there are none
 
     def ranked(self) -> list[tuple[str, float]]:
-        """(column, mean |contribution|), largest first."""
+        """(column, mean |contribution|), largest first.
+
+        Returns
+        -------
+        list of (str, float)
+        """
         return sorted(self.summary.mean_abs.items(), key=lambda item: -item[1])
 
     def as_dict(self) -> dict[str, Any]:
