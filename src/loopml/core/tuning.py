@@ -721,7 +721,8 @@ class Method:
     ----------
     name : {"grid", "random", "tpe", "halving"}
     pruning : bool
-        Prune with Hyperband (halving always prunes, with successive halving).
+        Prune with Hyperband when there are 3+ folds (halving always prunes, with
+        successive halving).
     seed : int
         The sampler's seed.
     grid_points : int, default 5
@@ -748,9 +749,9 @@ class Method:
         -------
         tuple of (str, int or None)
             ``("grid", 1)`` when nothing is searched; ``("grid", cap)`` for grid search or a
-            choice-only space whose grid fits in ``budget.trials`` (cap = grid size, at most
-            ``budget.trials``); else the method's sampler ("random" for halving) and
-            ``budget.trials``.
+            choice-only space whose grid fits in ``budget.trials`` or has no trial cap
+            (cap = grid size, at most ``budget.trials``); else the method's sampler
+            ("random" for halving) and ``budget.trials``.
         """
         searched = grid(space, self.grid_points)
         if not searched:
