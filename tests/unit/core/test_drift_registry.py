@@ -97,3 +97,11 @@ def test_json_keeps_psi_and_jensen_shannon_as_keys_of_each_feature() -> None:
     assert as_json["psi"] == feature.psi == feature.distances["psi"]
     assert as_json["jensen_shannon"] == feature.jensen_shannon
     assert "distances" not in as_json
+
+
+def test_psi_alone_is_logged_per_feature_and_shown_on_the_dashboard() -> None:
+    # MLflow metric names (psi.<feature>) and the dashboard's columns are what users saw
+    # before the registry; a new distance opts in to either.
+    assert [d.name for d in drift.DISTANCES.values() if d.logged] == ["psi"]
+    assert [d.name for d in drift.DISTANCES.values() if d.on_dashboard] == ["psi"]
+    assert drift.HEADLINE is drift.DISTANCES["psi"]
