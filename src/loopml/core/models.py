@@ -3,6 +3,10 @@
 A default space uses the YAML syntax of ``models.candidates``: a list is a choice,
 ``{low, high, log}`` a range. Ranges stay where the model is cheap and the parameter
 matters most, so a small budget still finds a good region.
+
+Adding a model is one ``CatalogModel`` record in ``MODELS``: its tasks, factory, default
+space, pip name and the types its fitted model loads from a skops file. The serving
+allow-list (``trusted_types``, read by ``tracking.models``) is derived from the records.
 """
 
 from __future__ import annotations
