@@ -84,7 +84,7 @@ def browser() -> Any:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run installs the Debian package")
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium to render the reports")
-    from playwright.sync_api import sync_playwright
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)

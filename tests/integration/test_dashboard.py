@@ -35,7 +35,7 @@ BROWSER_FLAGS = [
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH: install Debian's chromium package for browser tests")
-    from playwright.sync_api import sync_playwright
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)

@@ -21,6 +21,7 @@ from tests.integration.scaleout import local_ray  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'loopml[ray]'")
+pytest.importorskip("xgboost", reason="XGBoost is optional: pip install xgboost")
 
 
 @pytest.mark.slow

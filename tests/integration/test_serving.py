@@ -437,7 +437,7 @@ def test_loadtest_refuses_remote_hosts_and_needs_a_body(breast_cancer: Project) 
 
 
 def test_openapi_fuzz_finds_no_server_error(server: LiveServer) -> None:
-    import schemathesis
+    schemathesis = pytest.importorskip("schemathesis", reason="a dev dependency: loopml[dev]")
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import not_a_server_error
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils.metaestimators import available_if
 
 from loopml.config import Task
 from loopml.errors import ConfigError
@@ -150,6 +151,12 @@ class BoosterModel(BaseEstimator):
         self.__dict__.pop("_booster", None)
         return self
 
+    def _classifies(self) -> bool:
+        if self.task != "classification":
+            raise AttributeError("a regression booster has no predict_proba")
+        return True
+
+    @available_if(_classifies)  # hasattr(regressor, "predict_proba") is False, as in sklearn
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (a binary model's single output becomes two columns).
 
@@ -167,8 +174,6 @@ class BoosterModel(BaseEstimator):
         AttributeError
             For a regression booster.
         """
-        if self.task != "classification":
-            raise AttributeError("a regression booster has no predict_proba")
         raw = np.asarray(self._raw_predict(X))
         return np.column_stack([1 - raw, raw]) if raw.ndim == 1 else raw
 

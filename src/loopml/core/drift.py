@@ -17,6 +17,11 @@ profile and one vectorised pass over the current rows:
 - for every column: PSI and Jensen-Shannon distance on up to ``PSI_BINS`` groups of
   equal reference mass (plus missing), as effect sizes.
 
+Each statistic is one registry entry (``TESTS``: the significance tests by the kind of
+bins they judge; ``DISTANCES``: the effect sizes, with their threshold key and direction,
+their report label and whether they are logged or shown on /dashboard); the JSON, the
+report, the dashboard and the MLflow metrics loop over the registry.
+
 A feature is flagged when it is judged (enough current rows) and, by ``method``: auto,
 its test is significant after a multiple-testing correction over all features *and* its
 PSI reaches the threshold; psi or jensen_shannon, that distance reaches the threshold;
@@ -37,8 +42,9 @@ data drift cannot see when only the columns' joint distribution moved.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -74,12 +80,11 @@ class FeatureDrift:
     name: str  # what is shown: "temp", "title (words)", "temp (missing)", "prediction"
     column: str  # the input column, or "prediction"
     kind: str  # numeric | categorical | text | missing | prediction
-    test: str  # ks | chi2 | z (the share of missing rows)
+    test: str  # the test's registry name: ks | chi2 | z (the share of missing rows)
     statistic: float
     p_value: float
     p_adjusted: float
-    psi: float
-    jensen_shannon: float
+    distances: dict[str, float]  # each DISTANCES entry's value, by its name (psi, ...)
     rows: int
     reference_rows: int
     missing_reference: float
@@ -89,8 +94,30 @@ class FeatureDrift:
     distribution: Distribution
     note: str = ""
 
+    @property
+    def psi(self) -> float:
+        """Population stability index (the ``psi`` entry of ``distances``)."""
+        return self.distances["psi"]
+
+    @property
+    def jensen_shannon(self) -> float:
+        """Jensen-Shannon distance, base 2 (the ``jensen_shannon`` entry of ``distances``)."""
+        return self.distances["jensen_shannon"]
+
+    def value(self, statistic: str) -> float:
+        """The value of a registered distance, or ``statistic`` for the test's statistic."""
+        return self.statistic if statistic == "statistic" else self.distances[statistic]
+
     def as_dict(self) -> dict[str, Any]:
-        return plain(asdict(self))
+        """Plain JSON: the fields in order, each distance a key of its own after p_adjusted."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "distances":
+                out.update(self.distances)
+            else:
+                value = getattr(self, f.name)
+                out[f.name] = asdict(value) if f.name == "distribution" else value
+        return plain(out)
 
 
 @dataclass(frozen=True)
@@ -234,10 +261,15 @@ class _Binned:
     labels: list[str]
 
     @property
-    def test(self) -> str:
+    def shape(self) -> str:
+        """What the bins hold: ``ordered`` values, ``categories``, or the ``missing`` share."""
         if self.kind == "missing":
-            return "z"
-        return "ks" if self.ordered else "chi2"
+            return "missing"
+        return "ordered" if self.ordered else "categories"
+
+    @property
+    def test(self) -> str:
+        return judging_test(self.shape).name
 
 
 def compare(
@@ -340,8 +372,7 @@ class _Measured:
     binned: _Binned
     statistic: float
     p_value: float
-    psi: float
-    jensen_shannon: float
+    distances: dict[str, float]
     distribution: Distribution
     judged: bool
 
@@ -355,17 +386,9 @@ def _judge(binned: list[_Binned], settings: DriftConfig) -> list[FeatureDrift]:
 
 def _measure(b: _Binned, min_rows: int) -> _Measured:
     ref_present, cur_present = b.reference[:-1], b.current[:-1]
-    if b.test == "z":
-        statistic, p_value = two_proportions(
-            b.reference[-1], b.reference.sum(), b.current[-1], b.current.sum()
-        )
-        rows_judged = int(b.current.sum())
-    elif b.ordered:
-        statistic, p_value = ks_from_counts(ref_present, cur_present)
-        rows_judged = int(cur_present.sum())
-    else:
-        statistic, p_value = chi2_from_counts(b.reference, b.current)
-        rows_judged = int(b.current.sum())
+    test = judging_test(b.shape)
+    statistic, p_value = test.function(b.reference, b.current)
+    rows_judged = int(b.current.sum() if test.counts_missing else cur_present.sum())
     groups = psi_groups(ref_present) if b.ordered else np.arange(len(ref_present))
     ref_grouped = _group(b.reference, groups)
     cur_grouped = _group(b.current, groups)
@@ -373,22 +396,23 @@ def _measure(b: _Binned, min_rows: int) -> _Measured:
         binned=b,
         statistic=statistic,
         p_value=p_value,
-        psi=psi(ref_grouped, cur_grouped),
-        jensen_shannon=js_distance(ref_grouped, cur_grouped),
+        distances={d.name: d.function(ref_grouped, cur_grouped) for d in DISTANCES.values()},
         distribution=_distribution(b, groups, ref_grouped, cur_grouped),
-        judged=bool(rows_judged >= min_rows and (ref_present.sum() > 0 or b.test == "z")),
+        judged=bool(
+            rows_judged >= min_rows and (ref_present.sum() > 0 or not test.needs_reference_values)
+        ),
     )
 
 
 def _verdict(m: _Measured, p_adjusted: float, settings: DriftConfig) -> FeatureDrift:
     b = m.binned
     significant = bool(p_adjusted < settings.significance)
-    flagged = {
-        "auto": significant and m.psi >= settings.threshold,
-        "test": significant,
-        "psi": m.psi >= settings.threshold,
-        "jensen_shannon": m.jensen_shannon >= settings.threshold,
-    }[settings.method]
+    if settings.method == "test":
+        flagged = significant
+    elif settings.method == "auto":
+        flagged = significant and HEADLINE.reaches(m.distances[HEADLINE.name], settings)
+    else:
+        flagged = DISTANCES[settings.method].reaches(m.distances[settings.method], settings)
     ref_total, cur_total = b.reference.sum(), b.current.sum()
     note = "" if m.judged else f"too few rows to judge (< {settings.min_rows})"
     return FeatureDrift(
@@ -399,8 +423,7 @@ def _verdict(m: _Measured, p_adjusted: float, settings: DriftConfig) -> FeatureD
         statistic=m.statistic,
         p_value=m.p_value,
         p_adjusted=p_adjusted,
-        psi=m.psi,
-        jensen_shannon=m.jensen_shannon,
+        distances=m.distances,
         rows=int(cur_total),
         reference_rows=int(ref_total),
         missing_reference=float(b.reference[-1] / ref_total) if ref_total else 0.0,
@@ -511,6 +534,194 @@ def _shares(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.
     keep = (reference + current) > 0
     r, c = reference[keep] + _SMOOTHING, current[keep] + _SMOOTHING
     return r / r.sum(), c / c.sum()
+
+
+Shape = Literal["ordered", "categories", "missing"]
+SHAPES: tuple[Shape, ...] = ("ordered", "categories", "missing")
+
+
+@dataclass(frozen=True)
+class DriftTest:
+    """A significance test of one binned quantity, reference against current rows.
+
+    Parameters
+    ----------
+    name : str
+        The value of ``FeatureDrift.test`` (and of the JSON key ``test``); shown upper-case
+        in the report.
+    label : str
+        Its full name, for people.
+    applies_to : frozenset of {"ordered", "categories", "missing"}
+        The bins it judges: ordered bins (numeric columns, a text column's words and
+        unknown words per row, a regressor's predictions), categories (categorical
+        columns, a classifier's predictions), or the share of missing rows.
+    function : callable
+        ``function(reference, current) -> (statistic, p_value)``; both arrays are counts
+        per bin with the missing rows in the last slot, shape ``(bins + 1,)``.
+    counts_missing : bool
+        Whether missing rows count towards the rows the test judges (``drift.min_rows``).
+    needs_reference_values : bool
+        Whether the test needs reference rows with a value to be judged at all.
+    source : str
+        Where the test is described.
+
+    Its p-values are corrected over all features (``monitoring.drift.correction``) and
+    compared to ``monitoring.drift.significance``: lower means drift.
+    """
+
+    name: str
+    label: str
+    applies_to: frozenset[Shape]
+    function: Callable[[np.ndarray, np.ndarray], tuple[float, float]]
+    counts_missing: bool
+    needs_reference_values: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class DriftDistance:
+    """An effect size between reference and current shares of one binned quantity.
+
+    Parameters
+    ----------
+    name : str
+        Its key in ``FeatureDrift.distances`` and in the JSON of every feature, and the
+        ``monitoring.drift.method`` that flags by it alone.
+    label : str
+        The column header in the report.
+    short : str
+        A short header (tables on a terminal).
+    applies_to : frozenset of {"ordered", "categories", "missing"}
+        The bins it measures (see ``DriftTest``).
+    function : callable
+        ``function(reference, current) -> float`` on counts per group of about equal
+        reference mass (``PSI_BINS`` at most), missing rows last.
+    threshold : str
+        The ``DriftConfig`` field it is compared to.
+    higher_is_drift : bool
+        True: the value flags drift at or above the threshold; False: at or below.
+    logged : bool
+        Whether ``loopml monitor`` logs it per feature as the MLflow metric
+        ``<name>.<feature>``.
+    on_dashboard : bool
+        Whether /dashboard shows it (a column with a bar, ``data-<name>`` on the row).
+    source : str
+        Where the statistic is described.
+    """
+
+    name: str
+    label: str
+    short: str
+    applies_to: frozenset[Shape]
+    function: Callable[[np.ndarray, np.ndarray], float]
+    threshold: str
+    higher_is_drift: bool
+    logged: bool
+    on_dashboard: bool
+    source: str
+
+    def reaches(self, value: float, settings: DriftConfig) -> bool:
+        """Whether ``value`` is on the drift side of its threshold in ``settings``."""
+        limit = float(getattr(settings, self.threshold))
+        return bool(value >= limit if self.higher_is_drift else value <= limit)
+
+
+def _ks(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    return ks_from_counts(reference[:-1], current[:-1])
+
+
+def _z(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    return two_proportions(reference[-1], reference.sum(), current[-1], current.sum())
+
+
+TESTS: dict[str, DriftTest] = {
+    t.name: t
+    for t in (
+        DriftTest(
+            "ks",
+            "Kolmogorov-Smirnov",
+            frozenset({"ordered"}),
+            _ks,
+            counts_missing=False,
+            needs_reference_values=True,
+            source="two-sample Kolmogorov-Smirnov on binned counts, asymptotic p-value "
+            "(as scipy.stats.ks_2samp(method='asymp'))",
+        ),
+        DriftTest(
+            "chi2",
+            "chi-square",
+            frozenset({"categories"}),
+            chi2_from_counts,
+            counts_missing=True,
+            needs_reference_values=True,
+            source="chi-square test of homogeneity of the 2 x k table "
+            "(scipy.stats.chi2_contingency, no continuity correction)",
+        ),
+        DriftTest(
+            "z",
+            "two-proportion z",
+            frozenset({"missing"}),
+            _z,
+            counts_missing=True,
+            needs_reference_values=False,
+            source="Agresti, Categorical Data Analysis, 3rd ed. (2013), section 3.1.3",
+        ),
+    )
+}
+DISTANCES: dict[str, DriftDistance] = {
+    d.name: d
+    for d in (
+        DriftDistance(
+            "psi",
+            "PSI",
+            "PSI",
+            frozenset(SHAPES),
+            psi,
+            threshold="threshold",
+            higher_is_drift=True,
+            logged=True,
+            on_dashboard=True,
+            source="population stability index, half a count added to every group "
+            "(Siddiqi, Credit Risk Scorecards, Wiley, 2006, on the stability index)",
+        ),
+        DriftDistance(
+            "jensen_shannon",
+            "Jensen-Shannon",
+            "JS",
+            frozenset(SHAPES),
+            js_distance,
+            threshold="threshold",
+            higher_is_drift=True,
+            logged=False,
+            on_dashboard=False,
+            source="Jensen-Shannon distance, base 2, from 0 to 1 "
+            "(scipy.spatial.distance.jensenshannon)",
+        ),
+    )
+}
+HEADLINE = DISTANCES["psi"]  # method auto: a significant test and this distance reached
+
+
+def judging_test(shape: str) -> DriftTest:
+    """The registered test that judges bins of ``shape``.
+
+    Parameters
+    ----------
+    shape : {"ordered", "categories", "missing"}
+
+    Returns
+    -------
+    DriftTest
+
+    Raises
+    ------
+    LookupError
+        When no registered test applies to ``shape``, or more than one does.
+    """
+    found = [t for t in TESTS.values() if shape in t.applies_to]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} drift tests apply to {shape} bins; register exactly one")
+    return found[0]
 
 
 def _distribution(

@@ -30,7 +30,7 @@ _DIGITS = 9  # sine and cosine are rounded to this many decimals
 _TIME_LINE = {"year": 1.0, "month": 1 / 12, "day": 1 / 372, "hour": 1 / (372 * 24)}
 
 
-class TextColumn(BaseEstimator, TransformerMixin):
+class TextColumn(TransformerMixin, BaseEstimator):
     """Turn a one-column frame of text into the 1-D array of strings TF-IDF expects."""
 
     def fit(self, X: Any, y: Any = None) -> TextColumn:
@@ -66,7 +66,7 @@ class TextColumn(BaseEstimator, TransformerMixin):
         return column.fillna("").astype(str).to_numpy()
 
 
-class CalendarFeatures(BaseEstimator, TransformerMixin):
+class CalendarFeatures(TransformerMixin, BaseEstimator):
     """Expand date columns into calendar parts (year, month, day, weekday, hour).
 
     Parameters
@@ -130,7 +130,7 @@ class CalendarFeatures(BaseEstimator, TransformerMixin):
         return np.array([f"{c}_{p}" for c in self.columns_ for p in self.parts], dtype=object)
 
 
-class CalendarEncoder(BaseEstimator, TransformerMixin):
+class CalendarEncoder(TransformerMixin, BaseEstimator):
     """Calendar parts as bounded features that a linear model cannot extrapolate from.
 
     Input: the columns of ``CalendarFeatures`` (``parts`` repeated per date column), imputed.
@@ -358,7 +358,7 @@ def category_key(value: Any) -> str:
     return str(value)
 
 
-class CategoryText(BaseEstimator, TransformerMixin):
+class CategoryText(TransformerMixin, BaseEstimator):
     """Categories as strings (numbers and booleans included); missing values stay missing."""
 
     def fit(self, X: Any, y: Any = None) -> CategoryText:

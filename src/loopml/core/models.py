@@ -3,12 +3,17 @@
 A default space uses the YAML syntax of ``models.candidates``: a list is a choice,
 ``{low, high, log}`` a range. Ranges stay where the model is cheap and the parameter
 matters most, so a small budget still finds a good region.
+
+Adding a model is one ``CatalogModel`` record in ``MODELS``: its tasks, factory, default
+space, pip name and the types its fitted model loads from a skops file. The serving
+allow-list (``trusted_types``, read by ``tracking.models``) is derived from the records.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -87,19 +92,63 @@ def _knn(task: Task, seed: int) -> BaseEstimator:
 
 Factory = Callable[[Task, int], BaseEstimator]
 BOTH: tuple[Task, ...] = ("classification", "regression")
-CATALOG: dict[str, tuple[tuple[Task, ...], Factory]] = {
-    "logistic_regression": (("classification",), _logistic),
-    "linear_regression": (("regression",), lambda task, seed: LinearRegression()),
-    "ridge": (("regression",), lambda task, seed: Ridge(alpha=1.0)),
-    "random_forest": (BOTH, _random_forest),
-    "extra_trees": (BOTH, _extra_trees),
-    "gradient_boosting": (BOTH, _gradient_boosting),
-    "lightgbm": (BOTH, _lightgbm),
-    "xgboost": (BOTH, _xgboost),
-    "svm": (BOTH, _svm),
-    "knn": (BOTH, _knn),
-    "naive_bayes": (("classification",), lambda task, seed: ComplementNB()),  # text (tf-idf)
-}
+
+# What every loopml pipeline loads besides its model: scikit-learn's pipeline and
+# preprocessors, loopml's own transformers and wrappers, and the containers they hold.
+PIPELINE_TYPES: tuple[str, ...] = (
+    "sklearn.",
+    "numpy.",
+    "scipy.",
+    "loopml.core.",
+    "collections.",
+    "builtins.",
+)
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    """One model of the catalog: everything loopml needs to build, tune, save and load it.
+
+    Parameters
+    ----------
+    name : str
+        The name under ``models.candidates`` in loopml.yaml.
+    tasks : tuple of {"classification", "regression"}
+        The tasks it can learn.
+    factory : callable
+        ``factory(task, seed)``: a fresh, unfitted estimator with loopml's defaults.
+    space : dict
+        The default search space, in the YAML syntax of ``models.candidates`` (a list is
+        a choice, ``{low, high, log}`` a range); empty for fixed defaults.
+    trusts : tuple of str
+        The types a fitted model may load from a skops file besides ``PIPELINE_TYPES``:
+        module-qualified names (``"lightgbm.sklearn.LGBMClassifier"``) or prefixes ending
+        with a dot (``"lightgbm."``). The serving allow-list is derived from these.
+    pip : str or None
+        The distribution to ``pip install`` when the library is missing; None for
+        scikit-learn models (always installed).
+
+    Raises
+    ------
+    ValueError
+        When ``trusts`` is empty: a model whose types nobody declared would be refused
+        when served, so it is refused here, when the catalog is built.
+    """
+
+    name: str
+    tasks: tuple[Task, ...]
+    factory: Factory
+    space: dict[str, Any]
+    trusts: tuple[str, ...]
+    pip: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.trusts:
+            raise ValueError(
+                f"catalog model {self.name!r} declares no types its fitted model loads; "
+                'set trusts=(...) (module-qualified names, or a prefix like "sklearn.")'
+            )
+
 
 # Up to 150 trees: on 3,859 taxi rows the 50-400 range made random forest's search most
 # of the run (issue 18: 773 of 886 s; 340 trees took 305 s and scored CV R² 0.8674,
@@ -109,37 +158,142 @@ _FOREST_SPACE: dict[str, Any] = {
     "max_features": ["sqrt", 0.5, 1.0],
     "min_samples_leaf": {"low": 1, "high": 20, "log": True},
 }
-DEFAULT_SPACES: dict[str, dict[str, Any]] = {
-    "logistic_regression": {"C": {"low": 1e-3, "high": 100.0, "log": True}},
-    "linear_regression": {},
-    "ridge": {"alpha": {"low": 1e-3, "high": 1000.0, "log": True}},
-    "random_forest": _FOREST_SPACE,
-    "extra_trees": _FOREST_SPACE,
-    "gradient_boosting": {
-        "n_estimators": {"low": 50, "high": 400, "log": True},
-        "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
-        "max_depth": {"low": 2, "high": 6},
-        "subsample": {"low": 0.6, "high": 1.0},
-    },
-    "lightgbm": {
-        "n_estimators": {"low": 50, "high": 600, "log": True},
-        "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
-        "num_leaves": {"low": 7, "high": 127, "log": True},
-        "min_child_samples": {"low": 3, "high": 60, "log": True},
-        "colsample_bytree": {"low": 0.5, "high": 1.0},
-        "reg_lambda": {"low": 1e-3, "high": 10.0, "log": True},
-    },
-    "xgboost": {
-        "n_estimators": {"low": 50, "high": 600, "log": True},
-        "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
-        "max_depth": {"low": 2, "high": 10},
-        "subsample": {"low": 0.6, "high": 1.0},
-        "colsample_bytree": {"low": 0.5, "high": 1.0},
-    },
-    "svm": {"C": {"low": 1e-2, "high": 100.0, "log": True}, "kernel": ["rbf", "linear"]},
-    "knn": {"n_neighbors": {"low": 3, "high": 50, "log": True}, "weights": ["uniform", "distance"]},
-    "naive_bayes": {"alpha": {"low": 1e-3, "high": 10.0, "log": True}},
+_SKLEARN = ("sklearn.",)
+MODELS: dict[str, CatalogModel] = {
+    m.name: m
+    for m in (
+        CatalogModel(
+            "logistic_regression",
+            ("classification",),
+            _logistic,
+            {"C": {"low": 1e-3, "high": 100.0, "log": True}},
+            _SKLEARN,
+        ),
+        CatalogModel(
+            "linear_regression",
+            ("regression",),
+            lambda task, seed: LinearRegression(),
+            {},
+            _SKLEARN,
+        ),
+        CatalogModel(
+            "ridge",
+            ("regression",),
+            lambda task, seed: Ridge(alpha=1.0),
+            {"alpha": {"low": 1e-3, "high": 1000.0, "log": True}},
+            _SKLEARN,
+        ),
+        CatalogModel("random_forest", BOTH, _random_forest, _FOREST_SPACE, _SKLEARN),
+        CatalogModel("extra_trees", BOTH, _extra_trees, _FOREST_SPACE, _SKLEARN),
+        CatalogModel(
+            "gradient_boosting",
+            BOTH,
+            _gradient_boosting,
+            {
+                "n_estimators": {"low": 50, "high": 400, "log": True},
+                "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
+                "max_depth": {"low": 2, "high": 6},
+                "subsample": {"low": 0.6, "high": 1.0},
+            },
+            _SKLEARN,
+        ),
+        CatalogModel(
+            "lightgbm",
+            BOTH,
+            _lightgbm,
+            {
+                "n_estimators": {"low": 50, "high": 600, "log": True},
+                "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
+                "num_leaves": {"low": 7, "high": 127, "log": True},
+                "min_child_samples": {"low": 3, "high": 60, "log": True},
+                "colsample_bytree": {"low": 0.5, "high": 1.0},
+                "reg_lambda": {"low": 1e-3, "high": 10.0, "log": True},
+            },
+            ("lightgbm.",),
+            pip="lightgbm",
+        ),
+        CatalogModel(
+            "xgboost",
+            BOTH,
+            _xgboost,
+            {
+                "n_estimators": {"low": 50, "high": 600, "log": True},
+                "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
+                "max_depth": {"low": 2, "high": 10},
+                "subsample": {"low": 0.6, "high": 1.0},
+                "colsample_bytree": {"low": 0.5, "high": 1.0},
+            },
+            ("xgboost.", "loopml.core.xgb.XGBLabelClassifier"),
+            pip="xgboost",
+        ),
+        CatalogModel(
+            "svm",
+            BOTH,
+            _svm,
+            {"C": {"low": 1e-2, "high": 100.0, "log": True}, "kernel": ["rbf", "linear"]},
+            _SKLEARN,
+        ),
+        CatalogModel(
+            "knn",
+            BOTH,
+            _knn,
+            {
+                "n_neighbors": {"low": 3, "high": 50, "log": True},
+                "weights": ["uniform", "distance"],
+            },
+            _SKLEARN,
+        ),
+        CatalogModel(  # text (tf-idf)
+            "naive_bayes",
+            ("classification",),
+            lambda task, seed: ComplementNB(),
+            {"alpha": {"low": 1e-3, "high": 10.0, "log": True}},
+            _SKLEARN,
+        ),
+    )
 }
+# Views of MODELS, as earlier code and tests read them.
+CATALOG: dict[str, tuple[tuple[Task, ...], Factory]] = {
+    name: (m.tasks, m.factory) for name, m in MODELS.items()
+}
+DEFAULT_SPACES: dict[str, dict[str, Any]] = {name: m.space for name, m in MODELS.items()}
+
+
+def trusted_types(models: Iterable[CatalogModel] | None = None) -> tuple[str, ...]:
+    """The skops allow-list: ``PIPELINE_TYPES`` plus what every catalog model declares.
+
+    Parameters
+    ----------
+    models : iterable of CatalogModel, optional
+        The records to trust; the whole catalog (``MODELS``) by default.
+
+    Returns
+    -------
+    tuple of str
+        Type names and dot-ended prefixes, without repeats, in declaration order.
+    """
+    found = list(PIPELINE_TYPES)
+    for model in MODELS.values() if models is None else models:
+        found += [t for t in model.trusts if t not in found]
+    return tuple(found)
+
+
+def is_trusted(type_name: str, trusted: Iterable[str]) -> bool:
+    """Whether a module-qualified type name is in ``trusted`` (exactly, or by a prefix).
+
+    Parameters
+    ----------
+    type_name : str
+        As skops reports it, e.g. ``"sklearn.pipeline.Pipeline"``.
+    trusted : iterable of str
+        Exact names, and prefixes ending with a dot.
+
+    Returns
+    -------
+    bool
+    """
+    return any(type_name == t or (t.endswith(".") and type_name.startswith(t)) for t in trusted)
+
 
 DEFAULT_CANDIDATES: dict[Task, tuple[str, ...]] = {
     "classification": ("logistic_regression", "random_forest", "lightgbm"),
@@ -170,19 +324,27 @@ def default_space(name: str) -> dict[str, Any]:
 
 def make_estimator(name: str, params: dict[str, Any], task: Task, seed: int) -> BaseEstimator:
     """A catalog model by name, or any scikit-learn-compatible class by import path."""
-    if name in CATALOG:
-        tasks, factory = CATALOG[name]
-        if task not in tasks:
-            fits = [n for n, (t, _) in CATALOG.items() if task in t]
+    if name in MODELS:
+        record = MODELS[name]
+        if task not in record.tasks:
+            fits = [n for n, m in MODELS.items() if task in m.tasks]
             raise ConfigError(
                 f"models.candidates.{name}: not a {task} model; use one of {', '.join(fits)}"
             )
-        estimator = factory(task, seed)
+        try:
+            estimator = record.factory(task, seed)
+        except ImportError as exc:
+            if record.pip is None:
+                raise
+            raise ConfigError(
+                f"models.candidates.{name}: {record.pip} is not installed ({exc}); "
+                f"pip install {record.pip}"
+            ) from None
     elif "." in name:
         estimator = _import_estimator(name)
     else:
         raise ConfigError(
-            f"models.candidates.{name}: unknown model; use one of {', '.join(CATALOG)} "
+            f"models.candidates.{name}: unknown model; use one of {', '.join(MODELS)} "
             "or an import path like sklearn.svm.SVC"
         )
     return _with_params(estimator, params, name)

@@ -2,7 +2,7 @@
 
 Drift per feature with reference vs current distributions, prediction drift, attribution
 drift (each column's share of the model's total |attribution|), and decay over time, above
-a table of every statistic.
+a table of every statistic (a column per ``core.drift.DISTANCES`` entry).
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from loopml.core.decay import DecayReport
-from loopml.core.drift import AttributionDrift, Distribution, DriftReport, FeatureDrift
+from loopml.core.drift import (
+    DISTANCES,
+    HEADLINE,
+    AttributionDrift,
+    Distribution,
+    DriftReport,
+    FeatureDrift,
+)
 
 _MAX_BARS = 20
 _REFERENCE, _CURRENT, _ALERT = "#8da0cb", "#fc8d62", "#d62728"
@@ -22,7 +29,9 @@ _REFERENCE, _CURRENT, _ALERT = "#8da0cb", "#fc8d62", "#d62728"
 
 def render(drift: DriftReport, decay: DecayReport | None, meta: dict[str, Any], status: str) -> str:
     """The report as one HTML string."""
-    ordered = sorted(drift.features, key=lambda f: (not f.drifted, -(f.psi or 0.0)))
+    ordered = sorted(
+        drift.features, key=lambda f: (not f.drifted, -(f.distances[HEADLINE.name] or 0.0))
+    )
     template = Environment(autoescape=True).from_string(_TEMPLATE)
     return template.render(
         meta=meta,
@@ -35,6 +44,8 @@ def render(drift: DriftReport, decay: DecayReport | None, meta: dict[str, Any], 
         prediction_plot=_prediction_svg(drift),
         attribution_plot=_attribution_svg(drift.attribution),
         decay_plot=Markup(decay_svg(decay)) if decay and decay.series else None,
+        distances=list(DISTANCES.values()),
+        headline=HEADLINE,
     )
 
 
@@ -64,8 +75,7 @@ def _row(f: FeatureDrift) -> dict[str, Any]:
         "test": f.test.upper(),
         "statistic": _fmt(f.statistic),
         "p_adjusted": _p(f.p_adjusted),
-        "psi": _fmt(f.psi),
-        "js": _fmt(f.jensen_shannon),
+        **{name: _fmt(value) for name, value in f.distances.items()},
         "missing": f"{f.missing_reference:.1%} → {f.missing_current:.1%}",
         "rows": f.rows,
         "verdict": "drift" if f.drifted else ("not judged" if not f.judged else "stable"),
@@ -253,7 +263,7 @@ tr.drift td{background:#fdecea} .cards{display:flex;gap:12px;flex-wrap:wrap}
 {% if prediction %}
 <div class="wide chart">{{ prediction_plot }}</div>
 <p>{{ prediction.test }} statistic {{ prediction.statistic }},
-corrected p {{ prediction.p_adjusted }}, PSI {{ prediction.psi }}:
+corrected p {{ prediction.p_adjusted }}, {{ headline.label }} {{ prediction[headline.name] }}:
 <b>{{ prediction.verdict }}</b></p>
 {% else %}<p class="muted">No predictions to compare.</p>{% endif %}
 <h2>Attribution drift</h2>
@@ -276,11 +286,13 @@ monitoring.drift.attribution_shift sets the threshold)</p>
 {% else %}<p class="muted">Not enough labelled rows for a curve yet.</p>{% endif %}
 <h2>Drift per feature</h2>
 <table id="features"><thead><tr><th>feature</th><th>kind</th><th>test</th><th>statistic</th>
-<th>corrected p</th><th>PSI</th><th>Jensen-Shannon</th><th>missing (ref → cur)</th><th>rows</th>
+<th>corrected p</th>{% for d in distances %}<th>{{ d.label }}</th>{% endfor -%}
+<th>missing (ref → cur)</th><th>rows</th>
 <th>verdict</th></tr></thead><tbody>
 {% for r in features %}<tr class="{{ 'drift' if r.verdict == 'drift' else '' }}">
 <td>{{ r.name }}</td><td>{{ r.kind }}</td><td>{{ r.test }}</td><td>{{ r.statistic }}</td>
-<td>{{ r.p_adjusted }}</td><td>{{ r.psi }}</td><td>{{ r.js }}</td><td>{{ r.missing }}</td>
+<td>{{ r.p_adjusted }}</td>{% for d in distances %}<td>{{ r[d.name] }}</td>{% endfor -%}
+<td>{{ r.missing }}</td>
 <td>{{ r.rows }}</td><td>{{ r.verdict }}{% if r.note %} ({{ r.note }}){% endif %}</td></tr>
 {% endfor %}</tbody></table>
 {% if drift.skipped %}<p class="muted">Not tested: {% for c, why in drift.skipped.items() %}

@@ -9,6 +9,7 @@ served version, recomputed at most every ``DRIFT_SECONDS``.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from loopml.config import ProjectConfig
+from loopml.core.drift import DISTANCES
 from loopml.errors import LoopmlError, first_line
 from loopml.serving.metrics import Metrics
 from loopml.tracking.monitoring import version_history
@@ -172,7 +174,7 @@ def add_dashboard(app: FastAPI, state: ServingState, cfg: ProjectConfig | None) 
         return data.snapshot()
 
 
-PAGE = """<!doctype html>
+_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>loopml dashboard</title>
 <link rel="icon" href="data:,">
 <style>
@@ -210,7 +212,7 @@ th:first-child,td:first-child{text-align:left} tr.drift td{background:#fdecea}
  stroke="#8da0cb" stroke-width="2" points=""></polyline></svg>
 <h2>Drift per feature</h2>
 <div id="drift-summary" class="muted">…</div>
-<table><thead><tr><th>feature</th><th>test</th><th>corrected p</th><th>PSI</th><th></th>
+<table><thead><tr><th>feature</th><th>test</th><th>corrected p</th>@DISTANCE_HEADERS@
 <th>rows</th><th>verdict</th></tr></thead><tbody id="drift-rows"></tbody></table>
 <h2>Decay</h2><div id="decay-summary" class="muted">…</div>
 <h2>Model versions</h2>
@@ -222,6 +224,7 @@ const params = new URLSearchParams(location.search);
 const refresh = Math.max(250, Number(params.get("refresh")) || 3000);
 document.getElementById("refresh").textContent = refresh;
 const samples = [];
+const DISTANCES = @DISTANCE_NAMES@;
 function text(id, value) { document.getElementById(id).textContent = value; }
 function num(value, digits) {
   return value === null || value === undefined ? "-" : Number(value).toFixed(digits);
@@ -255,13 +258,15 @@ function drawDrift(data) {
   for (const f of rows) {
     const tr = document.createElement("tr");
     tr.dataset.feature = f.name;
-    tr.dataset.psi = f.psi;
+    for (const name of DISTANCES) tr.dataset[name] = f[name];
     if (f.drifted) tr.className = "drift";
     cell(tr, f.name); cell(tr, f.test); cell(tr, pValue(f.p_adjusted));
-    cell(tr, num(f.psi, 3)).className = "psi";
-    const bar = document.createElement("span"); bar.className = "bar";
-    bar.style.width = `${Math.min(120, (f.psi || 0) * 240)}px`;
-    cell(tr, "").appendChild(bar);
+    for (const name of DISTANCES) {
+      cell(tr, num(f[name], 3)).className = name;
+      const bar = document.createElement("span"); bar.className = "bar";
+      bar.style.width = `${Math.min(120, (f[name] || 0) * 240)}px`;
+      cell(tr, "").appendChild(bar);
+    }
     cell(tr, f.rows);
     cell(tr, f.drifted ? "drift" : (f.judged ? "stable" : "not judged"));
     body.appendChild(tr);
@@ -313,3 +318,10 @@ async function poll() {
 poll();
 </script></body></html>
 """
+
+# The drift distances the page shows (core.drift.DISTANCES entries with on_dashboard): a
+# value column and a bar each, and ``data-<name>`` on every row.
+_SHOWN = [d for d in DISTANCES.values() if d.on_dashboard]
+PAGE = _PAGE.replace(
+    "@DISTANCE_HEADERS@", "".join(f"<th>{d.label}</th><th></th>" for d in _SHOWN)
+).replace("@DISTANCE_NAMES@", json.dumps([d.name for d in _SHOWN]))

@@ -1,8 +1,9 @@
 """Load a registered or logged loopml model from MLflow into a ``ScoringModel``.
 
-The skops file is loaded with an allow-list that loopml decides (scikit-learn, LightGBM,
-NumPy, SciPy, loopml and the estimators the run declared), not the list stored in the
-model itself, so a tampered artifact cannot whitelist arbitrary code.
+The skops file is loaded with an allow-list that loopml decides (the types each model
+catalog record declares, ``loopml.core.models.trusted_types()``, and the estimators the
+run declared), not the list stored in the model itself, so a tampered artifact cannot
+whitelist arbitrary code.
 """
 
 from __future__ import annotations
@@ -17,21 +18,14 @@ from urllib.parse import unquote, urlparse
 from loopml.core.compile import CompiledModel
 from loopml.core.data.contract import without_contract
 from loopml.core.evaluation.threshold import Threshold
+from loopml.core.models import is_trusted, trusted_types
 from loopml.core.scoring import ColumnSpec, ScoringModel
 from loopml.errors import ModelNotFoundError, TrackingError
 from loopml.tracking.background import read_background
 from loopml.tracking.compiled import read_compiled
 
-SAFE_PREFIXES = (
-    "sklearn.",
-    "lightgbm.",
-    "xgboost.",
-    "numpy.",
-    "scipy.",
-    "loopml.core.",
-    "collections.",
-    "builtins.",
-)
+# Derived from the model catalog: each record declares the types its fitted model loads.
+SAFE_PREFIXES = trusted_types()
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[\w-]+)$")
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 _RUN_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{32})/(?P<path>.+)$")
@@ -175,7 +169,7 @@ def _load_skops(local: Path, meta: dict[str, Any]) -> Any:
         raise TrackingError(f"{local}: no skops model file; was it logged by loopml?")
     declared = tuple(meta.get("custom_estimators", []))
     untrusted = skops.io.get_untrusted_types(file=files[0])
-    refused = [t for t in untrusted if not t.startswith(SAFE_PREFIXES) and t not in declared]
+    refused = [t for t in untrusted if not is_trusted(t, SAFE_PREFIXES + declared)]
     if refused:
         raise TrackingError(
             f"{files[0]}: refusing to load types loopml does not trust: {', '.join(refused)}"

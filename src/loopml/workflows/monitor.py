@@ -387,10 +387,13 @@ def _monitoring_record(
         "drifted_features": float(len(found.drift.drifted)),
         "alert": float(found.status == ALERT),
     }
+    logged = [d.name for d in drift_stats.DISTANCES.values() if d.logged]
     for feature in found.drift.features:
-        metrics_[f"psi.{feature.name}"] = feature.psi
+        for name in logged:
+            metrics_[f"{name}.{feature.name}"] = feature.distances[name]
     if found.drift.prediction is not None:
-        metrics_["psi.prediction"] = found.drift.prediction.psi
+        for name in logged:
+            metrics_[f"{name}.prediction"] = found.drift.prediction.distances[name]
     if found.drift.attribution is not None:
         metrics_["attribution_shifted_columns"] = float(len(found.drift.attribution.shifted))
         for shift in found.drift.attribution.columns:

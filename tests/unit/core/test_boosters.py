@@ -13,6 +13,7 @@ from loopml.core.boosters import BoosterModel
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
 def test_multiclass_booster_learns_and_round_trips_through_skops(library: str) -> None:
+    pytest.importorskip(library, reason=f"{library} is optional: pip install {library}")
     X, y = load_iris(return_X_y=True)
     labels = np.array(["setosa", "versicolor", "virginica"])[y]
     model = clone(BoosterModel(library, "classification", {"max_depth": 3}, rounds=30)).fit(
@@ -30,6 +31,7 @@ def test_multiclass_booster_learns_and_round_trips_through_skops(library: str) -
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
 def test_regression_booster_beats_the_mean(library: str) -> None:
+    pytest.importorskip(library, reason=f"{library} is optional: pip install {library}")
     X, y = load_diabetes(return_X_y=True)
     model = BoosterModel(library, "regression", rounds=50).fit(X, y)
     residual = ((model.predict(X) - y) ** 2).mean()

@@ -128,6 +128,7 @@ def test_every_default_candidate_builds(task: str) -> None:
 
 
 def test_xgboost_takes_string_labels_and_gives_them_back() -> None:
+    pytest.importorskip("xgboost", reason="XGBoost is optional: pip install xgboost")
     import numpy as np
     import pandas as pd
     from sklearn.base import clone

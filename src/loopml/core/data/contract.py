@@ -948,7 +948,7 @@ def _with_missing(rule: ColumnRule, series: pd.Series) -> ColumnRule:
     return replace(rule, missing=markers, missing_share=(missing / n) if n else 0.0)
 
 
-class ContractReader(BaseEstimator, TransformerMixin):
+class ContractReader(TransformerMixin, BaseEstimator):
     """The first step of a logged model: raw rows in, the contract's typed features out.
 
     With it, plain ``mlflow.pyfunc.load_model(uri).predict(frame)`` reads values as written
