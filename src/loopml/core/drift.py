@@ -77,6 +77,32 @@ class Distribution:
 
 @dataclass(frozen=True)
 class FeatureDrift:
+    """One quantity's drift: a column (or its words, or its missing share) or the
+    predictions, current rows against the reference profile.
+
+    Parameters
+    ----------
+    name, column, kind : str
+        What is shown, the input column it comes from, and its kind.
+    test : str
+        The ``TESTS`` entry that judged it (``ks``, ``chi2`` or ``z``).
+    statistic, p_value, p_adjusted : float
+        The test's statistic, its p-value and the p-value adjusted over all the features
+        tested (``monitoring.drift.correction``: Benjamini-Hochberg or Holm).
+    distances : dict of str to float
+        Each ``DISTANCES`` entry's value (``psi``, ``jensen_shannon``), by name.
+    rows, reference_rows : int
+        Current and reference rows compared.
+    missing_reference, missing_current : float
+        Share of missing values, in [0, 1].
+    judged, drifted : bool
+        Whether there were enough rows to judge, and the verdict.
+    distribution : Distribution
+        The reference and current shares per bin, for charts.
+    note : str
+        Why a quantity was not judged, or what was special about it.
+    """
+
     name: str  # what is shown: "temp", "title (words)", "temp (missing)", "prediction"
     column: str  # the input column, or "prediction"
     kind: str  # numeric | categorical | text | missing | prediction
@@ -131,6 +157,7 @@ class AttributionShift:
 
     @property
     def change(self) -> float:
+        """Current share minus reference share, in [-1, 1]."""
         return self.current - self.reference
 
 
@@ -148,15 +175,18 @@ class AttributionDrift:
 
     @property
     def shifted(self) -> list[AttributionShift]:
+        """The columns whose share moved past the threshold, largest change first."""
         return [c for c in self.columns if c.shifted]
 
     def summary(self) -> str:
+        """One line: no shift, or each shifted column's share before -> now."""
         if not self.shifted:
             return f"no shift in attributions over {len(self.columns)} columns"
         moved = ", ".join(f"{c.column} {c.reference:.2f} -> {c.current:.2f}" for c in self.shifted)
         return f"attribution share moved by >= {self.threshold:g}: {moved}"
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON: the summary, the settings and every column with its change."""
         return plain(
             {
                 "summary": self.summary(),
@@ -196,6 +226,26 @@ def compare_attributions(
 
 @dataclass(frozen=True)
 class DriftReport:
+    """The drift of every input column and of the predictions, and the one alarm.
+
+    Parameters
+    ----------
+    features : list of FeatureDrift
+        One per tested quantity (a column, its words, its missing share).
+    prediction : FeatureDrift or None
+        The predictions' drift, when predictions were given.
+    rows : int
+        Current rows compared.
+    judged : bool
+        False when ``rows`` < ``settings.min_rows``: nothing is called drifted.
+    settings : DriftConfig
+        The ``monitoring.drift`` settings used.
+    skipped : dict of str to str
+        Column -> why it was not tested.
+    attribution, attribution_skipped
+        Attribution drift (None when off or not judged) and, then, why.
+    """
+
     features: list[FeatureDrift]
     prediction: FeatureDrift | None
     rows: int
@@ -207,10 +257,12 @@ class DriftReport:
 
     @property
     def drifted(self) -> list[FeatureDrift]:
+        """The input quantities judged drifted."""
         return [f for f in self.features if f.drifted]
 
     @property
     def alert(self) -> bool:
+        """True when judged and an input, the predictions or the attributions moved."""
         return self.judged and (
             bool(self.drifted)
             or bool(self.prediction and self.prediction.drifted)
@@ -218,6 +270,7 @@ class DriftReport:
         )
 
     def summary(self) -> str:
+        """One line for the terminal, the report and the dashboard."""
         if not self.judged:
             return (
                 f"drift not judged: {self.rows} current rows < drift.min_rows "
@@ -234,6 +287,7 @@ class DriftReport:
         return f"drift in {len(names)} of {len(self.features)}: {', '.join(names)}{reliance}"
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON (``drift`` in ``monitor.json``): the alarm, summary and every feature."""
         return {
             "alert": self.alert,
             "judged": self.judged,
