@@ -44,7 +44,7 @@ def handles_errors(fn: F) -> F:
             storage = storage_error(exc, kwargs.get("output"))
             if locked is None and storage is None:
                 raise
-            fail([locked or str(storage)], (storage or LoopmlError()).exit_code)
+            fail([locked or str(storage)], storage.exit_code if storage else EXIT_CODES["error"])
 
     return wrapper  # type: ignore[return-value]
 
