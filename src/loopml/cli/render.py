@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from loopml.core.evaluation.metrics import METRICS
 from loopml.workflows import events
 
 T = TypeVar("T")
@@ -480,6 +479,8 @@ def leaderboard(result: Any) -> Table:
 
 
 def _ordered(result: Any) -> list[Any]:
+    from loopml.core.evaluation.metrics import METRICS  # scikit-learn: imported when used
+
     rows = list(result.leaderboard)
     baseline, others = rows[:1], rows[1:]
     higher = METRICS[result.metric].higher_is_better
