@@ -141,5 +141,6 @@ def first_line(exc: BaseException) -> str:
 
 #: The CLI's exit statuses, one table for every command: 0 success, 1 a loopml error (any
 #: ``LoopmlError``: bad input, a blocked gate, failed behavioural tests, a store that refused),
-#: 2 a usage error found by the argument parser (Click's convention), 130 interrupted (Ctrl-C).
-EXIT_CODES: dict[str, int] = {"ok": 0, "error": 1, "usage": 2, "interrupted": 130}
+#: 2 a usage error found by the argument parser (Click's convention), 3 an alert of
+#: ``loopml monitor`` (drift or decay found: a result, not a failure), 130 interrupted (Ctrl-C).
+EXIT_CODES: dict[str, int] = {"ok": 0, "error": 1, "usage": 2, "alert": 3, "interrupted": 130}

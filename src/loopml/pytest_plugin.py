@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from loopml.errors import BehavioralTestError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -99,7 +101,10 @@ class LoopmlFile(pytest.File):
             )
 
 
-class BehavioralFailure(AssertionError):
+class BehavioralFailure(BehavioralTestError, AssertionError):
+    """One declared behavioural test failed: loopml's ``BehavioralTestError``, and an
+    ``AssertionError`` so pytest reports it as a test failure, not an error."""
+
     def __init__(self, result: BehavioralResult):
         super().__init__(result.detail)
         self.result = result

@@ -10,7 +10,7 @@ from pathlib import Path
 from loopml.config import ProjectConfig
 from loopml.core.evaluation import behavioral
 from loopml.core.evaluation.assess import behave
-from loopml.errors import ConfigError
+from loopml.errors import BehavioralTestError, ConfigError
 from loopml.tracking import evaluations as results
 from loopml.workflows.evaluate import load, tracker_for
 from loopml.workflows.events import Reporter, SilentReporter
@@ -30,6 +30,26 @@ class BehavioralOutcome:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    def failure(self) -> BehavioralTestError | None:
+        """The failed tests as an error, None when every test passed.
+
+        Returns
+        -------
+        BehavioralTestError or None
+            One message line per failed test: its name, its agreement against the required
+            agreement (fractions of rows, 0 to 1) and the detail.
+        """
+        failed = [r for r in self.results if not r.passed]
+        if not failed:
+            return None
+        return BehavioralTestError(
+            "\n".join(
+                f"behavioral test failed: {r.name}: agreement {r.agreement:.3f} < "
+                f"{r.required:.3f} ({r.detail})"
+                for r in failed
+            )
+        )
 
 
 def run_tests(

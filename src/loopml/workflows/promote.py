@@ -16,7 +16,7 @@ import pandas as pd
 from loopml.config import ProjectConfig
 from loopml.core.evaluation import gate
 from loopml.core.evaluation.assess import Evaluation
-from loopml.errors import ModelNotFoundError
+from loopml.errors import GateFailedError, ModelNotFoundError
 from loopml.tracking import evaluations as results
 from loopml.tracking.store import CHAMPION, Tracker
 from loopml.workflows.evaluate import Loaded, load, measure, tracker_for, write_report
@@ -39,6 +39,25 @@ class PromotionResult:
     @property
     def is_champion(self) -> bool:
         return self.promoted or self.champion_before == self.version
+
+    def blocked(self) -> GateFailedError | None:
+        """The gate's refusal as an error, None when every rule passed.
+
+        Returns
+        -------
+        GateFailedError or None
+            One message line per failed rule (``gate rule NAME failed: DETAIL``) and a note
+            (``add_note``) saying the version was not promoted and the decision is tagged.
+        """
+        if self.decision.passed:
+            return None
+        problem = GateFailedError(
+            "\n".join(
+                f"gate rule {rule.rule} failed: {rule.detail}" for rule in self.decision.failed
+            )
+        )
+        problem.add_note(f"{self.label} was not promoted; the decision is tagged on it")
+        return problem
 
 
 def promote(
