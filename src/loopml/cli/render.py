@@ -322,11 +322,16 @@ def print_monitor(result: Any, *, as_json: bool) -> None:
 
 
 def print_drift(found: Any) -> None:
+    """The drift table: one row per feature (and the predictions), a column per distance of
+    ``core.drift.DISTANCES``."""
+    from loopml.core.drift import DISTANCES
+
     table = Table(
         title=escape(f"Drift against the reference of {found.ref.describe()} ({found.source})"),
         title_justify="left",
     )
-    for name in ("feature", "test", "statistic", "corrected p", "PSI", "JS", "rows", "verdict"):
+    shorts = [d.short for d in DISTANCES.values()]
+    for name in ("feature", "test", "statistic", "corrected p", *shorts, "rows", "verdict"):
         table.add_column(name, justify="left" if name in ("feature", "verdict") else "right")
     rows = list(found.drift.features) + ([found.drift.prediction] if found.drift.prediction else [])
     for f in rows:
@@ -336,8 +341,7 @@ def print_drift(found: Any) -> None:
             f.test,
             num(f.statistic),
             num(f.p_adjusted),
-            num(f.psi),
-            num(f.jensen_shannon),
+            *(num(f.distances[d]) for d in DISTANCES),
             str(f.rows),
             verdict,
             style="bold red" if f.drifted else None,
