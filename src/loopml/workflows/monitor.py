@@ -30,6 +30,7 @@ from loopml.core.data.contract import CONTRACT_FILE, DataContract
 from loopml.core.data.ingest import file_kind, read_csv_text, read_table
 from loopml.core.evaluation import metrics
 from loopml.core.reference import ReferenceProfile, attribution_profile
+from loopml.errors import EXIT_CODES as CLI_EXIT_CODES
 from loopml.errors import ConfigError, DataContractError, DataError, first_line
 from loopml.reports import monitor as monitor_report
 from loopml.tracking import monitoring as runs
@@ -41,7 +42,7 @@ from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.predict import FILE_FIX, model_uri, scoring_dialect
 
 HEALTHY, ALERT = "healthy", "alert"
-EXIT_CODES = {HEALTHY: 0, ALERT: 3}
+EXIT_CODES = {HEALTHY: CLI_EXIT_CODES["ok"], ALERT: CLI_EXIT_CODES["alert"]}  # one table
 
 
 @dataclass
