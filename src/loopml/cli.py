@@ -477,7 +477,7 @@ def serve(
         ),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Server processes; default serve.workers (1).")
+        int | None, typer.Option(help="Server processes; default serve.n_jobs (1).")
     ] = None,
 ) -> None:
     """Serve a registered model over HTTP (the 'champion' alias by default)."""
@@ -487,7 +487,7 @@ def serve(
     if engine is not None:
         overrides.append(f"serve.engine={engine}")
     if workers is not None:
-        overrides.append(f"serve.workers={workers}")
+        overrides.append(f"serve.n_jobs={workers}")
     cfg = _load(config, overrides)
     args = ServeArgs(str(config), overrides, model)
     served = build_app(args)
@@ -499,12 +499,12 @@ def serve(
         err.print("[cyan]•[/] bearer-token auth is on", highlight=False)
     err.print(
         f"Serving [bold]{state.champion.loaded.model.describe()}[/] on "
-        f"http://{bind_host}:{bind_port} with {cfg.serve.workers} worker(s) — POST /predict, "
+        f"http://{bind_host}:{bind_port} with {cfg.serve.n_jobs} worker(s) — POST /predict, "
         "/explain, /invocations (MLflow), /v2/models/…/infer, /feedback; GET /health, /metrics, "
         "/dashboard; docs at /docs",
         highlight=False,
     )
-    run(served, args, host=bind_host, port=bind_port, workers=cfg.serve.workers)
+    run(served, args, host=bind_host, port=bind_port, workers=cfg.serve.n_jobs)
 
 
 @app.command()
