@@ -495,7 +495,7 @@ async def _serve(
     except TimeoutError:
         status = 408
         limit = state.settings.limits.request_timeout
-        message = f"the request took longer than {limit:g} s (serve.limits.request_timeout)"
+        message = f"the request took longer than {limit:g} s (limits.request_timeout)"
         return Response(
             error_body(message, status), status_code=status, media_type="application/json"
         )
