@@ -73,7 +73,7 @@ def add_monitoring(app: FastAPI, state: ServingState, cfg: ProjectConfig | None)
 
 
 async def _retain(log: PredictionLog, retention: RetentionConfig) -> None:
-    """Apply serve.prediction_log.retention now and every ``interval_s``; a failure is
+    """Apply serve.prediction_log.retention now and every ``interval``; a failure is
     logged and tried again next time (serving goes on)."""
     while True:
         try:
