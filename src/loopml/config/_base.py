@@ -32,7 +32,7 @@ RENAMED_TWICE = "renamed_key_twice"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_FORMAT = "a duration like 30s, 10m, 2h or 7d (or 500ms, or a number of seconds)"
+_FORMAT = "a duration like 30s, 10m, 2h or 7d"
 
 
 def _parse(text: str) -> float | None:
@@ -96,7 +96,9 @@ def _to_seconds(value: Any) -> Any:
             try:
                 return float(value)
             except ValueError:
-                raise ValueError(f"'{value}' is not {_FORMAT}") from None
+                raise ValueError(
+                    f"'{value}' is not {_FORMAT} (or 500ms, or a number of seconds)"
+                ) from None
         return seconds
     return value
 
