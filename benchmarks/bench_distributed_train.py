@@ -63,7 +63,7 @@ def project(folder: Path, source: Path, workers: int) -> Path:
         },
         "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
         "models": {"candidates": {"lightgbm": {"n_estimators": ROUNDS, "num_leaves": LEAVES}}},
-        "train": {"distributed": True, "workers": workers, "storage": str(folder / "ray")},
+        "train": {"distributed": True, "n_jobs": workers, "storage": str(folder / "ray")},
     }
     config = folder / "loopml.yaml"
     config.write_text(yaml.safe_dump(body), encoding="utf-8")

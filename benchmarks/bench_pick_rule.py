@@ -68,7 +68,7 @@ def _candidates(dataset: str, seconds: float, seed: int) -> list[Row]:
                 "candidates": plan["candidates"],
                 "ensemble": {"method": plan["ensemble"], "top_k": 3},
             },
-            "tuning": {"budget": {"trials": 1000, "seconds": seconds}, "learning_curve": False},
+            "tuning": {"budget": {"trials": 1000, "timeout": seconds}, "learning_curve": False},
         }
         cfg = load_config(write_project(Path(folder), dataset, extra, seed))
         data = prepare(cfg, SilentReporter())

@@ -142,7 +142,7 @@ def _loopml(dataset: str, folder: Path, seconds: float, seed: int) -> dict[str, 
                 "ensemble": {"method": plan["ensemble"], "top_k": 3},
             },
             "tuning": {
-                "budget": {"trials": 1000, "seconds": per_candidate},
+                "budget": {"trials": 1000, "timeout": per_candidate},
                 "learning_curve": False,
             },
         },

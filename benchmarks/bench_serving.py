@@ -65,7 +65,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120)
 def start_loopml(config: Path, port: int, *settings: str) -> subprocess.Popen[bytes]:
     loopml = Path(sys.executable).parent / "loopml"
     command = [str(loopml), "serve", "-c", str(config), "--port", str(port)]
-    command += ["--set", "serve.reload_interval_s=0"]
+    command += ["--set", "serve.reload_interval=0"]
     for setting in settings:
         command += ["--set", setting]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=_log(config, "loopml"))

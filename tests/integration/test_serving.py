@@ -243,9 +243,11 @@ def test_limits_on_body_rows_and_time(breast_cancer: Project, http: httpx.Client
         assert (
             body.status_code == 413 and "limits.max_body_bytes" in body.json()["detail"][0]["msg"]
         )
-    with _serve(breast_cancer, "serve.limits.request_timeout_s=0.000001") as live:
+    with _serve(breast_cancer, "serve.limits.request_timeout=0.000001") as live:
         slow = http.post(f"{live.url}/predict", json={"records": [record]})
-        assert slow.status_code == 408 and "request_timeout_s" in slow.json()["detail"][0]["msg"]
+        assert (
+            slow.status_code == 408 and "limits.request_timeout" in slow.json()["detail"][0]["msg"]
+        )
 
 
 def test_bearer_token_auth(

@@ -47,7 +47,7 @@ def test_unknown_backend_is_one_line_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_misspelt_train_key_is_suggested(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"train\.worker: unknown key; did you mean 'workers'"):
+    with pytest.raises(ConfigError, match=r"train\.worker: unknown key; did you mean 'n_jobs'"):
         _load(tmp_path, "train.worker=3")
 
 

@@ -32,8 +32,9 @@ def serve(
             help="native, onnx or auto (onnx when it passed parity); default serve.engine."
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Server processes; default serve.workers (1).")
+    n_jobs: Annotated[
+        int | None,
+        typer.Option("--n-jobs", "--workers", help="Server processes; default serve.n_jobs (1)."),
     ] = None,
 ) -> None:
     """Serve a registered model over HTTP (the 'champion' alias by default)."""
@@ -42,8 +43,8 @@ def serve(
     overrides = list(set_ or [])
     if engine is not None:
         overrides.append(f"serve.engine={engine}")
-    if workers is not None:
-        overrides.append(f"serve.workers={workers}")
+    if n_jobs is not None:
+        overrides.append(f"serve.n_jobs={n_jobs}")
     cfg = load(config, overrides)
     args = ServeArgs(str(config), overrides, model)
     served = build_app(args)
@@ -55,12 +56,12 @@ def serve(
         err.print("[cyan]•[/] bearer-token auth is on", highlight=False)
     err.print(
         f"Serving [bold]{state.champion.loaded.model.describe()}[/] on "
-        f"http://{bind_host}:{bind_port} with {cfg.serve.workers} worker(s) — POST /predict, "
+        f"http://{bind_host}:{bind_port} with {cfg.serve.n_jobs} worker(s) — POST /predict, "
         "/explain, /invocations (MLflow), /v2/models/…/infer, /feedback; GET /health, /metrics, "
         "/dashboard; docs at /docs",
         highlight=False,
     )
-    run(served, args, host=bind_host, port=bind_port, workers=cfg.serve.workers)
+    run(served, args, host=bind_host, port=bind_port, workers=cfg.serve.n_jobs)
 
 
 @handles_errors

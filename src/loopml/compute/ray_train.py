@@ -38,7 +38,7 @@ class TrainedBooster:
 
 
 def train_booster(job: BoosterJob, train: Any, cfg: TrainConfig) -> TrainedBooster:
-    """Train ``job`` on the Ray Dataset ``train`` (features + ``LABEL``) with ``cfg.workers``."""
+    """Train ``job`` on Ray Dataset ``train`` (features, ``LABEL``) on ``cfg.n_jobs`` workers."""
     import ray.train
 
     trainer_cls = _trainer(job.library)
@@ -46,7 +46,7 @@ def train_booster(job: BoosterJob, train: Any, cfg: TrainConfig) -> TrainedBoost
         _train_loop,
         train_loop_config={"job": job, "every": cfg.checkpoint_every},
         scaling_config=ray.train.ScalingConfig(
-            num_workers=cfg.workers, resources_per_worker={"CPU": cfg.cpus_per_worker}
+            num_workers=cfg.n_jobs, resources_per_worker={"CPU": cfg.cpus_per_job}
         ),
         run_config=ray.train.RunConfig(name=job.name, storage_path=cfg.storage),
         datasets={"train": train},

@@ -220,7 +220,7 @@ def _lifespan(
 
 
 def _reload_tasks(state: ServingState) -> list[asyncio.Task[None]]:
-    interval = state.settings.reload_interval_s
+    interval = state.settings.reload_interval
     if state.source is None or interval <= 0:
         return []
     loop = asyncio.get_running_loop()
@@ -458,7 +458,7 @@ async def _serve(
     try:
         request_id = _request_id(request)
         explain, top_k = explain_options(request, endpoint)
-        async with asyncio.timeout(state.settings.limits.request_timeout_s):
+        async with asyncio.timeout(state.settings.limits.request_timeout):
             body = await _read_body(request, state.settings.limits.max_body_bytes)
             parsed = parse(body, request.headers.get("content-type"), deployment.schema)
             columns = parsed.columns
@@ -494,8 +494,8 @@ async def _serve(
         return Response(content, status_code=status, media_type="application/json")
     except TimeoutError:
         status = 408
-        limit = state.settings.limits.request_timeout_s
-        message = f"the request took longer than {limit:g} s (limits.request_timeout_s)"
+        limit = state.settings.limits.request_timeout
+        message = f"the request took longer than {limit:g} s (limits.request_timeout)"
         return Response(
             error_body(message, status), status_code=status, media_type="application/json"
         )

@@ -67,13 +67,13 @@ def add_monitoring(app: FastAPI, state: ServingState, cfg: ProjectConfig | None)
     if cfg is not None and state.prediction_log is not None:
         _add_feedback(app, state, PredictionLog(log_url(cfg)))
         retention = cfg.serve.prediction_log.retention
-        if retention.days or retention.rows:
+        if retention.max_age or retention.rows:
             state.jobs.append(functools.partial(_retain, PredictionLog(log_url(cfg)), retention))
     dashboard.add_dashboard(app, state, cfg)
 
 
 async def _retain(log: PredictionLog, retention: RetentionConfig) -> None:
-    """Apply serve.prediction_log.retention now and every ``interval_s``; a failure is
+    """Apply serve.prediction_log.retention now and every ``interval``; a failure is
     logged and tried again next time (serving goes on)."""
     while True:
         try:
@@ -82,7 +82,7 @@ async def _retain(log: PredictionLog, retention: RetentionConfig) -> None:
                 log_.info("prediction log retention: deleted %d requests", deleted)
         except Exception as exc:
             log_.warning("prediction log retention failed: %s", first_line(exc))
-        await asyncio.sleep(retention.interval_s)
+        await asyncio.sleep(retention.interval)
 
 
 def _add_feedback(app: FastAPI, state: ServingState, log: PredictionLog) -> None:

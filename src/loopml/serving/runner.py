@@ -92,9 +92,9 @@ def _prediction_log(cfg: ProjectConfig) -> PredictionLog | None:
     try:
         return PredictionLog(
             url,
-            flush_interval_s=settings.flush_interval_s,
+            flush_interval_s=settings.flush_interval,
             max_queue=settings.max_queue,
-            retry_for_s=settings.retry_for_s,
+            retry_for_s=settings.retry_for,
         )
     except sqlalchemy.exc.OperationalError as exc:
         raise _unwritable_log(url, exc) from None

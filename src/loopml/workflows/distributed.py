@@ -169,7 +169,7 @@ def fit(
     )
     reporter.stage(
         f"Fitting the baseline and {len(listed) - 1} boosters on Ray Train "
-        f"({cfg.train.workers} workers, {data.on_ray.sizes['train']:,} training rows)"
+        f"({cfg.train.n_jobs} workers, {data.on_ray.sizes['train']:,} training rows)"
     )
     run_key = f"{cfg.name}-{cfg.training_key()}-{data.fingerprint}"
     fitted = [_on_whole_validation(training.fit_candidate(problem, listed[0]), data, metric)]
@@ -217,7 +217,7 @@ def _fit_on_ray(
         name,
     )
     reporter.stage(
-        f"Training {candidate.name} on {cfg.train.workers} Ray workers "
+        f"Training {candidate.name} on {cfg.train.n_jobs} Ray workers "
         f"({estimator.rounds} rounds, checkpoint every {cfg.train.checkpoint_every})"
     )
     trained = ray_train.train_booster(job, rows, cfg.train)

@@ -65,7 +65,7 @@ def write_queue(
     source = describe_source(cfg, None)
     reporter.stage(f"Reading {source}")
     logged = log.window(
-        model_name=ref.name, rows=window.rows, hours=window.hours, classes=profile.classes
+        model_name=ref.name, rows=window.rows, hours=window.max_age_hours(), classes=profile.classes
     )
     if logged.empty:
         raise DataError(

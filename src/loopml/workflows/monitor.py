@@ -194,7 +194,7 @@ def describe_source(cfg: ProjectConfig, current: Path | None) -> str:
     if current is not None:
         return str(current)
     window = cfg.monitoring.window
-    span = f"last {window.rows} rows" if window.rows else f"last {window.hours:g} hours"
+    span = f"last {window.rows} rows" if window.rows else f"last {window.max_age_hours():g} hours"
     return f"prediction log {PredictionLog(log_url(cfg)).where} ({span})"
 
 
@@ -203,9 +203,11 @@ def _from_log(
 ) -> tuple[pd.DataFrame, pd.Series | None, pd.DataFrame]:
     log = PredictionLog(log_url(cfg))
     window = cfg.monitoring.window
-    rows = log.window(model_name=ref.name, rows=window.rows, hours=window.hours, classes=classes)
+    rows = log.window(
+        model_name=ref.name, rows=window.rows, hours=window.max_age_hours(), classes=classes
+    )
     labelled = log.labelled(
-        model_name=ref.name, rows=window.rows, hours=window.hours, classes=classes
+        model_name=ref.name, rows=window.rows, hours=window.max_age_hours(), classes=classes
     )
     if ref.version is not None:
         labelled = labelled[labelled["model_version"] == ref.version]

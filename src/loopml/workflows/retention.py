@@ -13,8 +13,6 @@ from loopml.errors import ConfigError
 from loopml.tracking.prediction_log import PredictionLog
 from loopml.workflows.monitor import log_url
 
-DAY_S = 86400.0
-
 
 @dataclass(frozen=True)
 class Pruned:
@@ -27,20 +25,19 @@ def prune_log(cfg: ProjectConfig, older_than: str | None, rows: int | None) -> P
     seconds = _seconds(older_than) if older_than else None
     if seconds is None and rows is None:
         kept = cfg.serve.prediction_log.retention
-        seconds, rows = (kept.days * DAY_S if kept.days else None), kept.rows
+        seconds, rows = kept.max_age, kept.rows
     if seconds is None and rows is None:
         raise ConfigError(
             "nothing to prune by: pass --older-than (e.g. 30d) or --rows, or set "
-            "serve.prediction_log.retention.days or .rows"
+            "serve.prediction_log.retention.max_age or .rows"
         )
     log = PredictionLog(log_url(cfg))
     return Pruned(log.prune(older_than_s=seconds, keep_rows=rows), log.where)
 
 
 def apply_retention(log: PredictionLog, retention: RetentionConfig) -> int:
-    """What the server runs every ``retention.interval_s``."""
-    seconds = retention.days * DAY_S if retention.days else None
-    return log.prune(older_than_s=seconds, keep_rows=retention.rows)
+    """What the server runs every ``retention.interval``."""
+    return log.prune(older_than_s=retention.max_age, keep_rows=retention.rows)
 
 
 def _seconds(text: str) -> float:

@@ -123,7 +123,7 @@ def settings(cfg: ProjectConfig, data: Prepared, metric: metrics.Metric) -> Sett
     return Settings(
         scorer,
         tuning.Method(t.method, t.pruning, seed, t.grid_points),
-        tuning.Budget(t.budget.trials, t.budget.seconds),
+        tuning.Budget(t.budget.trials, t.budget.timeout),
         folds,
         tuning.fold_kind(t.cv, data.task, time_ordered),
         seed,

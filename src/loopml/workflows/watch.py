@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from loopml.config import ProjectConfig, duration_seconds
+from loopml.config import ProjectConfig, duration_seconds, format_duration
 from loopml.core.data import ingest
 from loopml.core.data.contract import DataContract
 from loopml.core.reference import ReferenceProfile
@@ -187,9 +187,10 @@ def fired_trigger(cfg: ProjectConfig, tracker: Tracker, watched: MonitorResult) 
             reasons.append(found.decay.summary())
     if "schedule" in cfg.retraining.trigger and cfg.retraining.schedule:
         age = time.time() - runs.run_started(tracker, found.ref.run_id)
-        if age >= duration_seconds(cfg.retraining.schedule):
+        schedule = duration_seconds(cfg.retraining.schedule)
+        if age >= schedule:
             kinds.append("schedule")
-            reasons.append(f"{found.ref.describe()} is older than {cfg.retraining.schedule}")
+            reasons.append(f"{found.ref.describe()} is older than {format_duration(schedule)}")
     return Trigger(tuple(kinds), tuple(reasons)) if kinds else None
 
 
@@ -278,7 +279,7 @@ def _since_last_training(
             "(it was trained without split.time_column); use since: all"
         )
     moments = pd.to_datetime(frame[column], errors="coerce", format="mixed")
-    start = pd.Timestamp(profile.data_end) - pd.Timedelta(days=settings.reference_days)
+    start = pd.Timestamp(profile.data_end) - pd.Timedelta(seconds=settings.lookback)
     kept = frame[moments > start].reset_index(drop=True)
     if kept.empty:
         raise DataError(f"{source}: no rows after {start} (the end of the last training data)")
