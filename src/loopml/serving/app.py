@@ -9,13 +9,10 @@ answered on ``ServingApp``'s fast path. A scoring request is answered by
 (No ``from __future__ import annotations`` here: FastAPI must see the route types.)
 """
 
-import asyncio
-import contextlib
 import functools
-import gc
 import inspect
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -28,11 +25,12 @@ from loopml.errors import LoopmlError
 from loopml.serving import protocols
 from loopml.serving.auth import TokenCheck, TokenGuard
 from loopml.serving.deployment import deploy
+from loopml.serving.lifecycle import freeze_heap, lifespan
 from loopml.serving.metrics import Metrics
 from loopml.serving.monitoring import add_monitoring
 from loopml.serving.predlog import DROP_REASONS, PredictionLog
 from loopml.serving.protocols.base import Handler, PathTable, Protocol, Scoring, parameters_of
-from loopml.serving.reload import ModelSource, watch
+from loopml.serving.reload import ModelSource
 from loopml.serving.schema import json_schema
 from loopml.serving.serve import MAX_APPROXIMATE_ROWS, explain_options, explained_body, serve
 from loopml.serving.state import ServingState
@@ -115,7 +113,7 @@ def create_app(
         title=f"loopml: {champion.describe()}",
         version=__version__,
         description=f"Predicts '{champion.target}' ({champion.task}).",
-        lifespan=_lifespan(state),
+        lifespan=lifespan(state),
     )
     app.state.serving = state
     if state.tokens.enabled:
@@ -203,92 +201,6 @@ def _metrics(state: ServingState) -> Callable[[], Awaitable[Response]]:
     return metrics
 
 
-def _lifespan(
-    state: ServingState,
-) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = _reload_tasks(state)
-        freeze_heap()
-        tasks += [asyncio.get_running_loop().create_task(job()) for job in state.jobs]
-        state.ready = True
-        try:
-            yield
-        finally:
-            state.ready = False
-            for task in tasks:
-                task.cancel()
-            for deployment in state._deployments():
-                await deployment.retire()
-            if state.prediction_log is not None:
-                await asyncio.to_thread(state.prediction_log.close)
-            state.metrics.process_exits()
-
-    return lifespan
-
-
-def _reload_tasks(state: ServingState) -> list[asyncio.Task[None]]:
-    interval = state.settings.reload_interval_s
-    if state.source is None or interval <= 0:
-        return []
-    loop = asyncio.get_running_loop()
-    watched = [("champion", state.settings.alias)]
-    if state.challenger is not None:
-        watched.append(("challenger", state.settings.rollout.challenger))
-    return [
-        loop.create_task(
-            watch(
-                state.source,
-                alias,
-                functools.partial(_version_of, state, role),
-                functools.partial(_switch, state, role),
-                interval,
-                functools.partial(_count_reload, state),
-                functools.partial(_set_problem, state, role),
-            )
-        )
-        for role, alias in watched
-    ]
-
-
-def _count_reload(state: ServingState, outcome: str) -> None:
-    state.metrics.reloads.labels(outcome).inc()
-
-
-def _set_problem(state: ServingState, role: str, problem: str | None) -> None:
-    if problem is None:
-        state.problems.pop(role, None)
-    else:
-        state.problems[role] = problem
-
-
-def _version_of(state: ServingState, role: str) -> str | None:
-    deployment = state.champion if role == "champion" else state.challenger
-    return deployment.loaded.model.version if deployment else None
-
-
-async def _switch(state: ServingState, role: str, loaded: LoadedModel) -> None:
-    """Deploy the new version off the event loop, swap it in, retire the old one."""
-    fresh = await asyncio.to_thread(deploy, loaded, role, state.settings, state.metrics)
-    if role == "champion":
-        old, state.champion = state.champion, fresh
-    else:
-        old, state.challenger = state.challenger, fresh  # type: ignore[assignment]
-    if old is not None:
-        await old.retire()
-    freeze_heap()  # the new model's objects join the frozen generation
-
-
-def freeze_heap() -> None:
-    """Move every object alive now (the loaded, warmed models, the app) out of the garbage
-    collector's reach: full collections then scan only what requests allocate, not ~400k
-    long-lived objects (they were most of the p99 latency under load). After a hot reload
-    the retired model is unfrozen first, so its cycles are collected, not kept."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
 __all__ = [
     "MAX_APPROXIMATE_ROWS",
     "MAX_ROWS",
@@ -297,4 +209,5 @@ __all__ = [
     "create_app",
     "explain_options",
     "explained_body",
+    "freeze_heap",
 ]
