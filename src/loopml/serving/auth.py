@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hmac
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from loopml.config import AuthConfig
-from loopml.errors import ConfigError
+from loopml.errors import ConfigError, LoopmlError
+from loopml.serving import protocols
+from loopml.serving.protocols.base import Access, PathTable
 
 
 class TokenCheck:
@@ -67,79 +69,61 @@ def load_tokens(
 
 
 UNAUTHORIZED = "missing or invalid bearer token"
-HEALTH_PATHS = frozenset(
-    {"/health", "/ping", "/version", "/live", "/ready", "/v2/health/live", "/v2/health/ready",
-     "/metrics", "/dashboard", "/dashboard/data"}
-)  # fmt: skip
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
-def is_health(path: str) -> bool:
-    """Health, readiness, metrics and the dashboard (open unless ``auth.protect_health``)."""
-    return path in HEALTH_PATHS or (path.startswith("/v2/models/") and path.endswith("/ready"))
+class Unauthorized(LoopmlError):
+    """A request without a valid bearer token (HTTP 401, ``WWW-Authenticate: Bearer``)."""
+
+    http_status = 401
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
 
 
-def is_metadata(path: str) -> bool:
-    """What describes the model: the OpenAPI document, its pages, OIP model metadata."""
-    return path in DOCS_PATHS or (path.startswith("/v2/models/") and path.count("/") == 3)
-
-
-def unauthorized_body(path: str) -> bytes:
-    """The 401 body, in the shape of the path's protocol (MLflow, Open Inference, loopml)."""
-    if path == "/invocations":
-        return json.dumps({"error_code": "UNAUTHENTICATED", "message": UNAUTHORIZED}).encode()
-    if path.startswith("/v2/"):
-        return json.dumps({"error": UNAUTHORIZED}).encode()
-    return json.dumps({"detail": UNAUTHORIZED}).encode()
+#: Paths outside the protocols: health (``/metrics``, the dashboard) and metadata (the docs).
+OWN_ACCESS: dict[str, Access] = {
+    "/metrics": "health",
+    "/dashboard": "health",
+    "/dashboard/data": "health",
+    "/docs": "metadata",
+    "/docs/oauth2-redirect": "metadata",
+    "/redoc": "metadata",
+    "/openapi.json": "metadata",
+}
 
 
 class TokenGuard:
-    """With tokens configured, every path needs one, checked before the body is read,
-    except health paths (unless ``protect_health``) and, when ``open_metadata``, the
-    OpenAPI document and model metadata. One place for auth; one 401 answer."""
+    """The one place for auth. With tokens configured, every request needs one, checked
+    before the body is read, except health routes (unless ``protect_health``) and, when
+    ``open_metadata``, the OpenAPI document and model metadata. Who may call a route is
+    declared by its protocol (``Route.access``) or in ``OWN_ACCESS``. A refusal is a 401
+    with ``WWW-Authenticate: Bearer``, its body in the path's protocol's error shape.
+
+    ``ServingApp`` calls ``refuse`` first for every HTTP request.
+    """
 
     def __init__(self, tokens: TokenCheck, cfg: AuthConfig):
         self.tokens, self.cfg = tokens, cfg
+        declared = [(r.path, r.access) for p in protocols.REGISTRY for r in p.routes]
+        self.access = PathTable([*OWN_ACCESS.items(), *declared])
 
     def needs_token(self, path: str) -> bool:
+        """Whether a request for ``path`` must carry a token."""
         if not self.tokens.enabled:
             return False
-        if is_health(path):
+        found = self.access.find(path)
+        access = "token" if found is None else found[0]
+        if access == "health":
             return self.cfg.protect_health
-        return not (self.cfg.open_metadata and is_metadata(path))
+        return not (access == "metadata" and self.cfg.open_metadata)
 
-    async def refuse(self, scope: Scope, send: Send) -> bool:
+    async def refuse(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer 401 and return True when the request needs a token it does not carry;
-        the body is not read. (``ServingApp`` calls this for the prediction endpoints it
-        answers before FastAPI's middleware stack.)"""
-        if not self.needs_token(scope["path"]):
+        the body is not read."""
+        path = scope["path"]
+        if not self.needs_token(path):
             return False
         header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         if self.tokens.allows(header.decode("latin-1")):
             return False
-        body = unauthorized_body(scope["path"])
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b"Bearer"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        answer = protocols.protocol_for(path).error_response(Unauthorized(UNAUTHORIZED))
+        await answer(scope, receive, send)
         return True
-
-
-class RequireToken:
-    """ASGI middleware: ``TokenGuard`` before every HTTP request."""
-
-    def __init__(self, app: ASGIApp, guard: TokenGuard):
-        self.app, self.guard = app, guard
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and await self.guard.refuse(scope, send):
-            return
-        await self.app(scope, receive, send)

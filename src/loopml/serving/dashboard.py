@@ -163,7 +163,7 @@ def _quantile_bound(buckets: list[tuple[float, float]], count: float, q: float) 
 def add_dashboard(app: FastAPI, state: ServingState, cfg: ProjectConfig | None) -> None:
     data = DashboardData(state, cfg)
 
-    # auth: serving.auth.RequireToken (open like /metrics, unless serve.auth.protect_health)
+    # auth: serving.auth.TokenGuard (open like /metrics, unless serve.auth.protect_health)
 
     @app.get("/dashboard", include_in_schema=False)
     def dashboard_page() -> Response:

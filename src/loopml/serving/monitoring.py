@@ -86,7 +86,7 @@ async def _retain(log: PredictionLog, retention: RetentionConfig) -> None:
 
 
 def _add_feedback(app: FastAPI, state: ServingState, log: PredictionLog) -> None:
-    router = APIRouter(route_class=StrictJsonRoute)  # auth: serving.auth.RequireToken
+    router = APIRouter(route_class=StrictJsonRoute)  # auth: serving.auth.TokenGuard
 
     @router.post("/feedback", response_model=FeedbackResponse)
     async def feedback(body: FeedbackRequest) -> Any:  # FeedbackResponse, or a 422

@@ -64,6 +64,8 @@ class FieldErrors(PredictionInputError):
 class RowsTooMany(PredictionInputError):
     """More rows than ``limits.max_rows`` (HTTP 413)."""
 
+    http_status = 413
+
     def __init__(self, rows: int, limit: int):
         super().__init__(f"{rows} rows in one request; send at most {limit} (limits.max_rows)")
 
