@@ -349,7 +349,7 @@ def runs(
     from loopml.tracking.store import Tracker
 
     cfg = _load(config, None)
-    rows = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name).list_runs(limit)
+    rows = Tracker.from_config(cfg).list_runs(limit)
     if as_json:
         out.print_json(json.dumps([_row_dict(r) for r in rows]))
         return
