@@ -98,10 +98,10 @@ def _parse(model_name: str, ref: str) -> _Parsed:
             f"'{ref}' is not a model URI; use runs:/<run_id>/model, models:/<name>@<alias> "
             "or models:/<name>/<version>"
         )
+    if is_run_id(ref):  # before the version: a run id may be all digits
+        return _Parsed(model_name, run_id=ref)
     if ref.isdigit():
         return _Parsed(model_name, version=ref)
-    if is_run_id(ref):
-        return _Parsed(model_name, run_id=ref)
     return _Parsed(model_name, alias=ref)
 
 
@@ -155,10 +155,10 @@ def model_uri(model_name: str, ref: str | None, default_alias: str = CHALLENGER)
     wanted = (ref or "").strip() or default_alias
     if wanted.startswith(("runs:/", "models:/")):
         return wanted
+    if is_run_id(wanted):  # before the version: a run id may be all digits
+        return f"runs:/{wanted}/model"
     if wanted.isdigit():
         return f"models:/{model_name}/{wanted}"
-    if is_run_id(wanted):
-        return f"runs:/{wanted}/model"
     return f"models:/{model_name}@{wanted}"
 
 
