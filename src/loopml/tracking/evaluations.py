@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from loopml.errors import TrackingError, first_line
-from loopml.tracking.mlflow_errors import mlflow_errors
+from loopml.errors import TrackingError
+from loopml.tracking.mlflow_errors import failure_line, is_absent, mlflow_errors
 from loopml.tracking.store import KIND_TAG, Tracker
 
 
@@ -24,13 +24,14 @@ def run_tags(tracker: Tracker, run_id: str) -> dict[str, str]:
 
 def run_document(tracker: Tracker, run_id: str, path: str) -> Any | None:
     """A JSON artifact of the run, or None when the run has none at that path."""
-    from mlflow.exceptions import MlflowException
-
-    with tempfile.TemporaryDirectory() as folder:
+    doing = f"reading {path} of run {run_id}"
+    with tempfile.TemporaryDirectory() as folder, mlflow_errors(doing, uri=tracker.cfg.uri):
         try:
             local = tracker.client.download_artifacts(run_id, path, folder)
-        except (MlflowException, OSError):
-            return None
+        except Exception as exc:
+            if is_absent(exc):
+                return None
+            raise
         return json.loads(Path(local).read_text(encoding="utf-8"))
 
 
@@ -73,7 +74,6 @@ def log_report_run(
             mlflow.log_dict(summary, "report/summary.json")
     except Exception as exc:
         tracker.client.delete_run(run_id)
-        raise TrackingError(
-            f"logging the {kind} report failed ({first_line(exc)}); nothing was kept"
-        ) from exc
+        reason = failure_line(exc, f"logging the {kind} report", uri=tracker.cfg.uri)
+        raise TrackingError(f"{reason}; nothing was kept") from exc
     return run_id

@@ -45,6 +45,13 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, MlflowException) and exc.error_code in NOT_FOUND_CODES
 
 
+def is_absent(exc: BaseException) -> bool:
+    """Whether a failed artifact download means the artifact is not there: MLflow's
+    not-found codes, or an ``OSError`` (a local file missing; an HTTP artifact server's
+    404 arrives as ``requests.HTTPError``, an ``OSError``)."""
+    return isinstance(exc, OSError) or is_not_found(exc)
+
+
 def loopml_error(
     exc: BaseException, doing: str, *, uri: str | None = None, hint: str = ""
 ) -> LoopmlError | None:
@@ -83,6 +90,13 @@ def loopml_error(
     else:
         return None
     return kind(f"{doing} failed: {first_line(exc)}" + (f"; {hint}" if hint else ""))
+
+
+def failure_line(exc: BaseException, doing: str, *, uri: str | None = None) -> str:
+    """One line for any error raised while ``doing``: ``loopml_error``'s message for an
+    MLflow or database error, else ``"<doing> failed: <first line of exc>"``."""
+    mapped = loopml_error(exc, doing, uri=uri)
+    return str(mapped) if mapped is not None else f"{doing} failed: {first_line(exc)}"
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from loopml.errors import ModelNotFoundError, TrackingError, first_line
 from loopml.tracking import registry
 from loopml.tracking.background import read_background
 from loopml.tracking.compiled import read_compiled
+from loopml.tracking.mlflow_errors import failure_line, is_not_found
 
 SAFE_PREFIXES = (
     "sklearn.",
@@ -76,6 +77,8 @@ def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedMo
         info = mlflow.models.get_model_info(uri)
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except MlflowException as exc:
+        if not is_not_found(exc):  # the store failed: not the same as "no such model"
+            raise TrackingError(failure_line(exc, f"loading model '{uri}'")) from exc
         raise _not_found(uri, name, version, first_line(exc)) from None
     meta = info.metadata or {}
     if "loopml" not in meta:
@@ -119,6 +122,8 @@ def model_metadata(uri: str, *, tracking_uri: str) -> tuple[str, str | None, dic
     try:
         info = mlflow.models.get_model_info(uri)
     except MlflowException as exc:
+        if not is_not_found(exc):  # the store failed: not the same as "no such model"
+            raise TrackingError(failure_line(exc, f"reading model '{uri}'")) from exc
         raise ModelNotFoundError(
             f"model '{uri}' not found ({first_line(exc)}); see `loopml runs`"
         ) from None

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.reference import ReferenceProfile
-from loopml.errors import ModelNotFoundError, TrackingError, first_line
-from loopml.tracking.mlflow_errors import is_not_found, mlflow_errors
+from loopml.errors import ModelNotFoundError, TrackingError
+from loopml.tracking.mlflow_errors import failure_line, is_absent, is_not_found, mlflow_errors
 from loopml.tracking.registry import ModelRef as ModelRef  # watch/monitor annotate with it
 from loopml.tracking.store import KIND_TAG, Tracker
 from loopml.tracking.store import _quiet as quiet
@@ -31,14 +31,20 @@ TRIGGER_RUN_TAG = "loopml.trigger_run_id"
 
 def load_reference(tracker: Tracker, ref: ModelRef) -> ReferenceProfile:
     """The reference profile logged with the model's training run."""
-    from mlflow.exceptions import MlflowException
     from pydantic import ValidationError
 
-    with tempfile.TemporaryDirectory() as folder, quiet():
+    doing = f"reading {REFERENCE_ARTIFACT} of run {ref.run_id}"
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        quiet(),
+        mlflow_errors(doing, uri=tracker.cfg.uri),
+    ):
         try:
             local = tracker.client.download_artifacts(ref.run_id, REFERENCE_ARTIFACT, folder)
             text = Path(local).read_text(encoding="utf-8")
-        except (MlflowException, OSError):
+        except Exception as exc:
+            if not is_absent(exc):
+                raise
             raise ModelNotFoundError(
                 f"{ref.describe()} (run {ref.run_id}) has no {REFERENCE_ARTIFACT}: it was trained "
                 "before monitoring existed; train again with `loopml run --force`"
@@ -99,9 +105,8 @@ def log_run(tracker: Tracker, record: Logged) -> str:
         tracker.client.set_terminated(run_id)
     except Exception as exc:
         tracker.client.delete_run(run_id)
-        raise TrackingError(
-            f"logging {record.kind} run to {tracker.cfg.uri} failed: {first_line(exc)}"
-        ) from exc
+        doing = f"logging {record.kind} run to {tracker.cfg.uri}"
+        raise TrackingError(failure_line(exc, doing, uri=tracker.cfg.uri)) from exc
     return str(run_id)
 
 

@@ -23,7 +23,7 @@ from loopml.core.data.contract import CONTRACT_FILE, DataContract, with_contract
 from loopml.errors import ModelNotFoundError, TrackingError
 from loopml.tracking.background import write_background
 from loopml.tracking.compiled import compile_model, compiled_metrics
-from loopml.tracking.mlflow_errors import is_not_found, mlflow_errors
+from loopml.tracking.mlflow_errors import failure_line, is_not_found, mlflow_errors
 from loopml.tracking.registry import CHALLENGER, CHAMPION, alias_version, set_alias
 
 if TYPE_CHECKING:
@@ -119,6 +119,11 @@ class Tracker:
             Path(self.cfg.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
     def experiment_id(self, create: bool = True) -> str | None:
+        """The project's experiment, created when absent (unless ``create`` is False)."""
+        with mlflow_errors(f"opening experiment '{self.experiment}'", uri=self.cfg.uri):
+            return self._experiment_id(create)
+
+    def _experiment_id(self, create: bool) -> str | None:
         from mlflow.exceptions import MlflowException
 
         found = self.client.get_experiment_by_name(self.experiment)
@@ -183,9 +188,8 @@ class Tracker:
         except Exception as exc:
             for created in [run_id, *self._created]:
                 self.client.delete_run(created)
-            raise TrackingError(
-                f"logging run to {self.cfg.uri} failed ({exc}); nothing was kept"
-            ) from exc
+            reason = failure_line(exc, f"logging run to {self.cfg.uri}", uri=self.cfg.uri)
+            raise TrackingError(f"{reason}; nothing was kept") from exc
         return run_id, model_uri
 
     def _log_children(self, experiment_id: str, parent_id: str, children: list[ChildRun]) -> None:
