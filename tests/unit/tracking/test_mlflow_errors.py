@@ -83,3 +83,26 @@ def test_a_real_store_miss_is_a_model_not_found_error(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
     assert tracker.run_exists("0" * 32) is False
     assert tracker.registry_snapshot() == {"versions": [], "aliases": {}}
+
+
+def test_an_unreachable_store_is_a_tracking_error_not_a_missing_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hot reload keeps serving on a TrackingError but would drop to "no champion" on None:
+    a server that does not answer must not read as an alias that does not exist."""
+    import mlflow
+
+    from loopml.tracking import registry
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    uri = f"http://127.0.0.1:{free_port()}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    with pytest.raises(TrackingError) as caught:
+        registry.alias_version(client, "houses", "champion")
+
+    assert not isinstance(caught.value, ModelNotFoundError)
+    assert str(caught.value).startswith("reading alias 'champion' of model 'houses' failed: ")
+    assert "\n" not in str(caught.value)
