@@ -6,13 +6,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos import databricks_pb2
 from sqlalchemy.exc import OperationalError
+from tests.conftest import free_port
 
 from loopml.config import TrackingConfig
 from loopml.errors import LoopmlError, ModelNotFoundError, TrackingError
+from loopml.tracking import registry
 from loopml.tracking.mlflow_errors import NOT_FOUND_CODES, error_type, mlflow_errors
 from loopml.tracking.store import Tracker
 
@@ -90,11 +93,6 @@ def test_an_unreachable_store_is_a_tracking_error_not_a_missing_model(
 ) -> None:
     """Hot reload keeps serving on a TrackingError but would drop to "no champion" on None:
     a server that does not answer must not read as an alias that does not exist."""
-    import mlflow
-
-    from loopml.tracking import registry
-    from tests.conftest import free_port
-
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     uri = f"http://127.0.0.1:{free_port()}"
