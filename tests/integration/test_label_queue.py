@@ -103,6 +103,7 @@ def _retraining_data_gains_the_labelled_rows(
     """retraining.data.feedback: loopml watch retrains on the file plus the labelled rows."""
     from loopml.config import load_config
     from loopml.tracking import monitoring as runs
+    from loopml.tracking import registry
     from loopml.workflows.monitor import model_contract, tracker_for
     from loopml.workflows.watch import retraining_data
 
@@ -112,7 +113,7 @@ def _retraining_data_gains_the_labelled_rows(
             [f"serve.prediction_log.url={url}", f"retraining.data.feedback={feedback}"],
         )
         tracker = tracker_for(cfg)
-        ref = runs.resolve(tracker, f"models:/{cfg.model_name}@champion")
+        ref = registry.resolve(tracker, f"models:/{cfg.model_name}@champion")
         profile = runs.load_reference(tracker, ref)
         return retraining_data(cfg, profile, contract=model_contract(tracker, ref, cfg))
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from loopml.config import load_config
+from loopml.tracking import registry
 from loopml.tracking.store import Tracker
 from loopml.workflows.init import init_project
 from tests.conftest import free_port
@@ -182,7 +183,7 @@ def test_two_clients_adding_the_same_new_alias_at_once_both_succeed(
     def add_aliases(tracker: Tracker, version: str) -> None:
         for round_ in range(rounds):
             barrier.wait(timeout=30)
-            tracker._set_alias(f"race{round_}", version)
+            registry.set_alias(tracker, f"race{round_}", version)
 
     with ThreadPoolExecutor(2) as pool:
         done = [pool.submit(add_aliases, t, v) for t, v in zip(trackers, ("1", "2"), strict=True)]

@@ -8,7 +8,6 @@ whitelist arbitrary code.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -20,15 +19,14 @@ from loopml.core.data.contract import without_contract
 from loopml.core.evaluation.threshold import Threshold
 from loopml.core.models import is_trusted, trusted_types
 from loopml.core.scoring import ColumnSpec, ScoringModel
-from loopml.errors import ModelNotFoundError, TrackingError
+from loopml.errors import ModelNotFoundError, TrackingError, first_line
+from loopml.tracking import registry
 from loopml.tracking.background import read_background
 from loopml.tracking.compiled import read_compiled
+from loopml.tracking.mlflow_errors import failure_line, is_not_found
 
 # Derived from the model catalog: each record declares the types its fitted model loads.
 SAFE_PREFIXES = trusted_types()
-_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[\w-]+)$")
-_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
-_RUN_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{32})/(?P<path>.+)$")
 
 
 def pip_requirements() -> list[str]:
@@ -73,7 +71,9 @@ def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedMo
         info = mlflow.models.get_model_info(uri)
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except MlflowException as exc:
-        raise _not_found(uri, name, version, exc.message) from None
+        if not is_not_found(exc):  # the store failed: not the same as "no such model"
+            raise TrackingError(failure_line(exc, f"loading model '{uri}'")) from exc
+        raise _not_found(uri, name, version, first_line(exc)) from None
     meta = info.metadata or {}
     if "loopml" not in meta:
         raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")
@@ -116,8 +116,10 @@ def model_metadata(uri: str, *, tracking_uri: str) -> tuple[str, str | None, dic
     try:
         info = mlflow.models.get_model_info(uri)
     except MlflowException as exc:
+        if not is_not_found(exc):  # the store failed: not the same as "no such model"
+            raise TrackingError(failure_line(exc, f"reading model '{uri}'")) from exc
         raise ModelNotFoundError(
-            f"model '{uri}' not found ({exc.message}); see `loopml runs`"
+            f"model '{uri}' not found ({first_line(exc)}); see `loopml runs`"
         ) from None
     meta = (info.metadata or {}).get("loopml")
     if meta is None:
@@ -128,37 +130,26 @@ def model_metadata(uri: str, *, tracking_uri: str) -> tuple[str, str | None, dic
 def alias_version(model_name: str, alias: str, *, tracking_uri: str) -> str | None:
     """The version an alias points at now, or None when it has none (for hot reload)."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        return str(client.get_model_version_by_alias(model_name, alias).version)
-    except MlflowException as exc:
-        if "not found" in exc.message:  # no such alias (or model): not an unreachable store
-            return None
-        raise
+    return registry.alias_version(client, model_name, alias)
 
 
 def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
+    """Name and version of a ``models:/`` URI (an alias read from the registry); (None,
+    None) for a ``runs:/`` URI."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    if m := _ALIAS_URI.match(uri):
-        try:
-            mv = mlflow.MlflowClient().get_model_version_by_alias(m["name"], m["alias"])
-        except MlflowException:
-            raise ModelNotFoundError(
-                f"no model version has alias '{m['alias']}' in '{m['name']}'; "
-                "train one with `loopml run`, promote one with `loopml promote`; see `loopml runs`"
-            ) from None
-        return m["name"], str(mv.version)
-    if m := _VERSION_URI.match(uri):
-        return m["name"], m["version"]
-    if _RUN_URI.match(uri):
-        return None, None
-    raise ModelNotFoundError(
-        f"'{uri}' is not a model URI; use runs:/<run_id>/model or models:/<name>@<alias>"
-    )
+    name, version, alias = registry.registry_coordinates(uri)
+    if name is None or alias is None:
+        return name, version
+    version = registry.alias_version(mlflow.MlflowClient(), name, alias)
+    if version is None:
+        raise ModelNotFoundError(
+            f"no model version has alias '{alias}' in '{name}'; "
+            "train one with `loopml run`, promote one with `loopml promote`; see `loopml runs`"
+        )
+    return name, version
 
 
 def _load_skops(local: Path, meta: dict[str, Any]) -> Any:

@@ -1,5 +1,6 @@
-"""MLflow side of monitoring: which version is watched, its reference profile, and the
-runs that record monitoring, retraining triggers and their chain of links.
+"""MLflow side of monitoring: the watched version's reference profile, and the runs that
+record monitoring, retraining triggers and their chain of links. (Which version a reference
+names: ``loopml.tracking.registry``.)
 
 Links are tags holding run ids and versions, set on both ends:
 trigger run ``loopml.monitor_run_id`` -> monitoring run, ``loopml.training_run_id`` ->
@@ -18,66 +19,32 @@ from typing import Any
 
 from loopml.core.reference import ReferenceProfile
 from loopml.errors import ModelNotFoundError, TrackingError
+from loopml.tracking.mlflow_errors import failure_line, is_absent, is_not_found, mlflow_errors
+from loopml.tracking.registry import ModelRef as ModelRef  # watch/monitor annotate with it
 from loopml.tracking.store import KIND_TAG, Tracker
 from loopml.tracking.store import _quiet as quiet
 
 REFERENCE_ARTIFACT = "monitoring/reference.json"
 TRIGGER_KEY_TAG = "loopml.trigger.key"
 TRIGGER_RUN_TAG = "loopml.trigger_run_id"
-_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[\w-]+)$")
-_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
-_RUN = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{32})/")
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    name: str
-    version: str | None
-    run_id: str
-    uri: str
-
-    def describe(self) -> str:
-        return f"{self.name} v{self.version}" if self.version else f"run {self.run_id}"
-
-
-def resolve(tracker: Tracker, uri: str) -> ModelRef:
-    """The registry coordinates and training run of ``models:/…`` or ``runs:/…`` URIs."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        if m := _ALIAS.match(uri):
-            mv = tracker.client.get_model_version_by_alias(m["name"], m["alias"])
-        elif m := _VERSION.match(uri):
-            mv = tracker.client.get_model_version(m["name"], m["version"])
-        elif m := _RUN.match(uri):
-            return ModelRef(
-                tracker.model_name, _version_of_run(tracker, m["run_id"]), m["run_id"], uri
-            )
-        else:
-            raise ModelNotFoundError(f"'{uri}' is not a model URI; use an alias, version or run id")
-    except MlflowException:
-        raise ModelNotFoundError(
-            f"model '{uri}' not found in {tracker.cfg.uri}; train one with `loopml run` "
-            "or check `loopml runs`"
-        ) from None
-    return ModelRef(str(mv.name), str(mv.version), str(mv.run_id), uri)
-
-
-def _version_of_run(tracker: Tracker, run_id: str) -> str | None:
-    versions = tracker.client.search_model_versions(f"run_id = '{run_id}'")
-    return str(versions[0].version) if versions else None
 
 
 def load_reference(tracker: Tracker, ref: ModelRef) -> ReferenceProfile:
     """The reference profile logged with the model's training run."""
-    from mlflow.exceptions import MlflowException
     from pydantic import ValidationError
 
-    with tempfile.TemporaryDirectory() as folder, quiet():
+    doing = f"reading {REFERENCE_ARTIFACT} of run {ref.run_id}"
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        quiet(),
+        mlflow_errors(doing, uri=tracker.cfg.uri),
+    ):
         try:
             local = tracker.client.download_artifacts(ref.run_id, REFERENCE_ARTIFACT, folder)
             text = Path(local).read_text(encoding="utf-8")
-        except (MlflowException, OSError):
+        except Exception as exc:
+            if not is_absent(exc):
+                raise
             raise ModelNotFoundError(
                 f"{ref.describe()} (run {ref.run_id}) has no {REFERENCE_ARTIFACT}: it was trained "
                 "before monitoring existed; train again with `loopml run --force`"
@@ -138,9 +105,8 @@ def log_run(tracker: Tracker, record: Logged) -> str:
         tracker.client.set_terminated(run_id)
     except Exception as exc:
         tracker.client.delete_run(run_id)
-        raise TrackingError(
-            f"logging {record.kind} run to {tracker.cfg.uri} failed: {exc}"
-        ) from exc
+        doing = f"logging {record.kind} run to {tracker.cfg.uri}"
+        raise TrackingError(failure_line(exc, doing, uri=tracker.cfg.uri)) from exc
     return str(run_id)
 
 
@@ -180,27 +146,19 @@ def tag_run(tracker: Tracker, run_id: str, tags: dict[str, str]) -> None:
         tracker.client.set_tag(run_id, key, value)
 
 
-def tag_version(tracker: Tracker, version: str, tags: dict[str, str]) -> None:
-    for key, value in tags.items():
-        tracker.client.set_model_version_tag(tracker.model_name, version, key, value)
-
-
-def set_champion(tracker: Tracker, alias: str, version: str) -> None:
-    tracker.client.set_registered_model_alias(tracker.model_name, alias, version)
-
-
 def version_history(tracker: Tracker) -> list[dict[str, Any]]:
     """Every version of the project's model, newest first, with aliases and creation time."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        model = tracker.client.get_registered_model(tracker.model_name)
-    except MlflowException:
-        return []
+    with mlflow_errors(f"reading the versions of {tracker.model_name}", uri=tracker.cfg.uri):
+        try:
+            model = tracker.client.get_registered_model(tracker.model_name)
+        except Exception as exc:
+            if is_not_found(exc):
+                return []
+            raise
+        versions = tracker.client.search_model_versions(f"name = '{tracker.model_name}'")
     aliases: dict[str, list[str]] = {}
     for alias, version in (model.aliases or {}).items():
         aliases.setdefault(str(version), []).append(alias)
-    versions = tracker.client.search_model_versions(f"name = '{tracker.model_name}'")
     rows = [
         {
             "version": str(v.version),

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import re
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -26,12 +23,16 @@ from loopml.core.data.contract import CONTRACT_FILE, DataContract, with_contract
 from loopml.errors import ModelNotFoundError, TrackingError
 from loopml.tracking.background import write_background
 from loopml.tracking.compiled import compile_model, compiled_metrics
+from loopml.tracking.mlflow_errors import failure_line, is_not_found, mlflow_errors
+from loopml.tracking.registry import CHALLENGER, CHAMPION, alias_version, set_alias
+
+if TYPE_CHECKING:
+    from loopml.config import ProjectConfig
 
 KIND_TAG = "loopml.kind"
 KEY_TAG = "loopml.training_key"
 FINGERPRINT_TAG = "loopml.data_fingerprint"
 WINNER_TAG = "loopml.winner"
-CHAMPION, CHALLENGER = "champion", "challenger"
 _LOG_THREADS = 4
 
 
@@ -97,11 +98,32 @@ class Tracker:
         mlflow.set_registry_uri(cfg.uri)
         self.client = mlflow.MlflowClient(tracking_uri=cfg.uri, registry_uri=cfg.uri)
 
+    @classmethod
+    def from_config(cls, cfg: ProjectConfig) -> Tracker:
+        """The tracker of a project: its ``tracking`` store, experiment and model name.
+
+        Parameters
+        ----------
+        cfg : ProjectConfig
+            The whole project configuration (``tracking``, ``experiment_name``,
+            ``model_name``).
+
+        Returns
+        -------
+        Tracker
+        """
+        return cls(cfg.tracking, cfg.experiment_name, cfg.model_name)
+
     def _ensure_store_folder(self) -> None:
         if self.cfg.uri.startswith("sqlite:///"):
             Path(self.cfg.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
     def experiment_id(self, create: bool = True) -> str | None:
+        """The project's experiment, created when absent (unless ``create`` is False)."""
+        with mlflow_errors(f"opening experiment '{self.experiment}'", uri=self.cfg.uri):
+            return self._experiment_id(create)
+
+    def _experiment_id(self, create: bool) -> str | None:
         from mlflow.exceptions import MlflowException
 
         found = self.client.get_experiment_by_name(self.experiment)
@@ -166,9 +188,8 @@ class Tracker:
         except Exception as exc:
             for created in [run_id, *self._created]:
                 self.client.delete_run(created)
-            raise TrackingError(
-                f"logging run to {self.cfg.uri} failed ({exc}); nothing was kept"
-            ) from exc
+            reason = failure_line(exc, f"logging run to {self.cfg.uri}", uri=self.cfg.uri)
+            raise TrackingError(f"{reason}; nothing was kept") from exc
         return run_id, model_uri
 
     def _log_children(self, experiment_id: str, parent_id: str, children: list[ChildRun]) -> None:
@@ -203,9 +224,7 @@ class Tracker:
         self, run_id: str, model_uri: str, tags: dict[str, str], alias: str = CHALLENGER
     ) -> Registered:
         """Register the run's model and give it ``alias`` (the gate decides on champion)."""
-        from mlflow.exceptions import MlflowException
-
-        try:
+        with mlflow_errors(f"registering {self.model_name}", uri=self.cfg.uri):
             self._ensure_registered_model()
             version = str(
                 self.client.create_model_version(
@@ -219,10 +238,8 @@ class Tracker:
             if alias == CHALLENGER:
                 aliases = self._settle_aliases()
             else:
-                self._set_alias(alias, version)
+                set_alias(self, alias, version)
                 aliases = self._aliases()
-        except MlflowException as exc:
-            raise TrackingError(f"registering {self.model_name} failed: {exc.message}") from exc
         held = tuple(name for name in (alias, CHAMPION) if aliases.get(name) == version)
         return Registered(self.model_name, version, held)
 
@@ -234,7 +251,7 @@ class Tracker:
         for _ in range(attempts):
             newest = str(max(self._version_numbers()))
             if self._aliases().get(CHALLENGER) != newest:
-                self._set_alias(CHALLENGER, newest)
+                set_alias(self, CHALLENGER, newest)
             settled = self._aliases()
             if settled.get(CHALLENGER) == str(max(self._version_numbers())):
                 return settled
@@ -242,21 +259,6 @@ class Tracker:
             f"registering {self.model_name}: the challenger alias kept moving under "
             f"{attempts} concurrent registrations; run `loopml runs` and set it by hand"
         )
-
-    def _set_alias(self, alias: str, version: str, attempts: int = 5) -> None:
-        """Point ``alias`` at ``version``. MLflow's SQL store reads the alias, then inserts
-        it when absent, so two processes setting a new alias at once collide on its key; the
-        loser writes again, now as an update of the row the winner inserted."""
-        from mlflow.exceptions import MlflowException
-
-        for attempt in range(attempts):
-            try:
-                self.client.set_registered_model_alias(self.model_name, alias, version)
-                return
-            except MlflowException as exc:
-                if attempt == attempts - 1 or not _KEY_CONFLICT.search(exc.message):
-                    raise
-                time.sleep(random.uniform(0.05, 0.25))  # out of step with the other writer
 
     def _version_numbers(self) -> list[int]:
         found = self.client.search_model_versions(f"name = '{self.model_name}'")
@@ -271,29 +273,28 @@ class Tracker:
 
         try:
             self.client.get_registered_model(self.model_name)
-        except MlflowException:
+        except MlflowException as exc:
+            if not is_not_found(exc):
+                raise
             try:
                 self.client.create_registered_model(self.model_name)
             except MlflowException:  # another process created it between the two calls
                 self.client.get_registered_model(self.model_name)
 
     def alias_version(self, alias: str) -> str | None:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
-        except MlflowException:
-            return None
+        """The version ``alias`` names now; None when the model or alias does not exist."""
+        return alias_version(self.client, self.model_name, alias)
 
     def registry_snapshot(self) -> dict[str, Any]:
         """Versions and aliases of the project's model: compare before and after a command."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            model = self.client.get_registered_model(self.model_name)
-        except MlflowException:
-            return {"versions": [], "aliases": {}}
-        versions = self.client.search_model_versions(f"name = '{self.model_name}'")
+        with mlflow_errors(f"reading the versions of {self.model_name}", uri=self.cfg.uri):
+            try:
+                model = self.client.get_registered_model(self.model_name)
+            except Exception as exc:
+                if is_not_found(exc):
+                    return {"versions": [], "aliases": {}}
+                raise
+            versions = self.client.search_model_versions(f"name = '{self.model_name}'")
         return {"versions": sorted(v.version for v in versions), "aliases": dict(model.aliases)}
 
     def list_runs(self, limit: int = 20) -> list[RunRow]:
@@ -322,12 +323,14 @@ class Tracker:
         }
 
     def run_exists(self, run_id: str) -> bool:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return self.client.get_run(run_id).info.lifecycle_stage == "active"
-        except MlflowException:
-            return False
+        """Whether ``run_id`` is an active run; a store that fails raises TrackingError."""
+        with mlflow_errors(f"reading run {run_id}", uri=self.cfg.uri):
+            try:
+                return self.client.get_run(run_id).info.lifecycle_stage == "active"
+            except Exception as exc:
+                if is_not_found(exc):
+                    return False
+                raise
 
 
 def _row(run: Any, registered: tuple[str, tuple[str, ...]] | None) -> RunRow:
@@ -382,9 +385,6 @@ def _log_model(record: RunRecord) -> str:
             extra_files=extra_files or None,
         )
     return str(info.model_uri)
-
-
-_KEY_CONFLICT = re.compile(r"UniqueViolation|UNIQUE constraint failed|duplicate key", re.I)
 
 
 def _model_id(model_uri: str) -> str | None:

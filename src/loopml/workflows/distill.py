@@ -53,7 +53,11 @@ class DistillResult:
 
 
 def distill(
-    cfg: ProjectConfig, run: str | None = None, *, reporter: Reporter | None = None
+    cfg: ProjectConfig,
+    run: str | None = None,
+    *,
+    reporter: Reporter | None = None,
+    tracker: Tracker | None = None,
 ) -> DistillResult:
     """Train, compare and (within the bound) register a student of ``run`` (default challenger)."""
     reporter = reporter or SilentReporter()
@@ -68,7 +72,7 @@ def distill(
     student_side = _side(f"student ({cfg.distill.student})", student, data, metric)
     sign = 1.0 if metric.higher_is_better else -1.0
     drop = sign * (teacher_side.validation - student_side.validation)
-    tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
+    tracker = tracker or Tracker.from_config(cfg)
     record = _record(cfg, data, teacher, student, teacher_side, student_side, metric, drop)
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     run_id, student_uri = tracker.log_run(record)

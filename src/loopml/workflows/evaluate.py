@@ -29,6 +29,7 @@ from loopml.errors import DataValidationError
 from loopml.reports import evaluation as evaluation_report
 from loopml.reports import fairness as fairness_report
 from loopml.tracking import evaluations as results
+from loopml.tracking import registry
 from loopml.tracking.models import load as load_model
 from loopml.tracking.store import CHAMPION, FINGERPRINT_TAG, Tracker
 from loopml.workflows import distributed
@@ -41,7 +42,7 @@ from loopml.workflows.prepare import Prepared, prepare
 class Loaded:
     """A registered model, the splits it was trained on and its selection metric."""
 
-    ref: results.ModelRef
+    ref: registry.ModelRef
     model: ScoringModel
     data: Prepared
     metric: metrics.Metric
@@ -58,13 +59,13 @@ class EvaluateResult:
 
 
 def tracker_for(cfg: ProjectConfig) -> Tracker:
-    return Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
+    return Tracker.from_config(cfg)
 
 
 def load(cfg: ProjectConfig, tracker: Tracker, ref: str | None, reporter: Reporter) -> Loaded:
     """The model ``ref`` names, with its run's data re-split exactly as at training."""
-    found = results.resolve(tracker, ref)
-    label = found.describe(cfg.model_name)
+    found = registry.resolve(tracker, ref)
+    label = found.describe()
     reporter.stage(f"Loading {label} (run {found.run_id})")
     model = load_model(found.uri, tracking_uri=cfg.tracking.uri)
     tags = results.run_tags(tracker, found.run_id)
@@ -110,7 +111,7 @@ def champion_of(cfg: ProjectConfig, tracker: Tracker) -> Champion | None:
     if version is None:
         return None
     model = load_model(f"models:/{cfg.model_name}/{version}", tracking_uri=cfg.tracking.uri)
-    run_id = results.resolve(tracker, version).run_id
+    run_id = registry.resolve(tracker, version).run_id
     document = results.run_document(tracker, run_id, fitted_rows.DOCUMENT)
     return Champion(version, model, FittedRows.from_document(document) if document else None)
 

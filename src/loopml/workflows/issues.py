@@ -22,7 +22,7 @@ from loopml.config import CVConfig, ProjectConfig
 from loopml.core import label_issues, tuning
 from loopml.core.explain import uncalibrated
 from loopml.errors import storage_error
-from loopml.tracking import evaluations as results
+from loopml.tracking import registry
 from loopml.tracking.models import load as load_model
 from loopml.workflows.evaluate import tracker_for
 from loopml.workflows.events import Reporter, SilentReporter
@@ -53,8 +53,8 @@ def find_issues(
     """
     reporter = reporter or SilentReporter()
     tracker = tracker_for(cfg)
-    found = results.resolve(tracker, ref)
-    label = found.describe(cfg.model_name)
+    found = registry.resolve(tracker, ref)
+    label = found.describe()
     reporter.stage(f"Loading {label} (run {found.run_id}): its configuration, unfitted")
     model = load_model(found.uri, tracking_uri=cfg.tracking.uri)
     data = prepare(cfg, reporter)

@@ -17,6 +17,7 @@ from loopml.core import drift as drift_stats
 from loopml.core import label_queue
 from loopml.errors import DataError
 from loopml.tracking import monitoring as runs
+from loopml.tracking import registry
 from loopml.tracking.prediction_log import PredictionLog
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.issues import write_csv
@@ -58,7 +59,7 @@ def write_queue(
     holds no row of the model, ``StorageError`` when ``output`` cannot be written."""
     reporter = reporter or SilentReporter()
     tracker = tracker_for(cfg)
-    ref = runs.resolve(tracker, model_uri(cfg, model))
+    ref = registry.resolve(tracker, model_uri(cfg, model))
     profile = runs.load_reference(tracker, ref)
     log = PredictionLog(log_url(cfg))
     window = cfg.monitoring.window

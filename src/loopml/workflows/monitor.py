@@ -34,6 +34,7 @@ from loopml.errors import EXIT_CODES as CLI_EXIT_CODES
 from loopml.errors import ConfigError, DataContractError, DataError, first_line
 from loopml.reports import monitor as monitor_report
 from loopml.tracking import monitoring as runs
+from loopml.tracking import registry
 from loopml.tracking.evaluations import run_document
 from loopml.tracking.models import load
 from loopml.tracking.prediction_log import PredictionLog, resolve_url
@@ -119,7 +120,7 @@ def log_url(cfg: ProjectConfig) -> str:
 
 
 def tracker_for(cfg: ProjectConfig) -> Tracker:
-    return Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
+    return Tracker.from_config(cfg)
 
 
 def assess(
@@ -137,7 +138,7 @@ def assess(
     every few seconds, would re-explain hundreds of rows in the serving process)."""
     reporter = reporter or SilentReporter()
     tracker = tracker or tracker_for(cfg)
-    ref = runs.resolve(tracker, model_uri(cfg, model))
+    ref = registry.resolve(tracker, model_uri(cfg, model))
     profile = runs.load_reference(tracker, ref)
     reporter.stage(
         f"Comparing {describe_source(cfg, current)} with the reference of {ref.describe()}"

@@ -34,6 +34,7 @@ from loopml.core.data.dialect import CsvDialect
 from loopml.core.data.ingest import file_kind, read_csv_chunks
 from loopml.core.scoring import ScoringModel
 from loopml.errors import DataContractError, DataError, PredictionInputError
+from loopml.tracking import registry
 from loopml.tracking.models import LoadedModel, load_with_compiled
 from loopml.workflows.events import Reporter, SilentReporter
 
@@ -54,15 +55,7 @@ class PredictResult:
 
 def model_uri(cfg: ProjectConfig, model: str | None) -> str:
     """A run id, an alias, a version number or a full URI, as the user typed it."""
-    if not model:
-        return f"models:/{cfg.model_name}@{cfg.serve.alias}"
-    if model.startswith(("runs:/", "models:/")):
-        return model
-    if model.isdigit():
-        return f"models:/{cfg.model_name}/{model}"
-    if len(model) == 32 and all(c in "0123456789abcdef" for c in model):
-        return f"runs:/{model}/model"
-    return f"models:/{cfg.model_name}@{model}"
+    return registry.model_uri(cfg.model_name, model, default_alias=cfg.serve.alias)
 
 
 def predict_file(

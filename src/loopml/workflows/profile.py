@@ -35,7 +35,11 @@ class ProfileResult:
 
 
 def profile(
-    cfg: ProjectConfig, *, reporter: Reporter | None = None, output: Path | None = None
+    cfg: ProjectConfig,
+    *,
+    reporter: Reporter | None = None,
+    output: Path | None = None,
+    tracker: Tracker | None = None,
 ) -> ProfileResult:
     reporter = reporter or SilentReporter()
     if cfg.compute.backend == "ray":
@@ -61,7 +65,7 @@ def profile(
     reporter.stage("Writing the profile report")
     html = profile_report.render(found, header, cfg.split.seed, issues, issues_note)
     target = output or cfg.root / cfg.evaluation.reports / f"profile-{cfg.name}.html"
-    tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
+    tracker = tracker or Tracker.from_config(cfg)
     with tempfile.TemporaryDirectory() as folder:
         page = Path(folder) / "profile.html"
         page.write_text(html, encoding="utf-8")

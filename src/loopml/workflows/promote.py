@@ -17,7 +17,7 @@ from loopml.config import ProjectConfig
 from loopml.core.evaluation import gate
 from loopml.core.evaluation.assess import Evaluation
 from loopml.errors import GateFailedError, ModelNotFoundError
-from loopml.tracking import evaluations as results
+from loopml.tracking import registry
 from loopml.tracking.store import CHAMPION, Tracker
 from loopml.workflows.evaluate import Loaded, load, measure, tracker_for, write_report
 from loopml.workflows.events import Reporter, SilentReporter
@@ -100,10 +100,10 @@ def _decide(
     reporter.stage(f"Checking the gate for {loaded.label}")
     decision = gate.decide(cfg.gate, found.gate_inputs())
     before = tracker.alias_version(CHAMPION)
-    results.tag_version(tracker, version, _decision_tags(decision, before))
+    registry.tag_version(tracker, version, _decision_tags(decision, before))
     promoted = decision.passed and before != version
     if promoted:
-        results.set_alias(tracker, CHAMPION, version)
+        registry.set_alias(tracker, CHAMPION, version)
     return PromotionResult(loaded.label, version, decision, promoted, before, found, report)
 
 

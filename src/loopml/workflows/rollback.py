@@ -15,7 +15,7 @@ import pandas as pd
 
 from loopml.config import ProjectConfig
 from loopml.errors import ConfigError, ModelNotFoundError, TrackingError
-from loopml.tracking import evaluations as results
+from loopml.tracking import registry
 from loopml.tracking.store import CHAMPION, Tracker
 from loopml.workflows.evaluate import tracker_for
 from loopml.workflows.promote import DECISION_TAG
@@ -47,9 +47,9 @@ def rollback(cfg: ProjectConfig, version: str | None, reason: str) -> RollbackRe
         "loopml.rollback.at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "loopml.rollback.from": current,
     }
-    results.tag_version(tracker, target, tags)
+    registry.tag_version(tracker, target, tags)
     try:
-        results.set_alias(tracker, CHAMPION, target)
+        registry.set_alias(tracker, CHAMPION, target)
     except Exception as exc:
         for key in tags:
             tracker.client.delete_model_version_tag(cfg.model_name, target, key)

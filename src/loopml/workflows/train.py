@@ -77,6 +77,7 @@ def train(
     reporter: Reporter | None = None,
     force: bool = False,
     resume: bool = False,
+    tracker: Tracker | None = None,
 ) -> TrainResult:
     """Train, compare, log and register; skip when data and config are unchanged.
 
@@ -86,12 +87,17 @@ def train(
     reporter = reporter or SilentReporter()
     if cfg.train.distributed:
         with distributed.session(cfg):
-            return _train(cfg, distributed.prepare(cfg, reporter), reporter, force, resume)
-    return _train(cfg, prepare(cfg, reporter), reporter, force, resume)
+            return _train(cfg, distributed.prepare(cfg, reporter), reporter, force, resume, tracker)
+    return _train(cfg, prepare(cfg, reporter), reporter, force, resume, tracker)
 
 
 def _train(
-    cfg: ProjectConfig, data: Prepared, reporter: Reporter, force: bool, resume: bool
+    cfg: ProjectConfig,
+    data: Prepared,
+    reporter: Reporter,
+    force: bool,
+    resume: bool,
+    tracker: Tracker | None = None,
 ) -> TrainResult:
     metric = metrics.resolve(cfg.metric, data.task)
     finalize.check_settings(cfg, data, metric)
@@ -102,7 +108,7 @@ def _train(
         tune.settings(cfg, data, metric), tune.specs(cfg, data.task)
     rules.check(cfg.models.rules, data.frame, list(data.roles.features), data.target, data.task)
     reporter.stage(f"Opening the tracking store {cfg.tracking.uri}")
-    tracker = Tracker(cfg.tracking, cfg.experiment_name, cfg.model_name)
+    tracker = tracker or Tracker.from_config(cfg)
     previous = None if force else tracker.find_same_run(cfg.training_key(), data.fingerprint)
     if previous:
         return _result(data, metric, previous, skipped=True)

@@ -35,6 +35,7 @@ from loopml.core.data.contract import DataContract
 from loopml.core.reference import ReferenceProfile
 from loopml.errors import ConfigError, DataError, LoopmlError, first_line
 from loopml.tracking import monitoring as runs
+from loopml.tracking import registry
 from loopml.tracking.prediction_log import PredictionLog
 from loopml.tracking.store import Tracker
 from loopml.workflows.events import Reporter, SilentReporter
@@ -354,7 +355,7 @@ def _train_and_gate(
     else:
         promotion = promote_after_training(retrain_cfg, trained.run_id, reporter=reporter)
         gate = GateOutcome.of(promotion)
-        runs.tag_version(tracker, gate.challenger, {runs.TRIGGER_RUN_TAG: trigger_run})
+        registry.tag_version(tracker, gate.challenger, {runs.TRIGGER_RUN_TAG: trigger_run})
         outcome = "promoted" if gate.promoted else "rejected"
         message = gate.reason
     chain["gate"] = asdict(gate) if gate else None
