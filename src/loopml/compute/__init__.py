@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from loopml.compute.base import Compute, Sample
+from loopml.compute.base import Compute, Resume, Sample
 from loopml.compute.local import LocalCompute
 from loopml.config import ComputeConfig, TrainConfig
 
@@ -38,4 +38,4 @@ def make(cfg: ComputeConfig, train: TrainConfig | None = None) -> Compute:
     return LocalCompute(cfg)
 
 
-__all__ = ["Compute", "LocalCompute", "Sample", "make"]
+__all__ = ["Compute", "LocalCompute", "Resume", "Sample", "make"]

@@ -44,6 +44,23 @@ Predictions = tuple[pd.Series, np.ndarray, np.ndarray | None]  # labels, predict
 
 
 @dataclass(frozen=True)
+class Resume:
+    """``--resume``: continue interrupted searches, where the backend's searches are durable.
+
+    Attributes
+    ----------
+    check : Callable[[], None]
+        Raises (one ``ConfigError`` line) when the interrupted search cannot go on with
+        these settings; called before searching.
+    report : Callable[[list[SearchResult]], None]
+        Tells the user what each search kept and ran; called with the results.
+    """
+
+    check: Callable[[], None]
+    report: Callable[[list[SearchResult]], None]
+
+
+@dataclass(frozen=True)
 class Sample:
     """Rows of the training file read where it is, brought here to be checked and split.
 
@@ -98,14 +115,10 @@ class Compute(Protocol):
         ``"local"`` or ``"ray"``.
     where : str
         Where work runs, for the user (``""`` on this machine, ``"Ray (local instance)"``).
-    resumes_searches : bool
-        Whether ``search(resume=True)`` continues interrupted searches (durable Optuna
-        studies) rather than starting them anew.
     """
 
     name: str
     where: str
-    resumes_searches: bool
 
     def map(
         self,
@@ -124,10 +137,11 @@ class Compute(Protocol):
         studies: StudyPlace,
         workers: int,
         state_dir: Path,
-        resume: bool,
+        resume: Resume | None,
         warn: Stage,
     ) -> list[SearchResult]:
-        """Every candidate's hyper-parameter search, one ``SearchResult`` per task, in order."""
+        """Every candidate's hyper-parameter search, one ``SearchResult`` per task, in order;
+        ``resume`` continues interrupted ones where the backend can (else ``warn`` says so)."""
         ...
 
     def score_file(

@@ -16,7 +16,15 @@ from typing import Any, TypeVar
 import pandas as pd
 from joblib import Parallel, delayed
 
-from loopml.compute.base import P, Predictions, ProgressFactory, Sample, Stage, StudyPlace
+from loopml.compute.base import (
+    P,
+    Predictions,
+    ProgressFactory,
+    Resume,
+    Sample,
+    Stage,
+    StudyPlace,
+)
 from loopml.compute.batches import ahead, read_chunks, score_chunk
 from loopml.config import ComputeConfig, DataConfig, ModelsConfig, SplitConfig
 from loopml.core import training
@@ -43,7 +51,6 @@ class LocalCompute:
 
     name = "local"
     where = ""
-    resumes_searches = True
 
     def __init__(self, cfg: ComputeConfig):
         self.cfg = cfg
@@ -88,17 +95,26 @@ class LocalCompute:
         studies: StudyPlace,
         workers: int,
         state_dir: Path,
-        resume: bool,
+        resume: Resume | None,
         warn: Stage,
     ) -> list[SearchResult]:
         """Each candidate's search as a durable Optuna study (``studies`` names its storage
-        and study), ``workers`` candidates at a time; ``resume`` continues the studies."""
+        and study), ``workers`` candidates at a time; ``resume`` continues the studies
+        (checked by ``resume.check`` first, reported by ``resume.report`` after)."""
+        if resume is not None:
+            resume.check()
 
         def one(task: SearchTask) -> SearchResult:
             storage, study_name = studies(task.name)
-            return run_study(task, storage, study_name, resume=resume, on_trial=progress(task.name))
+            on_trial = progress(task.name)
+            return run_study(
+                task, storage, study_name, resume=resume is not None, on_trial=on_trial
+            )
 
-        return LocalCompute.threads(workers).map(one, tasks)
+        results = LocalCompute.threads(workers).map(one, tasks)
+        if resume is not None:
+            resume.report(results)
+        return results
 
     # -- batch scoring and profiling -------------------------------------------------------
 

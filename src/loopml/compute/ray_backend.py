@@ -21,7 +21,15 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from loopml.compute.base import P, Predictions, ProgressFactory, Sample, Stage, StudyPlace
+from loopml.compute.base import (
+    P,
+    Predictions,
+    ProgressFactory,
+    Resume,
+    Sample,
+    Stage,
+    StudyPlace,
+)
 from loopml.compute.batches import read_chunks, read_placed, score_chunk
 from loopml.compute.local import LocalCompute
 from loopml.compute.ray_errors import ray_errors
@@ -50,7 +58,6 @@ class RayCompute(LocalCompute):
     """
 
     name = "ray"
-    resumes_searches = False  # Ray Tune experiments start anew
 
     def __init__(self, cfg: ComputeConfig):
         super().__init__(cfg)
@@ -64,13 +71,14 @@ class RayCompute(LocalCompute):
         studies: StudyPlace,
         workers: int,
         state_dir: Path,
-        resume: bool,
+        resume: Resume | None,
         warn: Stage,
     ) -> list[SearchResult]:
-        """Each candidate's search as one Ray Tune experiment under ``state_dir/ray``."""
+        """Each candidate's search as one Ray Tune experiment under ``state_dir/ray``; they
+        start anew (``resume`` is only warned about)."""
         from loopml.compute import ray_tune  # imports Ray: only when asked for
 
-        if resume:
+        if resume is not None:
             warn("--resume applies to the local backend; Ray Tune searches start anew")
         return ray_tune.search_all(list(tasks), self.cfg, state_dir / "ray", progress)
 

@@ -148,13 +148,15 @@ def tune(
     reporter.stage(f"Tuning {len(chosen)} candidates: {fair.fairness()}")
     for note in _imbalance_notes(cfg, data, chosen):
         reporter.warn(note)
-    backend = compute.make(cfg.compute)
-    if resume and backend.resumes_searches:
-        check_resumable(cfg, data)
-    searches = _search_all(cfg, data, fair, chosen, reporter, backend, resume=resume)
-    if resume and backend.resumes_searches:
-        for line in resumed_lines(searches, chosen, fair):
-            reporter.stage(line)
+    resuming = None
+    if resume:
+
+        def report(found: list[SearchResult]) -> None:
+            for line in resumed_lines(found, chosen, fair):
+                reporter.stage(line)
+
+        resuming = compute.Resume(lambda: check_resumable(cfg, data), report)
+    searches = _search_all(cfg, data, fair, chosen, reporter, resume=resuming)
     reporter.stage("Refitting each candidate's best configuration on the training split")
     entries = [_baseline(data, metric, fair)]
     entries += _refit_all(cfg, data, metric, fair, chosen, searches)
@@ -336,9 +338,8 @@ def _search_all(
     fair: Settings,
     chosen: list[Spec],
     reporter: Reporter,
-    backend: compute.Compute,
     *,
-    resume: bool,
+    resume: compute.Resume | None,
 ) -> list[SearchResult]:
     tasks = search_tasks(cfg, data, fair, chosen)
     lock = threading.Lock()
@@ -350,7 +351,7 @@ def _search_all(
 
         return on_trial
 
-    return backend.search(
+    return compute.make(cfg.compute).search(
         tasks,
         progress,
         studies=lambda name: study_storage(cfg, data, name),
