@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from loopml.compute.batches import scored_rows
-from loopml.compute.ray_errors import from_ray, ray_errors
+from loopml.compute.ray_errors import ray_errors
 from loopml.config import ComputeConfig
 from loopml.core.compile import Scorer
 from loopml.core.data.dialect import CsvDialect
@@ -66,7 +66,7 @@ def _quiet() -> None:
     """Ray's INFO logs and progress lines are for Ray's developers; loopml reports progress.
 
     Ray Data also logs a failed task's stack traces, twice, before raising it to loopml,
-    which reports it in one line (``user_error``); they show only when logging is verbose.
+    which reports it in one line (``ray_errors.from_ray``); they show only when logging is verbose.
     """
     import ray.data
 
@@ -224,16 +224,3 @@ def _arrow_encoding(encoding: str) -> str:
         if encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
         else encoding
     )
-
-
-@contextmanager
-def worker_errors(source: str, doing: str) -> Iterator[None]:
-    """A failure in a Ray worker (a ragged CSV row, an unreadable block) as one line
-    (``ray_errors.from_ray``)."""
-    with ray_errors(source, doing):
-        yield
-
-
-def user_error(exc: Exception, source: Path | str, doing: str = "scoring") -> Exception:
-    """``exc``, raised by Ray, as the one-line loopml error (``ray_errors.from_ray``)."""
-    return from_ray(exc, source, doing)
