@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,12 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from loopml import errors
+from loopml.compute.batches import scored_rows
+from loopml.compute.ray_errors import ray_errors
 from loopml.config import ComputeConfig
-from loopml.core.compile import CompiledScorer, Scorer
+from loopml.core.compile import Scorer
 from loopml.core.data.dialect import CsvDialect
 from loopml.core.data.ingest import file_kind
-from loopml.errors import ConfigError, DataError, LoopmlError, first_line
+from loopml.errors import ConfigError, DataError, first_line
 
 
 @contextmanager
@@ -66,7 +66,7 @@ def _quiet() -> None:
     """Ray's INFO logs and progress lines are for Ray's developers; loopml reports progress.
 
     Ray Data also logs a failed task's stack traces, twice, before raising it to loopml,
-    which reports it in one line (``user_error``); they show only when logging is verbose.
+    which reports it in one line (``ray_errors.from_ray``); they show only when logging is verbose.
     """
     import ray.data
 
@@ -89,20 +89,6 @@ def _model(ref: Any) -> Scorer:
         _MODELS.clear()
         scorer = _MODELS[ref.hex()] = ray.get(ref)
     return scorer
-
-
-def scored_rows(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
-    """Ids, then predictions: what batch scoring writes for ``frame``, on either backend.
-
-    Id columns are read by the model's data contract like the features (an integer id
-    stays an integer, a code such as ``"00123"`` stays text), so both backends and every
-    chunk write them with the same types.
-    """
-    keep = [c for c in scorer.id_columns if c in frame.columns]
-    scored = scorer.score_frame(frame)
-    model = scorer.model if isinstance(scorer, CompiledScorer) else scorer
-    ids = frame[keep] if model.contract is None else model.contract.apply(frame[keep])
-    return pd.concat([ids.reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
 
 
 def _score_batch(batch: Any, model: Any) -> pd.DataFrame:
@@ -143,10 +129,8 @@ def score_file(
         batches = _score_parquet(source, model, batch_rows)
     else:
         batches = _score_csv(source, found or CsvDialect(), model, batch_rows)
-    try:
+    with ray_errors(source, "scoring"):
         yield from batches
-    except ray.exceptions.RayError as exc:
-        raise user_error(exc, source) from None
 
 
 def _score_parquet(source: Path, model: Any, batch_rows: int) -> Iterator[pd.DataFrame]:
@@ -239,43 +223,4 @@ def _arrow_encoding(encoding: str) -> str:
         "utf8"
         if encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
         else encoding
-    )
-
-
-@contextmanager
-def worker_errors(source: str, doing: str) -> Iterator[None]:
-    """A failure in a Ray worker (a ragged CSV row, an unreadable block) as one line."""
-    import ray
-
-    try:
-        yield
-    except ray.exceptions.RayError as exc:
-        raise user_error(exc, source, doing) from None
-
-
-_REMOTE_ERROR = re.compile(r"^loopml\.errors\.(\w+): (.+)$", re.MULTILINE)
-_CAUSE = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Invalid|Exception)): (.+)$", re.MULTILINE)
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# Ray's own wrappers around a worker's exception: the cause worth naming is the one inside.
-_RAY_WRAPPERS = {"UserCodeException", "RayTaskError", "RayError"}
-
-
-def user_error(exc: Exception, source: Path | str, doing: str = "scoring") -> Exception:
-    """A loopml error raised in a worker, as the same one-line error on the driver.
-
-    Ray sends the worker's traceback as text (the exception object does not survive the
-    trip), so the error is found by its class name in that text.
-    """
-    found = _REMOTE_ERROR.search(str(exc))
-    cls = getattr(errors, found[1], None) if found else None
-    if found and isinstance(cls, type) and issubclass(cls, LoopmlError):
-        return cls(f"{source}: {found[2]}")
-    text = _ANSI.sub("", str(exc))
-    causes = _CAUSE.findall(text)
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    named = [c for c in causes if c[0] not in _RAY_WRAPPERS] or causes
-    reason = f"{named[-1][0]}: {named[-1][1].split('. ')[0]}" if named else lines[0]
-    return DataError(
-        f"{source}: {doing} on Ray failed ({reason}); check the file, or run once with "
-        "compute.backend: local, whose reader names the bad line"
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from loopml.config import TrainConfig
 from loopml.core.boosters import Library
-from loopml.errors import LoopmlError
+from loopml.errors import TrainingError
 
 LABEL = "__label__"
 RESUMED = "loopml_resumed_from_round"
@@ -55,13 +55,13 @@ def train_booster(job: BoosterJob, train: Any, cfg: TrainConfig) -> TrainedBoost
         result = trainer.fit()
     except Exception as exc:
         reason = str(exc).strip().splitlines()
-        raise LoopmlError(
+        raise TrainingError(
             f"distributed {job.library} training '{job.name}' failed "
             f"({reason[-1] if reason else type(exc).__name__}); rerun to resume from "
             f"the last checkpoint in {cfg.storage}"
         ) from exc
     if result.checkpoint is None:
-        raise LoopmlError(f"distributed {job.library} training '{job.name}' saved no model")
+        raise TrainingError(f"distributed {job.library} training '{job.name}' saved no model")
     model = _model_text(job.library, result.checkpoint)
     resumed = int(result.metrics.get(RESUMED, 0))
     return TrainedBooster(model, job.rounds, resumed)

@@ -26,6 +26,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from loopml.compute.ray_errors import ray_errors
 from loopml.config import ComputeConfig
 from loopml.core import tuning
 from loopml.core.study import SearchResult, SearchTask, TrialRecord
@@ -81,7 +82,10 @@ def search_one(
             callbacks=[_Progress(on_trial, cap, len(task.folds))],
         ),
     )
-    with contextlib.redirect_stdout(sys.stderr):  # Ray Tune prints where results are
+    with (
+        contextlib.redirect_stdout(sys.stderr),  # Ray Tune prints where results are
+        ray_errors(f"candidate {task.name}", "searching"),
+    ):
         grid = tuner.fit()
     return _result(task, [grid[i] for i in range(len(grid))])
 

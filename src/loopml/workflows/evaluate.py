@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
+from loopml import compute
 from loopml.config import ProjectConfig
 from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.evaluation import fitted_rows, gate, metrics
@@ -35,7 +36,7 @@ from loopml.tracking.store import CHAMPION, FINGERPRINT_TAG, Tracker
 from loopml.workflows import distributed
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.finalize import CALIBRATION_DOCUMENT, check_settings
-from loopml.workflows.prepare import Prepared, prepare
+from loopml.workflows.prepare import Prepared
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,9 @@ def _training_data(
 
 def _read(cfg: ProjectConfig) -> Prepared:
     """The data as the run was trained on it: whole, or a sample read on Ray (distributed)."""
-    if not cfg.train.distributed:
-        return prepare(cfg, SilentReporter())
-    with distributed.session(cfg):
-        return distributed.prepare(cfg, SilentReporter(), whole=False)
+    backend = compute.make(cfg.compute, cfg.train)
+    with backend.training_session(cfg.data.source):
+        return distributed.training_data(cfg, SilentReporter(), backend, whole=False)
 
 
 def champion_of(cfg: ProjectConfig, tracker: Tracker) -> Champion | None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from loopml import compute
 from loopml.config import ProjectConfig, Task
 from loopml.core.data import checks, contract, ingest, split, variants
 from loopml.core.data.contract import DataContract
@@ -50,6 +51,11 @@ class Prepared:
     whole_rows: int | None = None
     on_ray: PlacedRows | None = None
     variant: variants.VariantChange | None = None  # data.variant's change, when one is used
+
+    @property
+    def all_here(self) -> bool:
+        """Whether every row of the data is in ``frame`` (not a sample, nothing on Ray)."""
+        return self.on_ray is None and self.whole_rows is None
 
     def sizes(self) -> dict[str, int]:
         """Rows in each split: of the whole data when only a sample of it is here."""
@@ -100,11 +106,7 @@ def _varied(
     """The splits with ``data.variant``'s changes (see ``core.data.variants``)."""
     name = cfg.data.variant
     assert name is not None
-    if cfg.train.distributed:
-        raise ConfigError(
-            f"data.variant '{name}' is not applied with train.distributed (its rows are split "
-            "on Ray); train the variant without train.distributed"
-        )
+    compute.make(cfg.compute, cfg.train).check_variant(name)
     settings = cfg.data.variants[name]
     target = cfg.data.target
     rows = found.frame.index

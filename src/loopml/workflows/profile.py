@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from loopml import compute
 from loopml.config import ProjectConfig
-from loopml.core.data import ingest
 from loopml.core.data import profile as data_profile
 from loopml.errors import first_line
 from loopml.reports import profile as profile_report
@@ -42,10 +42,13 @@ def profile(
     tracker: Tracker | None = None,
 ) -> ProfileResult:
     reporter = reporter or SilentReporter()
-    if cfg.compute.backend == "ray":
-        data, whole = _on_ray(cfg, reporter)
-    else:
-        data, whole = prepare(cfg, reporter, leak_stops=False), None
+    data, whole = compute.make(cfg.compute).profile_data(
+        cfg.data,
+        sample_rows=cfg.profile.sample_rows,
+        seed=cfg.split.seed,
+        prepare=lambda table: prepare(cfg, reporter, leak_stops=False, table=table),
+        stage=reporter.stage,
+    )
     frame, splits, fingerprint = data.frame, data.splits, data.fingerprint
     reporter.stage(f"Profiling {len(frame):,} rows x {frame.shape[1]} columns")
     found = data_profile.build(
@@ -86,7 +89,7 @@ PROFILE_ISSUE_ROWS = 100_000  # out-of-fold LightGBM over more rows: leave it to
 
 
 def _label_issues(
-    cfg: ProjectConfig, data: Prepared, on_ray: bool, reporter: Reporter
+    cfg: ProjectConfig, data: Prepared, sampled: bool, reporter: Reporter
 ) -> tuple[pd.DataFrame | None, str]:
     """Rows whose label is likely wrong, before any model is trained: out-of-fold
     predictions of a default LightGBM on loopml's preprocessing (``workflows.issues``);
@@ -97,7 +100,7 @@ def _label_issues(
     from loopml.workflows.issues import rank_rows
 
     later = "run `loopml data issues` once a model is registered"
-    if on_ray:
+    if sampled:
         return None, f"Not searched: the profile of Ray-read data holds a sample; {later}."
     if len(data.frame) > PROFILE_ISSUE_ROWS:
         return None, f"Not searched: {len(data.frame):,} rows > {PROFILE_ISSUE_ROWS:,}; {later}."
@@ -117,25 +120,3 @@ def _label_issues(
         "the first 20 shown. `loopml data issues -o FILE` ranks them with your registered "
         "model and writes them all."
     )
-
-
-def _on_ray(cfg: ProjectConfig, reporter: Reporter) -> tuple[Prepared, data_profile.WholeData]:
-    """A sample prepared as locally, and the column statistics of every row, from Ray Data."""
-    from loopml.compute import ray_profile
-    from loopml.compute.ray_data import ray_session, worker_errors
-
-    source = cfg.data.source
-    ray_profile.refuse_sql(cfg.data, "compute.backend ray profiles", "set compute.backend: local")
-    with ray_session(cfg.compute), worker_errors(source, "profiling"):
-        reporter.stage(f"Reading {source} on Ray")
-        dataset, found = ray_profile.read(source, cfg.data.csv)
-        frame, rows = ray_profile.sample(dataset, source, cfg.profile.sample_rows, cfg.split.seed)
-        if rows > len(frame):
-            reporter.stage(f"Sampled {len(frame):,} of {rows:,} rows for the row-level sections")
-        table = ingest.Table(frame, source, found)  # CSV cells as text, as locally
-        data = prepare(cfg, reporter, leak_stops=False, table=table)
-        reporter.stage(f"Column statistics of all {rows:,} rows on Ray")
-        whole = ray_profile.whole_data(
-            dataset, data.contract, data.roles, data.target, data.task == "classification"
-        )
-    return data, whole

@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 import loopml
+from loopml import compute
 from loopml.config import ProjectConfig, Task
 from loopml.core import learning_curve, rules, training
 from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import fitted_rows, metrics
 from loopml.core.scoring import column_specs
-from loopml.errors import ConfigError, LoopmlError
+from loopml.errors import LoopmlError
 from loopml.reports import plots
 from loopml.tracking.store import (
     FINGERPRINT_TAG,
@@ -37,7 +38,7 @@ from loopml.tracking.store import (
 )
 from loopml.workflows import distributed, finalize, tune
 from loopml.workflows.events import Reporter, SilentReporter
-from loopml.workflows.prepare import Prepared, prepare
+from loopml.workflows.prepare import Prepared
 from loopml.workflows.reference import ARTIFACT as REFERENCE_ARTIFACT
 from loopml.workflows.reference import reference_document
 
@@ -85,15 +86,16 @@ def train(
     and settings, without re-running the trials that finished.
     """
     reporter = reporter or SilentReporter()
-    if cfg.train.distributed:
-        with distributed.session(cfg):
-            return _train(cfg, distributed.prepare(cfg, reporter), reporter, force, resume, tracker)
-    return _train(cfg, prepare(cfg, reporter), reporter, force, resume, tracker)
+    backend = compute.make(cfg.compute, cfg.train)
+    with backend.training_session(cfg.data.source):
+        data = distributed.training_data(cfg, reporter, backend)
+        return _train(cfg, data, backend, reporter, force, resume, tracker)
 
 
 def _train(
     cfg: ProjectConfig,
     data: Prepared,
+    backend: compute.Compute,
     reporter: Reporter,
     force: bool,
     resume: bool,
@@ -101,32 +103,47 @@ def _train(
 ) -> TrainResult:
     metric = metrics.resolve(cfg.metric, data.task)
     finalize.check_settings(cfg, data, metric)
-    if cfg.train.distributed:  # bad settings fail first
-        distributed.candidates(cfg, data.task)
-        _no_rules_on_ray(cfg, reporter)
-    else:
-        tune.settings(cfg, data, metric), tune.specs(cfg, data.task)
+    backend.check_training(  # bad settings fail first
+        cfg.models,
+        data.task,
+        seed=cfg.split.seed,
+        warn=reporter.warn,
+        search_settings=lambda: (tune.settings(cfg, data, metric), tune.specs(cfg, data.task)),
+    )
     rules.check(cfg.models.rules, data.frame, list(data.roles.features), data.target, data.task)
     reporter.stage(f"Opening the tracking store {cfg.tracking.uri}")
     tracker = tracker or Tracker.from_config(cfg)
     previous = None if force else tracker.find_same_run(cfg.training_key(), data.fingerprint)
     if previous:
         return _result(data, metric, previous, skipped=True)
-    outcome = None if cfg.train.distributed else _search(cfg, data, metric, reporter, resume)
-    fitted = outcome.entries if outcome else distributed.fit(cfg, data, metric, reporter)
+
+    def search() -> tuple[list[training.Fitted], tune.Outcome]:
+        outcome = _search(cfg, data, metric, reporter, resume)
+        return outcome.entries, outcome
+
+    fitted, outcome = backend.fit(
+        search,
+        data,
+        metric,
+        models=cfg.models,
+        seed=cfg.split.seed,
+        run_key=f"{cfg.name}-{cfg.training_key()}-{data.fingerprint}",
+        stage=reporter.stage,
+        progress=reporter.progress,
+    )
     best = _pick(cfg, fitted, metric)
     if best.pipeline is None:
         raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
     final = finalize.finalize(cfg, data, best, metric, reporter)
     best = _refitted(cfg, data, final.fitted, reporter)
     reporter.stage(f"Scoring {best.name} and the baseline on the test split")
-    test, baseline_test, figure = _test_scores(data, metric, best, fitted[0])
-    rules_test = _rules_test(data, metric, fitted)
+    test, baseline_test, figure = _test_scores(backend, data, metric, best, fitted[0])
+    rules_test = _rules_test(backend, data, metric, fitted)
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
     record.metrics |= {_rule_metric(metric.name, n): v for n, v in rules_test.items()}
     final.add_to(record)
-    if data.on_ray is None and data.whole_rows is None:  # on Ray only a sample is here
+    if data.all_here:  # with train.distributed only a sample is here
         seen = fitted_rows.record(
             [data.splits.train, data.splits.validation], [*data.roles.features, data.target]
         )
@@ -154,19 +171,6 @@ def _train(
     return result
 
 
-def _no_rules_on_ray(cfg: ProjectConfig, reporter: Reporter) -> None:
-    if cfg.models.register_rule:
-        raise ConfigError(
-            "models.register_rule: a rule is registered without train.distributed; "
-            "set train.distributed: false (a rule has nothing to train on Ray)"
-        )
-    if cfg.models.rules:
-        reporter.warn(
-            "models.rules: rules are scored in the leaderboard without train.distributed only; "
-            "gate.beat_rules still compares on the evaluated test rows"
-        )
-
-
 def _search(
     cfg: ProjectConfig, data: Prepared, metric: metrics.Metric, reporter: Reporter, resume: bool
 ) -> tune.Outcome:
@@ -186,13 +190,16 @@ def _pick(
 
 
 def _rules_test(
-    data: Prepared, metric: metrics.Metric, fitted: list[training.Fitted]
+    backend: compute.Compute,
+    data: Prepared,
+    metric: metrics.Metric,
+    fitted: list[training.Fitted],
 ) -> dict[str, float]:
     """Each rule's selection metric on the test split (rules fit nothing: no refit needed)."""
     scores = {}
     for entry in fitted:
         if entry.kind == "rule" and entry.pipeline is not None:
-            y_true, predicted, proba = _on_test(data, entry.pipeline)
+            y_true, predicted, proba = backend.predictions(data, entry.pipeline, "test")
             classes = getattr(entry.pipeline, "classes_", None)
             name = entry.name.removeprefix(tune.RULE_PREFIX)
             scores[name] = metrics.score(metric, y_true, predicted, proba, classes)
@@ -216,27 +223,24 @@ def _refitted(
 
 
 def _test_scores(
-    data: Prepared, metric: metrics.Metric, best: training.Fitted, baseline: training.Fitted
+    backend: compute.Compute,
+    data: Prepared,
+    metric: metrics.Metric,
+    best: training.Fitted,
+    baseline: training.Fitted,
 ) -> tuple[Scores, Scores, Any]:
+    """The winner's and the baseline's scores on the test split (every row of it, where
+    the backend holds them), and the winner's figure."""
     scored = []
     for fitted in (best, baseline):
         assert fitted.pipeline is not None
-        y_true, predicted, proba = _on_test(data, fitted.pipeline)
+        y_true, predicted, proba = backend.predictions(data, fitted.pipeline, "test")
         classes = getattr(fitted.pipeline, "classes_", None)
         every = metrics.report(data.task, y_true, predicted, proba, classes)
         every[metric.name] = metrics.score(metric, y_true, predicted, proba, classes)
         scored.append((Scores(every[metric.name], every), y_true, predicted))
     figure = _figure(data, best, scored[0][1], scored[0][2])
     return scored[0][0], scored[1][0], figure
-
-
-def _on_test(data: Prepared, model: Any) -> tuple[pd.Series, np.ndarray, np.ndarray | None]:
-    """Labels, predictions and probabilities on the test split (every row of it, on Ray)."""
-    if data.on_ray is not None:
-        return distributed.predictions(data, model, "test")
-    test = data.splits.test
-    predicted, proba = training.predict(model, test[list(data.roles.features)], data.task)
-    return test[data.target], predicted, proba
 
 
 def _figure(data: Prepared, best: training.Fitted, y_true: pd.Series, predicted: np.ndarray) -> Any:

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from loopml import compute
-from loopml.config import ComputeConfig, ProjectConfig, Task
+from loopml.config import ProjectConfig, Task
 from loopml.core import ensembles, imbalance, learning_curve, models, rules, training, tuning
 from loopml.core.evaluation import metrics
-from loopml.core.study import SearchResult, SearchTask, TrialRecord, run_study
+from loopml.core.study import SearchResult, SearchTask, TrialRecord
 from loopml.errors import ConfigError, first_line
 from loopml.reports import learning_curve as curve_plot
 from loopml.tracking.store import ChildRun
@@ -148,12 +148,15 @@ def tune(
     reporter.stage(f"Tuning {len(chosen)} candidates: {fair.fairness()}")
     for note in _imbalance_notes(cfg, data, chosen):
         reporter.warn(note)
-    if resume and cfg.compute.backend != "ray":
-        check_resumable(cfg, data)
-    searches = _search_all(cfg, data, fair, chosen, reporter, resume=resume)
-    if resume and cfg.compute.backend != "ray":
-        for line in resumed_lines(searches, chosen, fair):
-            reporter.stage(line)
+    resuming = None
+    if resume:
+
+        def report(found: list[SearchResult]) -> None:
+            for line in resumed_lines(found, chosen, fair):
+                reporter.stage(line)
+
+        resuming = compute.Resume(lambda: check_resumable(cfg, data), report)
+    searches = _search_all(cfg, data, fair, chosen, reporter, resume=resuming)
     reporter.stage("Refitting each candidate's best configuration on the training split")
     entries = [_baseline(data, metric, fair)]
     entries += _refit_all(cfg, data, metric, fair, chosen, searches)
@@ -336,7 +339,7 @@ def _search_all(
     chosen: list[Spec],
     reporter: Reporter,
     *,
-    resume: bool,
+    resume: compute.Resume | None,
 ) -> list[SearchResult]:
     tasks = search_tasks(cfg, data, fair, chosen)
     lock = threading.Lock()
@@ -348,20 +351,15 @@ def _search_all(
 
         return on_trial
 
-    if cfg.compute.backend == "ray":
-        from loopml.compute import ray_tune  # imports Ray: only when asked for
-
-        if resume:
-            reporter.warn("--resume applies to the local backend; Ray Tune searches start anew")
-
-        return ray_tune.search_all(tasks, cfg.compute, cfg.state_dir / "ray", progress)
-
-    def one(task: SearchTask) -> SearchResult:
-        storage, study_name = study_storage(cfg, data, task.name)
-        return run_study(task, storage, study_name, resume=resume, on_trial=progress(task.name))
-
-    backend = compute.make(ComputeConfig(n_jobs=fair.workers))
-    return backend.map(one, tasks)
+    return compute.make(cfg.compute).search(
+        tasks,
+        progress,
+        studies=lambda name: study_storage(cfg, data, name),
+        workers=fair.workers,
+        state_dir=cfg.state_dir,
+        resume=resume,
+        warn=reporter.warn,
+    )
 
 
 def _baseline(data: Prepared, metric: metrics.Metric, fair: Settings) -> training.Fitted:
@@ -411,8 +409,9 @@ def _refit_all(
         fitted = _fit(data, metric, spec.name, factory(params), params)
         return _with_search(fitted, data, found.fold_scores, trials, pruned, found.seconds)
 
-    backend = compute.make(ComputeConfig(n_jobs=fair.workers))
-    return backend.map(refit, list(zip(chosen, searches, strict=True)))
+    return compute.LocalCompute.threads(fair.workers).map(
+        refit, list(zip(chosen, searches, strict=True))
+    )
 
 
 def _fit(
