@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.integration.logged import entry
 
-from loopml.serving.predlog import PredictionLog as Writer
+from loopml.serving.predlog import PredictionLogWriter as Writer
 from loopml.tracking.prediction_log import PredictionLog
 from loopml.workflows.init import init_project
 
@@ -29,7 +29,7 @@ REQUESTS = 20_000
 
 
 def _append(db: Path, frame: pd.DataFrame, prefix: str, count: int, start: float) -> float:
-    writer = Writer(f"sqlite:///{db}", flush_interval_s=0.5, max_queue=count + 10)
+    writer = Writer(f"sqlite:///{db}", flush_interval=0.5, max_queue=count + 10)
     for i in range(count):
         row = frame.iloc[i % len(frame)]
         columns = {c: [float(row[c])] for c in frame.columns}

@@ -105,7 +105,7 @@ def _loopml(
     reached: list[float] = []
     started = time.perf_counter()
     prepared = tuning.prepare_folds(
-        models.build_pipeline(data.roles, _lgbm({}))[0], X, y, fair.folds, fair.workers
+        models.build_pipeline(data.roles, _lgbm({}))[0], X, y, fair.folds, fair.n_jobs
     )
 
     def on_trial(record: TrialRecord, finished: int, cap: int | None) -> None:
@@ -122,7 +122,7 @@ def _loopml(
         fair.scorer,
         tuning.Method("tpe", True, fair.seed),
         tuning.Budget(trials, grid_seconds / 3),
-        fold_jobs=fair.workers,
+        n_jobs=fair.n_jobs,
         prepared=prepared,
     )
     result = run_study(

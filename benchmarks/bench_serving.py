@@ -159,12 +159,12 @@ def writer_rate(url: str, config: Path, entries: int = 20_000) -> dict[str, obje
     import pandas as pd
 
     from loopml.serving.engine import Scored
-    from loopml.serving.predlog import Entry, PredictionLog
+    from loopml.serving.predlog import Entry, PredictionLogWriter
 
     frame = pd.read_csv(config.parent / "data" / "score_me.csv").head(1)
     columns = {c: frame[c].to_numpy() for c in frame.columns if c != "diagnosis"}
     scored = Scored(np.array(["benign"], dtype=object), np.array([[0.9, 0.1]]), np.array([False]))
-    log = PredictionLog(url, flush_interval_s=3600, max_queue=entries)
+    log = PredictionLogWriter(url, flush_interval=3600, max_queue=entries)
     for i in range(entries):
         log.append(Entry(f"r{i}", time.time(), "m", "1", "champion", "onnx", "invocations",
                          columns, scored, 0.3))  # fmt: skip

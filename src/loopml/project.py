@@ -60,8 +60,13 @@ class Project:
         cls, path: str | Path = CONFIG_FILE, overrides: Sequence[str] = (), *, progress: bool = True
     ) -> Project:
         """Read ``path`` (relative paths in it are relative to its folder) with ``overrides``
-        as ``--set`` takes them (``"split.seed=7"``). Raises ``ConfigError`` naming the key."""
-        return cls(load_config(Path(path), list(overrides)), progress=progress)
+        as ``--set`` takes them (``"split.seed=7"``), and check the project's local tracking
+        store (moved with its folder, as the CLI does). Raises ``ConfigError`` naming the key."""
+        from loopml.tracking.local_store import open_store
+
+        cfg = load_config(Path(path), list(overrides))
+        open_store(cfg.tracking, cfg.experiment_name)
+        return cls(cfg, progress=progress)
 
     def run(self, *, force: bool = False, resume: bool = False) -> Outcome:
         """Train, evaluate the registered version, check the gate, promote if it passes."""

@@ -79,11 +79,14 @@ def _session(config: pytest.Config, path: Path) -> _Session:
     sessions = config.stash[_SESSIONS]
     if path not in sessions:
         from loopml.config import load_config
-        from loopml.workflows.evaluate import load, tracker_for
+        from loopml.tracking.store import Tracker
+        from loopml.workflows.evaluate import load
         from loopml.workflows.events import SilentReporter
 
         cfg = load_config(path)
-        loaded = load(cfg, tracker_for(cfg), config.getoption("loopml_run"), SilentReporter())
+        loaded = load(
+            cfg, Tracker.from_config(cfg), config.getoption("loopml_run"), SilentReporter()
+        )
         sessions[path] = _Session(cfg, loaded)
     return sessions[path]
 

@@ -95,7 +95,7 @@ def test_drift_and_decay_retrain_gate_promote_and_serve_the_new_version(tmp_path
         features = load("models:/bikes@champion", tracking_uri=cfg.tracking.uri).feature_names
         assert tracker.alias_version("champion") == "1"
 
-        served = build_app(ServeArgs(str(config), ["serve.reload_interval_s=0.5"]))
+        served = build_app(ServeArgs(str(config), ["serve.reload_interval=0.5"]))
         with LiveServer(served) as server:
             assert _replay(server.url, year_2012, features) == {"1"}
             # The labelled 2012 rows land in the warehouse the project trains from.

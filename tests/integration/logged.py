@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.serving.engine import Scored
-from loopml.serving.predlog import Entry, PredictionLog
+from loopml.serving.predlog import Entry, PredictionLogWriter
 
 
 def entry(
@@ -42,7 +42,7 @@ def entry(
 
 def write(url: str, entries: Sequence[Entry]) -> None:
     """Append ``entries`` with the real writer and wait until they are committed."""
-    log = PredictionLog(url, flush_interval_s=60)
+    log = PredictionLogWriter(url, flush_interval=60)
     try:
         for item in entries:
             assert log.append(item)
@@ -77,5 +77,5 @@ def logged_server(folder: Path, config: Path, log: Path, *overrides: str) -> tup
     url = f"sqlite:///{log}"
     cfg = load_config(config, [f"serve.prediction_log.url={url}", *overrides])
     model = load("models:/breast-cancer@champion", tracking_uri=cfg.tracking.uri)
-    writer = PredictionLog(url, flush_interval_s=0.05)
+    writer = PredictionLogWriter(url, flush_interval=0.05)
     return LiveServer(create_app(model, cfg.serve, prediction_log=writer, project=cfg)), writer

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from loopml.serving.app import create_app
-from loopml.serving.predlog import PredictionLog
+from loopml.serving.predlog import PredictionLogWriter
 from loopml.tracking.models import load
 from tests.integration.conftest import LiveServer, Project, cli
 
@@ -61,7 +61,7 @@ def test_dashboard_matches_metrics_and_monitor(
     cfg.monitoring.drift.min_rows = 100
     model = load("models:/breast-cancer@champion", tracking_uri=cfg.tracking.uri)
     data = pd.read_csv(breast_cancer.folder / "data" / "breast_cancer.csv").head(300)
-    log = PredictionLog(cfg.serve.prediction_log.url, flush_interval_s=0.2)
+    log = PredictionLogWriter(cfg.serve.prediction_log.url, flush_interval=0.2)
     app = create_app(model, cfg.serve, prediction_log=log, project=cfg)
     with LiveServer(app) as server, httpx.Client(timeout=30) as http:
         labels = []

@@ -17,7 +17,8 @@ import pytest
 from loopml.config import load_config
 from loopml.core.data import split
 from loopml.core.evaluation.fitted_rows import unseen
-from loopml.workflows.evaluate import champion_of, load, tracker_for
+from loopml.tracking.store import Tracker
+from loopml.workflows.evaluate import champion_of, load
 from loopml.workflows.events import SilentReporter
 from loopml.workflows.init import init_project
 from tests.integration.conftest import cli
@@ -63,7 +64,7 @@ def test_the_gate_never_scores_the_champion_on_rows_it_was_fitted_on(tmp_path: P
 
     # the 24 rows, checked by value (not by hash) against v1's own split of the data
     cfg = load_config(config)
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     frame = pd.read_csv(tmp_path / "data" / "breast_cancer.csv")
     v1 = split.make(frame, cfg.split, "diagnosis", "classification")  # split.seed=42, as v1
     seen = pd.concat([v1.train, v1.validation])

@@ -160,7 +160,7 @@ def test_served_rows_may_hold_the_sensitive_column_or_not(
     rows = pd.read_csv(shared_file("titanic_train.csv")).head(8)
     without = rows.drop(columns=["Sex", "Survived", "PassengerId", "Ticket", "Cabin"])
     records = json.loads(rows.to_json(orient="records"))
-    settings = ServeConfig(reload_interval_s=0)
+    settings = ServeConfig(reload_interval=0)
     with LiveServer(create_app(loaded, settings)) as live, httpx.Client(timeout=10) as http:
         full = http.post(f"{live.url}/predict", json={"records": records})
         bare = http.post(

@@ -104,7 +104,8 @@ def _retraining_data_gains_the_labelled_rows(
     from loopml.config import load_config
     from loopml.tracking import monitoring as runs
     from loopml.tracking import registry
-    from loopml.workflows.monitor import model_contract, tracker_for
+    from loopml.tracking.store import Tracker
+    from loopml.workflows.monitor import model_contract
     from loopml.workflows.watch import retraining_data
 
     def data(feedback: bool) -> pd.DataFrame:
@@ -112,7 +113,7 @@ def _retraining_data_gains_the_labelled_rows(
             project.config_path,
             [f"serve.prediction_log.url={url}", f"retraining.data.feedback={feedback}"],
         )
-        tracker = tracker_for(cfg)
+        tracker = Tracker.from_config(cfg)
         ref = registry.resolve(tracker, f"models:/{cfg.model_name}@champion")
         profile = runs.load_reference(tracker, ref)
         return retraining_data(cfg, profile, contract=model_contract(tracker, ref, cfg))

@@ -68,7 +68,7 @@ def test_a_copied_and_moved_project_uses_its_own_folder(
     )
     assert code == 0, stderr
     assert len(pd.read_csv(tmp_path / "out.csv")) == 50
-    with LiveServer(build_app(ServeArgs(config, ["serve.reload_interval_s=0"]))) as live:
+    with LiveServer(build_app(ServeArgs(config, ["serve.reload_interval=0"]))) as live:
         record = pd.read_csv(moved / "data" / "score_me.csv").head(1).to_dict("records")[0]
         answer = httpx.post(f"{live.url}/predict", json={"records": [record]}, timeout=30)
     assert answer.status_code == 200 and answer.json()["model"]["version"] == "1"

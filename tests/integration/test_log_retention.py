@@ -64,7 +64,7 @@ def test_the_server_applies_the_retention_in_the_background(
 ) -> None:
     overrides = (
         "serve.prediction_log.retention.rows=5",
-        "serve.prediction_log.retention.interval_s=0.2",
+        "serve.prediction_log.retention.interval=0.2",
     )
     live, writer = logged_server(
         breast_cancer.folder, breast_cancer.config_path, tmp_path / "log.db", *overrides

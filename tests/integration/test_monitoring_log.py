@@ -13,7 +13,7 @@ import pytest
 
 from loopml.errors import DataError
 from loopml.serving.predlog import Entry
-from loopml.serving.predlog import PredictionLog as Writer
+from loopml.serving.predlog import PredictionLogWriter as Writer
 from loopml.tracking.prediction_log import Label, PredictionLog
 from tests.integration.logged import entry, write
 from tests.integration.postgres import fresh_database
@@ -66,7 +66,7 @@ def test_window_returns_the_latest_rows_of_served_requests(tmp_path: Path) -> No
     assert frame["proba_yes"].tolist() == [0.7] * 4 and frame["latency_ms"].tolist() == [1.5] * 4
     assert str(frame["timestamp"].dt.tz) == "UTC"
     assert frame["timestamp"].iloc[-1].timestamp() == pytest.approx(start + 9, abs=1e-3)
-    everything = log.window(model_name="m", hours=1)
+    everything = log.window(model_name="m", max_age=3600)
     assert len(everything) == 33  # 10 requests and the canary, 3 rows each; no shadow
     assert everything["request_id"].iloc[:3].tolist() == ["can"] * 3  # oldest first
     assert log.window(model_name="other", rows=10)["request_id"].tolist() == ["other"] * 3
@@ -79,8 +79,8 @@ def test_window_returns_the_latest_rows_of_served_requests(tmp_path: Path) -> No
 def test_old_requests_fall_outside_an_hours_window(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
     write(url, [_request("old", time.time() - 7200, rows=1), _request("new", time.time(), 1)])
-    assert PredictionLog(url).window(hours=1)["request_id"].tolist() == ["new"]
-    assert PredictionLog(url).window(hours=3)["request_id"].tolist() == ["old", "new"]
+    assert PredictionLog(url).window(max_age=3600)["request_id"].tolist() == ["new"]
+    assert PredictionLog(url).window(max_age=3 * 3600)["request_id"].tolist() == ["old", "new"]
 
 
 def test_abstentions_and_missing_values_read_back_record_by_record(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_the_log_reads_and_takes_feedback_on_postgresql(postgres: str) -> None:
     with pytest.raises(DataError, match="/monitoring_log: no prediction log yet"):
         PredictionLog(url).window(rows=1)
     _feedback_round_trip(url)
-    assert PredictionLog(url).window(hours=1, rows=2)["request_id"].tolist() == ["a", "b"]
+    assert PredictionLog(url).window(max_age=3600, rows=2)["request_id"].tolist() == ["a", "b"]
 
 
 def test_an_unreachable_database_is_one_line_without_the_password() -> None:
@@ -150,7 +150,7 @@ def test_an_unreachable_database_is_one_line_without_the_password() -> None:
 
 def test_a_reader_sees_committed_rows_while_the_writer_keeps_writing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    writer = Writer(url, flush_interval_s=0.005)
+    writer = Writer(url, flush_interval=0.005)
     log, seen, failures = PredictionLog(url), [], []
     done = threading.Event()
 

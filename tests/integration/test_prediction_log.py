@@ -17,9 +17,9 @@ WRITER = """
 import os, signal, sys, time
 import numpy as np
 from loopml.serving.engine import Scored
-from loopml.serving.predlog import Entry, PredictionLog
+from loopml.serving.predlog import Entry, PredictionLogWriter
 
-log = PredictionLog(sys.argv[1], flush_interval_s=0.2)
+log = PredictionLogWriter(sys.argv[1], flush_interval=0.2)
 scored = Scored(np.array(["a"], dtype=object), np.array([[0.9, 0.1]]), np.array([False]))
 for i in range(int(sys.argv[2])):
     log.append(Entry(f"r{i}", time.time(), "m", "1", "champion", "onnx", "predict",

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from loopml.serving.app import create_app
-from loopml.serving.predlog import PredictionLog
+from loopml.serving.predlog import PredictionLogWriter
 from loopml.tracking.models import load_with_compiled
 from tests.integration.conftest import LiveServer, Project
 
@@ -46,7 +46,7 @@ def _server(breast_cancer: Project, url: str) -> tuple[LiveServer, dict[str, Any
     loaded = load_with_compiled(
         "models:/breast-cancer@champion", tracking_uri=breast_cancer.cfg.tracking.uri
     )
-    log = PredictionLog(url, flush_interval_s=0.2, retry_for_s=0.5)
+    log = PredictionLogWriter(url, flush_interval=0.2, retry_for=0.5)
     record = dict.fromkeys(loaded.model.feature_names, 1.0)
     return LiveServer(create_app(loaded, prediction_log=log)), {"records": [record]}
 

@@ -77,8 +77,8 @@ def _kill_under_load(
     memory: list[tuple[float, float]] = []
     settings = (
         f"serve.prediction_log.url={url}",
-        f"serve.prediction_log.flush_interval_s={FLUSH_S}",
-        "serve.reload_interval_s=0",
+        f"serve.prediction_log.flush_interval={FLUSH_S}",
+        "serve.reload_interval=0",
     )
     with serving(project.config_path, tmp_path / "serve.log", *settings) as served:
 
@@ -185,9 +185,9 @@ def test_a_locked_database_is_retried_then_counted_never_neither(
     url = f"sqlite:///{db}"
     settings = (
         f"serve.prediction_log.url={url}",
-        "serve.prediction_log.flush_interval_s=0.2",
-        "serve.prediction_log.retry_for_s=2",
-        "serve.reload_interval_s=0",
+        "serve.prediction_log.flush_interval=0.2",
+        "serve.prediction_log.retry_for=2",
+        "serve.reload_interval=0",
     )
     with (
         serving(breast_cancer.config_path, tmp_path / "serve.log", *settings) as served,

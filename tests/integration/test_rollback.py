@@ -51,7 +51,7 @@ def test_rollback_moves_champion_back_and_a_deleted_version_degrades_health(
         "challenger": 3,
     }
     record = pd.read_csv(tmp_path / "data" / "score_me.csv").head(1).to_dict("records")[0]
-    args = ServeArgs(str(config), ["serve.reload_interval_s=0.2"], None)
+    args = ServeArgs(str(config), ["serve.reload_interval=0.2"], None)
     with LiveServer(build_app(args)) as live, httpx.Client(timeout=10) as http:
 
         def served() -> str:

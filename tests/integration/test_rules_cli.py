@@ -106,7 +106,7 @@ def test_a_rule_is_registered_and_served_natively(project: tuple[Path, str]) -> 
     assert "native engine" in stderr and "a rule (models.rules)" in stderr
     assert (pd.read_csv(out)["prediction"] == expected).all()
 
-    args = ServeArgs(str(config), ["serve.reload_interval_s=0", "serve.alias=challenger"], None)
+    args = ServeArgs(str(config), ["serve.reload_interval=0", "serve.alias=challenger"], None)
     records = rows.head(5).to_dict("records")
     with LiveServer(build_app(args)) as live, httpx.Client(timeout=10) as http:
         answer = http.post(f"{live.url}/predict", json={"records": records})

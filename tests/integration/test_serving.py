@@ -57,7 +57,7 @@ def _features(project: Project) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(breast_cancer: Project) -> Iterator[LiveServer]:
-    with _serve(breast_cancer, "serve.reload_interval_s=0") as live:
+    with _serve(breast_cancer, "serve.reload_interval=0") as live:
         yield live
 
 
@@ -232,7 +232,7 @@ def test_metrics_count_requests_batches_and_model_version(
 def test_limits_on_body_rows_and_time(breast_cancer: Project, http: httpx.Client) -> None:
     record = _rows(breast_cancer, 1).to_dict("records")[0]
     overrides = (
-        "serve.reload_interval_s=0",
+        "serve.reload_interval=0",
         "serve.limits.max_rows=5",
         "serve.limits.max_body_bytes=20000",
     )
@@ -257,7 +257,7 @@ def test_bearer_token_auth(
     (tmp_path / "tokens").write_text("from-file\n")
     record = _rows(breast_cancer, 1).to_dict("records")[0]
     overrides = (
-        "serve.reload_interval_s=0",
+        "serve.reload_interval=0",
         "serve.auth.token_env=LOOPML_TEST_TOKENS",
         f"serve.auth.token_file={tmp_path / 'tokens'}",
     )
@@ -305,7 +305,7 @@ def test_canary_sends_the_configured_share_to_the_challenger(
 ) -> None:
     record = _rows(two_versions, 1).to_dict("records")[0]
     overrides = (
-        "serve.reload_interval_s=0",
+        "serve.reload_interval=0",
         "serve.rollout.mode=canary",
         "serve.rollout.canary_share=0.25",
         "serve.rollout.seed=7",
@@ -326,10 +326,10 @@ def test_shadow_scores_every_request_but_never_answers(
 ) -> None:
     record = _rows(two_versions, 1).to_dict("records")[0]
     overrides = (
-        "serve.reload_interval_s=0",
+        "serve.reload_interval=0",
         "serve.rollout.mode=shadow",
         "serve.prediction_log.url=sqlite:///.loopml/shadow.db",
-        "serve.prediction_log.flush_interval_s=0.1",
+        "serve.prediction_log.flush_interval=0.1",
     )
     with _serve(two_versions, *overrides) as live:
         answers = [
@@ -345,9 +345,9 @@ def test_shadow_scores_every_request_but_never_answers(
 def test_prediction_log_schema_and_contents(two_versions: Project, http: httpx.Client) -> None:
     record = _rows(two_versions, 2).to_dict("records")
     overrides = (
-        "serve.reload_interval_s=0",
+        "serve.reload_interval=0",
         "serve.prediction_log.url=sqlite:///.loopml/log.db",
-        "serve.prediction_log.flush_interval_s=0.2",
+        "serve.prediction_log.flush_interval=0.2",
     )
     with _serve(two_versions, *overrides) as live:
         answer = http.post(f"{live.url}/predict", json={"records": record}).json()
@@ -377,7 +377,7 @@ def test_reload_during_a_load_test_drops_nothing(two_versions: Project) -> None:
     cfg = two_versions.cfg
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
     client.set_registered_model_alias("breast-cancer", "champion", "1")
-    overrides = ("serve.reload_interval_s=0.2", "serve.prediction_log.enabled=false")
+    overrides = ("serve.reload_interval=0.2", "serve.prediction_log.enabled=false")
     try:
         with _serve(two_versions, *overrides) as live:
             frozen_at_start = gc.get_freeze_count()  # the server runs in this process

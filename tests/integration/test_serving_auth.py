@@ -13,7 +13,7 @@ import pytest
 from loopml.config import ServeConfig
 from loopml.serving.app import create_app
 from loopml.serving.auth import TokenCheck
-from loopml.serving.predlog import PredictionLog
+from loopml.serving.predlog import PredictionLogWriter
 from loopml.tracking.models import LoadedModel, load_with_compiled
 from tests.integration.conftest import LiveServer, Project
 
@@ -37,7 +37,7 @@ def loaded(breast_cancer: Project) -> LoadedModel:
 def project_cfg(breast_cancer: Project, tmp_path_factory: pytest.TempPathFactory) -> Any:
     cfg = breast_cancer.cfg.model_copy(deep=True)
     cfg.serve.prediction_log.url = f"sqlite:///{tmp_path_factory.mktemp('auth') / 'log.db'}"
-    cfg.serve.reload_interval_s = 0
+    cfg.serve.reload_interval = 0
     return cfg
 
 
@@ -45,7 +45,7 @@ def _server(loaded: LoadedModel, cfg: Any, **auth: bool) -> LiveServer:
     settings: ServeConfig = cfg.serve.model_copy(deep=True)
     for key, value in auth.items():
         setattr(settings.auth, key, value)
-    log = PredictionLog(cfg.serve.prediction_log.url, flush_interval_s=0.2)
+    log = PredictionLogWriter(cfg.serve.prediction_log.url, flush_interval=0.2)
     app = create_app(
         loaded, settings, tokens=TokenCheck(["s3cret"]), prediction_log=log, project=cfg
     )

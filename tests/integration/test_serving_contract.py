@@ -111,7 +111,7 @@ def loaded(shop: Project) -> LoadedModel:
 def _server(loaded: LoadedModel, engine: str) -> LiveServer:
     settings = ServeConfig()
     settings.engine = engine  # type: ignore[assignment]
-    settings.reload_interval_s = 0
+    settings.reload_interval = 0
     return LiveServer(create_app(loaded, settings))
 
 

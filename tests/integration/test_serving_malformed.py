@@ -21,7 +21,7 @@ from loopml.core.compile import compile_pipeline
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.scoring import ScoringModel, column_specs
 from loopml.serving.app import create_app
-from loopml.serving.predlog import PredictionLog
+from loopml.serving.predlog import PredictionLogWriter
 from loopml.tracking.models import LoadedModel, load_with_compiled
 from tests.integration.conftest import LiveServer, Project
 
@@ -36,7 +36,7 @@ def served(breast_cancer: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     cfg = breast_cancer.cfg.model_copy(deep=True)
     cfg.serve.prediction_log.url = f"sqlite:///{tmp_path_factory.mktemp('log') / 'log.db'}"
     loaded = load_with_compiled("models:/breast-cancer@champion", tracking_uri=cfg.tracking.uri)
-    log = PredictionLog(cfg.serve.prediction_log.url, flush_interval_s=0.2)
+    log = PredictionLogWriter(cfg.serve.prediction_log.url, flush_interval=0.2)
     with LiveServer(create_app(loaded, cfg.serve, prediction_log=log, project=cfg)) as live:
         live.features = loaded.model.feature_names  # type: ignore[attr-defined]
         yield live

@@ -68,7 +68,7 @@ def test_a_bad_interval_is_one_error_line(breast_cancer: Project) -> None:
 def test_the_schedule_fires_when_the_champion_is_older(
     breast_cancer: Project, tmp_path: Path
 ) -> None:
-    from loopml.workflows.monitor import monitor, tracker_for
+    from loopml.workflows.monitor import monitor
     from loopml.workflows.watch import fired_trigger
 
     cfg = breast_cancer.cfg
@@ -78,7 +78,7 @@ def test_the_schedule_fires_when_the_champion_is_older(
     cfg.monitoring.drift.min_rows = 100
     watched = monitor(cfg, current=current, output=tmp_path)
     assert watched.assessment.status == "healthy"
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     cfg.retraining.trigger, cfg.retraining.schedule = ["drift", "schedule"], "1s"
     trigger = fired_trigger(cfg, tracker, watched)
     assert trigger is not None and trigger.kinds == ("schedule",)

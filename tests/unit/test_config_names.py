@@ -34,6 +34,15 @@ RENAMED = [
 ]  # fmt: skip
 
 
+# old keys whose unit changed -> the value of RENAMED written in the new unit
+UNIT_CHANGED = {
+    "serve.batching.max_wait_ms": "5ms",
+    f"{LOG}.retention.days": "30d",
+    "monitoring.window.hours": "1d",
+    "retraining.data.reference_days": "2d",
+}
+
+
 def _load(tmp_path: Path, *overrides: str) -> ProjectConfig:
     path = tmp_path / "loopml.yaml"
     path.write_text(MINIMAL, encoding="utf-8")
@@ -53,9 +62,10 @@ def test_an_old_key_still_reads_with_one_warning_naming_the_new_key(
         cfg = _load(tmp_path, f"{old}={value}")
 
     deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
-    assert [str(w.message) for w in deprecations] == [
-        f"{old} is now {new}; the old name works until the next release"
-    ]
+    notice = f"{old} is now {new}; the old name works until the next release"
+    if old in UNIT_CHANGED:  # the value to write in the new unit, so 30 days never read as 30 s
+        notice += f" (in the new unit, write {new.rsplit('.', 1)[-1]}: {UNIT_CHANGED[old]})"
+    assert [str(w.message) for w in deprecations] == [notice]
     assert [r.getMessage() for r in caplog.records] == [str(deprecations[0].message)]
     assert _get(cfg, new) == pytest.approx(held)
 
@@ -73,11 +83,19 @@ def test_the_new_key_holds_the_same_value_without_a_warning(
 
 
 @pytest.mark.parametrize(("old", "value", "new", "held"), RENAMED, ids=[r[0] for r in RENAMED])
-def test_old_and_new_key_together_is_one_error_naming_both(
+def test_old_and_new_key_together_in_the_file_is_one_error_naming_both(
     tmp_path: Path, old: str, value: str, new: str, held: Any
 ) -> None:
+    import yaml
+
+    raw = yaml.safe_load(MINIMAL)
+    for key, given in ((old, yaml.safe_load(value)), (new, held)):
+        *sections, last = key.split(".")
+        reduce(lambda node, k: node.setdefault(k, {}), sections, raw)[last] = given
+    path = tmp_path / "loopml.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        _load(tmp_path, f"{old}={value}", f"{new}={held}")
+        load_config(path, [])
     message = str(info.value)
     assert message.startswith(f"loopml.yaml: {old} and {new} are both set")
     assert message.endswith(f"keep only {new}") and len(message.splitlines()) == 1
@@ -147,3 +165,37 @@ def test_the_training_key_does_not_move_with_the_renamed_budget_key(tmp_path: Pa
 def test_a_misspelt_old_key_suggests_the_new_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"serve\.worker: unknown key; did you mean 'n_jobs'"):
         _load(tmp_path, "serve.worker=2")
+
+
+@pytest.mark.parametrize(
+    ("in_file", "flag", "new", "held"),
+    [
+        ("serve: {workers: 4}", "serve.n_jobs=2", "serve.n_jobs", 2),
+        ("serve: {n_jobs: 4}", "serve.workers=2", "serve.n_jobs", 2),
+        ("serve: {reload_interval_s: 30}", "serve.reload_interval=0", "serve.reload_interval", 0),
+    ],
+)
+def test_a_flag_replaces_the_same_setting_under_its_other_name_in_the_file(
+    tmp_path: Path, in_file: str, flag: str, new: str, held: Any
+) -> None:
+    path = tmp_path / "loopml.yaml"
+    path.write_text(MINIMAL + in_file + "\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cfg = load_config(path, [flag])
+    assert _get(cfg, new) == held
+
+
+def test_settings_loopml_logged_itself_read_old_names_without_a_notice(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from loopml.config import quietly
+
+    logged = {"name": "demo", "data": {"source": "x.csv", "target": "y"}, "serve": {"workers": 3}}
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        with quietly():
+            cfg = ProjectConfig.model_validate(logged)
+    assert cfg.serve.n_jobs == 3
+    assert not [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert not caplog.records

@@ -21,7 +21,7 @@ def _load(tmp_path: Path, *overrides: str):  # type: ignore[no-untyped-def]
 def test_defaults_stay_on_the_laptop(tmp_path: Path) -> None:
     cfg = _load(tmp_path)
     assert cfg.compute.backend == "local" and cfg.compute.address is None
-    assert cfg.train.distributed is False and cfg.train.workers == 2
+    assert cfg.train.distributed is False and cfg.train.n_jobs == 2
     assert cfg.train.storage == str(tmp_path / ".loopml" / "ray")
 
 
@@ -31,11 +31,11 @@ def test_ray_cluster_and_distributed_training_by_configuration(tmp_path: Path) -
         "compute.backend=ray",
         "compute.address=ray://head:10001",
         "train.distributed=true",
-        "train.workers=4",
+        "train.n_jobs=4",
         "train.storage=s3://bucket/ray",
     )
     assert cfg.compute.backend == "ray" and cfg.compute.address == "ray://head:10001"
-    assert cfg.train.distributed and cfg.train.workers == 4
+    assert cfg.train.distributed and cfg.train.n_jobs == 4
     assert cfg.train.storage == "s3://bucket/ray"  # URLs are kept as they are
 
 

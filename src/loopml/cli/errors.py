@@ -16,7 +16,14 @@ import typer
 from rich.markup import escape
 
 from loopml.cli.render import err
-from loopml.errors import EXIT_CODES, LoopmlError, first_line, storage_error
+from loopml.errors import (
+    EXIT_CODES,
+    BehavioralTestError,
+    GateFailedError,
+    LoopmlError,
+    first_line,
+    storage_error,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,8 +39,10 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except (GateFailedError, BehavioralTestError) as exc:  # a verdict: no traceback
+            fail(exc_lines(exc), exc.exit_code, notes(exc), traceback=False)
         except LoopmlError as exc:
-            fail(str(exc).splitlines() or [first_line(exc)], exc.exit_code, notes(exc))
+            fail(exc_lines(exc), exc.exit_code, notes(exc))
         # The process boundary: a library error that is a locked SQLite store or a failed
         # write (read-only, full disk) is told as one line; any other one propagates.
         except Exception as exc:
@@ -49,17 +58,27 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def exc_lines(exc: BaseException) -> list[str]:
+    """Every line of ``exc``'s message (its type's name when the message is empty)."""
+    return str(exc).splitlines() or [first_line(exc)]
+
+
 def notes(exc: BaseException) -> list[str]:
     """The notes added to ``exc`` (PEP 678), printed after its red lines."""
     return list(getattr(exc, "__notes__", ()))
 
 
 def fail(
-    lines: Sequence[str], code: int = EXIT_CODES["error"], after: Sequence[str] = ()
+    lines: Sequence[str],
+    code: int = EXIT_CODES["error"],
+    after: Sequence[str] = (),
+    *,
+    traceback: bool = True,
 ) -> NoReturn:
     """Print ``lines`` as red ``error:`` lines and ``after`` as plain ones on stderr; exit
-    with ``code``."""
-    if state["verbose"]:
+    with ``code``. With ``--verbose``, the traceback first (unless ``traceback`` is False:
+    a blocked gate or failed tests are verdicts, not faults)."""
+    if state["verbose"] and traceback:
         err.print_exception()
     for line in lines:
         err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True)

@@ -135,7 +135,7 @@ class Compute(Protocol):
         progress: ProgressFactory,
         *,
         studies: StudyPlace,
-        workers: int,
+        n_jobs: int,
         state_dir: Path,
         resume: Resume | None,
         warn: Stage,

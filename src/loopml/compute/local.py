@@ -59,10 +59,10 @@ class LocalCompute:
         )
 
     @classmethod
-    def threads(cls, workers: int) -> LocalCompute:
-        """A local backend of ``workers`` threads (at least 1)."""
+    def threads(cls, n_jobs: int) -> LocalCompute:
+        """A local backend of ``n_jobs`` threads (at least 1)."""
         made = cls(ComputeConfig())
-        made.n_jobs = max(1, workers)
+        made.n_jobs = max(1, n_jobs)
         return made
 
     def map(
@@ -93,13 +93,13 @@ class LocalCompute:
         progress: ProgressFactory,
         *,
         studies: StudyPlace,
-        workers: int,
+        n_jobs: int,
         state_dir: Path,
         resume: Resume | None,
         warn: Stage,
     ) -> list[SearchResult]:
         """Each candidate's search as a durable Optuna study (``studies`` names its storage
-        and study), ``workers`` candidates at a time; ``resume`` continues the studies
+        and study), ``n_jobs`` candidates at a time; ``resume`` continues the studies
         (checked by ``resume.check`` first, reported by ``resume.report`` after)."""
         if resume is not None:
             resume.check()
@@ -111,7 +111,7 @@ class LocalCompute:
                 task, storage, study_name, resume=resume is not None, on_trial=on_trial
             )
 
-        results = LocalCompute.threads(workers).map(one, tasks)
+        results = LocalCompute.threads(n_jobs).map(one, tasks)
         if resume is not None:
             resume.report(results)
         return results

@@ -69,7 +69,7 @@ class RayCompute(LocalCompute):
         progress: ProgressFactory,
         *,
         studies: StudyPlace,
-        workers: int,
+        n_jobs: int,
         state_dir: Path,
         resume: Resume | None,
         warn: Stage,

@@ -52,7 +52,8 @@ def from_ray(exc: BaseException, source: Path | str, doing: str = "scoring") -> 
         return _worker_error(exc, source, doing)
     return ComputeError(
         f"{source}: {doing} on Ray failed ({type(exc).__name__}: {_reason(exc)}); check the "
-        "Ray instance (compute.address), or set compute.backend: local"
+        "Ray instance (compute.address), or run here: compute.backend: local and "
+        "train.distributed: false"
     )
 
 

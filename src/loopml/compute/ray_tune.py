@@ -61,7 +61,7 @@ def search_one(
 ) -> SearchResult:
     """One candidate's search as one Ray Tune experiment."""
     kind, cap = task.method.plan(task.space, task.budget)
-    if cap is None and task.budget.seconds is None:
+    if cap is None and task.budget.timeout is None:
         cap = 1
     param_space, search_alg, samples = _search(task, kind, cap)
     tuner = tune.Tuner(
@@ -73,7 +73,7 @@ def search_one(
             search_alg=search_alg,
             scheduler=_scheduler(task),
             num_samples=samples,
-            time_budget_s=task.budget.seconds,
+            time_budget_s=task.budget.timeout,
         ),
         run_config=tune.RunConfig(
             name=f"{task.name}-{uuid.uuid4().hex[:8]}",

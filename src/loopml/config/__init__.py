@@ -9,7 +9,7 @@ after its key (``data``, ``split``, ``models``, ``tracking``, ``compute``, ``ser
 names kept for one release) in ``_base``. Every public name is importable from here.
 """
 
-from loopml.config._base import Duration, duration_seconds, format_duration
+from loopml.config._base import Duration, duration_seconds, format_duration, quietly
 from loopml.config.batch import BatchConfig
 from loopml.config.behavioral import (
     BehavioralTest,
@@ -102,4 +102,5 @@ __all__ = [
     "format_duration",
     "json_schema",
     "load_config",
+    "quietly",
 ]

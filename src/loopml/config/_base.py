@@ -16,10 +16,12 @@ Durations
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema, model_validator
@@ -174,10 +176,69 @@ class Renamed(NamedTuple):
     back: Callable[[Any], Any] = _same  # new value -> old value, for old attribute reads
 
 
-def _warn_renamed(old: str, new: str) -> None:
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("loopml_config_quiet", default=False)
+
+
+@contextlib.contextmanager
+def quietly() -> Iterator[None]:
+    """Read old key names without notices: for settings loopml wrote itself (a training
+    run's logged ``config/loopml.json``), which the user cannot and need not rename."""
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
+
+
+def _warn_renamed(old: str, new: str, written: str = "") -> None:
+    """One ``DeprecationWarning`` and the same notice logged. ``written``: the value in the
+    new key's unit, when the rename changed the unit (``retention.days: 30`` is
+    ``retention.max_age: 30d``, and ``max_age: 30`` would be 30 seconds)."""
+    if _QUIET.get():
+        return
     notice = f"{old} is now {new}; the old name works until the next release"
+    if written:
+        notice += f" (in the new unit, write {new.rsplit('.', 1)[-1]}: {written})"
     log.warning("%s", notice)
     warnings.warn(notice, DeprecationWarning, stacklevel=4)
+
+
+def other_names(section: str, key: str) -> set[str]:
+    """The other names of the setting ``key`` of ``section`` (its old names, or its new
+    name and the other old ones): what a ``--set section.key=...`` replaces.
+
+    Parameters
+    ----------
+    section : str
+        The section's place in the file, e.g. ``"serve.limits"`` (``""`` for the root).
+    key : str
+        A key of that section, old or new.
+
+    Returns
+    -------
+    set of str
+        Empty when the key was never renamed.
+    """
+    found: set[str] = set()
+    for cls in _sections():
+        if cls._section != section:
+            continue
+        renamed = cls._renamed
+        new = renamed[key].new if key in renamed else key
+        found |= {old for old, r in renamed.items() if r.new == new} | {new}
+    return found - {key}
+
+
+def _sections() -> Iterator[type[_Strict]]:
+    stack: list[type[_Strict]] = list(_Strict.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        yield cls
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class _Strict(BaseModel):
@@ -214,8 +275,11 @@ class _Strict(BaseModel):
                     "old name); keep only {new}",
                     {"old": cls._key(old), "new": cls._key(renamed.new)},
                 )
-            _warn_renamed(cls._key(old), cls._key(renamed.new))
-            value[renamed.new] = renamed.convert(value.pop(old))
+            given = value.pop(old)
+            value[renamed.new] = renamed.convert(given)
+            changed = renamed.convert is not _same and _is_number(given)
+            written = format_duration(value[renamed.new]) if changed else ""
+            _warn_renamed(cls._key(old), cls._key(renamed.new), written)
         return value
 
     if not TYPE_CHECKING:  # mypy keeps checking attribute names; old names are runtime only

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from loopml.config._base import RENAMED_TWICE
+from loopml.config._base import RENAMED_TWICE, other_names
 from loopml.config.project import ProjectConfig
 from loopml.errors import ConfigError
 
@@ -70,6 +70,8 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"--set '{item}': '{key}' holds a value, not a section of keys")
         node = child
+    for other in other_names(".".join(keys[:-1]), keys[-1]):
+        node.pop(other, None)  # the same setting under its old or new name: --set wins
     node[keys[-1]] = value
 
 

@@ -23,10 +23,6 @@ class WindowConfig(_Strict):
         None, gt=0, description="Rows logged within this long, e.g. 24h."
     )
 
-    def max_age_hours(self) -> float | None:
-        """``max_age`` in hours (what the prediction log's queries take), or None."""
-        return None if self.max_age is None else self.max_age / 3600
-
     @model_validator(mode="after")
     def _one_bound(self) -> WindowConfig:
         if self.rows is not None and self.max_age is not None:

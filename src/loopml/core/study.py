@@ -115,7 +115,7 @@ class SearchTask:
     scorer : tuning.Scorer
     method : tuning.Method
     budget : tuning.Budget
-    fold_jobs : int, default 1
+    n_jobs : int, default 1
         Folds fitted at once, in threads.
     prepared : list of tuning.PreparedFold or None, default None
         Folds with the preprocessing already fitted: trials then fit only the model part
@@ -131,7 +131,7 @@ class SearchTask:
     scorer: tuning.Scorer
     method: tuning.Method
     budget: tuning.Budget
-    fold_jobs: int = 1
+    n_jobs: int = 1
     # Folds with the preprocessing already fitted: trials then fit only the model part
     # (``make_model(params)[1:]``, the steps after "features").
     prepared: list[tuning.PreparedFold] | None = None
@@ -154,10 +154,10 @@ class SearchTask:
         model = self.make_model(params)
         if self.prepared is not None:
             return tuning.cross_validate_prepared(
-                model[1:], self.prepared, self.scorer, on_fold, self.fold_jobs
+                model[1:], self.prepared, self.scorer, on_fold, self.n_jobs
             )
         return tuning.cross_validate(
-            model, self.X, self.y, self.folds, self.scorer, on_fold, self.fold_jobs
+            model, self.X, self.y, self.folds, self.scorer, on_fold, self.n_jobs
         )
 
 
@@ -210,7 +210,7 @@ def run_study(
     )
     _fail_interrupted(study)
     done_before = _finished(study)
-    remaining, seconds_left = _remaining(study, cap, task.budget.seconds)
+    remaining, seconds_left = _remaining(study, cap, task.budget.timeout)
     started = time.perf_counter()
     if remaining != 0 and (seconds_left is None or seconds_left > 0):
         callback = _progress_callback(on_trial, cap, stop)

@@ -688,18 +688,19 @@ def _fit_score(
 
 @dataclass(frozen=True)
 class Budget:
-    """What every candidate gets: at most ``trials`` trials and/or ``seconds`` of search.
+    """What every candidate gets: at most ``trials`` trials and/or ``timeout`` of search.
 
     Parameters
     ----------
     trials : int or None
         None: no trial cap.
-    seconds : float or None
-        Wall-clock seconds of search; None: no time limit.
+    timeout : float or None
+        Wall-clock seconds of search (``tuning.budget.timeout``, as Optuna's ``timeout``);
+        None: no time limit.
     """
 
     trials: int | None
-    seconds: float | None
+    timeout: float | None
 
     def describe(self) -> str:
         """The budget as text, e.g. ``"50 trials / 600 s"`` (empty when neither is set).
@@ -709,7 +710,7 @@ class Budget:
         str
         """
         parts = [f"{self.trials} trials"] if self.trials else []
-        parts += [f"{self.seconds:g} s"] if self.seconds else []
+        parts += [f"{self.timeout:g} s"] if self.timeout else []
         return " / ".join(parts)
 
 

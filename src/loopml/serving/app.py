@@ -25,18 +25,16 @@ from loopml.errors import LoopmlError
 from loopml.serving import protocols
 from loopml.serving.auth import TokenCheck, TokenGuard
 from loopml.serving.deployment import deploy
-from loopml.serving.lifecycle import freeze_heap, lifespan
+from loopml.serving.lifecycle import lifespan
 from loopml.serving.metrics import Metrics
 from loopml.serving.monitoring import add_monitoring
-from loopml.serving.predlog import DROP_REASONS, PredictionLog
+from loopml.serving.predlog import DROP_REASONS, PredictionLogWriter
 from loopml.serving.protocols.base import Handler, PathTable, Protocol, Scoring, parameters_of
 from loopml.serving.reload import ModelSource
 from loopml.serving.schema import json_schema
-from loopml.serving.serve import MAX_APPROXIMATE_ROWS, explain_options, explained_body, serve
+from loopml.serving.serve import serve
 from loopml.serving.state import ServingState
 from loopml.tracking.models import LoadedModel
-
-MAX_ROWS = 10_000
 
 #: (request, path parameters) -> the answer
 Answer = Callable[[Request, Mapping[str, str]], Awaitable[Response]]
@@ -81,7 +79,7 @@ def create_app(
     *,
     challenger: LoadedModel | None = None,
     tokens: TokenCheck | None = None,
-    prediction_log: PredictionLog | None = None,
+    prediction_log: PredictionLogWriter | None = None,
     source: ModelSource | None = None,
     max_rows: int | None = None,
     project: ProjectConfig | None = None,
@@ -201,13 +199,4 @@ def _metrics(state: ServingState) -> Callable[[], Awaitable[Response]]:
     return metrics
 
 
-__all__ = [
-    "MAX_APPROXIMATE_ROWS",
-    "MAX_ROWS",
-    "ServingApp",
-    "ServingState",
-    "create_app",
-    "explain_options",
-    "explained_body",
-    "freeze_heap",
-]
+__all__ = ["ServingApp", "ServingState", "create_app"]

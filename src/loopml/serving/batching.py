@@ -1,7 +1,7 @@
 """Micro-batching: requests that arrive together are scored in one model call.
 
 One model thread per batcher. While it works, new requests queue; the next call takes
-all of them (up to ``max_batch_size`` rows). A request waits up to ``max_wait_ms`` for
+all of them (up to ``max_batch_size`` rows). A request waits up to ``max_wait`` seconds for
 others only while more requests are on their way (parsed but not yet queued), so a lone
 client never waits. A batch of at most ``inline_rows`` rows is scored in the event loop
 itself, without the hand-off to the thread (``engine.inline_rows`` decides it per model:
@@ -38,14 +38,14 @@ class MicroBatcher:
         engine: Engine,
         *,
         max_batch_size: int = 256,
-        max_wait_ms: float = 2.0,
+        max_wait: float = 0.002,
         enabled: bool = True,
         on_batch: Callable[[int], None] | None = None,
         inline_rows: int = 0,
     ):
         self.engine = engine
         self.max_rows = max_batch_size if enabled else 1
-        self.max_wait = max_wait_ms / 1000 if enabled else 0.0
+        self.max_wait = max_wait if enabled else 0.0
         self.on_batch = on_batch or (lambda rows: None)
         self.inline_rows = inline_rows
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-model")

@@ -23,7 +23,8 @@ from loopml.errors import LoopmlError, first_line
 from loopml.serving.metrics import Metrics
 from loopml.tracking.monitoring import version_history
 from loopml.tracking.prediction_log import PredictionLog
-from loopml.workflows.monitor import assess, log_url, tracker_for
+from loopml.tracking.store import Tracker
+from loopml.workflows.monitor import assess, log_url
 
 if TYPE_CHECKING:
     from loopml.serving.app import ServingState
@@ -79,7 +80,7 @@ class DashboardData:
             return cached[2]
 
     def _assess(self, cfg: ProjectConfig) -> dict[str, Any]:
-        tracker = tracker_for(cfg)
+        tracker = Tracker.from_config(cfg)
         model = self.state.champion.loaded.model
         found: dict[str, Any] = {"versions": version_history(tracker), "decay": None}
         try:

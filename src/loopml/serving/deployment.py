@@ -99,7 +99,7 @@ def deploy(loaded: LoadedModel, role: str, settings: ServeConfig, metrics: Metri
     batcher = MicroBatcher(
         engine,
         max_batch_size=batching.max_batch_size,
-        max_wait_ms=batching.max_wait * 1000,
+        max_wait=batching.max_wait,
         enabled=batching.enabled,
         on_batch=metrics.batch_rows.labels(role).observe,
         inline_rows=inline_rows(engine, schema),

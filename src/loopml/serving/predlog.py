@@ -1,10 +1,10 @@
 """The prediction log: every request's inputs and outputs, appended off the hot path.
 
 Requests put an entry on a bounded in-memory queue (no I/O, no serialisation); a writer
-thread drains it every ``WRITE_EVERY_S`` (at least twice per ``flush_interval_s``) and
+thread drains it every ``WRITE_EVERY_S`` (at least twice per ``flush_interval``) and
 writes everything drained in one transaction, as multi-row inserts of ``ROWS_PER_INSERT``
 rows, so a crash loses at most the last interval. Memory is bounded by ``max_queue``
-entries, not by load. A failed write is retried with backoff for up to ``retry_for_s``;
+entries, not by load. A failed write is retried with backoff for up to ``retry_for``;
 what still cannot be written (the queue full, the database failing past that bound) is
 counted by reason (``loopml_prediction_log_dropped_total``), logged once per
 ``REPORT_EVERY_S`` and shown on ``/health`` (``degraded``) and the dashboard. SQLite files
@@ -103,18 +103,18 @@ class _Drops:
     reported_at: float = float("-inf")
 
 
-class PredictionLog:
+class PredictionLogWriter:
     """Bounded queue + writer thread over one SQLAlchemy database."""
 
     def __init__(
         self,
         url: str,
         *,
-        flush_interval_s: float = 1.0,
+        flush_interval: float = 1.0,
         max_queue: int = 100_000,
-        retry_for_s: float = 30.0,
+        retry_for: float = 30.0,
     ):
-        self.url, self.flush_interval, self.retry_for = url, flush_interval_s, retry_for_s
+        self.url, self.flush_interval, self.retry_for = url, flush_interval, retry_for
         self.max_queue = max_queue
         self.on_drop: Callable[[str, int], None] = lambda reason, count: None
         self.written = 0
@@ -158,31 +158,29 @@ class PredictionLog:
             degraded=recent or self._failing is not None,
         )
 
-    def flush(self, *, retry_for_s: float | None = None) -> int:
+    def flush(self, *, retry_for: float | None = None) -> int:
         """Write everything queued now; return how many entries were written.
 
         Each batch is one multi-row insert in one transaction. A failed write is retried
-        with backoff for up to ``retry_for_s`` (default: the log's), then counted as dropped.
+        with backoff for up to ``retry_for`` (default: the log's), then counted as dropped.
         """
         with self._writing:
             written = 0
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH))]
-                written += self._write(
-                    batch, self.retry_for if retry_for_s is None else retry_for_s
-                )
+                written += self._write(batch, self.retry_for if retry_for is None else retry_for)
             self._report()
             return written
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=self.retry_for + 30)
-        self.flush(retry_for_s=min(self.retry_for, 5.0))
+        self.flush(retry_for=min(self.retry_for, 5.0))
         self._engine.dispose()
 
-    def _write(self, batch: list[Entry], retry_for_s: float) -> int:
+    def _write(self, batch: list[Entry], retry_for: float) -> int:
         rows = [_row(e) for e in batch]
-        deadline, pause = time.monotonic() + retry_for_s, 0.05
+        deadline, pause = time.monotonic() + retry_for, 0.05
         while True:
             try:
                 self._create()

@@ -38,11 +38,11 @@ async def watch(
     alias: str,
     current: Callable[[], str | None],
     switch: Callable[[LoadedModel], Awaitable[None]],
-    interval_s: float,
+    interval: float,
     on_outcome: Callable[[str], None],
     on_problem: Callable[[str | None], None] = lambda _: None,
 ) -> None:
-    """Poll ``alias`` every ``interval_s``; on a new version, load it and ``switch``.
+    """Poll ``alias`` every ``interval`` seconds; on a new version, load it and ``switch``.
 
     An alias that points at no version any more (it was deleted, or its version was) is
     counted once as ``alias_missing``, logged and reported through ``on_problem`` (the
@@ -61,7 +61,7 @@ async def watch(
         problem = message
 
     while True:
-        await asyncio.sleep(interval_s)
+        await asyncio.sleep(interval)
         try:
             version = await asyncio.to_thread(source.version_of, alias)
             if version is None:

@@ -21,7 +21,7 @@ from loopml.errors import ConfigError, ModelNotFoundError, StorageError, first_l
 from loopml.serving.app import create_app
 from loopml.serving.auth import load_tokens
 from loopml.serving.metrics import MULTIPROCESS_DIR
-from loopml.serving.predlog import PredictionLog
+from loopml.serving.predlog import PredictionLogWriter
 from loopml.serving.reload import ModelSource
 from loopml.tracking.local_store import open_store
 from loopml.tracking.models import LoadedModel, load_with_compiled
@@ -80,7 +80,7 @@ def _challenger(cfg: ProjectConfig, settings: ServeConfig) -> LoadedModel | None
         ) from None
 
 
-def _prediction_log(cfg: ProjectConfig) -> PredictionLog | None:
+def _prediction_log(cfg: ProjectConfig) -> PredictionLogWriter | None:
     settings = cfg.serve.prediction_log
     if not settings.enabled:
         return None
@@ -90,11 +90,11 @@ def _prediction_log(cfg: ProjectConfig) -> PredictionLog | None:
         # Refused before serving starts; a folder that turns read-only later is counted.
         raise _unwritable_log(url, PermissionError(f"{path.parent} is not writable"))
     try:
-        return PredictionLog(
+        return PredictionLogWriter(
             url,
-            flush_interval_s=settings.flush_interval,
+            flush_interval=settings.flush_interval,
             max_queue=settings.max_queue,
-            retry_for_s=settings.retry_for,
+            retry_for=settings.retry_for,
         )
     except sqlalchemy.exc.OperationalError as exc:
         raise _unwritable_log(url, exc) from None

@@ -12,7 +12,7 @@ from loopml.config import ServeConfig
 from loopml.serving.auth import TokenCheck
 from loopml.serving.deployment import Deployment
 from loopml.serving.metrics import Metrics
-from loopml.serving.predlog import PredictionLog
+from loopml.serving.predlog import PredictionLogWriter
 from loopml.serving.reload import ModelSource
 
 
@@ -23,7 +23,7 @@ class ServingState:
     tokens: TokenCheck
     champion: Deployment
     challenger: Deployment | None = None
-    prediction_log: PredictionLog | None = None
+    prediction_log: PredictionLogWriter | None = None
     source: ModelSource | None = None
     ready: bool = False
     rng: random.Random = field(default_factory=random.Random)

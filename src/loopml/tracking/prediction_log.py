@@ -183,8 +183,8 @@ class PredictionLog:
         matched = sum(1 for lab in labels if lab.row < sizes.get(lab.request_id, 0))
         return FeedbackResult(len(labels), matched, len(latest) - replaced, replaced)
 
-    def prune(self, *, older_than_s: float | None = None, keep_rows: int | None = None) -> int:
-        """Delete requests logged more than ``older_than_s`` ago and all but the newest
+    def prune(self, *, older_than: float | None = None, keep_rows: int | None = None) -> int:
+        """Delete requests logged more than ``older_than`` ago and all but the newest
         ``keep_rows``, with the labels of exactly those requests, in one transaction.
 
         Labels whose request is not logged (yet) are kept. Returns the requests deleted.
@@ -193,8 +193,8 @@ class PredictionLog:
             return 0
         with self._connect() as conn:
             cutoffs = []
-            if older_than_s is not None:
-                cutoffs.append(_P.ts < timestamp_text(time.time() - older_than_s))
+            if older_than is not None:
+                cutoffs.append(_P.ts < timestamp_text(time.time() - older_than))
             if keep_rows is not None:
                 newest = sa.select(_P.ts).order_by(_P.ts.desc()).offset(keep_rows).limit(1)
                 last = conn.execute(newest).scalar()
@@ -216,16 +216,17 @@ class PredictionLog:
         *,
         model_name: str | None = None,
         rows: int | None = None,
-        hours: float | None = None,
+        max_age: float | None = None,
         classes: Sequence[str] = (),
     ) -> pd.DataFrame:
-        """The latest ``rows`` records, or those of the last ``hours``, oldest first.
+        """The latest ``rows`` records, or those logged in the last ``max_age`` seconds,
+        oldest first.
 
         ``classes`` names the probability columns (``proba_0``, ``proba_1``, … without).
         """
         query = (
             sa.select(*_REQUEST_COLUMNS)
-            .where(*_filters(model_name, hours))
+            .where(*_filters(model_name, max_age))
             .order_by(_P.ts.desc(), _P.request_id)
         )
         records: list[_Record] = []
@@ -243,14 +244,14 @@ class PredictionLog:
         *,
         model_name: str | None = None,
         rows: int | None = None,
-        hours: float | None = None,
+        max_age: float | None = None,
         classes: Sequence[str] = (),
     ) -> pd.DataFrame:
         """Like ``window``, over records whose label has arrived, with a ``label`` column."""
         query = (
             sa.select(*_REQUEST_COLUMNS, _F.row, _F.label)
             .select_from(PREDICTIONS.join(FEEDBACK, _joined()))
-            .where(*_filters(model_name, hours))
+            .where(*_filters(model_name, max_age))
             .order_by(_P.ts.desc(), _P.request_id, _F.row)
         )
         if rows:
@@ -329,12 +330,12 @@ _REQUEST_COLUMNS = (
 )  # fmt: skip
 
 
-def _filters(model_name: str | None, hours: float | None) -> list[Any]:
+def _filters(model_name: str | None, max_age: float | None) -> list[Any]:
     found = [_P.role != "shadow"]
     if model_name:
         found.append(_P.model_name == model_name)
-    if hours:
-        found.append(_P.ts >= timestamp_text(time.time() - hours * 3600))
+    if max_age:
+        found.append(_P.ts >= timestamp_text(time.time() - max_age))
     return found
 
 

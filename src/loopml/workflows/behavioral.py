@@ -12,7 +12,8 @@ from loopml.core.evaluation import behavioral
 from loopml.core.evaluation.assess import behave
 from loopml.errors import BehavioralTestError, ConfigError
 from loopml.tracking import evaluations as results
-from loopml.workflows.evaluate import load, tracker_for
+from loopml.tracking.store import Tracker
+from loopml.workflows.evaluate import load
 from loopml.workflows.events import Reporter, SilentReporter
 
 NO_TESTS = (
@@ -59,7 +60,7 @@ def run_tests(
     reporter = reporter or SilentReporter()
     if not cfg.behavioral:
         raise ConfigError(NO_TESTS)
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     loaded = load(cfg, tracker, ref, reporter)
     reporter.stage(f"Running {len(cfg.behavioral)} behavioral tests on {loaded.label}")
     found = []

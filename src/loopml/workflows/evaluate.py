@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from loopml import compute
 from loopml.config import ProjectConfig
+from loopml.config import quietly as config_quietly
 from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.evaluation import fitted_rows, gate, metrics
 from loopml.core.evaluation.assess import Champion, Evaluation, Subject, assess
@@ -59,10 +60,6 @@ class EvaluateResult:
     report: Path
 
 
-def tracker_for(cfg: ProjectConfig) -> Tracker:
-    return Tracker.from_config(cfg)
-
-
 def load(cfg: ProjectConfig, tracker: Tracker, ref: str | None, reporter: Reporter) -> Loaded:
     """The model ``ref`` names, with its run's data re-split exactly as at training."""
     found = registry.resolve(tracker, ref)
@@ -83,7 +80,8 @@ def _training_data(
     run_cfg = cfg
     if logged:
         try:
-            trained = ProjectConfig.model_validate(logged)
+            with config_quietly():  # written by loopml, perhaps under old key names
+                trained = ProjectConfig.model_validate(logged)
             update = {"data": trained.data, "split": trained.split, "train": trained.train}
             run_cfg = cfg.model_copy(update=update)
         except ValidationError:
@@ -153,7 +151,7 @@ def evaluate(
 ) -> EvaluateResult:
     """Evaluate a model (the challenger by default), write the report and log it to MLflow."""
     reporter = reporter or SilentReporter()
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     loaded = load(cfg, tracker, ref, reporter)
     found = measure(cfg, tracker, loaded, reporter, full=True)
     decision = gate.decide(cfg.gate, found.gate_inputs())

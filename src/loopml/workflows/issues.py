@@ -24,7 +24,7 @@ from loopml.core.explain import uncalibrated
 from loopml.errors import storage_error
 from loopml.tracking import registry
 from loopml.tracking.models import load as load_model
-from loopml.workflows.evaluate import tracker_for
+from loopml.tracking.store import Tracker
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.prepare import Prepared, prepare
 
@@ -52,7 +52,7 @@ def find_issues(
     ``StorageError`` when ``output`` cannot be written.
     """
     reporter = reporter or SilentReporter()
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     found = registry.resolve(tracker, ref)
     label = found.describe()
     reporter.stage(f"Loading {label} (run {found.run_id}): its configuration, unfitted")

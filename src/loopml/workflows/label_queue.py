@@ -19,6 +19,7 @@ from loopml.errors import DataError
 from loopml.tracking import monitoring as runs
 from loopml.tracking import registry
 from loopml.tracking.prediction_log import PredictionLog
+from loopml.tracking.store import Tracker
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.issues import write_csv
 from loopml.workflows.monitor import (
@@ -26,7 +27,6 @@ from loopml.workflows.monitor import (
     log_url,
     model_contract,
     read_logged,
-    tracker_for,
 )
 from loopml.workflows.predict import model_uri
 
@@ -58,7 +58,7 @@ def write_queue(
     logged and an empty column named after the target. Raises ``DataError`` when the log
     holds no row of the model, ``StorageError`` when ``output`` cannot be written."""
     reporter = reporter or SilentReporter()
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     ref = registry.resolve(tracker, model_uri(cfg, model))
     profile = runs.load_reference(tracker, ref)
     log = PredictionLog(log_url(cfg))
@@ -66,7 +66,7 @@ def write_queue(
     source = describe_source(cfg, None)
     reporter.stage(f"Reading {source}")
     logged = log.window(
-        model_name=ref.name, rows=window.rows, hours=window.max_age_hours(), classes=profile.classes
+        model_name=ref.name, rows=window.rows, max_age=window.max_age, classes=profile.classes
     )
     if logged.empty:
         raise DataError(

@@ -23,7 +23,7 @@ import httpx
 import pandas as pd
 import sqlalchemy as sa
 
-from loopml.config import ProjectConfig
+from loopml.config import ProjectConfig, format_duration
 from loopml.core import decay as decay_stats
 from loopml.core import drift as drift_stats
 from loopml.core.data.contract import CONTRACT_FILE, DataContract
@@ -119,10 +119,6 @@ def log_url(cfg: ProjectConfig) -> str:
     return resolve_url(url, cfg.root)
 
 
-def tracker_for(cfg: ProjectConfig) -> Tracker:
-    return Tracker.from_config(cfg)
-
-
 def assess(
     cfg: ProjectConfig,
     *,
@@ -137,7 +133,7 @@ def assess(
     ``attributions=False`` leaves attribution drift out (the dashboard, which assesses
     every few seconds, would re-explain hundreds of rows in the serving process)."""
     reporter = reporter or SilentReporter()
-    tracker = tracker or tracker_for(cfg)
+    tracker = tracker or Tracker.from_config(cfg)
     ref = registry.resolve(tracker, model_uri(cfg, model))
     profile = runs.load_reference(tracker, ref)
     reporter.stage(
@@ -179,7 +175,7 @@ def monitor(
 ) -> MonitorResult:
     """Assess, write the HTML and JSON reports, log them to MLflow and send alerts."""
     reporter = reporter or SilentReporter()
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     found = assess(cfg, current=current, model=model, tracker=tracker, reporter=reporter)
     folder = output or _reports_folder(cfg)
     reporter.stage(f"Writing the report to {folder}")
@@ -195,7 +191,11 @@ def describe_source(cfg: ProjectConfig, current: Path | None) -> str:
     if current is not None:
         return str(current)
     window = cfg.monitoring.window
-    span = f"last {window.rows} rows" if window.rows else f"last {window.max_age_hours():g} hours"
+    span = (
+        f"last {window.rows} rows"
+        if window.rows
+        else f"last {format_duration(window.max_age or 0)}"
+    )
     return f"prediction log {PredictionLog(log_url(cfg)).where} ({span})"
 
 
@@ -205,10 +205,10 @@ def _from_log(
     log = PredictionLog(log_url(cfg))
     window = cfg.monitoring.window
     rows = log.window(
-        model_name=ref.name, rows=window.rows, hours=window.max_age_hours(), classes=classes
+        model_name=ref.name, rows=window.rows, max_age=window.max_age, classes=classes
     )
     labelled = log.labelled(
-        model_name=ref.name, rows=window.rows, hours=window.max_age_hours(), classes=classes
+        model_name=ref.name, rows=window.rows, max_age=window.max_age, classes=classes
     )
     if ref.version is not None:
         labelled = labelled[labelled["model_version"] == ref.version]

@@ -19,7 +19,7 @@ from loopml.core.evaluation.assess import Evaluation
 from loopml.errors import GateFailedError, ModelNotFoundError
 from loopml.tracking import registry
 from loopml.tracking.store import CHAMPION, Tracker
-from loopml.workflows.evaluate import Loaded, load, measure, tracker_for, write_report
+from loopml.workflows.evaluate import Loaded, load, measure, write_report
 from loopml.workflows.events import Reporter, SilentReporter
 
 DECISION_TAG = "loopml.gate.decision"
@@ -65,7 +65,7 @@ def promote(
 ) -> PromotionResult:
     """Check the gate for ``ref`` (the challenger by default); promote it if it passes."""
     reporter = reporter or SilentReporter()
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     loaded = load(cfg, tracker, ref, reporter)
     found = measure(cfg, tracker, loaded, reporter, full=False)
     return _decide(cfg, tracker, loaded, found, None, reporter)
@@ -76,7 +76,7 @@ def promote_after_training(
 ) -> PromotionResult:
     """Evaluate the version a run registered, write its report, and promote it if it passes."""
     reporter = reporter or SilentReporter()
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     loaded = load(cfg, tracker, run_id, reporter)
     found = measure(cfg, tracker, loaded, reporter, full=True)
     decision = gate.decide(cfg.gate, found.gate_inputs())

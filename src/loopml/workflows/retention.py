@@ -32,12 +32,12 @@ def prune_log(cfg: ProjectConfig, older_than: str | None, rows: int | None) -> P
             "serve.prediction_log.retention.max_age or .rows"
         )
     log = PredictionLog(log_url(cfg))
-    return Pruned(log.prune(older_than_s=seconds, keep_rows=rows), log.where)
+    return Pruned(log.prune(older_than=seconds, keep_rows=rows), log.where)
 
 
 def apply_retention(log: PredictionLog, retention: RetentionConfig) -> int:
     """What the server runs every ``retention.interval``."""
-    return log.prune(older_than_s=retention.max_age, keep_rows=retention.rows)
+    return log.prune(older_than=retention.max_age, keep_rows=retention.rows)
 
 
 def _seconds(text: str) -> float:

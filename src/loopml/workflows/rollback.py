@@ -17,7 +17,6 @@ from loopml.config import ProjectConfig
 from loopml.errors import ConfigError, ModelNotFoundError, TrackingError
 from loopml.tracking import registry
 from loopml.tracking.store import CHAMPION, Tracker
-from loopml.workflows.evaluate import tracker_for
 from loopml.workflows.promote import DECISION_TAG
 
 ROLLBACK_TAGS = ("reason", "by", "at", "from")
@@ -33,7 +32,7 @@ def rollback(cfg: ProjectConfig, version: str | None, reason: str) -> RollbackRe
     """Point `champion` at ``version`` (default: the newest earlier version that passed)."""
     if not reason.strip():
         raise ConfigError("--reason is empty; say why the champion is rolled back")
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     current = tracker.alias_version(CHAMPION)
     if current is None:
         raise ModelNotFoundError(

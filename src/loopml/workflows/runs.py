@@ -6,8 +6,7 @@ import math
 from typing import Any
 
 from loopml.config import ProjectConfig
-from loopml.tracking.store import RunRow
-from loopml.workflows.evaluate import tracker_for
+from loopml.tracking.store import RunRow, Tracker
 
 
 def list_runs(cfg: ProjectConfig, limit: int = 20) -> list[RunRow]:
@@ -26,7 +25,7 @@ def list_runs(cfg: ProjectConfig, limit: int = 20) -> list[RunRow]:
         Run id, start time, winning model, validation/test/baseline scores of the
         selection metric, registered version and aliases; empty before the first run.
     """
-    return tracker_for(cfg).list_runs(limit)
+    return Tracker.from_config(cfg).list_runs(limit)
 
 
 def run_record(row: RunRow) -> dict[str, Any]:

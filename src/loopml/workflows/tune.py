@@ -56,7 +56,7 @@ class Settings:
     folds: tuning.Folds
     fold_kind: str
     seed: int
-    workers: int
+    n_jobs: int  # candidates searched at once (tuning.n_jobs, else compute.n_jobs)
 
     def fairness(self) -> str:
         return (
@@ -119,7 +119,7 @@ def settings(cfg: ProjectConfig, data: Prepared, metric: metrics.Metric) -> Sett
     time_ordered = cfg.split.time_column is not None
     folds = tuning.make_folds(t.cv, data.splits.train, data.target, data.task, seed, time_ordered)
     jobs = t.n_jobs if t.n_jobs is not None else cfg.compute.n_jobs
-    workers = jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)
+    n_jobs = jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)
     return Settings(
         scorer,
         tuning.Method(t.method, t.pruning, seed, t.grid_points),
@@ -127,7 +127,7 @@ def settings(cfg: ProjectConfig, data: Prepared, metric: metrics.Metric) -> Sett
         folds,
         tuning.fold_kind(t.cv, data.task, time_ordered),
         seed,
-        workers,
+        n_jobs,
     )
 
 
@@ -305,14 +305,14 @@ class _ModelFactory:
 def search_tasks(
     cfg: ProjectConfig, data: Prepared, fair: Settings, chosen: list[Spec]
 ) -> list[SearchTask]:
-    concurrent = max(1, min(fair.workers, len(chosen)))
+    concurrent = max(1, min(fair.n_jobs, len(chosen)))
     X, y = _xy(data)
     prepared = tuning.prepare_folds(
         models.build_pipeline(data.roles, models.baseline(data.task))[0],
         X,
         y,
         fair.folds,
-        fair.workers,
+        fair.n_jobs,
     )
     return [
         SearchTask(
@@ -325,7 +325,7 @@ def search_tasks(
             fair.scorer,
             fair.method,
             fair.budget,
-            fold_jobs=max(1, fair.workers // concurrent),
+            n_jobs=max(1, fair.n_jobs // concurrent),
             prepared=prepared,
         )
         for spec in chosen
@@ -355,7 +355,7 @@ def _search_all(
         tasks,
         progress,
         studies=lambda name: study_storage(cfg, data, name),
-        workers=fair.workers,
+        n_jobs=fair.n_jobs,
         state_dir=cfg.state_dir,
         resume=resume,
         warn=reporter.warn,
@@ -409,7 +409,7 @@ def _refit_all(
         fitted = _fit(data, metric, spec.name, factory(params), params)
         return _with_search(fitted, data, found.fold_scores, trials, pruned, found.seconds)
 
-    return compute.LocalCompute.threads(fair.workers).map(
+    return compute.LocalCompute.threads(fair.n_jobs).map(
         refit, list(zip(chosen, searches, strict=True))
     )
 
@@ -491,7 +491,7 @@ def _add_ensemble(
     reporter.stage(f"Scoring {name} on the same {len(fair.folds)} folds")
     model = ensembles.build(method, members, data.task, fair.seed)
     started = time.perf_counter()
-    scores = tuning.cross_validate(model, *_xy(data), fair.folds, fair.scorer, n_jobs=fair.workers)
+    scores = tuning.cross_validate(model, *_xy(data), fair.folds, fair.scorer, n_jobs=fair.n_jobs)
     seconds = time.perf_counter() - started
     params = {"members": [e.name for e in top]}
     unfitted = ensembles.build(method, members, data.task, fair.seed)
@@ -538,7 +538,7 @@ def _add_learning_curve(
         fair.scorer,
         shuffle=fair.fold_kind != "time_series",
         seed=fair.seed,
-        n_jobs=fair.workers,
+        n_jobs=fair.n_jobs,
     )
     outcome.figures["learning_curve.png"] = curve_plot.plot(outcome.curve, best.name)
     reporter.stage(f"Learning curve: {learning_curve.reading(outcome.curve)}")

@@ -46,7 +46,6 @@ from loopml.workflows.monitor import (
     model_contract,
     monitor,
     read_logged,
-    tracker_for,
 )
 from loopml.workflows.promote import (
     DECISION_TAG,
@@ -105,7 +104,7 @@ class TickResult:
 def tick(cfg: ProjectConfig, *, reporter: Reporter | None = None) -> TickResult:
     """One round: monitor, and retrain + gate + promote when a trigger fires."""
     reporter = reporter or SilentReporter()
-    tracker = tracker_for(cfg)
+    tracker = Tracker.from_config(cfg)
     watched = monitor(cfg, tags={"loopml.watch": "true"}, reporter=reporter)
     found = watched.assessment
     trigger = fired_trigger(cfg, tracker, watched)

@@ -79,7 +79,7 @@ def test_one_bad_request_fails_alone(inline: int) -> None:
     engine = Doubling()
 
     async def run() -> list[object]:
-        batcher = MicroBatcher(engine, inline_rows=inline, max_wait_ms=50)
+        batcher = MicroBatcher(engine, inline_rows=inline, max_wait=0.05)
         batcher.arriving = 3  # three requests on their way: one batch
         tasks = [
             asyncio.create_task(batcher.score(rows))

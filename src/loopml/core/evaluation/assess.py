@@ -46,7 +46,7 @@ WHY_APPROXIMATE = 5  # worst errors explained by the (slow) permutation explaine
 
 
 @dataclass(frozen=True)
-class Scored:
+class Predictions:
     """A model's predictions on some rows.
 
     Parameters
@@ -61,7 +61,7 @@ class Scored:
     proba: np.ndarray | None
 
 
-def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
+def score(model: ScoringModel, frame: pd.DataFrame) -> Predictions:
     """One pass through the pipeline: a classifier's label is its most probable class.
 
     Parameters
@@ -72,7 +72,7 @@ def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
 
     Returns
     -------
-    Scored
+    Predictions
 
     Raises
     ------
@@ -84,9 +84,9 @@ def score(model: ScoringModel, frame: pd.DataFrame) -> Scored:
     features, pipeline = model.conform(frame), model.pipeline
     if model.task == "classification" and hasattr(pipeline, "predict_proba"):
         proba = np.asarray(pipeline.predict_proba(features))
-        return Scored(np.asarray(pipeline.classes_)[proba.argmax(axis=1)], proba)
+        return Predictions(np.asarray(pipeline.classes_)[proba.argmax(axis=1)], proba)
     predicted, _ = training.predict(pipeline, features, model.task)
-    return Scored(predicted, None)
+    return Predictions(predicted, None)
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class Evaluation:
         The task's standard metrics and the selection metric on the test rows (NaN where
         undefined).
     y_true : numpy.ndarray, shape (n_test,)
-    test : Scored
+    test : Predictions
         The predictions on the test rows.
     overfit : loopml.core.evaluation.gate.Overfit
     per_class : list of dict, default []
@@ -193,7 +193,7 @@ class Evaluation:
     rows: int
     metrics: dict[str, float]
     y_true: np.ndarray
-    test: Scored
+    test: Predictions
     overfit: gate.Overfit
     per_class: list[dict[str, Any]] = field(default_factory=list)
     confusion: np.ndarray | None = None
@@ -350,15 +350,17 @@ def assess(
 
 
 def _test_metrics(
-    task: Task, metric: metrics.Metric, y: np.ndarray, scored: Scored, classes: list[Any]
+    task: Task, metric: metrics.Metric, y: np.ndarray, scored: Predictions, classes: list[Any]
 ) -> dict[str, float]:
     values = metrics.report(task, y, scored.predicted, scored.proba, classes or None)
     values[metric.name] = metrics.score_safely(metric, y, scored.predicted, scored.proba, classes)
     return values
 
 
-def _overfit(subject: Subject, test: Scored, y: np.ndarray, classes: list[Any]) -> gate.Overfit:
-    def on(frame: pd.DataFrame, scored: Scored | None = None) -> float:
+def _overfit(
+    subject: Subject, test: Predictions, y: np.ndarray, classes: list[Any]
+) -> gate.Overfit:
+    def on(frame: pd.DataFrame, scored: Predictions | None = None) -> float:
         scored = scored or score(subject.model, frame)
         truth = frame[subject.target].to_numpy()
         return metrics.score_safely(subject.metric, truth, scored.predicted, scored.proba, classes)
@@ -370,7 +372,7 @@ def _overfit(subject: Subject, test: Scored, y: np.ndarray, classes: list[Any]) 
 
 
 def _add_classification(
-    found: Evaluation, model: ScoringModel, y: np.ndarray, scored: Scored, classes: list[Any]
+    found: Evaluation, model: ScoringModel, y: np.ndarray, scored: Predictions, classes: list[Any]
 ) -> None:
     found.per_class = metrics.per_class(y, scored.predicted, classes)
     found.confusion = metrics.confusion(y, scored.predicted, classes)
@@ -391,7 +393,7 @@ def _add_slices(
     subject: Subject,
     settings: EvaluationConfig,
     y: np.ndarray,
-    scored: Scored,
+    scored: Predictions,
     classes: list[Any],
 ) -> None:
     test = subject.splits.test
@@ -414,7 +416,7 @@ def _add_fairness(
     subject: Subject,
     settings: EvaluationConfig,
     y: np.ndarray,
-    scored: Scored,
+    scored: Predictions,
     classes: list[Any],
 ) -> None:
     """Group fairness of the sensitive columns on the test rows (see ``fairness``)."""
@@ -458,7 +460,7 @@ def _add_champion(
     gate_cfg: GateConfig,
     champion: Champion | None,
     y: np.ndarray,
-    scored: Scored,
+    scored: Predictions,
     classes: list[Any],
 ) -> None:
     """Compare with the champion on the test rows it was not fitted on (see fitted_rows)."""
@@ -479,7 +481,7 @@ def _add_champion(
             f"champion v{champion.version} cannot score these test rows: {exc}"
         )
         return
-    ours = Scored(scored.predicted[keep], None if scored.proba is None else scored.proba[keep])
+    ours = Predictions(scored.predicted[keep], None if scored.proba is None else scored.proba[keep])
     found.comparison = significance.compare(
         gate.beat_metric(gate_cfg, subject.metric),
         y[keep],
@@ -532,8 +534,8 @@ def _compare_slices(
     subject: Subject,
     y: np.ndarray,
     keep: np.ndarray,
-    ours: Scored,
-    theirs: Scored,
+    ours: Predictions,
+    theirs: Predictions,
     classes: list[Any],
 ) -> None:
     """The champion's score on each slice's unseen rows (the challenger's is on all of them)."""
@@ -609,7 +611,7 @@ def _add_inspection(
     subject: Subject,
     settings: EvaluationConfig,
     y: np.ndarray,
-    scored: Scored,
+    scored: Predictions,
     classes: list[Any],
 ) -> None:
     model, test = subject.model, subject.splits.test
@@ -633,7 +635,7 @@ def _add_inspection(
 
 
 def _add_label_issues(
-    found: Evaluation, subject: Subject, y: np.ndarray, scored: Scored, classes: list[Any]
+    found: Evaluation, subject: Subject, y: np.ndarray, scored: Predictions, classes: list[Any]
 ) -> None:
     """Test rows whose given label is likely wrong (``core.label_issues``): the test rows
     are held out, so the model's own predictions play the out-of-fold part. Rows are

@@ -55,9 +55,13 @@ _OWNER = PathTable((route.path, p) for p in REGISTRY for route in p.routes)
 
 
 def protocol_for(path: str) -> Protocol:
-    """The protocol that declares ``path`` (any method); ``DEFAULT`` when none does."""
+    """The protocol that declares ``path`` (any method); for a path none declares, the Open
+    Inference Protocol under ``/v2/`` (its clients read its error shape) and ``DEFAULT``
+    elsewhere."""
     found = _OWNER.find(path)
-    return DEFAULT if found is None else found[0]
+    if found is not None:
+        return found[0]
+    return open_inference.PROTOCOL if path.startswith("/v2/") else DEFAULT
 
 
 __all__ = [
