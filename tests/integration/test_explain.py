@@ -217,7 +217,7 @@ def test_the_approximate_explainer_is_bounded_per_request(
 ) -> None:
     """The permutation explainer takes about half a second a row: a request explains at
     most MAX_APPROXIMATE_ROWS; predictions of the same rows are served."""
-    from loopml.serving.app import MAX_APPROXIMATE_ROWS
+    from loopml.serving.serve import MAX_APPROXIMATE_ROWS
 
     approximate = _neighbours(breast_cancer, loaded, background=True)
     data = pd.read_csv(breast_cancer.folder / "data" / "breast_cancer.csv")
