@@ -39,6 +39,9 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:  # Ctrl-C: one line and 130, as shells report SIGINT
+            err.print("interrupted", highlight=False)
+            raise typer.Exit(EXIT_CODES["interrupted"]) from None
         except (GateFailedError, BehavioralTestError) as exc:  # a verdict: no traceback
             fail(exc_lines(exc), exc.exit_code, notes(exc), traceback=False)
         except LoopmlError as exc:

@@ -75,3 +75,17 @@ def test_the_handler_prints_red_lines_then_notes_and_exits_with_the_code(
         "error: second problem",
         "what happened instead",
     ]
+
+
+def test_ctrl_c_is_one_line_and_exit_130() -> None:
+    app = typer.Typer()
+
+    @app.command()
+    @handles_errors
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    result = CliRunner().invoke(app, [])
+
+    assert result.exit_code == EXIT_CODES["interrupted"] == 130
+    assert result.stderr.splitlines() == ["interrupted"]
