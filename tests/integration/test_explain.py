@@ -184,6 +184,14 @@ def test_loopml_explain_prints_a_bar_per_column(
     assert top_column in stdout and f"{top_value:+.4f}" in stdout
     assert "█" in stdout and "26 more column(s) not shown" in stdout
     assert f"output {expected.outputs[0]:+.4f}" in stdout
+    with_id = rows.assign(patient_id=[f"p{i}" for i in range(len(rows))])  # the id column
+    with_id.to_csv(source, index=False)
+    code, stdout, stderr = cli(
+        "explain", "--file", str(source), "--row", "2", "--config", str(breast_cancer.config_path)
+    )
+    assert code == 0, stderr
+    assert loaded.model.id_columns == ["patient_id"]
+    assert "row 2 (counting from 1 under the header; patient_id=p1) of" in " ".join(stdout.split())
     code, _, stderr = cli(
         "explain",
         "--file",

@@ -103,6 +103,19 @@ def test_same_distribution_is_healthy_and_reports_are_self_contained(
     assert "healthy breast-cancer v1: no drift in 30 features (300 rows)" in stderr
 
 
+def test_too_few_rows_to_judge_is_said_not_called_healthy(
+    breast_cancer: Project, frames: dict[str, Path], tmp_path: Path
+) -> None:
+    code, _, stderr = cli(
+        "monitor", "-c", str(breast_cancer.config_path), "--current", str(frames["same"]),
+        "--set", "monitoring.drift.min_rows=100000", "--set", "monitoring.decay.min_rows=100000",
+        "-o", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "not judged breast-cancer v1: drift not judged: 300 current rows" in stderr
+    assert "healthy" not in stderr
+
+
 def test_drift_exits_3_and_posts_the_alert_to_the_webhook(
     breast_cancer: Project, frames: dict[str, Path], tmp_path: Path
 ) -> None:

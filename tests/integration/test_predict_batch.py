@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -112,6 +113,9 @@ def test_parquet_in_csv_out(
     output = tmp_path / "scored.csv"
     _predict(breast_cancer, parquet, output, "--set", "batch.chunk_rows=7")
     _same(pd.read_csv(output), default_output)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert output.stat().st_mode & 0o777 == 0o666 & ~mask  # a plain file, not a private one
 
 
 def test_json_lines_in(

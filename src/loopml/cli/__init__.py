@@ -90,7 +90,13 @@ def main_options(
         out.print(ctx.get_help())
         raise typer.Exit(0)
     state["verbose"] = verbose
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        # without --verbose only loopml's own notices get through (e.g. a renamed key):
+        # written like the rest of the CLI's warnings
+        format="%(levelname)s:%(name)s:%(message)s" if verbose else "warning: %(message)s",
+    )
     if not verbose:
         _quiet_libraries(tunes=ctx.invoked_subcommand in _TUNING_COMMANDS)
 

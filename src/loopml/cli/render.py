@@ -308,8 +308,12 @@ def print_monitor(result: Any, *, as_json: bool) -> None:
     else:
         print_drift(found)
     colour = "green" if found.status == "healthy" else "bold red"
+    status = found.status
+    if status == "healthy" and not found.drift.judged and not (found.decay and found.decay.judged):
+        # nothing was judged: not a clean bill of health (the exit code stays 0)
+        colour, status = "yellow", "not judged"
     err.print(
-        f"[{colour}]{found.status}[/] "
+        f"[{colour}]{status}[/] "
         + escape(
             f"{found.ref.describe()}: {found.drift.summary()}"
             + (f"; {found.decay.summary()}" if found.decay else "")
@@ -402,7 +406,9 @@ def print_explanation(found: Any, top_k: int) -> None:
     """The row's prediction, then one bar per column (green raises the output, red lowers)."""
     e = found.explanation
     out.print(
-        f"[bold]{escape(found.model)}[/], row {found.row} of {escape(str(found.source))}: "
+        f"[bold]{escape(found.model)}[/], row {found.row} (counting from 1 under the header"
+        f"{''.join(f'; {escape(str(k))}={escape(str(v))}' for k, v in found.ids.items())}) "
+        f"of {escape(str(found.source))}: "
         f"prediction [bold]{escape(str(found.prediction))}[/]"
         + (
             " (" + ", ".join(f"{escape(k)}: {v:.3f}" for k, v in found.probabilities.items()) + ")"

@@ -27,6 +27,7 @@ class RowExplanation:
     model: str
     source: Path
     row: int  # 1 is the first row under the header
+    ids: dict[str, Any]  # the row's id columns (data.roles id), to tell which row it is
     values: dict[str, Any]  # the model's input columns, as written in the file
     prediction: Any
     probabilities: dict[str, float] | None
@@ -60,6 +61,7 @@ def explain_row(
         scoring.describe(),
         path,
         row,
+        {c: frame[c].iloc[0] for c in scoring.id_columns if c in frame.columns},
         {c: frame[c].iloc[0] for c in scoring.feature_names if c in frame.columns},
         scored["prediction"].iloc[0],
         probabilities or None,

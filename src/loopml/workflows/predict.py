@@ -174,6 +174,7 @@ def _write_atomically(output: Path, kind: str, chunks: Iterator[pd.DataFrame]) -
     handle, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     os.close(handle)
     temp = Path(temp_name)
+    temp.chmod(0o666 & ~_umask())  # mkstemp makes it private (0600); a plain file is not
     try:
         rows = _write(temp, kind, chunks)
         if rows == 0:
@@ -182,6 +183,13 @@ def _write_atomically(output: Path, kind: str, chunks: Iterator[pd.DataFrame]) -
     finally:
         temp.unlink(missing_ok=True)
     return rows
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it, then set back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write(path: Path, kind: str, chunks: Iterator[pd.DataFrame]) -> int:
