@@ -53,6 +53,14 @@ def test_a_project_runs_predicts_explains_and_evaluates_from_python(tmp_path: Pa
     assert again.summary.startswith("skipped: data and config unchanged")
     evaluation = project.evaluate()
     assert evaluation.report.is_file() and evaluation.evaluation.metrics["f1_macro"] > 0.9
+    # in a notebook: a summary line and the gate's rules, not every array the result holds
+    assert repr(evaluation).startswith("breast-cancer v1: test ") and "gate passes" in repr(
+        evaluation
+    )
+    assert len(repr(evaluation)) < 2000 and "<table" in evaluation._repr_html_()
+    assert list(evaluation.table.columns) == ["rule", "passed", "detail"]
+    promotion = project.promote()
+    assert repr(promotion).startswith("breast-cancer v1 is already champion")
 
 
 def test_a_bad_override_is_one_config_error(tmp_path: Path) -> None:

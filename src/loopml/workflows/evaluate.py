@@ -35,7 +35,7 @@ from loopml.tracking import registry
 from loopml.tracking.models import load as load_model
 from loopml.tracking.store import CHAMPION, FINGERPRINT_TAG, Tracker
 from loopml.workflows import distributed
-from loopml.workflows.events import Reporter, SilentReporter
+from loopml.workflows.events import Reporter, Shown, SilentReporter
 from loopml.workflows.finalize import CALIBRATION_DOCUMENT, check_settings
 from loopml.workflows.prepare import Prepared
 
@@ -51,13 +51,28 @@ class Loaded:
     label: str
 
 
-@dataclass(frozen=True)
-class EvaluateResult:
+@dataclass(frozen=True, repr=False)
+class EvaluateResult(Shown):
     label: str
     run_id: str
     evaluation: Evaluation
     decision: gate.GateDecision
     report: Path
+
+    @property
+    def summary(self) -> str:
+        """The model, its test metrics, the gate's verdict and the report."""
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in self.evaluation.metrics.items())
+        verdict = "passes" if self.decision.passed else "fails"
+        return f"{self.label}: test {shown}; gate {verdict}; report {self.report}"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per gate rule: rule, passed, detail."""
+        return pd.DataFrame(
+            [(r.rule, r.passed, r.detail) for r in self.decision.rules],
+            columns=["rule", "passed", "detail"],
+        )
 
 
 def load(cfg: ProjectConfig, tracker: Tracker, ref: str | None, reporter: Reporter) -> Loaded:

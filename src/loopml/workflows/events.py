@@ -93,3 +93,25 @@ class RichReporter:
 
     def close(self) -> None:
         self._close_bar()
+
+
+class Shown:
+    """How a workflow's result shows in a terminal or a Jupyter notebook: one ``summary``
+    line and one ``table`` (a DataFrame), instead of a dataclass's field-by-field repr
+    (which dumps every array it holds). Subclasses define both."""
+
+    @property
+    def summary(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def table(self) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{self.summary}\n{self.table.to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return f"<p>{escape(self.summary)}</p>" + self.table.to_html(index=False, na_rep="")

@@ -39,7 +39,7 @@ from loopml.tracking.evaluations import run_document
 from loopml.tracking.models import load
 from loopml.tracking.prediction_log import PredictionLog, resolve_url
 from loopml.tracking.store import Tracker
-from loopml.workflows.events import Reporter, SilentReporter
+from loopml.workflows.events import Reporter, Shown, SilentReporter
 from loopml.workflows.predict import FILE_FIX, model_uri, scoring_dialect
 
 HEALTHY, ALERT = "healthy", "alert"
@@ -87,8 +87,8 @@ class Assessment:
         }
 
 
-@dataclass
-class MonitorResult:
+@dataclass(repr=False)
+class MonitorResult(Shown):
     assessment: Assessment
     html: Path
     json: Path
@@ -98,6 +98,34 @@ class MonitorResult:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.assessment.status]
+
+    @property
+    def summary(self) -> str:
+        """The status, the drift summary and the decay summary, as ``loopml monitor`` says."""
+        found = self.assessment
+        decay = f"; {found.decay.summary()}" if found.decay else ""
+        return f"{found.status} {found.ref.describe()}: {found.drift.summary()}{decay}"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per tested feature (and the predictions): test, statistic, corrected p,
+        each registered distance, rows and whether it drifted."""
+        drift = self.assessment.drift
+        found = list(drift.features) + ([drift.prediction] if drift.prediction else [])
+        return pd.DataFrame(
+            [
+                {
+                    "feature": f.name,
+                    "test": f.test,
+                    "statistic": f.statistic,
+                    "p_adjusted": f.p_adjusted,
+                    **f.distances,
+                    "rows": f.rows,
+                    "drifted": f.drifted,
+                }
+                for f in found
+            ]
+        )
 
 
 def log_url(cfg: ProjectConfig) -> str:

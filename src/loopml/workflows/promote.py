@@ -20,14 +20,14 @@ from loopml.errors import GateFailedError, ModelNotFoundError
 from loopml.tracking import registry
 from loopml.tracking.store import CHAMPION, Tracker
 from loopml.workflows.evaluate import Loaded, load, measure, write_report
-from loopml.workflows.events import Reporter, SilentReporter
+from loopml.workflows.events import Reporter, Shown, SilentReporter
 
 DECISION_TAG = "loopml.gate.decision"
 REASONS_TAG = "loopml.gate.reasons"
 
 
-@dataclass(frozen=True)
-class PromotionResult:
+@dataclass(frozen=True, repr=False)
+class PromotionResult(Shown):
     label: str
     version: str
     decision: gate.GateDecision
@@ -35,6 +35,23 @@ class PromotionResult:
     champion_before: str | None
     evaluation: Evaluation
     report: Path | None = None
+
+    @property
+    def summary(self) -> str:
+        """Whether ``version`` is champion now, and why."""
+        if self.promoted:
+            return f"{self.label} promoted to champion (was {self.champion_before or 'none'})"
+        if self.is_champion:
+            return f"{self.label} is already champion"
+        return f"{self.label} not promoted: {self.decision.reasons()}"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per gate rule: rule, passed, detail."""
+        return pd.DataFrame(
+            [(r.rule, r.passed, r.detail) for r in self.decision.rules],
+            columns=["rule", "passed", "detail"],
+        )
 
     @property
     def is_champion(self) -> bool:
