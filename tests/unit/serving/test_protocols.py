@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
@@ -97,3 +98,21 @@ def test_open_inference_inputs_by_column_and_one_tensor_in_either_order() -> Non
     wide = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "BYTES", "data": [1, 2, 3]}]}
     with pytest.raises(PredictionInputError, match=r"shape \[rows, 2 or 4\]"):
         oip_columns(orjson.dumps(wide), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("classes", "datatype"),
+    [(np.array([0, 1]), "INT64"), (["benign", "malignant"], "BYTES")],
+)
+def test_open_inference_metadata_declares_the_predictions_datatype_infer_answers_with(
+    classes: Any, datatype: str
+) -> None:
+    from loopml.serving.engine import Scored
+    from loopml.serving.protocols import oip_metadata, oip_response
+
+    declared = oip_metadata("m", "1", [], list(classes), regression=False)
+    predicted = np.asarray(classes)[[1, 0, 1]]
+    scored = Scored(predicted, None, np.zeros(3, dtype=bool))
+    answered = orjson.loads(oip_response(scored, "m", "1", "r", regression=False))
+    assert declared["outputs"][0] == {"name": "predictions", "datatype": datatype, "shape": [-1]}
+    assert answered["outputs"][0]["datatype"] == datatype

@@ -158,9 +158,10 @@ def oip_metadata(
     name: str, version: str, columns: list[Any], classes: list[Any], regression: bool
 ) -> dict[str, Any]:
     datatypes = {"numeric": "FP64", "categorical": "BYTES", "text": "BYTES", "datetime": "BYTES"}
-    outputs = [
-        {"name": "predictions", "datatype": "FP64" if regression else "BYTES", "shape": [-1]}
-    ]
+    labels = [c.item() if hasattr(c, "item") else c for c in classes]  # numpy -> Python
+    # the same datatype /infer answers with (an integer class label is INT64, as there)
+    predicted = "FP64" if regression else _label_type(labels)
+    outputs = [{"name": "predictions", "datatype": predicted, "shape": [-1]}]
     if classes:
         outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]})
     outputs.append({"name": "abstained", "datatype": "BOOL", "shape": [-1]})
