@@ -145,10 +145,7 @@ def _registry_coordinates(uri: str) -> tuple[str | None, str | None]:
         return name, version
     version = registry.alias_version(mlflow.MlflowClient(), name, alias)
     if version is None:
-        raise ModelNotFoundError(
-            f"no model version has alias '{alias}' in '{name}'; "
-            "train one with `loopml run`, promote one with `loopml promote`; see `loopml runs`"
-        )
+        raise registry.no_alias(name, alias)
     return name, version
 
 

@@ -86,6 +86,25 @@ def is_run_id(text: str) -> bool:
     return bool(_RUN_ID.match(text))
 
 
+def not_a_uri(ref: str) -> ModelNotFoundError:
+    """The error for a ``models:/`` or ``runs:/`` reference in none of the known forms
+    (a ``runs:/`` URI whose run id is not 32 hexadecimal digits says so)."""
+    run_id = ref.removeprefix("runs:/").split("/", 1)[0] if ref.startswith("runs:/") else ""
+    why = f": '{run_id}' is not a run id (32 hexadecimal digits)" if run_id else ""
+    return ModelNotFoundError(
+        f"'{ref}' is not a model URI{why}; use runs:/<run_id>/model, models:/<name>@<alias> "
+        "or models:/<name>/<version>"
+    )
+
+
+def no_alias(name: str, alias: str) -> ModelNotFoundError:
+    """The error for an alias that names no version of ``name``."""
+    return ModelNotFoundError(
+        f"no model version has alias '{alias}' in '{name}'; train one with `loopml run`, "
+        "promote one with `loopml promote`; see `loopml runs`"
+    )
+
+
 def _parse(model_name: str, ref: str) -> _Parsed:
     if m := _ALIAS_URI.match(ref):
         return _Parsed(m["name"], alias=m["alias"])
@@ -94,10 +113,7 @@ def _parse(model_name: str, ref: str) -> _Parsed:
     if m := _RUN_URI.match(ref):
         return _Parsed(model_name, run_id=m["run_id"], path=m["path"])
     if ref.startswith(("models:/", "runs:/")):
-        raise ModelNotFoundError(
-            f"'{ref}' is not a model URI; use runs:/<run_id>/model, models:/<name>@<alias> "
-            "or models:/<name>/<version>"
-        )
+        raise not_a_uri(ref)
     if is_run_id(ref):  # before the version: a run id may be all digits
         return _Parsed(model_name, run_id=ref)
     if ref.isdigit():
@@ -125,9 +141,7 @@ def registry_coordinates(uri: str) -> tuple[str | None, str | None, str | None]:
         ``uri`` is none of these.
     """
     if not uri.startswith(("models:/", "runs:/")):
-        raise ModelNotFoundError(
-            f"'{uri}' is not a model URI; use runs:/<run_id>/model or models:/<name>@<alias>"
-        )
+        raise not_a_uri(uri)
     parsed = _parse("", uri)
     if parsed.run_id:
         return None, None, None
@@ -198,11 +212,7 @@ def resolve(tracker: Tracker, ref: str | None, default_alias: str = CHALLENGER) 
         if parsed.alias is not None:
             version = _alias_target(client, parsed.name, parsed.alias)
             if version is None:
-                raise ModelNotFoundError(
-                    f"no model version has alias '{parsed.alias}' in '{parsed.name}'; "
-                    "train one with `loopml run`, promote one with `loopml promote`; "
-                    "see `loopml runs`"
-                )
+                raise no_alias(parsed.name, parsed.alias)
         else:
             version = str(parsed.version)
         found = client.get_model_version(parsed.name, version)

@@ -113,6 +113,7 @@ def test_a_run_never_registered_resolves_to_its_run_uri(store: Store) -> None:
         (f"runs:/{'0' * 32}/model", f"run '{'0' * 32}' does not exist"),
         ("models:/absent@champion", "finding model 'models:/absent@champion' failed: "),
         ("models:/no-version-or-alias", "is not a model URI"),
+        ("runs:/xyz/model", "'runs:/xyz/model' is not a model URI: 'xyz' is not a run id"),
     ],
 )
 def test_a_missing_model_version_alias_or_run_is_one_line(
