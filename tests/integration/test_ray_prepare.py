@@ -15,8 +15,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import loopml
+from loopml import compute
 from loopml.compute import ray_prepare
-from loopml.config import SplitConfig, load_config
+from loopml.config import ProjectConfig, SplitConfig, load_config
 from loopml.core.data import dialect, ingest, split
 from loopml.workflows import distributed
 from loopml.workflows.events import SilentReporter
@@ -27,6 +28,11 @@ from tests.integration.scaleout import local_ray  # noqa: F401  (a fixture)
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'loopml[ray]'")
 ROWS = 4_000
+
+
+def _read_on_ray(cfg: ProjectConfig) -> Any:
+    """The training data as `loopml train` reads it with train.distributed (Ray running)."""
+    return distributed.training_data(cfg, SilentReporter(), compute.make(cfg.compute, cfg.train))
 
 
 def _frame(rows: int = ROWS) -> pd.DataFrame:
@@ -130,7 +136,7 @@ def test_every_row_is_typed_like_the_sample_and_split_by_time_with_the_sample_in
     config = _project(tmp_path, frame, split={"time_column": "when"})
     cfg = load_config(config)
 
-    data = distributed.prepare(cfg, SilentReporter())
+    data = _read_on_ray(cfg)
 
     assert data.on_ray is not None
     assert sum(data.on_ray.sizes.values()) == 3_000
@@ -222,7 +228,7 @@ def test_a_semicolon_decimal_comma_cp1252_file_trains_and_profiles_on_ray_as_loc
     cfg = load_config(config)
     local = ingest.load(cfg.data).set_index("ticket")  # the local reader and contract
 
-    data = distributed.prepare(cfg, SilentReporter())
+    data = _read_on_ray(cfg)
 
     assert data.on_ray is not None and sum(data.on_ray.sizes.values()) == len(frame)
     whole = _rows_on_ray(data).drop(columns=ray_prepare.PLACE)

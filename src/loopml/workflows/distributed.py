@@ -38,12 +38,6 @@ def training_data(
     )
 
 
-def prepare(cfg: ProjectConfig, reporter: Reporter, *, whole: bool = True) -> Prepared:
-    """``training_data`` on the backend ``cfg`` names (with ``train.distributed``, a sample
-    checked here and every row split on Ray; Ray must be running)."""
-    return training_data(cfg, reporter, compute.make(cfg.compute, cfg.train), whole=whole)
-
-
 def _sample(
     cfg: ProjectConfig, rows: compute.Sample, reporter: Reporter, whole: bool
 ) -> tuple[Prepared, tuple[pd.Timestamp, pd.Timestamp] | None]:
