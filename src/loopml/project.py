@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from loopml.config import CONFIG_FILE, ProjectConfig, load_config
+from loopml.config import CONFIG_FILE, ProjectConfig
 from loopml.workflows.events import Reporter, RichReporter, SilentReporter
 
 if TYPE_CHECKING:
@@ -62,11 +62,9 @@ class Project:
         """Read ``path`` (relative paths in it are relative to its folder) with ``overrides``
         as ``--set`` takes them (``"split.seed=7"``), and check the project's local tracking
         store (moved with its folder, as the CLI does). Raises ``ConfigError`` naming the key."""
-        from loopml.tracking.local_store import open_store
+        from loopml.tracking.local_store import load_project
 
-        cfg = load_config(Path(path), list(overrides))
-        open_store(cfg.tracking, cfg.experiment_name)
-        return cls(cfg, progress=progress)
+        return cls(load_project(Path(path), overrides), progress=progress)
 
     def run(self, *, force: bool = False, resume: bool = False) -> Outcome:
         """Train, evaluate the registered version, check the gate, promote if it passes."""

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from loopml.cli.errors import state
-from loopml.config import ProjectConfig, load_config
+from loopml.config import ProjectConfig
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Path of loopml.yaml.", show_default=True)
@@ -60,10 +60,9 @@ def load(config: Path, overrides: list[str] | None) -> ProjectConfig:
     ConfigError
         The file or an override is invalid.
     """
-    from loopml.tracking.local_store import open_store
+    from loopml.tracking.local_store import load_project
 
-    cfg = load_config(config, overrides or [])
-    open_store(cfg.tracking, cfg.experiment_name)
+    cfg = load_project(config, overrides or [])
     state["tracking_uri"] = cfg.tracking.uri
     return cfg
 

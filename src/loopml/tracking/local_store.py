@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from loopml.config import TrackingConfig
+from loopml.config import ProjectConfig, TrackingConfig, load_config
 from loopml.errors import TrackingError
 
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0)  # waits between attempts on a locked store
@@ -141,3 +141,13 @@ def _holds_recorded_runs(conn: sqlite3.Connection, recorded: str, artifacts: Pat
         if (artifacts / relative.strip("/")).parent.is_dir():
             return True
     return False
+
+
+def load_project(path: Path, overrides: Sequence[str] = ()) -> ProjectConfig:
+    """A project's config as every edge (the CLI, ``loopml.Project``) opens it: the file read
+    with its ``--set`` overrides, then its local tracking store checked and moved with its
+    folder (``open_store``). Raises ``ConfigError`` naming the file or key."""
+
+    cfg = load_config(path, list(overrides))
+    open_store(cfg.tracking, cfg.experiment_name)
+    return cfg
