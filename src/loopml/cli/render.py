@@ -307,19 +307,8 @@ def print_monitor(result: Any, *, as_json: bool) -> None:
         out.print_json(json.dumps(found.as_dict(), default=str))
     else:
         print_drift(found)
-    colour = "green" if found.status == "healthy" else "bold red"
-    status = found.status
-    if status == "healthy" and not found.drift.judged and not (found.decay and found.decay.judged):
-        # nothing was judged: not a clean bill of health (the exit code stays 0)
-        colour, status = "yellow", "not judged"
-    err.print(
-        f"[{colour}]{status}[/] "
-        + escape(
-            f"{found.ref.describe()}: {found.drift.summary()}"
-            + (f"; {found.decay.summary()}" if found.decay else "")
-        ),
-        highlight=False,
-    )
+    colour = {"healthy": "green", "not judged": "yellow"}.get(found.verdict, "bold red")
+    err.print(f"[{colour}]{found.verdict}[/] " + escape(found.line()), highlight=False)
     err.print(f"Report: {result.html} (MLflow run {result.run_id})", highlight=False)
     if result.webhook:
         err.print(f"Alert webhook: {result.webhook}", highlight=False)

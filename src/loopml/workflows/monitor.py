@@ -66,6 +66,18 @@ class Assessment:
         )
 
     @property
+    def verdict(self) -> str:
+        """``status`` for people: ``"not judged"`` instead of ``"healthy"`` when too few rows
+        were there to judge drift or decay (the status and the exit code stay healthy)."""
+        judged = self.drift.judged or (self.decay is not None and self.decay.judged)
+        return "not judged" if self.status == HEALTHY and not judged else self.status
+
+    def line(self) -> str:
+        """The model, the drift summary and the decay summary, in one line."""
+        decay = f"; {self.decay.summary()}" if self.decay else ""
+        return f"{self.ref.describe()}: {self.drift.summary()}{decay}"
+
+    @property
     def reasons(self) -> list[str]:
         """What triggered the alert: 'drift', 'decay' or both."""
         found = ["drift"] if self.drift.alert else []
@@ -101,10 +113,8 @@ class MonitorResult(Shown):
 
     @property
     def summary(self) -> str:
-        """The status, the drift summary and the decay summary, as ``loopml monitor`` says."""
-        found = self.assessment
-        decay = f"; {found.decay.summary()}" if found.decay else ""
-        return f"{found.status} {found.ref.describe()}: {found.drift.summary()}{decay}"
+        """The verdict and ``Assessment.line``, as ``loopml monitor`` says them."""
+        return f"{self.assessment.verdict} {self.assessment.line()}"
 
     @property
     def table(self) -> pd.DataFrame:
