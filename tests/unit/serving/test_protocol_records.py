@@ -46,6 +46,8 @@ def test_each_path_answers_errors_in_its_protocols_shape() -> None:
     assert protocol_for("/v2/models/iris/infer").name == "open_inference"
     assert protocol_for("/v2/models/iris").name == "open_inference"
     assert protocol_for("/feedback") is protocols.DEFAULT is protocol_for("/docs")
+    # a path under a protocol's prefix that no route declares: its errors in that shape
+    assert protocol_for("/v2/repository/index").name == "open_inference"
 
 
 def _answer(path: str, exc: Any) -> tuple[int, Any, dict[str, str]]:

@@ -55,13 +55,12 @@ _OWNER = PathTable((route.path, p) for p in REGISTRY for route in p.routes)
 
 
 def protocol_for(path: str) -> Protocol:
-    """The protocol that declares ``path`` (any method); for a path none declares, the Open
-    Inference Protocol under ``/v2/`` (its clients read its error shape) and ``DEFAULT``
-    elsewhere."""
+    """The protocol that declares ``path`` (any method); else the one whose ``prefix`` it is
+    under; else ``DEFAULT``."""
     found = _OWNER.find(path)
     if found is not None:
         return found[0]
-    return open_inference.PROTOCOL if path.startswith("/v2/") else DEFAULT
+    return next((p for p in REGISTRY if p.prefix and path.startswith(p.prefix)), DEFAULT)
 
 
 __all__ = [

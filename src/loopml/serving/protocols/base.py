@@ -116,12 +116,17 @@ class Protocol:
         The status of input the model cannot read (``PredictionInputError`` without a
         status of its own, such as 413 or 415): 422 for loopml (FastAPI's), 400 for MLflow
         and the Open Inference Protocol.
+    prefix : str or None
+        Paths under it that no route declares are still the protocol's: their errors (a 401,
+        a 404) are answered in its shape, as its clients read them (``/v2/`` for the Open
+        Inference Protocol).
     """
 
     name: str
     routes: tuple[Route, ...]
     error_body: ErrorBody
     invalid_status: int = 422
+    prefix: str | None = None
 
     def status_of(self, exc: LoopmlError) -> int:
         """The HTTP status ``exc`` is answered with: its ``http_status``, except that bad

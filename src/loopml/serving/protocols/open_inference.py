@@ -261,4 +261,5 @@ PROTOCOL = Protocol(
     ),
     error_body,
     invalid_status=400,
+    prefix="/v2/",
 )
