@@ -124,6 +124,11 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _is_number(value: Any) -> bool:
+    """A number a unit applies to (a bool is not one)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def scaled(factor: float) -> Callable[[Any], Any]:
     """Multiply numbers by ``factor``; leave anything else for the new key to judge.
 
@@ -139,7 +144,7 @@ def scaled(factor: float) -> Callable[[Any], Any]:
     """
 
     def convert(value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if _is_number(value):
             return value * factor
         return value
 
@@ -161,7 +166,7 @@ def unscaled(factor: float) -> Callable[[Any], Any]:
     """
 
     def convert(value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if _is_number(value):
             return value / factor
         return value
 
@@ -235,10 +240,6 @@ def _sections() -> Iterator[type[_Strict]]:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
         yield cls
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class _Strict(BaseModel):
