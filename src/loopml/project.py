@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loopml.config import CONFIG_FILE, ProjectConfig
-from loopml.workflows.events import Reporter, RichReporter, SilentReporter
+from loopml.workflows.events import Reporter, RichReporter, Shown, SilentReporter
 
 if TYPE_CHECKING:
     from loopml.core.explain import Explanations
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from loopml.workflows.train import TrainResult
 
 
-@dataclass(frozen=True)
-class Outcome:
+@dataclass(frozen=True, repr=False)
+class Outcome(Shown):
     """What ``Project.run`` or ``Project.train`` did, for people: ``leaderboard`` (one row
     per candidate), ``summary`` (one line) and the workflow's full ``result``."""
 
@@ -41,11 +41,8 @@ class Outcome:
     leaderboard: pd.DataFrame
     result: Any
 
-    def _repr_html_(self) -> str:
-        return f"<p>{self.summary}</p>" + self.leaderboard.to_html(index=False, na_rep="")
-
-    def __repr__(self) -> str:
-        return f"{self.summary}\n{self.leaderboard.to_string(index=False)}"
+    def _shown(self) -> tuple[str, pd.DataFrame]:
+        return self.summary, self.leaderboard
 
 
 class Project:

@@ -66,6 +66,9 @@ class EvaluateResult(Shown):
         verdict = "passes" if self.decision.passed else "fails"
         return f"{self.label}: test {shown}; gate {verdict}; report {self.report}"
 
+    def _shown(self) -> tuple[str, pd.DataFrame]:
+        return self.summary, self.table
+
     @property
     def table(self) -> pd.DataFrame:
         """One row per gate rule: rule, passed, detail."""

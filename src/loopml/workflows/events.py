@@ -96,22 +96,20 @@ class RichReporter:
 
 
 class Shown:
-    """How a workflow's result shows in a terminal or a Jupyter notebook: one ``summary``
-    line and one ``table`` (a DataFrame), instead of a dataclass's field-by-field repr
-    (which dumps every array it holds). Subclasses define both."""
+    """How a result shows in a terminal or a Jupyter notebook: one summary line and one
+    table (a DataFrame), instead of a dataclass's field-by-field repr (which dumps every
+    array it holds). A subclass says which, in ``_shown``."""
 
-    @property
-    def summary(self) -> str:
-        raise NotImplementedError
-
-    @property
-    def table(self) -> Any:
+    def _shown(self) -> tuple[str, Any]:
+        """(the summary line, the table)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{self.summary}\n{self.table.to_string(index=False)}"
+        summary, table = self._shown()
+        return f"{summary}\n{table.to_string(index=False)}"
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        return f"<p>{escape(self.summary)}</p>" + self.table.to_html(index=False, na_rep="")
+        summary, table = self._shown()
+        return f"<p>{escape(summary)}</p>" + table.to_html(index=False, na_rep="")

@@ -116,6 +116,9 @@ class MonitorResult(Shown):
         """The verdict and ``Assessment.line``, as ``loopml monitor`` says them."""
         return f"{self.assessment.verdict} {self.assessment.line()}"
 
+    def _shown(self) -> tuple[str, pd.DataFrame]:
+        return self.summary, self.table
+
     @property
     def table(self) -> pd.DataFrame:
         """One row per tested feature (and the predictions): test, statistic, corrected p,

@@ -45,6 +45,9 @@ class PromotionResult(Shown):
             return f"{self.label} is already champion"
         return f"{self.label} not promoted: {self.decision.reasons()}"
 
+    def _shown(self) -> tuple[str, pd.DataFrame]:
+        return self.summary, self.table
+
     @property
     def table(self) -> pd.DataFrame:
         """One row per gate rule: rule, passed, detail."""
