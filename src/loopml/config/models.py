@@ -29,9 +29,11 @@ class RuleConfig(_Strict):
 
 
 class EnsembleConfig(_Strict):
-    """Voting or stacking over the top-k tuned candidates, scored like any candidate."""
+    """Voting, weighted voting or stacking over the top-k tuned candidates, scored like any
+    candidate. ``weighted``: greedy ensemble selection (Caruana et al., 2004) on the
+    members' out-of-fold predictions picks each member's weight, as AutoGluon does."""
 
-    method: Literal["none", "voting", "stacking"] = "none"
+    method: Literal["none", "voting", "weighted", "stacking"] = "none"
     top_k: int = Field(3, ge=2, description="How many of the best candidates it combines.")
 
 

@@ -829,3 +829,80 @@ def product_of(values: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """
     names = list(values)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values.values())]
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """One model's out-of-fold predictions on the CV folds.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Class probabilities, shape (n_rows, n_classes), columns in ``classes`` order; or
+        predicted values, shape (n_rows,). Rows no fold validated (the first block of
+        time-series folds) are NaN.
+    classes : numpy.ndarray or None
+        The class labels, shape (n_classes,), sorted; None for regression.
+    folds : Folds
+        The folds the predictions came from, as given.
+    """
+
+    values: np.ndarray
+    classes: np.ndarray | None
+    folds: Folds
+
+
+def out_of_fold(
+    model: BaseEstimator, X: pd.DataFrame, y: pd.Series, folds: Folds, task: Task, n_jobs: int = 1
+) -> OutOfFold:
+    """Fit a clone per fold and predict its validation rows (``cross_val_predict``'s idea,
+    on loopml's shared folds, which need not cover every row).
+
+    Parameters
+    ----------
+    model : sklearn.base.BaseEstimator
+        Unfitted estimator or pipeline; for classification it must have ``predict_proba``.
+    X : pandas.DataFrame
+        Features, shape (n_rows, n_features).
+    y : pandas.Series
+        Target, shape (n_rows,).
+    folds : Folds
+        ``(train_positions, valid_positions)`` pairs.
+    task : {"classification", "regression"}
+    n_jobs : int, default 1
+        Folds fitted at once, in threads (joblib).
+
+    Returns
+    -------
+    OutOfFold
+
+    Raises
+    ------
+    Exception
+        Whatever fitting or predicting a fold raises.
+    """
+    classes = np.unique(np.asarray(y)) if task == "classification" else None
+
+    def one(fold: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        train, valid = fold
+        fitted = clone(model).fit(X.iloc[train], y.iloc[train])
+        if classes is None:
+            return np.asarray(fitted.predict(X.iloc[valid]), dtype=float)
+        proba = np.zeros((len(valid), len(classes)))
+        seen = np.searchsorted(classes, np.asarray(fitted.classes_))
+        proba[:, seen] = fitted.predict_proba(X.iloc[valid])
+        return proba
+
+    if n_jobs <= 1:
+        parts = [one(fold) for fold in folds]
+    else:
+        parts = list(
+            Parallel(n_jobs=min(n_jobs, len(folds)), prefer="threads")(
+                delayed(one)(fold) for fold in folds
+            )
+        )
+    shape = (len(X),) if classes is None else (len(X), len(classes))
+    values = np.full(shape, np.nan)
+    for (_, valid), part in zip(folds, parts, strict=True):
+        values[valid] = part
+    return OutOfFold(values, classes, folds)

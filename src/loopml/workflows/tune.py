@@ -487,6 +487,9 @@ def _add_ensemble(
         e.name: make_model_factory(e.name, data, cfg.imbalance.strategy, fair.seed) for e in top
     }
     members = [(_member_name(e.name), factories[e.name](e.params)) for e in top]
+    if method == "weighted":
+        _add_weighted(data, metric, outcome, top, members, reporter)
+        return
     name = ensembles.name_of(method, [e.name for e in top])
     reporter.stage(f"Scoring {name} on the same {len(fair.folds)} folds")
     model = ensembles.build(method, members, data.task, fair.seed)
@@ -497,6 +500,74 @@ def _add_ensemble(
     unfitted = ensembles.build(method, members, data.task, fair.seed)
     fitted = _fit(data, metric, name, unfitted, params)
     outcome.entries.append(_with_search(fitted, data, scores.scores, 1, 0, seconds))
+
+
+def _add_weighted(
+    data: Prepared,
+    metric: metrics.Metric,
+    outcome: Outcome,
+    top: list[training.Fitted],
+    members: list[tuple[str, Any]],
+    reporter: Reporter,
+) -> None:
+    """Greedy ensemble selection (``ensembles.select``) on the members' out-of-fold
+    predictions over the shared folds; the weighted vote enters the leaderboard with its
+    fold scores, refitted on train and scored on validation like any candidate.
+
+    The weights are chosen on the same out-of-fold rows its CV score is computed on, so
+    that score is slightly optimistic (as AutoGluon's); the pick among candidates is on
+    the validation split, which neither the search nor the weights have seen."""
+    fair = outcome.settings
+    if data.task == "classification":
+        kept = [i for i, (_, pipeline) in enumerate(members) if ensembles.has_proba(pipeline)]
+        if len(kept) < len(members):
+            left = ", ".join(top[i].name for i in range(len(top)) if i not in kept)
+            outcome.notes.append(f"weighted ensemble: left out {left} (no class probabilities)")
+        top, members = [top[i] for i in kept], [members[i] for i in kept]
+    if len(members) < 2:
+        outcome.notes.append("weighted ensemble skipped: fewer than two members to weigh")
+        return
+    goal = metrics.METRICS.get(fair.scorer.name, metric)
+    names = ", ".join(e.name for e in top)
+    reporter.stage(f"Weighting {names} on their out-of-fold predictions ({len(fair.folds)} folds)")
+    X, y = _xy(data)
+    started = time.perf_counter()
+    oof = [tuning.out_of_fold(p, X, y, fair.folds, data.task, fair.n_jobs) for _, p in members]
+    classes = oof[0].classes
+
+    def score(values: np.ndarray, truth: pd.Series) -> float:
+        if classes is None:
+            return metrics.score_safely(goal, truth, values, None, None)
+        predicted = classes[np.argmax(values, axis=1)]
+        return metrics.score_safely(goal, truth, predicted, values, classes)
+
+    covered = np.concatenate([valid for _, valid in fair.folds])
+    weights = ensembles.select(
+        [o.values[covered] for o in oof],
+        lambda values: score(values, y.iloc[covered]),
+        higher_is_better=goal.higher_is_better,
+    )
+    fold_scores = [
+        score(sum(w * o.values[valid] for w, o in zip(weights, oof, strict=True)), y.iloc[valid])
+        for _, valid in fair.folds
+    ]
+    seconds = time.perf_counter() - started
+    used = [i for i, w in enumerate(weights) if w > 0]
+    if len(used) < 2:
+        outcome.notes.append(
+            f"weighted ensemble: selection kept only {top[used[0]].name}, "
+            "which is already on the leaderboard"
+        )
+        return
+    chosen = [round(float(weights[i]), 4) for i in used]
+    kept_names = [top[i].name for i in used]
+    params = {"members": kept_names, "weights": chosen}
+    name = ensembles.name_of("weighted", kept_names)
+    unfitted = ensembles.build(
+        "weighted", [members[i] for i in used], data.task, fair.seed, weights=chosen
+    )
+    fitted = _fit(data, metric, name, unfitted, params)
+    outcome.entries.append(_with_search(fitted, data, fold_scores, 1, 0, seconds))
 
 
 def _xy(data: Prepared) -> tuple[pd.DataFrame, pd.Series]:
@@ -556,7 +627,8 @@ def _unfitted(
         (_member_name(n), make_model_factory(n, data, strategy, fair.seed)(_params_of(outcome, n)))
         for n in best.params["members"]
     ]
-    return ensembles.build(cfg.models.ensemble.method, members, data.task, fair.seed)
+    weights = best.params.get("weights")
+    return ensembles.build(cfg.models.ensemble.method, members, data.task, fair.seed, weights)
 
 
 def _params_of(outcome: Outcome, name: str) -> dict[str, Any]:

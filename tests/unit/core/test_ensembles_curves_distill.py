@@ -80,3 +80,91 @@ def test_soft_targets_repeat_rows_per_class_weighted_by_the_teacher() -> None:
     assert rows["x"].tolist() == [1.0, 1.0, 2.0]
     assert labels.tolist() == ["a", "b", "b"]
     assert weights.tolist() == [0.9, 0.1, 1.0]
+
+
+def test_ensemble_selection_weighs_the_member_that_helps_and_drops_the_one_that_does_not() -> None:
+    """Caruana's greedy selection: two members whose errors cancel are weighed equally; a
+    useless third (constant 0.5) is never added."""
+    from sklearn.metrics import mean_squared_error
+
+    truth = np.linspace(0.0, 1.0, 50)
+    low, high, flat = truth - 0.2, truth + 0.2, np.full(50, 0.5)
+    weights = ensembles.select(
+        [low, high, flat],
+        lambda values: mean_squared_error(truth, values),
+        higher_is_better=False,
+        rounds=20,
+    )
+    assert weights.tolist() == [0.5, 0.5, 0.0]
+    assert weights.sum() == 1.0
+
+
+def test_ensemble_selection_with_one_good_member_keeps_only_it() -> None:
+    truth = np.arange(10.0)
+    weights = ensembles.select(
+        [truth, truth[::-1]], lambda v: -float(np.abs(v - truth).mean()), rounds=5
+    )
+    assert weights.tolist() == [1.0, 0.0]
+
+
+def test_ensemble_selection_refuses_members_of_different_shapes() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="differ in shape"):
+        ensembles.select([np.zeros(3), np.zeros(4)], lambda v: 0.0)
+
+
+def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_row() -> None:
+    """Each row's out-of-fold probability equals a model fitted on the other folds' rows;
+    rows no fold validates stay NaN; a fold missing a class gets 0 for it."""
+    from loopml.core import tuning
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=60)})
+    y = pd.Series(np.where(X["a"] > 0, "p", "n"))
+    y.iloc[[50, 55]] = "rare"  # only in the last fold's validation rows: unseen in training
+    folds = [(np.arange(0, 40), np.arange(40, 50)), (np.arange(0, 50), np.arange(50, 60))]
+    model = _pipe(LogisticRegression())
+    oof = tuning.out_of_fold(model, X, y, folds, "classification")
+    assert oof.classes is not None and oof.classes.tolist() == ["n", "p", "rare"]
+    assert np.isnan(oof.values[:40]).all()
+    first = _pipe(LogisticRegression()).fit(X.iloc[:40], y.iloc[:40])
+    np.testing.assert_allclose(oof.values[40:50, :2], first.predict_proba(X.iloc[40:50]))
+    assert (oof.values[40:50, 2] == 0).all()  # the rare class was unseen by the first fold
+    regression = tuning.out_of_fold(_pipe(Ridge()), X, X["a"] * 2, folds, "regression", n_jobs=2)
+    assert regression.classes is None and regression.values.shape == (60,)
+    last = _pipe(Ridge()).fit(X.iloc[:50], X["a"].iloc[:50] * 2)
+    np.testing.assert_allclose(regression.values[50:], last.predict(X.iloc[50:]))
+
+
+def test_a_weighted_ensemble_compiles_with_parity() -> None:
+    """The weighted vote is scikit-learn's VotingClassifier with weights: ONNX gives the same
+    probabilities as the native pipeline."""
+    from loopml.core import models
+    from loopml.core.compile import compile_pipeline
+    from loopml.core.data.roles import ColumnRoles
+    from loopml.core.scoring import column_specs
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "c": rng.choice(["x", "y", "z"], 200)})
+    y = pd.Series(np.where(X["a"] + (X["c"] == "x") > 0.3, "yes", "no"))
+    roles = ColumnRoles(numeric=("a",), categorical=("c",))
+    members = [
+        ("lr", models.build_pipeline(roles, LogisticRegression())),
+        (
+            "rf",
+            models.build_pipeline(
+                roles,
+                models.make_estimator("random_forest", {"n_estimators": 20}, "classification", 0),
+            ),
+        ),
+    ]
+    model = ensembles.build("weighted", members, "classification", 0, weights=[0.72, 0.28])
+    model.fit(X.iloc[:150], y.iloc[:150])
+    assert model.named_steps["model"].weights.tolist() == [0.72, 0.28]
+    compiled, report = compile_pipeline(
+        model, column_specs(roles), "classification", list(model.classes_), X.iloc[150:]
+    )
+    assert report.ok, report.reason
+    assert compiled is not None and report.max_proba_diff is not None
+    assert report.max_proba_diff < 1e-5
