@@ -325,3 +325,33 @@ def test_ray_backend_runs_the_search_through_ray_tune(tmp_path: Path) -> None:
         if c.info.run_name == "logistic_regression"
     ]
     assert len(_children(client, experiment, candidate.info.run_id)) == 4
+
+
+def test_a_weighted_ensemble_enters_the_leaderboard_with_its_weights(tmp_path: Path) -> None:
+    """models.ensemble.method: weighted — the weights come from ensemble selection on the
+    members' out-of-fold predictions, sum to 1, and the refitted vote uses them."""
+    from loopml.core.evaluation import metrics
+    from loopml.workflows import tune
+    from loopml.workflows.events import SilentReporter
+    from loopml.workflows.prepare import prepare
+
+    search = {
+        "models": {
+            "candidates": {"lightgbm": {"n_estimators": 60}, "random_forest": {}},
+            "ensemble": {"method": "weighted", "top_k": 2},
+        },
+        "tuning": {"budget": {"trials": 2}, "cv": {"folds": 3}, "learning_curve": False},
+    }
+    cfg = load_config(_project(tmp_path, search))
+    data = prepare(cfg, SilentReporter())
+    metric = metrics.resolve(cfg.metric, data.task)
+    outcome = tune.tune(cfg, data, metric, SilentReporter())
+    weighted = [e for e in outcome.entries if e.name.startswith("weighted(")]
+    assert len(weighted) == 1, outcome.notes
+    entry = weighted[0]
+    assert set(entry.params["members"]) == {"lightgbm", "random_forest"}
+    assert sum(entry.params["weights"]) == pytest.approx(1.0)
+    assert entry.pipeline is not None and entry.validation_score > 0.9
+    vote = entry.pipeline.named_steps["model"]
+    assert vote.weights.tolist() == entry.params["weights"]
+    assert 0.9 < entry.cv_mean <= 1.0 and entry.trials == 1
