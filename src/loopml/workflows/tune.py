@@ -283,7 +283,7 @@ def _all_out_of_time(searches: list[SearchResult], plan: budget.TimePlan, folds:
         f"{plan.share:.1f} s of search to each"
     )
     if not measured:
-        return f"{head} after {plan.spent:.0f} s of data and checks; raise --time-limit"
+        return f"{head} after {plan.spent:.0f} s of start-up, data and checks; raise --time-limit"
     fastest = min(measured, key=lambda s: s.fold_seconds)
     waves = math.ceil(plan.candidates / plan.at_once)
     needed = plan.spent + plan.after + waves * fastest.fold_seconds * folds * folds / (folds - 1)
