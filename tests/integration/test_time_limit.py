@@ -90,3 +90,33 @@ def test_a_time_limited_train_ends_in_time_with_a_slow_candidate_out_of_time(
     assert any(row["error"] is None and row["trials"] >= 1 for row in fast)  # the winner's
     for row in fast:  # on a loaded machine one may run out of time too: with the same share
         assert row["error"] is None or row["error"].endswith(f"> share {share:.1f} s")
+
+
+def test_resume_keeps_the_time_limited_search_and_refuses_another_limit(tmp_path: Path) -> None:
+    from tests.integration.conftest import cli
+    from tests.integration.test_tuning_train import _project
+
+    config = _project(
+        tmp_path,
+        {
+            "models": {"candidates": {"logistic_regression": {}}},
+            "tuning": {"budget": {"trials": 2}, "learning_curve": False},
+        },
+    )
+    code, _, stderr = cli("train", "-c", str(config), "--time-limit", "2m")
+    assert code == 0, stderr
+    line = " ".join(stderr.split())
+    assert "1 candidates, 1 at a time, at most 2 trials (tuning.budget.trials))" in line, line
+    code, stdout, stderr = cli(
+        "train", "-c", str(config), "--resume", "--force", "--time-limit", "3m"
+    )
+    assert code == 1 and stdout == ""
+    assert (
+        "--resume: tuning.budget.time_limit is 180.0 but the interrupted search on this data "
+        "had 120.0"
+    ) in " ".join(stderr.split()), stderr
+    code, _, stderr = cli("train", "-c", str(config), "--resume", "--force", "--time-limit", "2m")
+    assert code == 0, stderr
+    assert "--resume: logistic_regression kept 2 finished trials of 2 and had none left to run" in (
+        " ".join(stderr.split())
+    ), stderr[-2000:]
