@@ -17,7 +17,7 @@ import pytest
 from loopml.config import load_config
 from tests.conftest import shared_file, write_project
 
-pytestmark = [pytest.mark.integration, pytest.mark.shared_data, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 
 LIMIT = 60.0  # seconds; titanic's three candidates get a few seconds each
 
@@ -30,6 +30,8 @@ def _start_up_seconds() -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.shared_data
+@pytest.mark.slow
 def test_a_time_limited_train_ends_in_time_with_a_slow_candidate_out_of_time(
     tmp_path: Path,
 ) -> None:
@@ -84,6 +86,11 @@ def test_a_time_limited_train_ends_in_time_with_a_slow_candidate_out_of_time(
         Path(client.download_artifacts(run_id, "leaderboard.json", str(tmp_path))).read_text()
     )
     rows = {row["name"]: row for row in board}
+    tuning = json.loads(
+        Path(client.download_artifacts(run_id, "tuning.json", str(tmp_path))).read_text()
+    )
+    assert tuning["time_limit"]["share"] == pytest.approx(share, abs=0.05)
+    assert tuning["time_limit"]["line"] in " ".join(done.stderr.split())
     assert rows["random_forest"]["error"].startswith("out of time: trial ~")
     assert rows["random_forest"]["error"].endswith(f"> share {share:.1f} s")
     fast = [rows[name] for name in ("logistic_regression", "lightgbm")]
@@ -92,6 +99,7 @@ def test_a_time_limited_train_ends_in_time_with_a_slow_candidate_out_of_time(
         assert row["error"] is None or row["error"].endswith(f"> share {share:.1f} s")
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_time_limited_search_and_refuses_another_limit(tmp_path: Path) -> None:
     from tests.integration.conftest import cli
     from tests.integration.test_tuning_train import _project
@@ -120,3 +128,23 @@ def test_resume_keeps_the_time_limited_search_and_refuses_another_limit(tmp_path
     assert "--resume: logistic_regression kept 2 finished trials of 2 and had none left to run" in (
         " ".join(stderr.split())
     ), stderr[-2000:]
+
+
+def test_a_limit_spent_before_the_search_fails_in_one_line_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    from loopml.core import budget
+    from loopml.errors import TrainingError
+    from loopml.workflows.train import train
+    from tests.integration.test_tuning_train import _project
+
+    config = _project(tmp_path, {"models": {"candidates": {"logistic_regression": {}}}})
+    cfg = load_config(config, ["tuning.budget.time_limit=5"])
+    spent = budget.Clock(5.0, time.monotonic() - 10.0)  # as if start-up had taken 10 s
+    with pytest.raises(TrainingError) as info:
+        train(cfg, clock=spent)
+    message = str(info.value)
+    assert message.startswith(
+        "every candidate ran out of time: tuning.budget.time_limit 5 s left 0.0 s of search"
+    )
+    assert message.endswith("raise --time-limit") and len(message.splitlines()) == 1

@@ -85,6 +85,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     curve: learning_curve.LearningCurve | None = None
     figures: dict[str, Any] = field(default_factory=dict)
+    plan: budget.TimePlan | None = None  # with tuning.budget.time_limit
 
     def children(self, metric: str) -> list[ChildRun]:
         """One child run per candidate, and under it one per trial."""
@@ -92,6 +93,9 @@ class Outcome:
 
     def documents(self) -> dict[str, Any]:
         docs: dict[str, Any] = {"tuning.json": {"fairness": self.settings.fairness()}}
+        if self.plan is not None:
+            plan = dataclasses.asdict(self.plan) | {"reserved": self.plan.reserved}
+            docs["tuning.json"]["time_limit"] = plan | {"line": self.plan.line()}
         if self.curve is not None:
             docs["learning_curve.json"] = self.curve.as_dict()
         return docs
@@ -181,7 +185,7 @@ def tune(
     reporter.stage("Refitting each candidate's best configuration on the training split")
     entries = [_baseline(data, metric, fair)]
     entries += _refit_all(cfg, data, metric, fair, chosen, searches, timing)
-    outcome = Outcome(entries, fair, {s.name: s for s in searches})
+    outcome = Outcome(entries, fair, {s.name: s for s in searches}, plan=timing.plan)
     _warn_left_out(outcome, reporter)
     _add_ensemble(cfg, data, metric, outcome, reporter, timing)
     if cfg.tuning.learning_curve:
