@@ -30,6 +30,15 @@ DataVariantOption = Annotated[
         "the test rows are the unchanged data's (data.variant).",
     ),
 ]
+TimeLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--time-limit",
+        help="tuning.budget.time_limit: the whole command within this (+10%), e.g. 90s, 5m "
+        "or a number of seconds; every candidate gets the same share of the search.",
+        show_default=False,
+    ),
+]
 OpenOption = Annotated[bool, typer.Option("--open", help="Open the report in a browser.")]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Where to write the HTML report.")
@@ -70,6 +79,13 @@ def load(config: Path, overrides: list[str] | None) -> ProjectConfig:
 def with_variant(set_: list[str] | None, variant: str | None) -> list[str] | None:
     """``--data-variant NAME`` is ``--set data.variant=NAME``."""
     return set_ if variant is None else [*(set_ or []), f"data.variant={variant}"]
+
+
+def with_time_limit(set_: list[str] | None, time_limit: str | None) -> list[str] | None:
+    """``--time-limit X`` is ``--set tuning.budget.time_limit=X``."""
+    if time_limit is None:
+        return set_
+    return [*(set_ or []), f"tuning.budget.time_limit={time_limit}"]
 
 
 def open_report(report: Path, wanted: bool) -> None:

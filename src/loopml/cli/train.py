@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,9 @@ from loopml.cli.options import (
     ForceOption,
     ResumeOption,
     SetOption,
+    TimeLimitOption,
     load,
+    with_time_limit,
     with_variant,
 )
 from loopml.config import CONFIG_FILE
@@ -28,12 +31,16 @@ def train(
     force: ForceOption = False,
     resume: ResumeOption = False,
     data_variant: DataVariantOption = None,
+    time_limit: TimeLimitOption = None,
 ) -> None:
     """Validate, split, baseline, tune, test, log and register the winner as challenger."""
+    started = time.monotonic()
+    from loopml.workflows.train import time_limit_clock
     from loopml.workflows.train import train as run_training
 
-    cfg = load(config, with_variant(set_, data_variant))
-    result = render.reported(run_training, cfg, force=force, resume=resume)
+    cfg = load(config, with_time_limit(with_variant(set_, data_variant), time_limit))
+    clock = time_limit_clock(cfg, started=started)
+    result = render.reported(run_training, cfg, force=force, resume=resume, clock=clock)
     render.print_training(result, None)
 
 
@@ -44,12 +51,14 @@ def run(
     force: ForceOption = False,
     resume: ResumeOption = False,
     data_variant: DataVariantOption = None,
+    time_limit: TimeLimitOption = None,
 ) -> None:
     """The whole loop: train as `loopml train` does, then evaluate; promote if the gate passes."""
+    started = time.monotonic()
     from loopml.workflows.run import run as run_loop
 
-    cfg = load(config, with_variant(set_, data_variant))
-    loop = render.reported(run_loop, cfg, force=force, resume=resume)
+    cfg = load(config, with_time_limit(with_variant(set_, data_variant), time_limit))
+    loop = render.reported(run_loop, cfg, force=force, resume=resume, started=started)
     render.print_training(loop.training, loop.promotion)
 
 

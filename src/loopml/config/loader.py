@@ -94,7 +94,10 @@ def _describe(filename: str, exc: ValidationError) -> list[str]:
             lines.append(f"{filename}: {err['msg']}")
         elif err["type"] != "missing":
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{filename}: {loc}: {msg} (got {err.get('input')!r})")
+            if not loc:  # a rule across sections: its message names the keys
+                lines.append(f"{filename}: {msg}")
+            else:
+                lines.append(f"{filename}: {loc}: {msg} (got {err.get('input')!r})")
     return lines
 
 

@@ -106,6 +106,23 @@ class ProjectConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _time_limit_local(self) -> ProjectConfig:
+        if self.tuning.budget.time_limit is None:
+            return self
+        if self.train.distributed:
+            raise ValueError(
+                "tuning.budget.time_limit is not applied with train.distributed (each booster "
+                "is trained once, with no search to share the time); unset one of them"
+            )
+        if self.compute.backend != "local":
+            raise ValueError(
+                "tuning.budget.time_limit is planned and enforced on compute.backend: local "
+                "only (a Ray Tune trial is not stopped between folds); use compute.backend: "
+                "local, or tuning.budget.timeout (search time per candidate) on Ray"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refit_possible(self) -> ProjectConfig:
         blocker = self._refit_blocker()
         if self.train.refit == "train+validation" and blocker:

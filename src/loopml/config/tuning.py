@@ -10,20 +10,37 @@ from loopml.config._base import Duration, Renamed, _Strict
 
 
 class BudgetConfig(_Strict):
-    """What every candidate gets, the same for each: trials and/or a time limit of search."""
+    """What every candidate gets, the same for each: trials and/or a time limit of search;
+    and, with ``time_limit``, the time of the whole run, split fairly among them."""
 
     _section = "tuning.budget"
-    _renamed: ClassVar[dict[str, Renamed]] = {"seconds": Renamed("timeout")}
+    _renamed: ClassVar[dict[str, Renamed]] = {
+        "seconds": Renamed("timeout"),
+        "total_seconds": Renamed("time_limit"),  # issue 18's name; a number is seconds
+    }
 
-    trials: int | None = Field(10, gt=0, description="Trials per candidate.")
+    trials: int | None = Field(
+        10, gt=0, description="Trials per candidate; unlimited (null) with only a time_limit."
+    )
     timeout: Duration | None = Field(
         None, gt=0, description="Search time per candidate (as Optuna's timeout), e.g. 2m."
+    )
+    time_limit: Duration | None = Field(
+        None,
+        gt=0,
+        description="The whole `loopml run`/`train`, from start to registration (and the "
+        "gate), within this plus 10%: each candidate gets the same share of the search, the "
+        "rest is kept for refits, ensemble, test scoring and logging; e.g. 5m (--time-limit).",
     )
 
     @model_validator(mode="after")
     def _some_limit(self) -> BudgetConfig:
-        if self.trials is None and self.timeout is None:
-            raise ValueError("set tuning.budget.trials or tuning.budget.timeout (or both)")
+        if self.trials is None and self.timeout is None and self.time_limit is None:
+            raise ValueError(
+                "set tuning.budget.trials, tuning.budget.timeout or tuning.budget.time_limit"
+            )
+        if self.time_limit is not None and "trials" not in self.model_fields_set:
+            self.trials = None  # trials unlimited within the time limit, unless set too
         return self
 
 

@@ -4,6 +4,12 @@ The study lives in an Optuna storage (SQLite under the project's ``.loopml/``). 
 finished trial is committed there before the next starts, so after ``kill -9`` a resumed
 search counts the finished trials against the budget and runs only the rest. A trial
 that was running at the kill is marked failed and not counted.
+
+With a share of a time limit (``tuning.Budget.share``) the search also stops inside a
+trial: after each fold, a trial whose next fold would end past the candidate's deadline
+stops there (pruned), and no trial starts that could not finish one fold. A fold itself is
+not interrupted (a fit in a thread cannot be), so a candidate overruns by at most the part
+of one fold that did not fit; one that finishes no trial is out of time (:data:`OUT_OF_TIME`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from loopml.core import tuning
 from loopml.errors import first_line
 
 STATE_OF = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
+OUT_OF_TIME = "out of time"  # how the error of a candidate that finished no trial in time starts
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,8 @@ class SearchResult:
         Why no trial completed, if none did.
     resumed_trials : int, default 0
         Trials finished before this process started.
+    fold_seconds : float, default NaN
+        Seconds one fold took in the last trial that ran one (NaN when none did).
     """
 
     name: str
@@ -84,6 +93,12 @@ class SearchResult:
     seconds: float = 0.0
     error: str | None = None
     resumed_trials: int = 0  # finished before this process started
+    fold_seconds: float = math.nan
+
+    @property
+    def out_of_time(self) -> bool:
+        """True when no trial finished within the candidate's share of a time limit."""
+        return self.error is not None and self.error.startswith(OUT_OF_TIME)
 
     @property
     def cv_mean(self) -> float:
@@ -210,12 +225,13 @@ def run_study(
     )
     _fail_interrupted(study)
     done_before = _finished(study)
-    remaining, seconds_left = _remaining(study, cap, task.budget.timeout)
+    remaining, seconds_left = _remaining(study, cap, task.budget.seconds)
     started = time.perf_counter()
+    deadline = _Deadline(task.budget.share, seconds_left, started, len(task.folds))
     if remaining != 0 and (seconds_left is None or seconds_left > 0):
-        callback = _progress_callback(on_trial, cap, stop)
+        callback = _progress_callback(on_trial, cap, stop, deadline)
         study.optimize(
-            _objective(task),
+            _objective(task, deadline),
             n_trials=remaining,
             timeout=seconds_left,
             callbacks=[callback],
@@ -223,9 +239,55 @@ def run_study(
             gc_after_trial=False,
         )
     result = _result(task.name, study)
+    result.fold_seconds = deadline.fold_seconds
+    if result.error is not None and deadline.at is not None and not _failed_on_its_own(result):
+        result.error = deadline.reason()
     result.resumed_trials = done_before
     result.seconds = _used_seconds(study) if done_before else time.perf_counter() - started
     return result
+
+
+@dataclass
+class _Deadline:
+    """A candidate's deadline in a time-limited search, and the fold time measured so far.
+
+    ``share``: the candidate's seconds (None: no time limit, nothing enforced inside
+    trials); ``left``: what remains of them (less when resumed); ``started``:
+    ``time.perf_counter()`` at the start; ``folds``: folds in a trial.
+    """
+
+    share: float | None
+    left: float | None
+    started: float
+    folds: int
+    fold_seconds: float = math.nan
+    at: float | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        planned = self.share is not None and self.left is not None
+        self.at = self.started + max(0.0, self.left or 0.0) if planned else None
+
+    def no_fold_fits(self) -> bool:
+        """True when one more fold, as long as the last one, would end past the deadline."""
+        if self.at is None:
+            return False
+        return (
+            time.perf_counter() + (0.0 if math.isnan(self.fold_seconds) else self.fold_seconds)
+            > self.at
+        )
+
+    def reason(self) -> str:
+        """The leaderboard's error of a candidate that finished no trial in its share."""
+        share = self.share or 0.0
+        if math.isnan(self.fold_seconds):
+            return f"{OUT_OF_TIME}: share {share:.1f} s, no fold fitted"
+        trial = self.fold_seconds * self.folds
+        return f"{OUT_OF_TIME}: trial ~{trial:.1f} s > share {share:.1f} s"
+
+
+def _failed_on_its_own(result: SearchResult) -> bool:
+    """A trial raised (not stopped for time): the candidate failed, it did not run late."""
+    return any(t.state == "failed" and t.error and t.error != OUT_OF_TIME for t in result.trials)
 
 
 def _storage(url: str | None) -> Any:
@@ -277,8 +339,10 @@ def _used_seconds(study: Any) -> float:
     return float(sum(t.user_attrs.get("seconds", 0.0) for t in study.get_trials(deepcopy=False)))
 
 
-def _objective(task: SearchTask) -> Callable[[Any], float]:
+def _objective(task: SearchTask, deadline: _Deadline) -> Callable[[Any], float]:
     import optuna
+
+    folds = len(task.folds)
 
     def objective(trial: Any) -> float:
         started = time.perf_counter()
@@ -286,6 +350,11 @@ def _objective(task: SearchTask) -> Callable[[Any], float]:
 
         def on_fold(step: int, running_mean: float) -> bool:
             trial.report(running_mean, step)
+            if deadline.at is not None:
+                deadline.fold_seconds = (time.perf_counter() - started) / (step + 1)
+                if step + 1 < folds and deadline.no_fold_fits():
+                    trial.set_user_attr("error", OUT_OF_TIME)  # stopped, not failed
+                    return True
             return bool(trial.should_prune())
 
         try:
@@ -313,12 +382,13 @@ def _progress_callback(
     on_trial: Callable[[TrialRecord, int, int | None], None] | None,
     cap: int | None,
     stop: Callable[[], bool] | None,
+    deadline: _Deadline,
 ) -> Callable[[Any, Any], None]:
     def callback(study: Any, trial: Any) -> None:
         if on_trial is not None:
             on_trial(_record(trial), _finished(study), cap)
-        if stop is not None and stop():
-            study.stop()
+        if (stop is not None and stop()) or deadline.no_fold_fits():
+            study.stop()  # a trial that could not finish one fold in time is not started
 
     return callback
 

@@ -697,13 +697,27 @@ class Budget:
     timeout : float or None
         Wall-clock seconds of search (``tuning.budget.timeout``, as Optuna's ``timeout``);
         None: no time limit.
+    time_limit : float or None, default None
+        Seconds of the whole run (``tuning.budget.time_limit``); None: no limit.
+    share : float or None, default None
+        Seconds of search each candidate gets from ``time_limit`` (``core.budget.plan``);
+        unlike ``timeout`` it also stops a running trial between folds. None: not planned.
     """
 
     trials: int | None
     timeout: float | None
+    time_limit: float | None = None
+    share: float | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        """Search seconds per candidate: the smaller of ``timeout`` and ``share`` (or None)."""
+        given = [s for s in (self.timeout, self.share) if s is not None]
+        return min(given) if given else None
 
     def describe(self) -> str:
-        """The budget as text, e.g. ``"50 trials / 600 s"`` (empty when neither is set).
+        """The budget as text, e.g. ``"50 trials / 600 s"`` (empty when neither is set);
+        with a time limit, e.g. ``"14 s each of the 60 s time limit"``.
 
         Returns
         -------
@@ -711,6 +725,8 @@ class Budget:
         """
         parts = [f"{self.trials} trials"] if self.trials else []
         parts += [f"{self.timeout:g} s"] if self.timeout else []
+        if self.time_limit is not None and self.share is not None:
+            parts += [f"{self.share:.1f} s each of the {self.time_limit:g} s time limit"]
         return " / ".join(parts)
 
 

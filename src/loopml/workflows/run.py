@@ -10,7 +10,7 @@ from loopml.config import ProjectConfig
 from loopml.errors import LoopmlError
 from loopml.workflows.events import Reporter, SilentReporter
 from loopml.workflows.promote import PromotionResult, promote_after_training
-from loopml.workflows.train import TrainResult, train
+from loopml.workflows.train import TrainResult, time_limit_clock, train
 
 
 @dataclass
@@ -33,13 +33,18 @@ def run(
     reporter: Reporter | None = None,
     force: bool = False,
     resume: bool = False,
+    started: float | None = None,
 ) -> RunResult:
     """Train as ``workflows.train.train`` does; unless skipped, evaluate the registered
     version, write its report and promote it if the gate passes. A failing evaluation is
     reported (``gate_problem``), not raised: the trained version stays registered as
-    challenger, and ``loopml promote`` checks again."""
+    challenger, and ``loopml promote`` checks again.
+
+    ``tuning.budget.time_limit`` times all of it, from ``started`` (``time.monotonic()``
+    when the command started; None: now) to the gate's verdict."""
     reporter = reporter or SilentReporter()
-    training = train(cfg, reporter=reporter, force=force, resume=resume)
+    clock = time_limit_clock(cfg, evaluates=True, started=started)
+    training = train(cfg, reporter=reporter, force=force, resume=resume, clock=clock)
     if training.skipped:
         return RunResult(training)
     try:

@@ -19,7 +19,7 @@ import pandas as pd
 import loopml
 from loopml import compute
 from loopml.config import ProjectConfig, Task
-from loopml.core import learning_curve, rules, training
+from loopml.core import budget, learning_curve, rules, training
 from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.evaluation import fitted_rows, metrics
@@ -79,17 +79,47 @@ def train(
     force: bool = False,
     resume: bool = False,
     tracker: Tracker | None = None,
+    clock: budget.Clock | None = None,
 ) -> TrainResult:
     """Train, compare, log and register; skip when data and config are unchanged.
 
     ``resume`` continues the durable searches of an interrupted train with the same data
-    and settings, without re-running the trials that finished.
+    and settings, without re-running the trials that finished. With
+    ``tuning.budget.time_limit``, ``clock`` is the run's (``workflows.run`` starts it
+    before training, the CLI when the command starts); None starts one now.
     """
     reporter = reporter or SilentReporter()
+    clock = clock or time_limit_clock(cfg)
+    clock = clock.working() if clock is not None else None
     backend = compute.make(cfg.compute, cfg.train)
     with backend.training_session(cfg.data.source):
         data = distributed.training_data(cfg, reporter, backend)
-        return _train(cfg, data, backend, reporter, force, resume, tracker)
+        return _train(cfg, data, backend, reporter, force, resume, tracker, clock)
+
+
+def time_limit_clock(
+    cfg: ProjectConfig, *, evaluates: bool = False, started: float | None = None
+) -> budget.Clock | None:
+    """The run's clock when ``tuning.budget.time_limit`` is set (else None).
+
+    Parameters
+    ----------
+    cfg : ProjectConfig
+    evaluates : bool, default False
+        True for ``loopml run`` (an evaluation and the gate follow training).
+    started : float or None
+        ``time.monotonic()`` when the command started; None: now.
+
+    Returns
+    -------
+    core.budget.Clock or None
+    """
+    limit = cfg.tuning.budget.time_limit
+    if limit is None:
+        return None
+    if started is None:
+        return budget.Clock.start(limit, evaluates=evaluates)
+    return budget.Clock(limit, started, evaluates)
 
 
 def _train(
@@ -100,6 +130,7 @@ def _train(
     force: bool,
     resume: bool,
     tracker: Tracker | None = None,
+    clock: budget.Clock | None = None,
 ) -> TrainResult:
     metric = metrics.resolve(cfg.metric, data.task)
     finalize.check_settings(cfg, data, metric)
@@ -118,7 +149,7 @@ def _train(
         return _result(data, metric, previous, skipped=True)
 
     def search() -> tuple[list[training.Fitted], tune.Outcome]:
-        outcome = _search(cfg, data, metric, reporter, resume)
+        outcome = _search(cfg, data, metric, reporter, resume, clock)
         return outcome.entries, outcome
 
     fitted, outcome = backend.fit(
@@ -172,11 +203,16 @@ def _train(
 
 
 def _search(
-    cfg: ProjectConfig, data: Prepared, metric: metrics.Metric, reporter: Reporter, resume: bool
+    cfg: ProjectConfig,
+    data: Prepared,
+    metric: metrics.Metric,
+    reporter: Reporter,
+    resume: bool,
+    clock: budget.Clock | None,
 ) -> tune.Outcome:
     if cfg.models.register_rule:
         return tune.rules_only(cfg, data, metric, reporter)
-    return tune.tune(cfg, data, metric, reporter, resume=resume)
+    return tune.tune(cfg, data, metric, reporter, resume=resume, clock=clock)
 
 
 def _pick(

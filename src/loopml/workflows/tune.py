@@ -28,10 +28,19 @@ import pandas as pd
 
 from loopml import compute
 from loopml.config import ProjectConfig, Task
-from loopml.core import ensembles, imbalance, learning_curve, models, rules, training, tuning
+from loopml.core import (
+    budget,
+    ensembles,
+    imbalance,
+    learning_curve,
+    models,
+    rules,
+    training,
+    tuning,
+)
 from loopml.core.evaluation import metrics
 from loopml.core.study import SearchResult, SearchTask, TrialRecord
-from loopml.errors import ConfigError, first_line
+from loopml.errors import ConfigError, TrainingError, first_line
 from loopml.reports import learning_curve as curve_plot
 from loopml.tracking.store import ChildRun
 from loopml.workflows.events import Reporter
@@ -76,6 +85,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     curve: learning_curve.LearningCurve | None = None
     figures: dict[str, Any] = field(default_factory=dict)
+    plan: budget.TimePlan | None = None  # with tuning.budget.time_limit
 
     def children(self, metric: str) -> list[ChildRun]:
         """One child run per candidate, and under it one per trial."""
@@ -83,6 +93,9 @@ class Outcome:
 
     def documents(self) -> dict[str, Any]:
         docs: dict[str, Any] = {"tuning.json": {"fairness": self.settings.fairness()}}
+        if self.plan is not None:
+            plan = dataclasses.asdict(self.plan) | {"reserved": self.plan.reserved}
+            docs["tuning.json"]["time_limit"] = plan | {"line": self.plan.line()}
         if self.curve is not None:
             docs["learning_curve.json"] = self.curve.as_dict()
         return docs
@@ -123,7 +136,7 @@ def settings(cfg: ProjectConfig, data: Prepared, metric: metrics.Metric) -> Sett
     return Settings(
         scorer,
         tuning.Method(t.method, t.pruning, seed, t.grid_points),
-        tuning.Budget(t.budget.trials, t.budget.timeout),
+        tuning.Budget(t.budget.trials, t.budget.timeout, t.budget.time_limit),
         folds,
         tuning.fold_kind(t.cv, data.task, time_ordered),
         seed,
@@ -138,13 +151,23 @@ def tune(
     reporter: Reporter,
     *,
     resume: bool = False,
+    clock: budget.Clock | None = None,
 ) -> Outcome:
-    """Search every candidate, refit the best of each, add the ensemble, pick, plot."""
+    """Search every candidate, refit the best of each, add the ensemble, pick, plot.
+
+    With ``clock`` (``tuning.budget.time_limit``) the time left is planned first
+    (``core.budget.plan``, said in one line): every candidate gets the same share of the
+    search; a refit, the ensemble or the learning curve that would not fit in what
+    remains is skipped and said. A candidate that finishes no trial in its share is on
+    the leaderboard as out of time; when every candidate is, a ``TrainingError`` says
+    what limit would do.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is noise here
     chosen = specs(cfg, data.task)
     fair = settings(cfg, data, metric)
+    fair, timing = _planned(clock, fair, len(chosen), reporter)
     reporter.stage(f"Tuning {len(chosen)} candidates: {fair.fairness()}")
     for note in _imbalance_notes(cfg, data, chosen):
         reporter.warn(note)
@@ -157,18 +180,122 @@ def tune(
 
         resuming = compute.Resume(lambda: check_resumable(cfg, data), report)
     searches = _search_all(cfg, data, fair, chosen, reporter, resume=resuming)
+    if timing.plan is not None and all(s.out_of_time for s in searches):
+        raise TrainingError(_all_out_of_time(searches, timing.plan, len(fair.folds)))
     reporter.stage("Refitting each candidate's best configuration on the training split")
     entries = [_baseline(data, metric, fair)]
-    entries += _refit_all(cfg, data, metric, fair, chosen, searches)
-    outcome = Outcome(entries, fair, {s.name: s for s in searches})
-    for entry in entries:
-        if entry.error:
-            reporter.warn(f"candidate {entry.name} failed and is left out: {entry.error}")
-    _add_ensemble(cfg, data, metric, outcome, reporter)
+    entries += _refit_all(cfg, data, metric, fair, chosen, searches, timing)
+    outcome = Outcome(entries, fair, {s.name: s for s in searches}, plan=timing.plan)
+    _warn_left_out(outcome, reporter)
+    _add_ensemble(cfg, data, metric, outcome, reporter, timing)
     if cfg.tuning.learning_curve:
-        _add_learning_curve(cfg, data, metric, outcome, reporter)
+        _add_learning_curve(cfg, data, metric, outcome, reporter, timing)
     outcome.entries += rule_entries(cfg, data, metric, fair)
     return outcome
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """The run's clock and the plan of its time limit (both None without a limit)."""
+
+    clock: budget.Clock | None
+    plan: budget.TimePlan | None
+
+    def skip(self, seconds: float, *, needed: bool = False) -> str:
+        """Why a step estimated at ``seconds`` is skipped, or "" when it fits (or no limit).
+
+        A ``needed`` step (a refit: without it the candidate is lost) may also use the
+        limit's 10% tolerance; an optional one (ensemble, learning curve) may not."""
+        if self.clock is None or self.plan is None:
+            return ""
+        tolerance = budget.TOLERANCE * self.plan.limit if needed else 0.0
+        if budget.fits(self.clock, seconds - tolerance, self.plan.after):
+            return ""
+        left = max(0.0, self.clock.left() - self.plan.after)
+        return (
+            f"it would take about {seconds:.1f} s and {left:.1f} s remain before the "
+            f"{self.plan.after:.0f} s kept for test scoring and logging "
+            f"(tuning.budget.time_limit {self.plan.limit:g} s)"
+        )
+
+
+def _planned(
+    clock: budget.Clock | None, fair: Settings, candidates: int, reporter: Reporter
+) -> tuple[Settings, _Timing]:
+    """With a time limit: the plan said in one line, and each candidate's share set."""
+    if clock is None:
+        return fair, _Timing(None, None)
+    planned = budget.plan(
+        clock,
+        candidates=candidates,
+        at_once=fair.n_jobs,
+        folds=len(fair.folds),
+        trials=fair.budget.trials,
+    )
+    reporter.stage(planned.line())
+    shared = dataclasses.replace(fair.budget, share=planned.share)
+    return dataclasses.replace(fair, budget=shared), _Timing(clock, planned)
+
+
+def _warn_left_out(outcome: Outcome, reporter: Reporter) -> None:
+    """One line per candidate left out: out of time (with its fold time), or its error."""
+    for entry in outcome.entries:
+        found = outcome.searches.get(entry.name)
+        if found is not None and found.out_of_time:
+            reporter.warn(_out_of_time_line(found, outcome.settings))
+        elif entry.error:
+            reporter.warn(f"candidate {entry.name} failed and is left out: {entry.error}")
+
+
+def _best_fold_seconds(found: SearchResult) -> float:
+    """Seconds per fold of the best trial's configuration (NaN when no trial finished)."""
+    for trial in found.trials:
+        if trial.state == "complete" and trial.params == found.best_params and trial.folds:
+            return trial.seconds / trial.folds
+    return found.fold_seconds
+
+
+def _best_by_cv(searches: list[SearchResult], fair: Settings) -> str:
+    """The name of the search with the best CV mean ("" when none finished a trial)."""
+    done = [s for s in searches if s.error is None and s.fold_scores]
+    sign = 1.0 if fair.scorer.higher_is_better else -1.0
+    return max(done, key=lambda s: sign * s.cv_mean).name if done else ""
+
+
+def _out_of_time_line(found: SearchResult, fair: Settings) -> str:
+    share = fair.budget.share or 0.0
+    folds = len(fair.folds)
+    took = (
+        "not one fold could start"
+        if math.isnan(found.fold_seconds)
+        else f"one trial of {folds} folds takes about {found.fold_seconds * folds:.1f} s "
+        f"({found.fold_seconds:.1f} s per fold)"
+    )
+    return (
+        f"candidate {found.name} ran out of time and is left out: {took}, and its share of "
+        f"the search is {share:.1f} s; raise --time-limit (tuning.budget.time_limit) or "
+        f"leave it out of models.candidates"
+    )
+
+
+def _all_out_of_time(searches: list[SearchResult], plan: budget.TimePlan, folds: int) -> str:
+    """Every candidate out of time: one line with the limit that would give the fastest
+    candidate one whole trial (its fold time, as measured, times the folds)."""
+    measured = [s for s in searches if not math.isnan(s.fold_seconds)]
+    head = (
+        f"every candidate ran out of time: tuning.budget.time_limit {plan.limit:g} s left "
+        f"{plan.share:.1f} s of search to each"
+    )
+    if not measured:
+        return f"{head} after {plan.spent:.0f} s of start-up, data and checks; raise --time-limit"
+    fastest = min(measured, key=lambda s: s.fold_seconds)
+    waves = math.ceil(plan.candidates / plan.at_once)
+    needed = plan.spent + plan.after + waves * fastest.fold_seconds * folds * folds / (folds - 1)
+    return (
+        f"{head}, and the fastest, {fastest.name}, took {fastest.fold_seconds:.1f} s per fold "
+        f"({folds} folds); raise --time-limit to at least {math.ceil(needed * 1.2)} s, or "
+        f"leave slow candidates out of models.candidates"
+    )
 
 
 RULE_PREFIX = "rule:"  # a rule's name in the leaderboard: rule:<name under models.rules>
@@ -396,14 +523,22 @@ def _refit_all(
     fair: Settings,
     chosen: list[Spec],
     searches: list[SearchResult],
+    timing: _Timing,
 ) -> list[training.Fitted]:
+    folds = len(fair.folds)
+    first = _best_by_cv(searches, fair)  # always refitted: a run ends with a model
+
     def refit(pair: tuple[Spec, SearchResult]) -> training.Fitted:
         spec, found = pair
         trials = len(found.trials)
         pruned = sum(t.state == "pruned" for t in found.trials)
+        nan = math.nan
         if found.error:
-            nan = math.nan
             return training.Fitted(spec.name, {}, None, nan, nan, 0.0, found.error, trials=trials)
+        late = timing.skip(budget.refit_seconds(_best_fold_seconds(found), folds), needed=True)
+        if late and found.name != first:
+            error = f"refit skipped: {late}"
+            return training.Fitted(spec.name, {}, None, nan, nan, 0.0, error, trials=trials)
         params = tuning.fixed_params(spec.space) | found.best_params
         factory = make_model_factory(spec.name, data, cfg.imbalance.strategy, fair.seed)
         fitted = _fit(data, metric, spec.name, factory(params), params)
@@ -474,6 +609,7 @@ def _add_ensemble(
     metric: metrics.Metric,
     outcome: Outcome,
     reporter: Reporter,
+    timing: _Timing,
 ) -> None:
     method = cfg.models.ensemble.method
     ranked = _ranked_by_cv(outcome)
@@ -483,6 +619,16 @@ def _add_ensemble(
         return
     top = ranked[: cfg.models.ensemble.top_k]
     fair = outcome.settings
+    folds = len(fair.folds)
+    fold = sum(
+        _best_fold_seconds(outcome.searches[e.name]) for e in top if e.name in outcome.searches
+    )
+    estimate = fold * folds / min(fair.n_jobs, folds) + budget.refit_seconds(fold, folds)
+    late = timing.skip(estimate)
+    if late:
+        reporter.warn(f"ensemble ({method}) skipped: {late}")
+        outcome.notes.append(f"ensemble skipped: {late}")
+        return
     factories = {
         e.name: make_model_factory(e.name, data, cfg.imbalance.strategy, fair.seed) for e in top
     }
@@ -595,9 +741,17 @@ def _add_learning_curve(
     metric: metrics.Metric,
     outcome: Outcome,
     reporter: Reporter,
+    timing: _Timing,
 ) -> None:
     best = training.pick_best(outcome.entries[1:], metric)
     if best.pipeline is None:
+        return
+    folds = len(outcome.settings.folds)
+    fold = _fold_seconds_of(outcome, best)
+    estimate = fold * folds * sum(learning_curve.SIZES) / min(outcome.settings.n_jobs, folds)
+    late = timing.skip(estimate)
+    if late:
+        reporter.warn(f"learning curve skipped: {late} (tuning.learning_curve: false skips it)")
         return
     reporter.stage(f"Learning curve of {best.name}")
     fair = outcome.settings
@@ -629,6 +783,14 @@ def _unfitted(
     ]
     weights = best.params.get("weights")
     return ensembles.build(cfg.models.ensemble.method, members, data.task, fair.seed, weights)
+
+
+def _fold_seconds_of(outcome: Outcome, entry: training.Fitted) -> float:
+    """One fold's seconds for ``entry``: its search's, or its members' for an ensemble."""
+    if entry.name in outcome.searches:
+        return _best_fold_seconds(outcome.searches[entry.name])
+    names = entry.params.get("members", []) if isinstance(entry.params, dict) else []
+    return sum(_best_fold_seconds(outcome.searches[n]) for n in names if n in outcome.searches)
 
 
 def _params_of(outcome: Outcome, name: str) -> dict[str, Any]:

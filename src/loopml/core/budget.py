@@ -1,0 +1,247 @@
+"""A time limit for a whole run (``tuning.budget.time_limit``): the plan and the clock.
+
+The run is timed from its start (``loopml run``/``train``, or the Python API's call) to
+its end: data preparation, search, refits, ensemble, learning curve, test scoring,
+MLflow logging and registration (and, for ``run``, the evaluation and the gate). What
+is left when the search is about to start is split in three:
+
+* a **fixed reserve** for what comes after the search whatever the models (test scoring,
+  logging, registration, evaluation), estimated from the time the work before the search
+  took (reading and checking the data and opening the tracking store do the same kind of
+  work on the same machine: parsing the data, SQL on the tracking store; the imports
+  before it are not counted, they are done once), times ``AFTER_TRAINING`` (or
+  ``AFTER_RUN``), at least ``MIN_AFTER`` seconds;
+* the **search**, every candidate the same share of it: candidates are searched
+  ``at_once`` at a time, so ``ceil(candidates / at_once)`` waves share the search time
+  (the fairness rule of ``workflows.tune``: same budget for every candidate);
+* a **refit reserve**: refitting a candidate's best configuration on the whole training
+  split costs about one fold's fit times ``folds / (folds - 1)`` (a fold fits
+  ``(folds - 1) / folds`` of the rows, and the fits are close to linear in the rows for
+  the catalog's models); a trial is at most the candidate's share, so one fold is at
+  most ``share / folds`` and a wave of refits at most ``share / (folds - 1)``; the search
+  gets ``(folds - 1) / folds`` of what is left after the fixed reserve.
+
+After the search, a step that would not fit in what remains (a refit, the ensemble, the
+learning curve) is skipped and said (:func:`fits`), with its estimate from the fold times
+the search measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+TOLERANCE = 0.1  # the run ends within the limit plus this share of it
+MIN_AFTER = 3.0  # seconds: the least kept for test scoring, logging and registration
+# The fixed reserve as a multiple of the work before the search, measured on titanic and
+# bike sharing (benchmarks/bench_time_limit.py): logging and registration took 1.0-1.4
+# times that work, the evaluation, its report and the gate (run) as much again.
+AFTER_TRAINING = 1.5  # `loopml train`
+AFTER_RUN = 3.0  # `loopml run`: the evaluation, its report and the gate come after training
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The run's time limit and when the run started.
+
+    Parameters
+    ----------
+    limit : float
+        Seconds the whole run may take (``tuning.budget.time_limit``).
+    started : float
+        ``time.monotonic()`` at the run's start.
+    evaluates : bool, default False
+        True for ``loopml run``: an evaluation and the gate come after training, and the
+        fixed reserve is larger (``AFTER_RUN`` instead of ``AFTER_TRAINING``).
+    work_started : float or None, default None
+        ``time.monotonic()`` when the work before the search began (after the imports);
+        None: at ``started``.
+    """
+
+    limit: float
+    started: float
+    evaluates: bool = False
+    work_started: float | None = None
+
+    @classmethod
+    def start(cls, limit: float, *, evaluates: bool = False) -> Clock:
+        """A clock started now.
+
+        Parameters
+        ----------
+        limit : float
+            Seconds, above 0.
+        evaluates : bool, default False
+
+        Returns
+        -------
+        Clock
+        """
+        return cls(limit, time.monotonic(), evaluates)
+
+    def spent(self) -> float:
+        """Seconds since the start."""
+        return time.monotonic() - self.started
+
+    def left(self) -> float:
+        """Seconds left of the limit (negative once past it)."""
+        return self.limit - self.spent()
+
+    def working(self) -> Clock:
+        """This clock, noting that the work (reading the data) starts now.
+
+        Returns
+        -------
+        Clock
+        """
+        return dataclasses.replace(self, work_started=time.monotonic())
+
+    def worked(self) -> float:
+        """Seconds since the work began (``work_started``, else ``started``)."""
+        return time.monotonic() - (self.work_started or self.started)
+
+
+@dataclass(frozen=True)
+class TimePlan:
+    """How a time limit is spent: what the search gets, each candidate's share, the reserve.
+
+    Parameters
+    ----------
+    limit : float
+        Seconds of the whole run.
+    spent : float
+        Seconds used before the search (data preparation, checks).
+    search : float
+        Seconds of search, all waves of candidates together.
+    share : float
+        Each candidate's seconds of search (the same for all).
+    candidates : int
+    at_once : int
+        Candidates searched at a time (``tuning.n_jobs``, at most ``candidates``).
+    after : float
+        The fixed reserve: test scoring, logging, registration (and evaluation).
+    trials : int or None
+        The trial cap per candidate within the share (None: unlimited).
+    """
+
+    limit: float
+    spent: float
+    search: float
+    share: float
+    candidates: int
+    at_once: int
+    after: float
+    trials: int | None
+
+    @property
+    def reserved(self) -> float:
+        """Seconds kept after the search: refits, ensemble, logging (and evaluation)."""
+        return max(0.0, self.limit - self.spent - self.search)
+
+    def line(self) -> str:
+        """The plan in one line, for the user.
+
+        Returns
+        -------
+        str
+            E.g. ``"time limit 60 s: 4 s spent on start-up, data and checks, search 42 s (14 s per
+            candidate, 3 candidates, 1 at a time, trials unlimited), 14 s reserved for
+            refits, ensemble and logging; change with --time-limit"``.
+        """
+        trials = "trials unlimited" if self.trials is None else f"at most {self.trials} trials"
+        return (
+            f"time limit {self.limit:g} s: {self.spent:.0f} s spent on start-up, data and checks, "
+            f"search {self.search:.0f} s ({self.share:.1f} s per candidate, "
+            f"{self.candidates} candidates, {self.at_once} at a time, {trials} "
+            f"(tuning.budget.trials)), {self.reserved:.0f} s reserved for refits, ensemble "
+            f"and logging; change with --time-limit"
+        )
+
+
+def plan(
+    clock: Clock, *, candidates: int, at_once: int, folds: int, trials: int | None
+) -> TimePlan:
+    """Split what is left of ``clock`` between the search and what comes after it.
+
+    Parameters
+    ----------
+    clock : Clock
+        The run's limit and start; what it has spent is before the search.
+    candidates : int
+        Candidates to search, at least 1.
+    at_once : int
+        Candidates searched at a time, at least 1.
+    folds : int
+        Cross-validation folds, at least 2.
+    trials : int or None
+        The trial cap per candidate (None: unlimited within the share).
+
+    Returns
+    -------
+    TimePlan
+        ``share`` is 0 when the fixed reserve leaves nothing to search: every candidate is
+        then out of time.
+
+    Notes
+    -----
+    The search gets ``(left - after) * (folds - 1) / folds`` and each of the
+    ``ceil(candidates / at_once)`` waves the same part of it; see the module docstring
+    for where the reserve's sizes come from.
+    """
+    spent = clock.spent()
+    factor = AFTER_RUN if clock.evaluates else AFTER_TRAINING
+    after = max(MIN_AFTER, factor * clock.worked())
+    at_once = max(1, min(at_once, candidates))
+    waves = math.ceil(candidates / at_once)
+    search = max(0.0, clock.limit - spent - after) * (folds - 1) / folds
+    return TimePlan(
+        limit=clock.limit,
+        spent=spent,
+        search=search,
+        share=search / waves,
+        candidates=candidates,
+        at_once=at_once,
+        after=after,
+        trials=trials,
+    )
+
+
+def refit_seconds(fold_seconds: float, folds: int) -> float:
+    """A refit's estimated seconds on the whole training split, from one fold's fit.
+
+    Parameters
+    ----------
+    fold_seconds : float
+        Seconds one cross-validation fold took (fit and score), NaN when unknown.
+    folds : int
+        Number of folds, at least 2: a fold fits ``(folds - 1) / folds`` of the rows.
+
+    Returns
+    -------
+    float
+        ``fold_seconds * folds / (folds - 1)``, 0 when ``fold_seconds`` is NaN (nothing
+        measured, nothing to refit).
+    """
+    if math.isnan(fold_seconds):
+        return 0.0
+    return fold_seconds * folds / (folds - 1)
+
+
+def fits(clock: Clock, seconds: float, after: float) -> bool:
+    """True when a step of ``seconds`` still ends before the fixed reserve ``after``.
+
+    Parameters
+    ----------
+    clock : Clock
+    seconds : float
+        The step's estimate.
+    after : float
+        The fixed reserve kept for what must come after (``TimePlan.after``).
+
+    Returns
+    -------
+    bool
+    """
+    return clock.left() - after >= seconds

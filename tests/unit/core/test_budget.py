@@ -1,0 +1,103 @@
+"""The plan of a time limit: the same share for every candidate, a reserve for what follows,
+and a search that stops between folds at the candidate's deadline."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from tests.unit.core.test_tuning import _task
+
+from loopml.core import budget, tuning
+from loopml.core.study import OUT_OF_TIME, SearchTask, run_study
+
+
+def _clock(limit: float, spent: float, *, evaluates: bool = False) -> budget.Clock:
+    return budget.Clock(limit, time.monotonic() - spent, evaluates)
+
+
+@pytest.mark.parametrize(("candidates", "at_once", "waves"), [(3, 1, 3), (3, 2, 2), (4, 4, 1)])
+def test_every_candidate_gets_the_same_share_of_the_search_by_waves(
+    candidates: int, at_once: int, waves: int
+) -> None:
+    plan = budget.plan(_clock(100, 2), candidates=candidates, at_once=at_once, folds=5, trials=None)
+    assert plan.after == pytest.approx(budget.AFTER_TRAINING * 2, abs=0.1)
+    # the search gets (folds-1)/folds of what the fixed reserve leaves, for the refits
+    assert plan.search == pytest.approx((100 - 2 - plan.after) * 4 / 5, abs=0.1)
+    assert plan.share == pytest.approx(plan.search / waves)
+    assert plan.spent + plan.search + plan.reserved == pytest.approx(100, abs=0.1)
+
+
+def test_run_keeps_more_for_the_evaluation_and_the_gate_and_says_its_plan() -> None:
+    train = budget.plan(_clock(60, 4), candidates=3, at_once=1, folds=5, trials=None)
+    run = budget.plan(_clock(60, 4, evaluates=True), candidates=3, at_once=1, folds=5, trials=None)
+    assert run.after > train.after and run.share < train.share
+    line = train.line()
+    assert line.startswith("time limit 60 s: 4 s spent on start-up, data and checks, search")
+    assert f"({train.share:.1f} s per candidate, 3 candidates, 1 at a time" in line
+    assert "trials unlimited" in line and line.endswith("change with --time-limit")
+
+
+def test_a_limit_spent_before_the_search_leaves_no_share() -> None:
+    plan = budget.plan(_clock(10, 12), candidates=2, at_once=1, folds=5, trials=3)
+    assert plan.search == 0 and plan.share == 0
+    assert "at most 3 trials" in plan.line()
+
+
+def test_a_refit_is_a_fold_scaled_to_the_whole_training_split() -> None:
+    assert budget.refit_seconds(2.0, 5) == pytest.approx(2.5)
+    assert budget.refit_seconds(math.nan, 5) == 0.0
+    clock = _clock(10, 5)
+    assert budget.fits(clock, 1.0, after=3.0) and not budget.fits(clock, 3.0, after=3.0)
+
+
+def _planned(task: SearchTask, share: float, trials: int | None = None) -> SearchTask:
+    planned = tuning.Budget(trials, None, time_limit=60.0, share=share)
+    return SearchTask(
+        task.name, task.space, task.make_model, task.X, task.y, task.folds, task.scorer,
+        task.method, planned,
+    )  # fmt: skip
+
+
+def test_a_candidate_whose_trial_does_not_fit_its_share_is_out_of_time() -> None:
+    fast = _task("random", {"C": {"low": 1e-2, "high": 10.0, "log": True}}, 1)
+
+    def slow_model(params: dict) -> Pipeline:  # a few hundred trees: a fold takes a while
+        forest = RandomForestClassifier(n_estimators=400, random_state=0, n_jobs=1)
+        return Pipeline([("s", StandardScaler()), ("model", forest)])
+
+    task = _planned(fast, share=0.05)
+    task = SearchTask(
+        "random_forest", tuning.parse_space("random_forest", {}), slow_model, task.X, task.y,
+        task.folds, task.scorer, task.method, task.budget,
+    )  # fmt: skip
+    started = time.perf_counter()
+    result = run_study(task, None, "slow", resume=False)
+    took = time.perf_counter() - started
+    assert result.out_of_time and result.error is not None
+    assert result.error.startswith(f"{OUT_OF_TIME}: trial ~")
+    assert result.error.endswith("> share 0.1 s")  # 0.05 shown with one decimal
+    assert result.fold_seconds > 0.05
+    (trial,) = result.trials
+    assert trial.state == "pruned" and trial.folds == 1  # stopped after its first fold
+    assert took < 0.05 + 2 * result.fold_seconds + 1.0  # one fold past the deadline at most
+
+
+def test_a_share_stops_the_search_between_trials_and_keeps_what_finished() -> None:
+    task = _planned(_task("random", {"C": {"low": 1e-2, "high": 10.0, "log": True}}, 1), 1.5)
+    result = run_study(task, None, "fast", resume=False)
+    assert result.error is None and not result.out_of_time
+    assert len(result.trials) > 1  # trials unlimited: as many as fit in 1.5 s
+    complete = [t for t in result.trials if t.state == "complete"]
+    assert complete and all(t.folds == 5 for t in complete)
+    assert result.seconds < 1.5 + 5 * result.fold_seconds + 1.0
+
+
+def test_trials_and_a_share_together_stop_at_whichever_comes_first() -> None:
+    task = _planned(_task("random", {"C": {"low": 1e-2, "high": 10.0, "log": True}}, 1), 30, 2)
+    result = run_study(task, None, "capped", resume=False)
+    assert len(result.trials) == 2 and result.seconds < 30
