@@ -136,7 +136,9 @@ def check(key: str, values: tuple[Any, ...], task: Task, target: TargetShape | N
     """
     unknown = [v for v in values if v not in TRANSFORMS]
     if unknown:
-        raise ConfigError(f"{key}: unknown transform {unknown[0]!r}; use none or log1p")
+        raise ConfigError(
+            f"{key}: unknown transform {unknown[0]!r}; write none, log1p or [none, log1p]"
+        )
     if task != "regression":
         raise ConfigError(f"{key}: a target transform is for regression only; remove the key")
     if LOG1P in values and target is not None and not target.minimum > -1:
@@ -171,7 +173,9 @@ def wrap(estimator: BaseEstimator, transform: Any, key: str) -> BaseEstimator:
     if transform == NONE:
         return estimator
     if transform != LOG1P:
-        raise ConfigError(f"{key}: unknown transform {transform!r}; use none or log1p")
+        raise ConfigError(
+            f"{key}: unknown transform {transform!r}; write none, log1p or [none, log1p]"
+        )
     return TransformedTargetRegressor(
         regressor=estimator, func=np.log1p, inverse_func=np.expm1, check_inverse=False
     )

@@ -146,7 +146,9 @@ def _values(key: str, param: tuning.Param) -> tuple[Any, ...]:
         return (param.value,)
     if isinstance(param, tuning.Choice):
         return param.values
-    raise ConfigError(f"{key}: a transform is a name, not a range; use none, log1p or a list")
+    raise ConfigError(
+        f"{key}: a transform is a name, not a range; write none, log1p or [none, log1p]"
+    )
 
 
 def _sample(space: tuning.Space) -> dict[str, Any]:

@@ -104,7 +104,11 @@ def test_log1p_on_a_target_at_or_below_minus_one_names_the_key_the_column_and_th
 @pytest.mark.parametrize(
     ("values", "task", "says"),
     [
-        (("sqrt",), "regression", "unknown transform 'sqrt'; use none or log1p"),
+        (
+            ("sqrt",),
+            "regression",
+            r"unknown transform 'sqrt'; write none, log1p or \[none, log1p\]",
+        ),
         (("log1p",), "classification", "regression only"),
     ],
 )
