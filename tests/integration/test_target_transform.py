@@ -137,7 +137,8 @@ def test_every_entry_point_answers_the_same_value_on_the_original_scale(
     code, stdout, stderr = cli(
         "monitor", "-c", str(project.config_path), *settings,
         "--set", "monitoring.drift.min_rows=100000", "--set", "monitoring.decay.min_rows=50",
-        "--set", "monitoring.decay.every=20", "-o", str(tmp_path), "--json",
+        "--set", "monitoring.decay.every=20", "--set", "monitoring.decay.max_drop=100",
+        "-o", str(tmp_path), "--json",
     )  # fmt: skip
     assert code == 0, stderr
     decay = json.loads(stdout)["decay"]
