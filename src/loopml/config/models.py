@@ -41,7 +41,9 @@ class ModelsConfig(_Strict):
     candidates: dict[str, dict[str, Any]] | None = Field(
         None,
         description="Catalog names or import paths mapped to a search space: a value is fixed, "
-        "a list is a choice, {low, high, log} a range, {} the catalog's default space.",
+        "a list is a choice, {low, high, log} a range, {} the catalog's default space. "
+        "Regression candidates also take target_transform: none, log1p or [none, log1p] "
+        "(added by loopml when the target is skewed).",
     )
     ensemble: EnsembleConfig = Field(default_factory=lambda: EnsembleConfig())
     rules: dict[str, RuleConfig] = Field(

@@ -31,7 +31,8 @@ def register_converters() -> None:
     Adds converters for ``TextColumn``, ``CategoryText``, ``CalendarFeatures`` and
     ``CalendarEncoder``; replaces skl2onnx's for ``SimpleImputer``, ``OneHotEncoder`` and
     TF-IDF; re-registers scikit-learn's forests and trees (fed float32-rounded values)
-    and LightGBM (onnxmltools' converter). See ``loopml.core.compile``.
+    and LightGBM (onnxmltools' converter); adds ``TransformedTargetRegressor`` with
+    ``log1p`` (the inner regressor's graph, then expm1). See ``loopml.core.compile``.
     """
     from skl2onnx import update_registered_converter
     from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
@@ -55,6 +56,7 @@ def register_converters() -> None:
     _register_tfidf(update_registered_converter, TfidfTransformer, TfidfVectorizer)
     _register_trees(update_registered_converter)
     _register_lightgbm(update_registered_converter)
+    _register_target_transform(update_registered_converter)
 
 
 def _node(scope: Any, container: Any, op: str, inputs: list[str], **attrs: Any) -> str:
@@ -432,3 +434,50 @@ def _register_lightgbm(update: Callable[..., None]) -> None:
         alias = f"LightGbm{cls.__name__}"
         update(cls, alias, shape, convert_lightgbm, options=options)
         update(cls, f"Loopml{alias}", shape, _island(alias, float_inside=True), options=options)
+
+
+# --- TransformedTargetRegressor(log1p / expm1): the regressor's graph, then Exp - 1 ---
+
+
+def _register_target_transform(update: Callable[..., None]) -> None:
+    from skl2onnx.common.shape_calculator import calculate_linear_regressor_output_shapes
+    from sklearn.compose import TransformedTargetRegressor
+
+    update(
+        TransformedTargetRegressor,
+        "LoopmlTransformedTargetRegressor",
+        calculate_linear_regressor_output_shapes,
+        _target_transform,
+    )
+
+
+def _target_transform(scope: Any, operator: Any, container: Any) -> None:
+    """``expm1(regressor(x))`` as ``Exp(y) - 1`` (ONNX has no Expm1 operator; the absolute
+    error is within a few ulps of 1, far inside the parity tolerance). Only the log1p /
+    expm1 pair loopml makes (``loopml.core.target.wrap``) is converted."""
+    from onnx import TensorProto
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    from loopml.core.target import is_log1p
+
+    raw = operator.raw_operator
+    if not is_log1p(raw):
+        raise NotImplementedError("a TransformedTargetRegressor other than log1p / expm1")
+    regressor = raw.regressor_
+    alias = sklearn_operator_name_map.get(type(regressor))
+    if alias is None:
+        raise NotImplementedError(f"no ONNX converter for {type(regressor).__name__}")
+    output = operator.outputs[0]
+    inner = scope.declare_local_operator(alias, regressor)
+    inner.inputs.append(operator.inputs[0])
+    kind = output.type.__class__
+    logged = scope.declare_local_variable("log1p_prediction", kind(output.type.shape))
+    inner.outputs.append(logged)
+    # a converter may write float32 whatever was declared (scikit-learn's trees): cast first
+    proto = TensorProto.DOUBLE if "Double" in type(output.type).__name__ else TensorProto.FLOAT
+    cast = _node(scope, container, "Cast", [logged.full_name], to=proto)
+    one = _constant(scope, container, proto, [], [1.0])
+    exp = _node(scope, container, "Exp", [cast])
+    container.add_node(
+        "Sub", [exp, one], [output.full_name], name=scope.get_unique_operator_name("Expm1")
+    )

@@ -12,7 +12,9 @@ the model's own output in the stated ``space``:
   averaged leaf frequencies; every model explained by the permutation explainer);
 - ``decision_function``: another linear classifier's signed distance;
 - ``value``: a regression prediction; ``raw_score`` for a booster whose objective has a
-  link (poisson, gamma, tweedie: the log of the prediction).
+  link (poisson, gamma, tweedie: the log of the prediction); ``log1p_value`` for a model
+  fitted on log1p of the target (``target_transform: log1p``): the log1p of the
+  prediction, whose expm1 is the served value.
 
 How, by the final estimator of the pipeline (``explainer_method`` names it):
 
@@ -44,8 +46,13 @@ gets its top words: the terms present in the row with the largest absolute contr
 Wrappers: a calibrated model is explained through the pipeline it calibrates (its margin
 *before* calibration, stated in ``note``) when that pipeline has an exact method, else
 the calibrated probability is explained by permutation. A confidence threshold is
-applied after the probabilities and so does not change them (``note`` says so). loopml
-has no target transform: a regression output is the value served.
+applied after the probabilities and so does not change them (``note`` says so). A target
+transform (``sklearn.compose.TransformedTargetRegressor`` with log1p, made by
+``loopml.core.target``) is explained through the regressor it wraps, on the scale that
+regressor learned (``log1p_value``; ``note`` says so), where that regressor has an exact
+method: the attributions of a log-scale output add up exactly, while attributions of
+``expm1`` of a sum would not. Otherwise the permutation method explains the served
+prediction, on the original scale.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from loopml.config import Task
 from loopml.core.boosters import BoosterModel, as_dense
 from loopml.core.features import feature_sources, text_terms
+from loopml.core.target import is_log1p
 from loopml.errors import NotExplainableError
 
 PERMUTATIONS = 10
@@ -112,8 +120,8 @@ class Explanations:
         In the units of ``space``.
     base_values, outputs : numpy.ndarray, shape (n_rows,)
     space : str
-        "log_odds", "margin", "probability", "decision_function", "value" or "raw_score"
-        (see the module docstring).
+        "log_odds", "margin", "probability", "decision_function", "value", "raw_score" or
+        "log1p_value" (see the module docstring).
     method : str
         ``Explainer.method``.
     exact : bool
@@ -288,6 +296,11 @@ class Explainer:
             _check_permutable(pipeline, task, self.background, self.estimator)
         self.threshold_note = threshold_note
         self.space = _space(self.kind, self.model, self.estimator, task)
+        if self.preprocess is not None and is_log1p(inner.steps[-1][1]):
+            self.space = "log1p_value" if self.space == "value" else self.space
+            self.note_suffix += (
+                " (fitted on log1p of the target: the served prediction is expm1 of this output)"
+            )
 
     @property
     def method(self) -> str:
@@ -319,7 +332,12 @@ class Explainer:
         -------
         str
         """
-        what = {"log_odds": "log-odds", "value": "prediction", "raw_score": "raw score"}
+        what = {
+            "log_odds": "log-odds",
+            "value": "prediction",
+            "raw_score": "raw score",
+            "log1p_value": "log1p of the prediction",
+        }
         target = what.get(self.space, self.space.replace("_", " "))
         shown = sorted({str(c) for c in classes}) if classes is not None else []
         of = f" of class {shown[0]!r}" if len(shown) == 1 else " of the class explained"
@@ -663,6 +681,8 @@ def _exact_parts(
     if not isinstance(preprocess.named_steps.get("features"), ColumnTransformer):
         return None
     estimator = pipeline.steps[-1][1]
+    if is_log1p(estimator):  # explained on the log1p scale it was fitted on
+        estimator = estimator.regressor_
     kind = _exact_kind(estimator, task, has_background)
     return None if kind is None else (kind, preprocess, estimator)
 

@@ -33,6 +33,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC, SVR
 
 from loopml.config import Task
+from loopml.core import target
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.features import build_preprocessor
 from loopml.errors import ConfigError
@@ -323,7 +324,23 @@ def default_space(name: str) -> dict[str, Any]:
 
 
 def make_estimator(name: str, params: dict[str, Any], task: Task, seed: int) -> BaseEstimator:
-    """A catalog model by name, or any scikit-learn-compatible class by import path."""
+    """A catalog model by name, or any scikit-learn-compatible class by import path.
+
+    ``params`` are the estimator's own, plus optionally ``target_transform`` (``none`` or
+    ``log1p``; regression only): with ``log1p`` the estimator is wrapped to fit on the
+    log1p of the target and predict on the original scale (``loopml.core.target.wrap``).
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        An unknown model or parameter, a model of the other task, a missing library, or a
+        ``target_transform`` that does not apply.
+    """
+    params = dict(params)
+    transform = params.pop(target.KEY, target.NONE)
+    key = f"models.candidates.{name}.{target.KEY}"
+    if transform != target.NONE:
+        target.check(key, (transform,), task, None)
     if name in MODELS:
         record = MODELS[name]
         if task not in record.tasks:
@@ -347,7 +364,7 @@ def make_estimator(name: str, params: dict[str, Any], task: Task, seed: int) -> 
             f"models.candidates.{name}: unknown model; use one of {', '.join(MODELS)} "
             "or an import path like sklearn.svm.SVC"
         )
-    return _with_params(estimator, params, name)
+    return target.wrap(_with_params(estimator, params, name), transform, key)
 
 
 def _import_estimator(path: str) -> BaseEstimator:

@@ -35,6 +35,7 @@ from loopml.core import (
     learning_curve,
     models,
     rules,
+    target,
     training,
     tuning,
 )
@@ -112,6 +113,49 @@ def specs(cfg: ProjectConfig, task: Task) -> list[Spec]:
     return parsed
 
 
+def with_target_transform(chosen: list[Spec], data: Prepared) -> tuple[list[Spec], str | None]:
+    """The specs with ``target_transform`` checked where set and added where the rule offers it.
+
+    A candidate whose space sets ``target_transform`` keeps it (checked against the target);
+    for regression, every other candidate gets the choice ``[none, log1p]`` when the target
+    is skewed and non-negative (``loopml.core.target.TargetShape.offered``), so the same
+    search picks per candidate. Returns the specs and the line saying what was decided
+    (None when the target is not skewed or the task is classification).
+
+    Raises
+    ------
+    loopml.errors.ConfigError
+        A ``target_transform`` that does not apply (see ``loopml.core.target.check``).
+    """
+    shape = None
+    if data.task == "regression":
+        fitted_on = pd.concat([data.splits.train, data.splits.validation])[data.target]
+        shape = target.shape(data.target, data.splits.train[data.target], fitted_on)
+    out = []
+    for spec in chosen:
+        param = spec.space.get(target.KEY)
+        if param is not None:
+            key = f"models.candidates.{spec.name}.{target.KEY}"
+            target.check(key, _values(key, param), data.task, shape)
+            out.append(spec)
+        elif shape is not None and shape.offered:
+            choice = tuning.Choice(target.TRANSFORMS)
+            out.append(Spec(spec.name, {**spec.space, target.KEY: choice}))
+        else:
+            out.append(spec)
+    return out, (shape.line() if shape is not None else None)
+
+
+def _values(key: str, param: tuning.Param) -> tuple[Any, ...]:
+    if isinstance(param, tuning.Fixed):
+        return (param.value,)
+    if isinstance(param, tuning.Choice):
+        return param.values
+    raise ConfigError(
+        f"{key}: a transform is a name, not a range; write none, log1p or [none, log1p]"
+    )
+
+
 def _sample(space: tuning.Space) -> dict[str, Any]:
     """One valid point of the space, to check the names before any search."""
     point: dict[str, Any] = {}
@@ -165,9 +209,11 @@ def tune(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is noise here
-    chosen = specs(cfg, data.task)
+    chosen, transform_line = with_target_transform(specs(cfg, data.task), data)
     fair = settings(cfg, data, metric)
     fair, timing = _planned(clock, fair, len(chosen), reporter)
+    if transform_line:
+        reporter.stage(transform_line)
     reporter.stage(f"Tuning {len(chosen)} candidates: {fair.fairness()}")
     for note in _imbalance_notes(cfg, data, chosen):
         reporter.warn(note)
