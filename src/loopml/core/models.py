@@ -41,10 +41,20 @@ BASELINE = "baseline"
 
 
 def _lightgbm(task: Task, seed: int) -> BaseEstimator:
-    import lightgbm
+    from loopml.core import early_stopping as es
 
-    cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
-    return cls(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=1, verbose=-1)
+    cls = (
+        es.EarlyStoppingLGBMClassifier
+        if task == "classification"
+        else es.EarlyStoppingLGBMRegressor
+    )
+    return cls(
+        n_estimators=es.MAX_ROUNDS,
+        learning_rate=0.05,
+        random_state=seed,
+        n_jobs=1,
+        verbose=-1,
+    )
 
 
 def _random_forest(task: Task, seed: int) -> BaseEstimator:
@@ -62,22 +72,38 @@ def _extra_trees(task: Task, seed: int) -> BaseEstimator:
 
 
 def _gradient_boosting(task: Task, seed: int) -> BaseEstimator:
+    from loopml.core import early_stopping as es
+
     cls = GradientBoostingClassifier if task == "classification" else GradientBoostingRegressor
-    return cls(random_state=seed)
+    # scikit-learn's own early stopping: a (stratified, for classification) holdout of
+    # validation_fraction; up to 500 rounds, as its trees are slower than LightGBM's.
+    return cls(
+        n_estimators=500,
+        n_iter_no_change=20,
+        validation_fraction=es.VALIDATION_FRACTION,
+        random_state=seed,
+    )
 
 
 def _xgboost(task: Task, seed: int) -> BaseEstimator:
     try:
-        import xgboost
+        from loopml.core.xgb import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
     except ImportError:
         raise ConfigError(
             "models.candidates.xgboost: XGBoost is not installed; pip install xgboost "
             "(or xgboost-cpu), or choose lightgbm"
         ) from None
-    from loopml.core.xgb import XGBLabelClassifier
+    from loopml.core import early_stopping as es
 
-    cls = XGBLabelClassifier if task == "classification" else xgboost.XGBRegressor
-    return cls(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=1, verbosity=0)
+    cls = EarlyStoppingXGBClassifier if task == "classification" else EarlyStoppingXGBRegressor
+    return cls(
+        n_estimators=es.MAX_ROUNDS,
+        early_stopping_rounds=es.PATIENCE,
+        learning_rate=0.05,
+        random_state=seed,
+        n_jobs=1,
+        verbosity=0,
+    )
 
 
 def _svm(task: Task, seed: int) -> BaseEstimator:
@@ -127,6 +153,10 @@ class CatalogModel:
     pip : str or None
         The distribution to ``pip install`` when the library is missing; None for
         scikit-learn models (always installed).
+    portfolio : tuple of dict, default ()
+        Warm starts: configurations known to do well across datasets, inside ``space``,
+        tried before the sampler explores (``tuning.portfolio``; see
+        ``loopml.core.tuning.warm_starts``). Each names its source beside it.
 
     Raises
     ------
@@ -141,6 +171,7 @@ class CatalogModel:
     space: dict[str, Any]
     trusts: tuple[str, ...]
     pip: str | None = None
+    portfolio: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.trusts:
@@ -189,20 +220,22 @@ MODELS: dict[str, CatalogModel] = {
             "gradient_boosting",
             BOTH,
             _gradient_boosting,
-            {
-                "n_estimators": {"low": 50, "high": 400, "log": True},
+            {  # no n_estimators: rounds stop on a holdout (n_iter_no_change)
                 "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
                 "max_depth": {"low": 2, "high": 6},
                 "subsample": {"low": 0.6, "high": 1.0},
             },
             _SKLEARN,
+            portfolio=(
+                # scikit-learn's own defaults
+                {"learning_rate": 0.1, "max_depth": 3, "subsample": 1.0},
+            ),
         ),
         CatalogModel(
             "lightgbm",
             BOTH,
             _lightgbm,
-            {
-                "n_estimators": {"low": 50, "high": 600, "log": True},
+            {  # no n_estimators: rounds stop on a holdout (core/early_stopping.py)
                 "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
                 "num_leaves": {"low": 7, "high": 127, "log": True},
                 "min_child_samples": {"low": 3, "high": 60, "log": True},
@@ -211,20 +244,53 @@ MODELS: dict[str, CatalogModel] = {
             },
             ("lightgbm.",),
             pip="lightgbm",
+            portfolio=(
+                # AutoGluon's "GBM" preset {}: LightGBM's own defaults, stopped early
+                # (autogluon/tabular/models/lgb/hyperparameters/parameters.py); reg_lambda
+                # at the space's floor stands for LightGBM's 0.
+                {
+                    "learning_rate": 0.1,
+                    "num_leaves": 31,
+                    "min_child_samples": 20,
+                    "colsample_bytree": 1.0,
+                    "reg_lambda": 1e-3,
+                },
+                # AutoGluon's "GBMLarge" (autogluon/tabular/configs/hyperparameter_configs.py:
+                # learning_rate 0.03, num_leaves 128, feature_fraction 0.9,
+                # min_data_in_leaf 3); 127 leaves, the space's top.
+                {
+                    "learning_rate": 0.03,
+                    "num_leaves": 127,
+                    "min_child_samples": 3,
+                    "colsample_bytree": 0.9,
+                    "reg_lambda": 1e-3,
+                },
+            ),
         ),
         CatalogModel(
             "xgboost",
             BOTH,
             _xgboost,
-            {
-                "n_estimators": {"low": 50, "high": 600, "log": True},
+            {  # no n_estimators: rounds stop on a holdout (core/xgb.py)
                 "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
                 "max_depth": {"low": 2, "high": 10},
                 "subsample": {"low": 0.6, "high": 1.0},
                 "colsample_bytree": {"low": 0.5, "high": 1.0},
             },
-            ("xgboost.", "loopml.core.xgb.XGBLabelClassifier"),
+            ("xgboost.", "loopml.core.xgb."),
             pip="xgboost",
+            portfolio=(
+                # XGBoost's defaults (AutoGluon's "XGB" preset keeps them, at rate 0.1)
+                {"learning_rate": 0.1, "max_depth": 6, "subsample": 1.0, "colsample_bytree": 1.0},
+                # FLAML's zero-shot portfolio, xgb_limitdepth/regression.json (from
+                # connect-4): max_depth 11 is 10 here, the space's top.
+                {
+                    "learning_rate": 0.039,
+                    "max_depth": 10,
+                    "subsample": 0.78,
+                    "colsample_bytree": 1.0,
+                },
+            ),
         ),
         CatalogModel(
             "svm",

@@ -8,6 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from loopml.core.boosters import BoosterModel
 from loopml.core.data.contract import ContractReader
+from loopml.core.early_stopping import EarlyStoppingLGBMClassifier, EarlyStoppingLGBMRegressor
 from loopml.core.features import CalendarEncoder, CalendarFeatures, CategoryText, TextColumn
 from loopml.core.rules import RuleClassifier, RuleRegressor
 
@@ -21,6 +22,8 @@ ESTIMATORS: list[Any] = [
     BoosterModel("lightgbm", "classification", rounds=5),
     BoosterModel("lightgbm", "regression", rounds=5),
     ContractReader(),
+    EarlyStoppingLGBMClassifier(n_estimators=30, early_stopping_rounds=5),
+    EarlyStoppingLGBMRegressor(n_estimators=30, early_stopping_rounds=5),
 ]
 
 
@@ -64,6 +67,14 @@ _RULE = (
 _CONTRACT = (
     "reads a DataFrame by the contract's column names and hands a DataFrame on; it has "
     "no fixed feature count of its own"
+)
+_HOLDOUT = (
+    "early stopping holds out a share of the rows: a row repeated (or removed) changes which "
+    "rows are held out, so weight 2 is not the same fit as the row twice"
+)
+_WEIGHT_EQUIVALENCE = (
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
 )
 _OBJECT_OUT = "outputs category strings (object dtype) for the imputer after it, not numbers"
 OWN: dict[str, dict[str, str]] = {
@@ -164,6 +175,8 @@ OWN: dict[str, dict[str, str]] = {
     "BoosterModel-regression": {
         "check_dict_unchanged": "predict caches the booster parsed from its model text",
     },
+    "EarlyStoppingLGBMClassifier": {name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
+    "EarlyStoppingLGBMRegressor": {name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
     "ContractReader": {
         name: _CONTRACT
         for name in (
@@ -275,6 +288,8 @@ GENERIC: dict[str, tuple[str, ...]] = {
         "check_n_features_in",
         "check_n_features_in_after_fitting",
     ),
+    "EarlyStoppingLGBMClassifier": (),
+    "EarlyStoppingLGBMRegressor": (),
     "ContractReader": (
         "check_complex_data",
         "check_dtype_object",
