@@ -48,8 +48,12 @@ def _lightgbm(task: Task, seed: int) -> BaseEstimator:
         if task == "classification"
         else es.EarlyStoppingLGBMRegressor
     )
+    # Early stopping is off by default (benchmarks/bench_boosting.py: not better, slower);
+    # models.candidates.lightgbm: {early_stopping_rounds: 50, n_estimators: 2000} turns it on.
     return cls(
-        n_estimators=es.MAX_ROUNDS,
+        n_estimators=300,
+        early_stopping_rounds=None,
+        validation_fraction=es.VALIDATION_FRACTION,
         learning_rate=0.05,
         random_state=seed,
         n_jobs=1,
@@ -72,17 +76,8 @@ def _extra_trees(task: Task, seed: int) -> BaseEstimator:
 
 
 def _gradient_boosting(task: Task, seed: int) -> BaseEstimator:
-    from loopml.core import early_stopping as es
-
     cls = GradientBoostingClassifier if task == "classification" else GradientBoostingRegressor
-    # scikit-learn's own early stopping: a (stratified, for classification) holdout of
-    # validation_fraction; up to 500 rounds, as its trees are slower than LightGBM's.
-    return cls(
-        n_estimators=500,
-        n_iter_no_change=20,
-        validation_fraction=es.VALIDATION_FRACTION,
-        random_state=seed,
-    )
+    return cls(random_state=seed)  # n_iter_no_change (scikit-learn's early stopping): opt-in
 
 
 def _xgboost(task: Task, seed: int) -> BaseEstimator:
@@ -96,9 +91,11 @@ def _xgboost(task: Task, seed: int) -> BaseEstimator:
     from loopml.core import early_stopping as es
 
     cls = EarlyStoppingXGBClassifier if task == "classification" else EarlyStoppingXGBRegressor
+    # Early stopping off by default, as for lightgbm: early_stopping_rounds turns it on.
     return cls(
-        n_estimators=es.MAX_ROUNDS,
-        early_stopping_rounds=es.PATIENCE,
+        n_estimators=300,
+        early_stopping_rounds=None,
+        validation_fraction=es.VALIDATION_FRACTION,
         learning_rate=0.05,
         random_state=seed,
         n_jobs=1,
@@ -220,7 +217,8 @@ MODELS: dict[str, CatalogModel] = {
             "gradient_boosting",
             BOTH,
             _gradient_boosting,
-            {  # no n_estimators: rounds stop on a holdout (n_iter_no_change)
+            {
+                "n_estimators": {"low": 50, "high": 400, "log": True},
                 "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
                 "max_depth": {"low": 2, "high": 6},
                 "subsample": {"low": 0.6, "high": 1.0},
@@ -235,7 +233,8 @@ MODELS: dict[str, CatalogModel] = {
             "lightgbm",
             BOTH,
             _lightgbm,
-            {  # no n_estimators: rounds stop on a holdout (core/early_stopping.py)
+            {
+                "n_estimators": {"low": 50, "high": 600, "log": True},
                 "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
                 "num_leaves": {"low": 7, "high": 127, "log": True},
                 "min_child_samples": {"low": 3, "high": 60, "log": True},
@@ -271,7 +270,8 @@ MODELS: dict[str, CatalogModel] = {
             "xgboost",
             BOTH,
             _xgboost,
-            {  # no n_estimators: rounds stop on a holdout (core/xgb.py)
+            {
+                "n_estimators": {"low": 50, "high": 600, "log": True},
                 "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
                 "max_depth": {"low": 2, "high": 10},
                 "subsample": {"low": 0.6, "high": 1.0},

@@ -50,11 +50,12 @@ def test_every_role_converts_with_parity(estimator: str) -> None:
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_early_stopped_lightgbm_compiles_with_parity(task: str) -> None:
-    """The catalog's lightgbm stops on a holdout and keeps only the rounds it found: the
+    """The catalog's lightgbm, told to stop on a holdout, keeps only the rounds it found: the
     graph holds those trees, and answers as the native model does."""
     frame, label = _frame(400)
     target = label if task == "classification" else frame["size"].fillna(50) * 2.0
-    model = models.make_estimator("lightgbm", {}, task, 0)  # type: ignore[arg-type]
+    on = {"early_stopping_rounds": 50, "n_estimators": 2000}  # opt-in
+    model = models.make_estimator("lightgbm", on, task, 0)  # type: ignore[arg-type]
     pipeline = models.build_pipeline(ROLES, model).fit(frame.iloc[:300], target.iloc[:300])
     rounds = pipeline.steps[-1][1].best_iteration_
     assert rounds < model.n_estimators  # it stopped

@@ -11,7 +11,10 @@ from sklearn.base import clone
 
 from loopml.core import early_stopping, models, training
 from loopml.core.data.roles import ColumnRoles
-from loopml.core.early_stopping import MAX_ROUNDS, fitted_rounds, holdout
+from loopml.core.early_stopping import MAX_ROUNDS, PATIENCE, fitted_rounds, holdout
+
+# Early stopping is opt-in (benchmarks/bench_boosting.py): a candidate turns it on so.
+ON = {"early_stopping_rounds": PATIENCE, "n_estimators": MAX_ROUNDS}
 
 
 def _easy(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
@@ -28,7 +31,7 @@ def test_catalog_lightgbm_stops_well_before_its_most_rounds_and_keeps_only_those
     task: str,
 ) -> None:
     frame, label, value = _easy()
-    model = models.make_estimator("lightgbm", {}, task, seed=0)  # type: ignore[arg-type]
+    model = models.make_estimator("lightgbm", ON, task, seed=0)  # type: ignore[arg-type]
     fitted = clone(model).fit(frame, label if task == "classification" else value)
     assert 1 <= fitted.best_iteration_ < MAX_ROUNDS // 4
     assert fitted.booster_.current_iteration() == fitted.best_iteration_  # the rest is dropped
@@ -37,10 +40,9 @@ def test_catalog_lightgbm_stops_well_before_its_most_rounds_and_keeps_only_those
 
 def test_without_a_holdout_every_round_is_trained() -> None:
     frame, label, _ = _easy()
-    model = models.make_estimator(
-        "lightgbm", {"validation_fraction": None, "n_estimators": 40}, "classification", 0
-    )
-    assert clone(model).fit(frame, label).best_iteration_ == 40
+    for params in ({"n_estimators": 40}, {**ON, "validation_fraction": None, "n_estimators": 40}):
+        model = models.make_estimator("lightgbm", params, "classification", 0)
+        assert clone(model).fit(frame, label).best_iteration_ == 40  # the default: off
 
 
 def test_the_holdout_is_stratified_and_seeded() -> None:
@@ -62,7 +64,9 @@ def test_no_holdout_when_a_class_has_one_row_or_nothing_is_asked() -> None:
 
 def test_gradient_boosting_stops_with_scikit_learns_own_holdout() -> None:
     frame, label, _ = _easy(400)
-    model = models.make_estimator("gradient_boosting", {}, "classification", seed=0)
+    model = models.make_estimator(
+        "gradient_boosting", {"n_iter_no_change": 20, "n_estimators": 500}, "classification", 0
+    )
     fitted = clone(model).fit(frame, label)
     assert fitted_rounds(fitted) == fitted.n_estimators_ < fitted.n_estimators
 
@@ -73,7 +77,7 @@ def test_xgboost_stops_and_its_booster_keeps_only_the_rounds_found() -> None:
 
     frame, label, value = _easy()
     for task, target in (("classification", label), ("regression", value)):
-        model = models.make_estimator("xgboost", {}, task, seed=0)  # type: ignore[arg-type]
+        model = models.make_estimator("xgboost", ON, task, seed=0)  # type: ignore[arg-type]
         fitted = clone(model).fit(frame, target)
         assert 1 <= fitted.best_iteration_ < MAX_ROUNDS // 4
         booster = fitted.get_booster()
@@ -92,12 +96,13 @@ def test_the_leaderboard_shows_the_rounds_kept() -> None:
     frame, label, _ = _easy()
     roles = ColumnRoles(numeric=("signal", "noise"))
     pipeline = models.build_pipeline(
-        roles, models.make_estimator("lightgbm", {"num_leaves": 7}, "classification", 0)
+        roles, models.make_estimator("lightgbm", {**ON, "num_leaves": 7}, "classification", 0)
     ).fit(frame, label)
-    entry = training.Fitted("lightgbm", {"num_leaves": 7}, pipeline, 1.0, 1.0, 0.1)
+    entry = training.Fitted("lightgbm", {**ON, "num_leaves": 7}, pipeline, 1.0, 1.0, 0.1)
     rounds = pipeline.steps[-1][1].best_iteration_
-    assert entry.shown_params == {"num_leaves": 7, "best_iteration": rounds}
-    assert entry.params == {"num_leaves": 7}  # what rebuilds the model stays as searched
+    assert rounds < MAX_ROUNDS
+    assert entry.shown_params == {**ON, "num_leaves": 7, "best_iteration": rounds}
+    assert entry.params == {**ON, "num_leaves": 7}  # what rebuilds the model stays as searched
     forest = models.build_pipeline(
         roles, models.make_estimator("random_forest", {"n_estimators": 5}, "classification", 0)
     ).fit(frame, label)
@@ -119,8 +124,15 @@ def test_the_search_says_which_candidates_stop_early_and_how_to_turn_it_off() ->
     def spec(name: str, raw: dict | None = None) -> Spec:
         return Spec(name, tuning.parse_space(name, raw or models.default_space(name)))
 
+    on = {**ON}
     lines = early_stopping_lines(
-        [spec("lightgbm"), spec("random_forest"), spec("gradient_boosting")], "classification"
+        [
+            spec("lightgbm", on),
+            spec("random_forest"),
+            spec("gradient_boosting", {"n_iter_no_change": 20}),
+            spec("xgboost"),  # the default: off, so nothing to say
+        ],
+        "classification",
     )
     assert len(lines) == 2
     assert lines[0].startswith("lightgbm: boosting stops once a held-out 10% of each fit's rows")
@@ -128,5 +140,5 @@ def test_the_search_says_which_candidates_stop_early_and_how_to_turn_it_off() ->
         "models.candidates.lightgbm.early_stopping_rounds: null trains every round"
     )
     assert "gradient_boosting.n_iter_no_change: null" in lines[1]
-    off = spec("lightgbm", {"early_stopping_rounds": None, "n_estimators": 100})
+    off = spec("lightgbm", {**on, "validation_fraction": None})
     assert early_stopping_lines([off], "regression") == []

@@ -25,6 +25,15 @@ ESTIMATORS: list[Any] = [
     EarlyStoppingLGBMClassifier(n_estimators=30, early_stopping_rounds=5),
     EarlyStoppingLGBMRegressor(n_estimators=30, early_stopping_rounds=5),
 ]
+try:  # XGBoost is optional
+    from loopml.core.xgb import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
+except ImportError:
+    pass
+else:
+    ESTIMATORS += [
+        EarlyStoppingXGBClassifier(n_estimators=30, early_stopping_rounds=5),
+        EarlyStoppingXGBRegressor(n_estimators=30, early_stopping_rounds=5),
+    ]
 
 
 def _key(estimator: Any) -> str:
@@ -75,6 +84,21 @@ _HOLDOUT = (
 _WEIGHT_EQUIVALENCE = (
     "check_sample_weight_equivalence_on_dense_data",
     "check_sample_weight_equivalence_on_sparse_data",
+)
+_XGB_OBJECTIVE = (
+    "XGBoost's own XGBClassifier.fit sets objective (multi:softprob for more than two "
+    "classes); loopml's subclass inherits it"
+)
+_OVERWRITE = ("check_estimators_overwrite_params", "check_dont_overwrite_parameters")
+_ONE_TARGET = (
+    "XGBoost's tags declare multi-output targets; loopml's boosters learn one target (the "
+    "holdout stratifies on it, XGBLabelClassifier encodes it)"
+)
+_MULTILABEL = (
+    "check_classifiers_multilabel_representation_invariance",
+    "check_classifiers_multilabel_output_format_predict",
+    "check_classifiers_multilabel_output_format_predict_proba",
+    "check_classifiers_multilabel_output_format_decision_function",
 )
 _OBJECT_OUT = "outputs category strings (object dtype) for the imputer after it, not numbers"
 OWN: dict[str, dict[str, str]] = {
@@ -177,6 +201,15 @@ OWN: dict[str, dict[str, str]] = {
     },
     "EarlyStoppingLGBMClassifier": {name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
     "EarlyStoppingLGBMRegressor": {name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
+    "EarlyStoppingXGBClassifier": {
+        **{name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
+        **{name: _XGB_OBJECTIVE for name in _OVERWRITE},
+        **{name: _ONE_TARGET for name in _MULTILABEL},
+    },
+    "EarlyStoppingXGBRegressor": {
+        **{name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
+        "check_regressor_multioutput": _ONE_TARGET,
+    },
     "ContractReader": {
         name: _CONTRACT
         for name in (
@@ -290,6 +323,8 @@ GENERIC: dict[str, tuple[str, ...]] = {
     ),
     "EarlyStoppingLGBMClassifier": (),
     "EarlyStoppingLGBMRegressor": (),
+    "EarlyStoppingXGBClassifier": (),
+    "EarlyStoppingXGBRegressor": (),
     "ContractReader": (
         "check_complex_data",
         "check_dtype_object",
