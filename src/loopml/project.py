@@ -143,7 +143,7 @@ def leaderboard(result: TrainResult) -> pd.DataFrame:
             "fit_seconds": fitted.fit_seconds,
             "latency_ms": fitted.latency_ms,
             "winner": fitted.name == result.winner,
-            "params": fitted.params,
+            "params": fitted.shown_params,
             "error": fitted.error or "",
         }
         for fitted in result.leaderboard

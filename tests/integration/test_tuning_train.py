@@ -105,6 +105,9 @@ def test_train_tunes_compares_fairly_and_logs_one_child_run_per_trial(small: Tra
         f"{client.get_run(run_id).info.artifact_uri}/leaderboard.json"
     )
     assert all(row["cv_mean"] > 0.5 for row in board if row["name"] != "baseline")
+    # lightgbm stops on a holdout; the leaderboard shows the rounds it kept (of at most 30)
+    lightgbm = next(row for row in board if row["name"] == "lightgbm")
+    assert 1 <= lightgbm["params"]["best_iteration"] <= 30
 
 
 def test_the_registered_winner_is_refitted_on_train_and_validation_rows(small: Trained) -> None:

@@ -497,7 +497,7 @@ def _ordered(result: Any) -> list[Any]:
 
 def _cells(row: Any) -> list[str]:
     trials = f"{row.trials}" + (f" ({row.pruned} pruned)" if row.pruned else "")
-    params = row.error or ", ".join(f"{k}={_short(v)}" for k, v in row.params.items())
+    params = row.error or ", ".join(f"{k}={_short(v)}" for k, v in row.shown_params.items())
     return [
         escape(row.name),
         f"{num(row.cv_mean)}±{row.cv_std:.3f}" if not math.isnan(row.cv_mean) else "-",

@@ -102,6 +102,7 @@ def _search(task: SearchTask, kind: str, cap: int | None) -> tuple[dict[str, Any
         metric="score",
         mode="max" if task.scorer.higher_is_better else "min",
         sampler=task.method.sampler(kind, space),
+        points_to_evaluate=[dict(p) for p in task.warm_starts] or None,  # tried first
     )
     return {}, searcher, cap if cap is not None else -1
 

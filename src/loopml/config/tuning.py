@@ -82,3 +82,8 @@ class TuningConfig(_Strict):
     seed: int | None = Field(None, description="Sampler, folds and models; default split.seed.")
     grid_points: int = Field(5, ge=2, description="Values a range takes in a grid search.")
     learning_curve: bool = Field(True, description="Plot score against training-set size.")
+    portfolio: bool = Field(
+        True,
+        description="Try each catalog model's warm starts (configurations known to do well "
+        "across datasets) before the sampler explores; not with method grid.",
+    )

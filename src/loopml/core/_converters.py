@@ -419,6 +419,7 @@ def _register_trees(update: Callable[..., None]) -> None:
 
 
 def _register_lightgbm(update: Callable[..., None]) -> None:
+    """LightGBM's estimators and loopml's early-stopping subclasses (the same booster)."""
     from lightgbm import LGBMClassifier, LGBMRegressor
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
     from skl2onnx.common.shape_calculator import (
@@ -426,10 +427,19 @@ def _register_lightgbm(update: Callable[..., None]) -> None:
         calculate_linear_regressor_output_shapes,
     )
 
+    from loopml.core.early_stopping import EarlyStoppingLGBMClassifier, EarlyStoppingLGBMRegressor
+
     classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    regressor_options: dict[str, Any] = {"split": None}
     for cls, shape, options in (
         (LGBMClassifier, calculate_linear_classifier_output_shapes, classifier_options),
-        (LGBMRegressor, calculate_linear_regressor_output_shapes, {"split": None}),
+        (LGBMRegressor, calculate_linear_regressor_output_shapes, regressor_options),
+        (
+            EarlyStoppingLGBMClassifier,
+            calculate_linear_classifier_output_shapes,
+            classifier_options,
+        ),
+        (EarlyStoppingLGBMRegressor, calculate_linear_regressor_output_shapes, regressor_options),
     ):
         alias = f"LightGbm{cls.__name__}"
         update(cls, alias, shape, convert_lightgbm, options=options)

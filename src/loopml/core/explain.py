@@ -691,7 +691,8 @@ def _exact_kind(estimator: Any, task: Task, has_background: bool) -> str | None:
     module = type(estimator).__module__
     if isinstance(estimator, BoosterModel):
         return estimator.library
-    if module.startswith("lightgbm") and hasattr(estimator, "booster_"):
+    lightgbm_model = any(c.__module__.startswith("lightgbm") for c in type(estimator).__mro__)
+    if lightgbm_model and hasattr(estimator, "booster_"):  # loopml's subclasses too
         return "lightgbm"
     if hasattr(estimator, "get_booster"):
         return "xgboost"

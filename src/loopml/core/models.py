@@ -42,10 +42,24 @@ BASELINE = "baseline"
 
 
 def _lightgbm(task: Task, seed: int) -> BaseEstimator:
-    import lightgbm
+    from loopml.core import early_stopping as es
 
-    cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
-    return cls(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=1, verbose=-1)
+    cls = (
+        es.EarlyStoppingLGBMClassifier
+        if task == "classification"
+        else es.EarlyStoppingLGBMRegressor
+    )
+    # Early stopping is off by default (benchmarks/bench_boosting.py: not better, slower);
+    # models.candidates.lightgbm: {early_stopping_rounds: 50, n_estimators: 2000} turns it on.
+    return cls(
+        n_estimators=300,
+        early_stopping_rounds=None,
+        validation_fraction=es.VALIDATION_FRACTION,
+        learning_rate=0.05,
+        random_state=seed,
+        n_jobs=1,
+        verbose=-1,
+    )
 
 
 def _random_forest(task: Task, seed: int) -> BaseEstimator:
@@ -64,21 +78,30 @@ def _extra_trees(task: Task, seed: int) -> BaseEstimator:
 
 def _gradient_boosting(task: Task, seed: int) -> BaseEstimator:
     cls = GradientBoostingClassifier if task == "classification" else GradientBoostingRegressor
-    return cls(random_state=seed)
+    return cls(random_state=seed)  # n_iter_no_change (scikit-learn's early stopping): opt-in
 
 
 def _xgboost(task: Task, seed: int) -> BaseEstimator:
     try:
-        import xgboost
+        from loopml.core.xgb import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
     except ImportError:
         raise ConfigError(
             "models.candidates.xgboost: XGBoost is not installed; pip install xgboost "
             "(or xgboost-cpu), or choose lightgbm"
         ) from None
-    from loopml.core.xgb import XGBLabelClassifier
+    from loopml.core import early_stopping as es
 
-    cls = XGBLabelClassifier if task == "classification" else xgboost.XGBRegressor
-    return cls(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=1, verbosity=0)
+    cls = EarlyStoppingXGBClassifier if task == "classification" else EarlyStoppingXGBRegressor
+    # Early stopping off by default, as for lightgbm: early_stopping_rounds turns it on.
+    return cls(
+        n_estimators=300,
+        early_stopping_rounds=None,
+        validation_fraction=es.VALIDATION_FRACTION,
+        learning_rate=0.05,
+        random_state=seed,
+        n_jobs=1,
+        verbosity=0,
+    )
 
 
 def _svm(task: Task, seed: int) -> BaseEstimator:
@@ -128,6 +151,10 @@ class CatalogModel:
     pip : str or None
         The distribution to ``pip install`` when the library is missing; None for
         scikit-learn models (always installed).
+    portfolio : tuple of dict, default ()
+        Warm starts: configurations known to do well across datasets, inside ``space``,
+        tried before the sampler explores (``tuning.portfolio``; see
+        ``loopml.core.tuning.warm_starts``). Each names its source beside it.
 
     Raises
     ------
@@ -142,6 +169,7 @@ class CatalogModel:
     space: dict[str, Any]
     trusts: tuple[str, ...]
     pip: str | None = None
+    portfolio: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.trusts:
@@ -197,6 +225,10 @@ MODELS: dict[str, CatalogModel] = {
                 "subsample": {"low": 0.6, "high": 1.0},
             },
             _SKLEARN,
+            portfolio=(
+                # scikit-learn's own defaults
+                {"learning_rate": 0.1, "max_depth": 3, "subsample": 1.0},
+            ),
         ),
         CatalogModel(
             "lightgbm",
@@ -212,6 +244,28 @@ MODELS: dict[str, CatalogModel] = {
             },
             ("lightgbm.",),
             pip="lightgbm",
+            portfolio=(
+                # AutoGluon's "GBM" preset {}: LightGBM's own defaults, stopped early
+                # (autogluon/tabular/models/lgb/hyperparameters/parameters.py); reg_lambda
+                # at the space's floor stands for LightGBM's 0.
+                {
+                    "learning_rate": 0.1,
+                    "num_leaves": 31,
+                    "min_child_samples": 20,
+                    "colsample_bytree": 1.0,
+                    "reg_lambda": 1e-3,
+                },
+                # AutoGluon's "GBMLarge" (autogluon/tabular/configs/hyperparameter_configs.py:
+                # learning_rate 0.03, num_leaves 128, feature_fraction 0.9,
+                # min_data_in_leaf 3); 127 leaves, the space's top.
+                {
+                    "learning_rate": 0.03,
+                    "num_leaves": 127,
+                    "min_child_samples": 3,
+                    "colsample_bytree": 0.9,
+                    "reg_lambda": 1e-3,
+                },
+            ),
         ),
         CatalogModel(
             "xgboost",
@@ -224,8 +278,20 @@ MODELS: dict[str, CatalogModel] = {
                 "subsample": {"low": 0.6, "high": 1.0},
                 "colsample_bytree": {"low": 0.5, "high": 1.0},
             },
-            ("xgboost.", "loopml.core.xgb.XGBLabelClassifier"),
+            ("xgboost.", "loopml.core.xgb."),
             pip="xgboost",
+            portfolio=(
+                # XGBoost's defaults (AutoGluon's "XGB" preset keeps them, at rate 0.1)
+                {"learning_rate": 0.1, "max_depth": 6, "subsample": 1.0, "colsample_bytree": 1.0},
+                # FLAML's zero-shot portfolio, xgb_limitdepth/regression.json (from
+                # connect-4): max_depth 11 is 10 here, the space's top.
+                {
+                    "learning_rate": 0.039,
+                    "max_depth": 10,
+                    "subsample": 0.78,
+                    "colsample_bytree": 1.0,
+                },
+            ),
         ),
         CatalogModel(
             "svm",

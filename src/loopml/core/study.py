@@ -135,6 +135,8 @@ class SearchTask:
     prepared : list of tuning.PreparedFold or None, default None
         Folds with the preprocessing already fitted: trials then fit only the model part
         (``make_model(params)[1:]``, the steps after "features").
+    warm_starts : tuple of dict, default ()
+        Configurations tried first, in order (``tuning.warm_starts``); not with a grid.
     """
 
     name: str
@@ -150,6 +152,7 @@ class SearchTask:
     # Folds with the preprocessing already fitted: trials then fit only the model part
     # (``make_model(params)[1:]``, the steps after "features").
     prepared: list[tuning.PreparedFold] | None = None
+    warm_starts: tuple[dict[str, Any], ...] = ()
 
     def cross_validate(
         self, params: dict[str, Any], on_fold: Callable[[int, float], bool] | None
@@ -187,7 +190,9 @@ def run_study(
 ) -> SearchResult:
     """Search one candidate; ``on_trial(record, finished, cap)`` after every trial.
 
-    ``stop()`` returning True ends the search before its budget (e.g. "good enough").
+    ``task.warm_starts`` are tried first (``optuna.Study.enqueue_trial``, within the
+    budget) unless the method searches a grid. ``stop()`` returning True ends the search
+    before its budget (e.g. "good enough").
     Trials left running by a killed process are marked failed and not counted; trials
     that raise are recorded as failed and the search goes on (Optuna ``catch``).
 
@@ -225,6 +230,8 @@ def run_study(
     )
     _fail_interrupted(study)
     done_before = _finished(study)
+    if kind != "grid":  # a grid is searched whole; a warm start would take a point's place
+        _enqueue(study, task.warm_starts)
     remaining, seconds_left = _remaining(study, cap, task.budget.seconds)
     started = time.perf_counter()
     deadline = _Deadline(task.budget.share, seconds_left, started, len(task.folds))
@@ -314,6 +321,13 @@ def _fail_interrupted(study: Any) -> None:
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study._storage.set_trial_user_attr(trial._trial_id, "error", "interrupted")  # first:
         study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def _enqueue(study: Any, warm_starts: tuple[dict[str, Any], ...]) -> None:
+    """Warm starts first, each once: a resumed study skips those it already holds
+    (finished, waiting or interrupted), so none is tried twice."""
+    for params in warm_starts:
+        study.enqueue_trial(params, skip_if_exists=True)
 
 
 def _finished(study: Any) -> int:

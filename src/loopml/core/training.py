@@ -109,6 +109,19 @@ class Fitted:
     size_bytes: int = 0  # the fitted pipeline, pickled
     kind: str = "candidate"  # baseline | candidate | rule (models.rules: listed, never picked)
 
+    @property
+    def shown_params(self) -> dict[str, Any]:
+        """``params`` as the leaderboard shows them: with ``best_iteration``, the boosting
+        rounds the fitted model kept after early stopping, when it has any
+        (``loopml.core.early_stopping.fitted_rounds``)."""
+        from loopml.core.early_stopping import fitted_rounds
+
+        model: Any = self.pipeline
+        while hasattr(model, "steps"):
+            model = model.steps[-1][1]
+        rounds = None if model is None else fitted_rounds(model)
+        return self.params if rounds is None else {**self.params, "best_iteration": rounds}
+
 
 def fit_candidate(problem: Problem, candidate: Candidate) -> Fitted:
     """Fit one candidate on train and score it on train and validation; never raises.

@@ -922,3 +922,67 @@ def out_of_fold(
     for (_, valid), part in zip(folds, parts, strict=True):
         values[valid] = part
     return OutOfFold(values, classes, folds)
+
+
+def warm_starts(
+    name: str, portfolio: Sequence[Mapping[str, Any]], space: Space
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The portfolio's configurations, fitted into ``space``, to try before the sampler.
+
+    As FLAML's zero-shot portfolio (``flaml/default/``) and AutoGluon's hyperparameter
+    presets do, a few configurations known to do well across datasets are tried first;
+    ``run_study`` enqueues them (``optuna.Study.enqueue_trial``).
+
+    Parameters
+    ----------
+    name : str
+        The candidate's name under ``models.candidates`` (used in the notes).
+    portfolio : sequence of mapping
+        Parameter name to value, e.g. ``CatalogModel.portfolio``.
+    space : Space
+        The candidate's search space (the catalog's default or the user's).
+
+    Returns
+    -------
+    configurations : list of dict
+        Only the parameters ``space`` searches: a value outside a range is clipped to its
+        bound (rounded to an integer, or onto its step, as the range samples); a value that
+        is not one of a choice's values is left to the sampler. Configurations with nothing
+        left to set, or equal to an earlier one, are dropped.
+    notes : list of str
+        One line per value changed or left to the sampler, naming the key.
+    """
+    configurations: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for number, entry in enumerate(portfolio, start=1):
+        point: dict[str, Any] = {}
+        for param, value in entry.items():
+            searched = space.get(param)
+            key = f"models.candidates.{name}.{param}"
+            if isinstance(searched, Range):
+                fitted = _into_range(searched, float(value))
+                if fitted != value:
+                    notes.append(
+                        f"{key}: warm start {number} has {value}, outside your range; "
+                        f"tried with {fitted}"
+                    )
+                point[param] = fitted
+            elif isinstance(searched, Choice):
+                if value in searched.values:
+                    point[param] = value
+                else:
+                    notes.append(
+                        f"{key}: warm start {number} has {value!r}, not one of your choices; "
+                        "the sampler picks it"
+                    )
+        if point and point not in configurations:
+            configurations.append(point)
+    return configurations, notes
+
+
+def _into_range(param: Range, value: float) -> Any:
+    clipped = min(max(value, param.low), param.high)
+    if param.step is not None:
+        clipped = param.low + round((clipped - param.low) / param.step) * param.step
+        clipped = min(clipped, param.high)
+    return round(clipped) if param.integer else float(clipped)

@@ -225,6 +225,8 @@ def tune(
                 reporter.stage(line)
 
         resuming = compute.Resume(lambda: check_resumable(cfg, data), report)
+    for line in [*early_stopping_lines(chosen, data.task), *warm_start_lines(cfg, chosen, fair)]:
+        reporter.stage(line)
     searches = _search_all(cfg, data, fair, chosen, reporter, resume=resuming)
     if timing.plan is not None and all(s.out_of_time for s in searches):
         raise TrainingError(_all_out_of_time(searches, timing.plan, len(fair.folds)))
@@ -456,6 +458,52 @@ def resumed_lines(searches: list[SearchResult], chosen: list[Spec], fair: Settin
     return lines
 
 
+def early_stopping_lines(chosen: list[Spec], task: Task) -> list[str]:
+    """Which candidates stop boosting on a holdout, and the setting that turns it off."""
+    lines = []
+    for spec in chosen:
+        if spec.name not in models.MODELS:
+            continue
+        params = models.make_estimator(spec.name, _sample(spec.space), task, 0).get_params()
+        key = next((k for k in ("early_stopping_rounds", "n_iter_no_change") if params.get(k)), "")
+        if key and params.get("validation_fraction"):
+            lines.append(
+                f"{spec.name}: boosting stops once a held-out {params['validation_fraction']:.0%} "
+                f"of each fit's rows stops improving (at most {params['n_estimators']} rounds; "
+                f"the rounds kept show as best_iteration); models.candidates.{spec.name}.{key}: "
+                "null trains every round"
+            )
+    return lines
+
+
+def warm_starts(cfg: ProjectConfig, spec: Spec, fair: Settings) -> tuple[list[dict], list[str]]:
+    """The catalog's warm starts for ``spec`` fitted into its space, and the notes on it;
+    none with ``tuning.portfolio: false``, for a grid, or for a model outside the catalog."""
+    record = models.MODELS.get(spec.name)
+    kind, _ = fair.method.plan(spec.space, fair.budget)
+    if not cfg.tuning.portfolio or record is None or kind == "grid":
+        return [], []
+    return tuning.warm_starts(spec.name, record.portfolio, spec.space)
+
+
+def warm_start_lines(cfg: ProjectConfig, chosen: list[Spec], fair: Settings) -> list[str]:
+    """What the search tries first, and every warm start value changed to fit a space."""
+    counts, notes = [], []
+    for spec in chosen:
+        found, changed = warm_starts(cfg, spec, fair)
+        notes += changed
+        if found:
+            counts.append(f"{spec.name} {len(found)}")
+    if not counts:
+        return notes
+    line = (
+        f"Warm starts tried first, within the budget: {', '.join(counts)} configuration(s) "
+        "known to do well across datasets (AutoGluon's and FLAML's presets); "
+        "tuning.portfolio: false turns them off"
+    )
+    return [line, *notes]
+
+
 def make_model_factory(
     name: str, data: Prepared, strategy: str, seed: int
 ) -> Any:  # Callable[[dict], Pipeline]; a class so Ray can pickle it by value
@@ -500,6 +548,7 @@ def search_tasks(
             fair.budget,
             n_jobs=max(1, fair.n_jobs // concurrent),
             prepared=prepared,
+            warm_starts=tuple(warm_starts(cfg, spec, fair)[0]),
         )
         for spec in chosen
     ]
@@ -893,7 +942,7 @@ def board_row(entry: training.Fitted) -> dict[str, Any]:
         "fit_seconds": round(entry.fit_seconds, 3),
         "latency_ms_per_row": entry.latency_ms,
         "size_bytes": entry.size_bytes,
-        "params": entry.params,
+        "params": entry.shown_params,
         "error": entry.error,
         "kind": entry.kind,
     }

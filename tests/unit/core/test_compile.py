@@ -48,6 +48,32 @@ def test_every_role_converts_with_parity(estimator: str) -> None:
     assert len(compiled.inputs[3].feeds) == 5  # a date is fed as its calendar parts
 
 
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_early_stopped_lightgbm_compiles_with_parity(task: str) -> None:
+    """The catalog's lightgbm, told to stop on a holdout, keeps only the rounds it found: the
+    graph holds those trees, and answers as the native model does."""
+    frame, label = _frame(400)
+    target = label if task == "classification" else frame["size"].fillna(50) * 2.0
+    on = {"early_stopping_rounds": 50, "n_estimators": 2000}  # opt-in
+    model = models.make_estimator("lightgbm", on, task, 0)  # type: ignore[arg-type]
+    pipeline = models.build_pipeline(ROLES, model).fit(frame.iloc[:300], target.iloc[:300])
+    rounds = pipeline.steps[-1][1].best_iteration_
+    assert rounds < model.n_estimators  # it stopped
+    classes = list(pipeline.classes_) if task == "classification" else []
+    compiled, report = compile_pipeline(
+        pipeline,
+        column_specs(ROLES),
+        task,
+        classes,
+        frame.iloc[300:],  # type: ignore[arg-type]
+    )
+    assert compiled is not None and report.ok, report.reason
+    if task == "classification":
+        assert report.label_agreement == 1.0 and report.max_proba_diff < 1e-6
+    else:
+        assert report.max_value_diff is not None and report.max_value_diff < 1e-4
+
+
 def test_regression_parity_on_values() -> None:
     frame, _ = _frame()
     target = frame["size"].fillna(0) * 2 + 1

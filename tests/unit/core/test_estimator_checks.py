@@ -8,6 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from loopml.core.boosters import BoosterModel
 from loopml.core.data.contract import ContractReader
+from loopml.core.early_stopping import EarlyStoppingLGBMClassifier, EarlyStoppingLGBMRegressor
 from loopml.core.features import CalendarEncoder, CalendarFeatures, CategoryText, TextColumn
 from loopml.core.rules import RuleClassifier, RuleRegressor
 
@@ -21,7 +22,18 @@ ESTIMATORS: list[Any] = [
     BoosterModel("lightgbm", "classification", rounds=5),
     BoosterModel("lightgbm", "regression", rounds=5),
     ContractReader(),
+    EarlyStoppingLGBMClassifier(n_estimators=30, early_stopping_rounds=5),
+    EarlyStoppingLGBMRegressor(n_estimators=30, early_stopping_rounds=5),
 ]
+try:  # XGBoost is optional
+    from loopml.core.xgb import EarlyStoppingXGBClassifier, EarlyStoppingXGBRegressor
+except ImportError:
+    pass
+else:
+    ESTIMATORS += [
+        EarlyStoppingXGBClassifier(n_estimators=30, early_stopping_rounds=5),
+        EarlyStoppingXGBRegressor(n_estimators=30, early_stopping_rounds=5),
+    ]
 
 
 def _key(estimator: Any) -> str:
@@ -64,6 +76,29 @@ _RULE = (
 _CONTRACT = (
     "reads a DataFrame by the contract's column names and hands a DataFrame on; it has "
     "no fixed feature count of its own"
+)
+_HOLDOUT = (
+    "early stopping holds out a share of the rows: a row repeated (or removed) changes which "
+    "rows are held out, so weight 2 is not the same fit as the row twice"
+)
+_WEIGHT_EQUIVALENCE = (
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
+)
+_XGB_OBJECTIVE = (
+    "XGBoost's own XGBClassifier.fit sets objective (multi:softprob for more than two "
+    "classes); loopml's subclass inherits it"
+)
+_OVERWRITE = ("check_estimators_overwrite_params", "check_dont_overwrite_parameters")
+_ONE_TARGET = (
+    "XGBoost's tags declare multi-output targets; loopml's boosters learn one target (the "
+    "holdout stratifies on it, XGBLabelClassifier encodes it)"
+)
+_MULTILABEL = (
+    "check_classifiers_multilabel_representation_invariance",
+    "check_classifiers_multilabel_output_format_predict",
+    "check_classifiers_multilabel_output_format_predict_proba",
+    "check_classifiers_multilabel_output_format_decision_function",
 )
 _OBJECT_OUT = "outputs category strings (object dtype) for the imputer after it, not numbers"
 OWN: dict[str, dict[str, str]] = {
@@ -163,6 +198,17 @@ OWN: dict[str, dict[str, str]] = {
     },
     "BoosterModel-regression": {
         "check_dict_unchanged": "predict caches the booster parsed from its model text",
+    },
+    "EarlyStoppingLGBMClassifier": {name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
+    "EarlyStoppingLGBMRegressor": {name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
+    "EarlyStoppingXGBClassifier": {
+        **{name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
+        **{name: _XGB_OBJECTIVE for name in _OVERWRITE},
+        **{name: _ONE_TARGET for name in _MULTILABEL},
+    },
+    "EarlyStoppingXGBRegressor": {
+        **{name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
+        "check_regressor_multioutput": _ONE_TARGET,
     },
     "ContractReader": {
         name: _CONTRACT
@@ -275,6 +321,10 @@ GENERIC: dict[str, tuple[str, ...]] = {
         "check_n_features_in",
         "check_n_features_in_after_fitting",
     ),
+    "EarlyStoppingLGBMClassifier": (),
+    "EarlyStoppingLGBMRegressor": (),
+    "EarlyStoppingXGBClassifier": (),
+    "EarlyStoppingXGBRegressor": (),
     "ContractReader": (
         "check_complex_data",
         "check_dtype_object",

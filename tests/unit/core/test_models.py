@@ -36,10 +36,12 @@ def test_catalog_names_give_the_model_for_the_task(name: str, task: str, cls: ty
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_lightgbm_follows_the_task(task: str) -> None:
-    estimator = make_estimator("lightgbm", {}, task, seed=0)  # type: ignore[arg-type]
-    expected = "LGBMClassifier" if task == "classification" else "LGBMRegressor"
+    import lightgbm
 
-    assert type(estimator).__name__ == expected
+    estimator = make_estimator("lightgbm", {}, task, seed=0)  # type: ignore[arg-type]
+    expected = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
+
+    assert isinstance(estimator, expected)
 
 
 def test_seed_reaches_the_estimator() -> None:
