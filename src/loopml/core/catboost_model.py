@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 # Why CatBoost is not compiled to ONNX; ``core.compile`` says it to the user.
 NATIVE_ONLY = (
@@ -75,9 +76,7 @@ class _CatBoost(BaseEstimator):
         """X as CatBoost reads it: the ``cat_features`` columns as integer categories."""
         import catboost
 
-        if sp.issparse(X):
-            X = X.toarray()
-        values = np.asarray(X, dtype=np.float64)
+        values = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         positions = list(self.cat_features or [])
         if not positions:
             return catboost.Pool(values, label=y)
@@ -86,8 +85,16 @@ class _CatBoost(BaseEstimator):
             frame[position] = np.rint(frame[position].to_numpy()).astype(np.int64)
         return catboost.Pool(frame, label=y, cat_features=positions)
 
+    def _checked(self, X: Any, y: Any = None, fitting: bool = False) -> Any:
+        """scikit-learn's input checks (NaN allowed: CatBoost reads it as missing)."""
+        if fitting:
+            return validate_data(self, X, y, accept_sparse="csr", ensure_all_finite="allow-nan")
+        check_is_fitted(self, "model_")
+        return validate_data(
+            self, X, reset=False, accept_sparse="csr", ensure_all_finite="allow-nan"
+        )
+
     def _fit_model(self, model: Any, X: Any, y: Any) -> None:
-        self.n_features_in_ = X.shape[1]
         model.fit(self._pool(X, y))
         self.model_ = bytes(model._serialize_model())  # what CatBoost's own pickling saves
 
@@ -101,6 +108,12 @@ class _CatBoost(BaseEstimator):
             cached = catboost.CatBoost().load_model(blob=self.model_)
             self.__dict__["_loaded"] = cached
         return cached
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # densified for CatBoost
+        tags.input_tags.allow_nan = True  # CatBoost reads NaN as missing
+        return tags
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
@@ -132,8 +145,9 @@ class CatBoostLabelClassifier(ClassifierMixin, _CatBoost):
     random_state : int, default 0
     thread_count : int, default 1
         CatBoost's threads; loopml runs models in parallel itself (``n_jobs``).
-    class_weight : {"balanced"} or None, default None
-        "balanced": CatBoost's ``auto_class_weights="Balanced"``.
+    class_weight : "balanced", dict or None, default None
+        "balanced": CatBoost's ``auto_class_weights="Balanced"``; a dict: class -> weight
+        (1 for a class it leaves out), as CatBoost's ``class_weights``.
 
     Notes
     -----
@@ -153,7 +167,7 @@ class CatBoostLabelClassifier(ClassifierMixin, _CatBoost):
         cat_features: list[int] | None = None,
         random_state: int = 0,
         thread_count: int = 1,
-        class_weight: str | None = None,
+        class_weight: str | dict[Any, float] | None = None,
     ):
         super().__init__(
             iterations,
@@ -191,13 +205,20 @@ class CatBoostLabelClassifier(ClassifierMixin, _CatBoost):
         """
         import catboost
 
+        X, y = self._checked(X, y, fitting=True)
+        check_classification_targets(y)
         self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"CatBoost needs two classes or more; y has {len(self.classes_)}")
+            raise ValueError(
+                f"CatBoost needs two classes or more; y has {len(self.classes_)} class"
+            )
         params = self._library_params()
         params["loss_function"] = "Logloss" if len(self.classes_) == 2 else "MultiClass"
         if self.class_weight == "balanced":
             params["auto_class_weights"] = "Balanced"
+        elif isinstance(self.class_weight, dict):
+            weights = self.class_weight
+            params["class_weights"] = [float(weights.get(c, 1.0)) for c in self.classes_]
         self.__dict__.pop("_loaded", None)
         self._fit_model(catboost.CatBoostClassifier(**params), X, codes)
         return self
@@ -213,7 +234,8 @@ class CatBoostLabelClassifier(ClassifierMixin, _CatBoost):
         -------
         numpy.ndarray of float64, shape (n_samples, n_classes)
         """
-        raw = np.asarray(self._model().predict(self._pool(X), prediction_type="Probability"))
+        pool = self._pool(self._checked(X))
+        raw = np.asarray(self._model().predict(pool, prediction_type="Probability"))
         return raw.reshape(len(raw), -1).astype(np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -227,7 +249,8 @@ class CatBoostLabelClassifier(ClassifierMixin, _CatBoost):
         -------
         numpy.ndarray, shape (n_samples,)
         """
-        return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+        best = np.argmax(self.predict_proba(X), axis=1)
+        return np.asarray(self.classes_[best])
 
 
 class CatBoostValueRegressor(RegressorMixin, _CatBoost):
@@ -256,6 +279,7 @@ class CatBoostValueRegressor(RegressorMixin, _CatBoost):
         """
         import catboost
 
+        X, y = self._checked(X, y, fitting=True)
         params = {**self._library_params(), "loss_function": "RMSE"}
         self.__dict__.pop("_loaded", None)
         self._fit_model(catboost.CatBoostRegressor(**params), X, np.asarray(y, dtype=np.float64))
@@ -272,4 +296,5 @@ class CatBoostValueRegressor(RegressorMixin, _CatBoost):
         -------
         numpy.ndarray of float64, shape (n_samples,)
         """
-        return np.asarray(self._model().predict(self._pool(X)), dtype=np.float64).reshape(-1)
+        pool = self._pool(self._checked(X))
+        return np.asarray(self._model().predict(pool), dtype=np.float64).reshape(-1)

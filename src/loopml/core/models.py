@@ -147,12 +147,12 @@ class CatalogModel:
         The distribution to ``pip install`` when the library is missing; None for
         scikit-learn models (always installed).
     categoricals : {"one_hot", "native"}, default "one_hot"
-        How category columns reach it (``features.build_preprocessor``): one-hot columns,
-        or one integer code per column that the model splits on itself.
+        How category columns reach it by default (``features.build_preprocessor``):
+        one-hot columns, or one integer code per column that the model splits on itself.
     mark_categories : callable or None
-        For "native": ``mark_categories(estimator, positions)`` tells a fresh estimator
-        which input columns hold category codes (LightGBM's ``categorical_feature``,
-        CatBoost's ``cat_features``).
+        A model that can take categories natively: ``mark_categories(estimator,
+        positions)`` tells a fresh estimator which input columns hold category codes
+        (LightGBM's ``categorical_feature``, CatBoost's ``cat_features``).
 
     Raises
     ------
@@ -255,7 +255,8 @@ MODELS: dict[str, CatalogModel] = {
             },
             ("lightgbm.",),
             pip="lightgbm",
-            categoricals="native",
+            # one-hot by default: native categories did not score better at equal trials
+            # (benchmarks/bench_categoricals.py: titanic, taxis; bike has no categories)
             mark_categories=_lightgbm_categories,
         ),
         CatalogModel(
@@ -440,7 +441,7 @@ def _with_params(estimator: BaseEstimator, params: dict[str, Any], name: str) ->
 
 
 def categoricals_for(estimator: BaseEstimator) -> CatalogModel | None:
-    """The catalog record that takes ``estimator``'s categories natively, if one does.
+    """The catalog record that can take ``estimator``'s categories natively, if one does.
 
     Parameters
     ----------
@@ -450,13 +451,13 @@ def categoricals_for(estimator: BaseEstimator) -> CatalogModel | None:
     Returns
     -------
     CatalogModel or None
-        The record with ``categoricals="native"`` whose ``trusts`` cover the estimator's
-        type (so ``lightgbm.LGBMRegressor`` named by its import path counts as well);
-        None when categories go one-hot.
+        The record with ``mark_categories`` whose ``trusts`` cover the estimator's type
+        (so ``lightgbm.LGBMRegressor`` named by its import path counts as well); None
+        when its categories can only go one-hot.
     """
     name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
     for record in MODELS.values():
-        if record.categoricals == "native" and is_trusted(name, record.trusts):
+        if record.mark_categories is not None and is_trusted(name, record.trusts):
             return record
     return None
 
@@ -473,9 +474,10 @@ def build_pipeline(
         Unfitted; a model that takes categories natively (``categoricals_for``) is told
         which of its input columns hold the codes, in place (``set_params``).
     categoricals : {"one_hot", "native"} or None, default None
-        None or "native": what the estimator's catalog record declares (one-hot for an
-        estimator no record takes natively). "one_hot" forces one-hot columns (for a
-        resampler that interpolates rows, say).
+        None: what the estimator's catalog record declares (one-hot for an estimator no
+        record can take natively). "native" asks for codes (one-hot still, when no
+        record can take them); "one_hot" forces one-hot columns (for a resampler that
+        interpolates rows, say).
 
     Returns
     -------
@@ -483,7 +485,8 @@ def build_pipeline(
         Steps "features" (``features.build_preprocessor``) and "model".
     """
     record = categoricals_for(estimator)
-    native = record is not None and categoricals != "one_hot"
+    mode = categoricals or (record.categoricals if record is not None else "one_hot")
+    native = record is not None and mode == "native"
     if native and record is not None and record.mark_categories and roles.categorical:
         estimator = record.mark_categories(estimator, categorical_positions(roles))
     features = build_preprocessor(roles, "native" if native else "one_hot")

@@ -166,7 +166,8 @@ def test_native_categories_score_the_same_alone_in_a_batch_and_compiled() -> Non
 
     frame, label = _cities()
     model = models.make_estimator("lightgbm", {"n_estimators": 30}, "classification", 0)
-    pipeline = models.build_pipeline(CITIES, model).fit(frame.iloc[:600], label.iloc[:600])
+    pipeline = models.build_pipeline(CITIES, model, "native")
+    pipeline.fit(frame.iloc[:600], label.iloc[:600])
     assert pipeline[-1].get_params()["categorical_column"] == [0]
     trees = json.dumps(pipeline[-1].booster_.dump_model()["tree_info"])
     assert '"decision_type": "=="' in trees  # a split on categories, which parity must cover

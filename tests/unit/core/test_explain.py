@@ -195,9 +195,9 @@ def test_one_hot_categories_and_missing_indicators_sum_to_their_column(
 
 
 def test_a_native_category_code_is_its_columns_whole_contribution(titanic: pd.DataFrame) -> None:
-    """LightGBM takes categories natively: one code per column, first in the features, and
+    """LightGBM asked for native categories: one code per column, first in the features, and
     its contribution is the column's (an unseen category and a missing one included)."""
-    pipeline = _fit("lightgbm", TITANIC, titanic, "Survived", "classification")
+    pipeline = _fit("lightgbm", TITANIC, titanic, "Survived", "classification", "native")
     assert pipeline[-1].get_params()["categorical_column"] == [0, 1, 2]
     rows = titanic[list(TITANIC.features)].iloc[200:204].copy()
     rows.loc[rows.index[0], "Embarked"] = "X"  # a port no training row has

@@ -169,14 +169,18 @@ def test_a_catboost_parameter_that_does_not_exist_is_one_line_naming_it() -> Non
 
 
 def test_native_models_are_told_which_columns_hold_category_codes() -> None:
+    pytest.importorskip("catboost")
     roles = ColumnRoles(numeric=("x",), categorical=("a", "b"))
     lightgbm = make_estimator("lightgbm", {}, "regression", seed=0)
-    pipeline = build_pipeline(roles, lightgbm)
+    pipeline = build_pipeline(roles, lightgbm, "native")
     assert lightgbm.get_params()["categorical_column"] == [0, 1]
     assert [name for name, _, _ in pipeline[0].transformers] == ["categorical", "numeric"]
+    catboost = build_pipeline(roles, make_estimator("catboost", {}, "regression", seed=0))
+    assert catboost[-1].get_params()["cat_features"] == [0, 1]  # its record's default
+    assert "ordinal" in catboost[0].transformers[0][1].named_steps
     ridge = build_pipeline(roles, make_estimator("ridge", {}, "regression", seed=0))
     assert [name for name, _, _ in ridge[0].transformers] == ["numeric", "categorical"]
-    forced = make_estimator("lightgbm", {}, "regression", seed=0)
-    one_hot = build_pipeline(roles, forced, "one_hot")
-    assert "categorical_column" not in forced.get_params()
+    default = make_estimator("lightgbm", {}, "regression", seed=0)
+    one_hot = build_pipeline(roles, default)  # LightGBM's default: one-hot (measured)
+    assert "categorical_column" not in default.get_params()
     assert "one_hot" in one_hot[0].transformers[1][1].named_steps
