@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import write_project
 
 from loopml.config import load_config
 from loopml.core.evaluation import metrics
 from loopml.workflows import tune
 from loopml.workflows.events import SilentReporter
 from loopml.workflows.prepare import prepare
-from tests.conftest import write_project
 
 
 def test_native_and_one_hot_candidates_get_their_own_prepared_folds(tmp_path: Path) -> None:
