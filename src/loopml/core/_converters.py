@@ -29,15 +29,16 @@ def register_converters() -> None:
     """Register loopml's skl2onnx converters, once per process (cached).
 
     Adds converters for ``TextColumn``, ``CategoryText``, ``CalendarFeatures`` and
-    ``CalendarEncoder``; replaces skl2onnx's for ``SimpleImputer``, ``OneHotEncoder`` and
-    TF-IDF; re-registers scikit-learn's forests and trees (fed float32-rounded values)
-    and LightGBM (onnxmltools' converter); adds ``TransformedTargetRegressor`` with
+    ``CalendarEncoder``; replaces skl2onnx's for ``SimpleImputer``, ``OneHotEncoder``,
+    ``OrdinalEncoder`` (infrequent categories, a code for unknown ones) and TF-IDF;
+    re-registers scikit-learn's forests and trees (fed float32-rounded values) and
+    LightGBM (onnxmltools' converter); adds ``TransformedTargetRegressor`` with
     ``log1p`` (the inner regressor's graph, then expm1). See ``loopml.core.compile``.
     """
     from skl2onnx import update_registered_converter
     from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
     from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
     for cls in (TextColumn, CategoryText):
         update_registered_converter(cls, f"Loopml{cls.__name__}", _same_shape, _identity)
@@ -52,6 +53,9 @@ def register_converters() -> None:
     )
     update_registered_converter(
         OneHotEncoder, "SklearnOneHotEncoder", _one_hot_shape, _one_hot, overwrite=True
+    )
+    update_registered_converter(
+        OrdinalEncoder, "SklearnOrdinalEncoder", _ordinal_shape, _ordinal, overwrite=True
     )
     _register_tfidf(update_registered_converter, TfidfTransformer, TfidfVectorizer)
     _register_trees(update_registered_converter)
@@ -276,6 +280,46 @@ def _one_hot(scope: Any, operator: Any, container: Any) -> None:
         hit = _node(scope, container, "Equal", [code, positions])
         parts.append(_node(scope, container, "Cast", [hit], to=TensorProto.DOUBLE))
     _concat_to_output(scope, operator, container, parts, "OneHot")
+
+
+# --- OrdinalEncoder (native categories): one code per column, infrequent ones shared ---
+
+
+def _ordinal_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    width = len(operator.raw_operator.categories_)
+    operator.outputs[0].type = DoubleTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _ordinal(scope: Any, operator: Any, container: Any) -> None:
+    """Each column's category -> its code (``LabelEncoder``), an unknown one ->
+    ``unknown_value``, as doubles; the codes are those of ``_one_hot_blocks`` (frequent
+    categories in order, then the infrequent group), which the parity tests pin."""
+    from onnx import TensorProto
+
+    encoder = operator.raw_operator
+    unknown_value = encoder.unknown_value
+    if encoder.handle_unknown != "use_encoded_value" or not float(unknown_value).is_integer():
+        raise NotImplementedError("OrdinalEncoder without an integral unknown_value")
+    x = _concat_inputs(scope, operator, container)
+    parts = []
+    for i, (mapping, _, _) in enumerate(_one_hot_blocks(encoder)):
+        where = _constant(scope, container, TensorProto.INT64, [1], [i])
+        column = _node(scope, container, "Gather", [x, where], axis=1)
+        code = _node(
+            scope,
+            container,
+            "LabelEncoder",
+            [column],
+            keys_strings=list(mapping),
+            values_int64s=list(mapping.values()),
+            default_int64=int(unknown_value),
+            op_domain="ai.onnx.ml",
+            op_version=2,
+        )
+        parts.append(_node(scope, container, "Cast", [code], to=TensorProto.DOUBLE))
+    _concat_to_output(scope, operator, container, parts, "Ordinal")
 
 
 # --- TF-IDF: scikit-learn's sublinear tf, output in double ---

@@ -159,6 +159,9 @@ def compile_pipeline(
             "the native engine serves it",
             started,
         )
+    native_only = getattr(_final_step(pipeline), "native_only", None)
+    if isinstance(native_only, str):  # a model that says why it has no ONNX form
+        return None, _failed(native_only, started)
     try:
         onnx_bytes, inputs = convert(pipeline, columns, task, classes)
     except Exception as exc:  # converters raise anything; the reason is what matters
@@ -169,6 +172,11 @@ def compile_pipeline(
     except Exception as exc:
         return None, _failed(f"the compiled model does not run: {_first_line(exc)}", started)
     return (CompiledModel(onnx_bytes, inputs, report) if report.ok else None), report
+
+
+def _final_step(pipeline: Any) -> Any:
+    """The estimator at the end of a pipeline (the object itself when it is not one)."""
+    return pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
 
 
 def convert(

@@ -6,7 +6,7 @@ transforms fitted at training time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -15,9 +15,14 @@ from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from loopml.core.data.roles import ColumnRoles
+
+Categoricals = Literal["one_hot", "native"]
+# A category seen fewer times than this in training joins the column's "infrequent" group.
+MIN_CATEGORY_ROWS = 5
+UNKNOWN_CODE = -1  # native categoricals: the code of a category unseen in training
 
 CALENDAR_PARTS = ("year", "month", "day", "dayofweek", "hour")
 # Periodic parts encoded as sine and cosine: part -> (first value, period). Month and day
@@ -253,22 +258,31 @@ class CalendarEncoder(TransformerMixin, BaseEstimator):
         return np.array(out, dtype=object)
 
 
-def build_preprocessor(roles: ColumnRoles) -> ColumnTransformer:
-    """One branch per role: impute+scale numbers, one-hot categories, TF-IDF text, dates as a
+def build_preprocessor(
+    roles: ColumnRoles, categoricals: Categoricals = "one_hot"
+) -> ColumnTransformer:
+    """One branch per role: impute+scale numbers, encode categories, TF-IDF text, dates as a
     bounded time line and daily and weekly cycles (``CalendarEncoder``).
 
     Numbers: median imputation with missing-value indicators, then
     ``sklearn.preprocessing.StandardScaler``. Categories: ``CategoryText``, constant
-    "(missing)" imputation, ``OneHotEncoder`` (infrequent below 5 rows, at most 30
-    categories; an unknown category goes to the infrequent column if there is one, else
-    all zeros). Text, one branch per column:
-    ``TfidfVectorizer`` on 1-2 grams, ``min_df=2``, at most 20,000 terms, sublinear tf.
-    Dates: ``CalendarFeatures``, median imputation, ``CalendarEncoder``.
+    "(missing)" imputation, then either ``OneHotEncoder`` (``categoricals="one_hot"``:
+    infrequent below 5 rows, at most 30 categories; an unknown category goes to the
+    infrequent column if there is one, else all zeros) or ``OrdinalEncoder``
+    (``categoricals="native"``: one code per column, 0..k-1 in sorted order, categories
+    below 5 rows share one code, an unknown category is ``UNKNOWN_CODE`` -1, which
+    LightGBM scores as missing and CatBoost as an unseen category). Text, one branch per
+    column: ``TfidfVectorizer`` on 1-2 grams, ``min_df=2``, at most 20,000 terms,
+    sublinear tf. Dates: ``CalendarFeatures``, median imputation, ``CalendarEncoder``.
 
     Parameters
     ----------
     roles : loopml.core.data.roles.ColumnRoles
         The feature columns by role; an empty role adds no branch.
+    categoricals : {"one_hot", "native"}, default "one_hot"
+        How categories reach the model. "native": the codes come first, so output column
+        ``i`` is the code of ``roles.categorical[i]`` (see ``categorical_positions``), for a
+        model that splits on categories itself (LightGBM, CatBoost).
 
     Returns
     -------
@@ -277,15 +291,32 @@ def build_preprocessor(roles: ColumnRoles) -> ColumnTransformer:
         below 0.3.
     """
     branches: list[tuple[str, Any, Any]] = []
+    if roles.categorical and categoricals == "native":
+        branches.append(("categorical", _ordinal(), list(roles.categorical)))
     if roles.numeric:
         branches.append(("numeric", _numeric(), list(roles.numeric)))
-    if roles.categorical:
+    if roles.categorical and categoricals == "one_hot":
         branches.append(("categorical", _categorical(), list(roles.categorical)))
     for column in roles.text:
         branches.append((f"text_{column}", _text(), [column]))
     if roles.datetime:
         branches.append(("datetime", _calendar(), list(roles.datetime)))
     return ColumnTransformer(branches, remainder="drop", sparse_threshold=0.3)
+
+
+def categorical_positions(roles: ColumnRoles) -> list[int]:
+    """The output columns of ``build_preprocessor(roles, "native")`` that hold category codes.
+
+    Parameters
+    ----------
+    roles : loopml.core.data.roles.ColumnRoles
+
+    Returns
+    -------
+    list of int
+        ``0 .. len(roles.categorical) - 1``: the codes come first, one per column.
+    """
+    return list(range(len(roles.categorical)))
 
 
 def _numeric() -> Pipeline:
@@ -305,7 +336,27 @@ def _categorical() -> Pipeline:
             (
                 "one_hot",
                 OneHotEncoder(
-                    handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=30
+                    handle_unknown="infrequent_if_exist",
+                    min_frequency=MIN_CATEGORY_ROWS,
+                    max_categories=30,
+                ),
+            ),
+        ]
+    )
+
+
+def _ordinal() -> Pipeline:
+    return Pipeline(
+        [
+            ("as_text", CategoryText()),
+            ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+            (
+                "ordinal",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=UNKNOWN_CODE,
+                    min_frequency=MIN_CATEGORY_ROWS,
+                    dtype=np.float64,
                 ),
             ),
         ]
@@ -416,9 +467,9 @@ class CategoryText(TransformerMixin, BaseEstimator):
 def feature_sources(preprocessor: ColumnTransformer) -> list[str]:
     """The input column behind each output feature of a fitted ``build_preprocessor``.
 
-    A numeric column and its missing-value indicator, every one-hot category of a column,
-    every TF-IDF term of a text column and the time line and cycles of a date all map to
-    the column they came from.
+    A numeric column and its missing-value indicator, every one-hot category (or the one
+    native code) of a column, every TF-IDF term of a text column and the time line and
+    cycles of a date all map to the column they came from.
 
     Parameters
     ----------
@@ -478,6 +529,8 @@ def _branch_sources(branch: Any, columns: list[str], width: int) -> list[str]:
     if "impute" in steps and "scale" in steps:  # numeric: values, then missing indicators
         names = steps["impute"].get_feature_names_out(columns)
         return [str(n).removeprefix("missingindicator_") for n in names]
+    if "ordinal" in steps:  # native categories: one code per column
+        return columns
     if "one_hot" in steps:  # tags that no category name can contain place each output
         tags = [f"\x1f{i}\x1f" for i in range(len(columns))]
         names = steps["one_hot"].get_feature_names_out(tags)

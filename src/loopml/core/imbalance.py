@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from loopml.config import Task
 from loopml.core.data.roles import ColumnRoles
-from loopml.core.features import build_preprocessor
+from loopml.core.models import build_pipeline
 
 RESAMPLE_STEP = "resample"
 
@@ -89,7 +89,8 @@ def build(
     Parameters
     ----------
     roles : loopml.core.data.roles.ColumnRoles
-        Columns by role, for ``build_preprocessor``.
+        Columns by role, for ``models.build_pipeline`` (which encodes categories as the
+        model's catalog record asks; one-hot under SMOTE).
     estimator : sklearn.base.BaseEstimator
         The model; with the "class_weight" strategy its ``class_weight`` is set to
         "balanced" in place (``set_params``).
@@ -109,11 +110,11 @@ def build(
     if applied == "class_weight":
         estimator = estimator.set_params(class_weight="balanced")
     sampler = resampler(applied, seed)
+    # SMOTE interpolates between rows: category codes in between mean nothing, so one-hot
+    pipeline = build_pipeline(roles, estimator, "one_hot" if applied == "smote" else None)
     if sampler is None:
-        return Pipeline([("features", build_preprocessor(roles)), ("model", estimator)])
-    return ResamplingPipeline(
-        [("features", build_preprocessor(roles)), (RESAMPLE_STEP, sampler), ("model", estimator)]
-    )
+        return pipeline
+    return ResamplingPipeline([pipeline.steps[0], (RESAMPLE_STEP, sampler), pipeline.steps[1]])
 
 
 def without_resampler(model: Any) -> Any:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sklearn.base import BaseEstimator
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -35,7 +36,7 @@ from sklearn.svm import SVC, SVR
 from loopml.config import Task
 from loopml.core import target
 from loopml.core.data.roles import ColumnRoles
-from loopml.core.features import build_preprocessor
+from loopml.core.features import Categoricals, build_preprocessor, categorical_positions
 from loopml.errors import ConfigError
 
 BASELINE = "baseline"
@@ -60,6 +61,23 @@ def _lightgbm(task: Task, seed: int) -> BaseEstimator:
         n_jobs=1,
         verbose=-1,
     )
+
+
+def _catboost(task: Task, seed: int) -> BaseEstimator:
+    from loopml.core.catboost_model import CatBoostLabelClassifier, CatBoostValueRegressor
+
+    cls = CatBoostLabelClassifier if task == "classification" else CatBoostValueRegressor
+    return cls(random_state=seed, thread_count=1)
+
+
+def _lightgbm_categories(estimator: BaseEstimator, positions: list[int]) -> BaseEstimator:
+    # "categorical_column": LightGBM's alias of categorical_feature as a parameter (the
+    # Python package warns about the main name when it comes as a parameter, not to fit)
+    return estimator.set_params(categorical_column=positions)
+
+
+def _catboost_categories(estimator: BaseEstimator, positions: list[int]) -> BaseEstimator:
+    return estimator.set_params(cat_features=positions)
 
 
 def _random_forest(task: Task, seed: int) -> BaseEstimator:
@@ -115,6 +133,8 @@ def _knn(task: Task, seed: int) -> BaseEstimator:
 
 
 Factory = Callable[[Task, int], BaseEstimator]
+# (estimator, positions of the category-code columns) -> the estimator, told which they are
+MarkCategories = Callable[[BaseEstimator, list[int]], BaseEstimator]
 BOTH: tuple[Task, ...] = ("classification", "regression")
 
 # What every loopml pipeline loads besides its model: scikit-learn's pipeline and
@@ -155,12 +175,20 @@ class CatalogModel:
         Warm starts: configurations known to do well across datasets, inside ``space``,
         tried before the sampler explores (``tuning.portfolio``; see
         ``loopml.core.tuning.warm_starts``). Each names its source beside it.
+    categoricals : {"one_hot", "native"}, default "one_hot"
+        How category columns reach it by default (``features.build_preprocessor``):
+        one-hot columns, or one integer code per column that the model splits on itself.
+    mark_categories : callable or None
+        A model that can take categories natively: ``mark_categories(estimator,
+        positions)`` tells a fresh estimator which input columns hold category codes
+        (LightGBM's ``categorical_feature``, CatBoost's ``cat_features``).
 
     Raises
     ------
     ValueError
         When ``trusts`` is empty: a model whose types nobody declared would be refused
-        when served, so it is refused here, when the catalog is built.
+        when served, so it is refused here, when the catalog is built. When
+        ``categoricals`` is "native" without ``mark_categories``.
     """
 
     name: str
@@ -170,12 +198,19 @@ class CatalogModel:
     trusts: tuple[str, ...]
     pip: str | None = None
     portfolio: tuple[dict[str, Any], ...] = ()
+    categoricals: Categoricals = "one_hot"
+    mark_categories: MarkCategories | None = None
 
     def __post_init__(self) -> None:
         if not self.trusts:
             raise ValueError(
                 f"catalog model {self.name!r} declares no types its fitted model loads; "
                 'set trusts=(...) (module-qualified names, or a prefix like "sklearn.")'
+            )
+        if self.categoricals == "native" and self.mark_categories is None:
+            raise ValueError(
+                f"catalog model {self.name!r} takes categories natively but has no "
+                "mark_categories(estimator, positions) to tell it which columns they are"
             )
 
 
@@ -186,6 +221,16 @@ _FOREST_SPACE: dict[str, Any] = {
     "n_estimators": {"low": 50, "high": 150, "log": True},
     "max_features": ["sqrt", 0.5, 1.0],
     "min_samples_leaf": {"low": 1, "high": 20, "log": True},
+}
+# CatBoost for small budgets: AutoGluon's CatBoost space (learning_rate 0.005-0.1 log,
+# depth 4-8, l2_leaf_reg 1-5) and FLAML's (learning_rate 0.005-0.2 log), but a bounded
+# number of trees instead of thousands with early stopping: a CatBoost fit costs a few
+# times a LightGBM one, so the rounds stay where a small budget still runs many trials.
+_CATBOOST_SPACE: dict[str, Any] = {
+    "iterations": {"low": 100, "high": 500, "log": True},
+    "learning_rate": {"low": 0.01, "high": 0.2, "log": True},
+    "depth": {"low": 4, "high": 8},
+    "l2_leaf_reg": {"low": 1.0, "high": 10.0, "log": True},
 }
 _SKLEARN = ("sklearn.",)
 MODELS: dict[str, CatalogModel] = {
@@ -242,7 +287,13 @@ MODELS: dict[str, CatalogModel] = {
                 "colsample_bytree": {"low": 0.5, "high": 1.0},
                 "reg_lambda": {"low": 1e-3, "high": 10.0, "log": True},
             },
-            ("lightgbm.",),
+            (
+                "lightgbm.",
+                # the catalog's LightGBM (core.early_stopping): named, so that
+                # categoricals_for finds this record for it
+                "loopml.core.early_stopping.EarlyStoppingLGBMClassifier",
+                "loopml.core.early_stopping.EarlyStoppingLGBMRegressor",
+            ),
             pip="lightgbm",
             portfolio=(
                 # AutoGluon's "GBM" preset {}: LightGBM's own defaults, stopped early
@@ -266,6 +317,22 @@ MODELS: dict[str, CatalogModel] = {
                     "reg_lambda": 1e-3,
                 },
             ),
+            # one-hot by default: native categories did not score better at equal trials
+            # (benchmarks/bench_categoricals.py: titanic, taxis; bike has no categories)
+            mark_categories=_lightgbm_categories,
+        ),
+        CatalogModel(
+            "catboost",
+            BOTH,
+            _catboost,
+            _CATBOOST_SPACE,
+            (
+                "loopml.core.catboost_model.CatBoostLabelClassifier",
+                "loopml.core.catboost_model.CatBoostValueRegressor",
+            ),
+            pip="catboost",
+            categoricals="native",
+            mark_categories=_catboost_categories,
         ),
         CatalogModel(
             "xgboost",
@@ -463,6 +530,60 @@ def _with_params(estimator: BaseEstimator, params: dict[str, Any], name: str) ->
     return estimator.set_params(**params)
 
 
-def build_pipeline(roles: ColumnRoles, estimator: BaseEstimator) -> Pipeline:
-    """Preprocessing and model in one scikit-learn pipeline."""
-    return Pipeline([("features", build_preprocessor(roles)), ("model", estimator)])
+def categoricals_for(estimator: BaseEstimator) -> CatalogModel | None:
+    """The catalog record that can take ``estimator``'s categories natively, if one does.
+
+    Parameters
+    ----------
+    estimator : sklearn.base.BaseEstimator
+        A catalog model, or any estimator (by import path).
+
+    Returns
+    -------
+    CatalogModel or None
+        The record with ``mark_categories`` whose ``trusts`` cover the estimator's type
+        (so ``lightgbm.LGBMRegressor`` named by its import path counts as well); None
+        when its categories can only go one-hot.
+    """
+    name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    for record in MODELS.values():
+        if record.mark_categories is not None and is_trusted(name, record.trusts):
+            return record
+    return None
+
+
+def build_pipeline(
+    roles: ColumnRoles, estimator: BaseEstimator, categoricals: Categoricals | None = None
+) -> Pipeline:
+    """Preprocessing and model in one scikit-learn pipeline.
+
+    Parameters
+    ----------
+    roles : loopml.core.data.roles.ColumnRoles
+    estimator : sklearn.base.BaseEstimator
+        Unfitted; a model that takes categories natively (``categoricals_for``) is told
+        which of its input columns hold the codes, in place (``set_params``).
+    categoricals : {"one_hot", "native"} or None, default None
+        None: what the estimator's catalog record declares (one-hot for an estimator no
+        record can take natively). "native" asks for codes (one-hot still, when no
+        record can take them); "one_hot" forces one-hot columns (for a resampler that
+        interpolates rows, say).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps "features" (``features.build_preprocessor``) and "model".
+    """
+    # a target transform (core.target.wrap) holds the model as its regressor
+    inner = estimator.regressor if isinstance(estimator, TransformedTargetRegressor) else estimator
+    record = categoricals_for(inner)
+    mode = categoricals or (record.categoricals if record is not None else "one_hot")
+    native = record is not None and mode == "native"
+    if native and record is not None and record.mark_categories and roles.categorical:
+        marked = record.mark_categories(inner, categorical_positions(roles))
+        if inner is estimator:
+            estimator = marked
+        else:
+            estimator.set_params(regressor=marked)
+    features = build_preprocessor(roles, "native" if native else "one_hot")
+    return Pipeline([("features", features), ("model", estimator)])

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 
@@ -528,18 +529,23 @@ def search_tasks(
 ) -> list[SearchTask]:
     concurrent = max(1, min(fair.n_jobs, len(chosen)))
     X, y = _xy(data)
-    prepared = tuning.prepare_folds(
-        models.build_pipeline(data.roles, models.baseline(data.task))[0],
-        X,
-        y,
-        fair.folds,
-        fair.n_jobs,
-    )
+    factories = {
+        spec.name: make_model_factory(spec.name, data, cfg.imbalance.strategy, fair.seed)
+        for spec in chosen
+    }
+    # Folds prepared once per distinct preprocessing (one-hot or native categories)
+    prepared: dict[str, list[tuning.PreparedFold]] = {}
+    keys: dict[str, str] = {}
+    for name, factory in factories.items():
+        features = factory({})[0]
+        keys[name] = joblib.hash(features)
+        if keys[name] not in prepared:
+            prepared[keys[name]] = tuning.prepare_folds(features, X, y, fair.folds, fair.n_jobs)
     return [
         SearchTask(
             spec.name,
             spec.space,
-            make_model_factory(spec.name, data, cfg.imbalance.strategy, fair.seed),
+            factories[spec.name],
             X,
             y,
             fair.folds,
@@ -547,7 +553,7 @@ def search_tasks(
             fair.method,
             fair.budget,
             n_jobs=max(1, fair.n_jobs // concurrent),
-            prepared=prepared,
+            prepared=prepared[keys[spec.name]],
             warm_starts=tuple(warm_starts(cfg, spec, fair)[0]),
         )
         for spec in chosen

@@ -51,7 +51,9 @@ def test_catalog_model_round_trips_through_skops_with_the_derived_allow_list(
         pytest.importorskip(MODELS[name].pip)
     roles = TEXT if name == "naive_bayes" else TABULAR
     frame, y = _frame(task)
-    point = {"n_estimators": 5} if "n_estimators" in MODELS[name].space else {}
+    space = MODELS[name].space
+    rounds = next((k for k in ("n_estimators", "iterations") if k in space), None)
+    point = {rounds: 5} if rounds else {}
     estimator = make_estimator(name, point, task, seed=0)  # type: ignore[arg-type]
     pipeline = build_pipeline(roles, clone(estimator)).fit(frame[list(roles.features)], y)
 

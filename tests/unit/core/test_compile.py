@@ -156,3 +156,85 @@ def test_a_row_scores_the_same_alone_as_in_a_batch_natively_and_compiled(estimat
         _, graph = predictor.run_frame(alone)
         assert graph is not None
         np.testing.assert_allclose(graph[0], native, atol=1e-6)
+
+
+def _cities(n: int = 700) -> tuple[pd.DataFrame, pd.Series]:
+    """A category that decides the label, with rare values (one sorts first) and gaps."""
+    rng = np.random.default_rng(1)
+    names = ["aaa", "kyiv", "lima", "oslo", "pune", "rome", "zzz"]
+    city = rng.choice(names, n, p=[0.005, 0.2, 0.2, 0.25, 0.14, 0.2, 0.005]).astype(object)
+    city[::11] = None
+    size = rng.normal(size=n)
+    positive = np.isin(city, ["rome", "kyiv"]) ^ (size > 1.2)
+    return pd.DataFrame({"size": size, "city": city}), pd.Series(np.where(positive, "yes", "no"))
+
+
+CITIES = ColumnRoles(numeric=("size",), categorical=("city",))
+
+
+def _served(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows as the data contract gives them: an unseen city, missing ones as None."""
+    rows = frame.copy()
+    rows.loc[rows.index[0], "city"] = "atlantis"
+    values = rows["city"].to_numpy(dtype=object)
+    values[pd.isna(values)] = None
+    rows["city"] = pd.Series(values, index=rows.index, dtype=object)
+    return rows
+
+
+def test_native_categories_score_the_same_alone_in_a_batch_and_compiled() -> None:
+    """LightGBM splits on the category codes themselves (not one-hot columns); an unseen
+    city (code -1, missing to LightGBM), a missing one ("(missing)", a category of its
+    own) and a rare one (the infrequent code) score alike alone, in a batch and in ONNX."""
+    import json
+
+    from loopml.core.compile import OnnxPredictor
+
+    frame, label = _cities()
+    model = models.make_estimator("lightgbm", {"n_estimators": 30}, "classification", 0)
+    pipeline = models.build_pipeline(CITIES, model, "native")
+    pipeline.fit(frame.iloc[:600], label.iloc[:600])
+    assert pipeline[-1].get_params()["categorical_column"] == [0]
+    trees = json.dumps(pipeline[-1].booster_.dump_model()["tree_info"])
+    assert '"decision_type": "=="' in trees  # a split on categories, which parity must cover
+    encoder = pipeline[0].named_transformers_["categorical"][-1]
+    assert list(encoder.infrequent_categories_[0]) == ["aaa", "zzz"]
+    rows = _served(frame.iloc[600:])
+    codes = pipeline[0].transform(rows)[:, 0]
+    assert codes[0] == -1 and rows["city"].isna().any()
+    compiled, report = compile_pipeline(
+        pipeline, column_specs(CITIES), "classification", list(pipeline.classes_), rows
+    )
+    assert compiled is not None, report.reason
+    predictor = OnnxPredictor(compiled.onnx, compiled.inputs, "classification", ["no", "yes"])
+    batch = pipeline.predict_proba(rows)
+    rare = frame[frame["city"].isin(["aaa", "zzz"])].head(2)
+    picked = pd.concat([rows.head(1), rows[rows["city"].isna()].head(2), rare])
+    assert len(picked) == 5
+    for i in range(len(picked)):
+        alone = picked.iloc[[i]]
+        native = pipeline.predict_proba(alone)[0]
+        if i < 3:  # rows of the batch
+            np.testing.assert_allclose(native, batch[rows.index.get_loc(alone.index[0])])
+        _, graph = predictor.run_frame(alone)
+        assert graph is not None
+        np.testing.assert_allclose(graph[0], native, atol=1e-6)
+
+
+def test_catboost_scores_rows_alone_as_in_a_batch_and_says_why_it_is_not_compiled() -> None:
+    pytest.importorskip("catboost")
+    frame, label = _cities()
+    model = models.make_estimator("catboost", {"iterations": 30}, "classification", 0)
+    pipeline = models.build_pipeline(CITIES, model).fit(frame.iloc[:600], label.iloc[:600])
+    assert pipeline[-1].get_params()["cat_features"] == [0]
+    rows = _served(frame.iloc[600:])
+    batch = pipeline.predict_proba(rows)
+    for i in [0, *np.flatnonzero(rows["city"].isna().to_numpy())[:2]]:
+        np.testing.assert_allclose(pipeline.predict_proba(rows.iloc[[i]])[0], batch[i])
+    assert set(pipeline.predict(rows)) <= {"no", "yes"}  # the original labels
+    compiled, report = compile_pipeline(
+        pipeline, column_specs(CITIES), "classification", list(pipeline.classes_), rows
+    )
+    assert compiled is None and not report.ok
+    assert report.reason.startswith("not compiled: CatBoost's ONNX export")
+    assert "natively" in report.reason

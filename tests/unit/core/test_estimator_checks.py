@@ -7,6 +7,7 @@ from typing import Any
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from loopml.core.boosters import BoosterModel
+from loopml.core.catboost_model import CatBoostLabelClassifier, CatBoostValueRegressor
 from loopml.core.data.contract import ContractReader
 from loopml.core.early_stopping import EarlyStoppingLGBMClassifier, EarlyStoppingLGBMRegressor
 from loopml.core.features import CalendarEncoder, CalendarFeatures, CategoryText, TextColumn
@@ -21,6 +22,8 @@ ESTIMATORS: list[Any] = [
     RuleRegressor(when="`0` > 0", then=1.0, else_=0.0),
     BoosterModel("lightgbm", "classification", rounds=5),
     BoosterModel("lightgbm", "regression", rounds=5),
+    CatBoostLabelClassifier(iterations=5),
+    CatBoostValueRegressor(iterations=50),  # 5 trees score below the check's R² 0.5
     ContractReader(),
     EarlyStoppingLGBMClassifier(n_estimators=30, early_stopping_rounds=5),
     EarlyStoppingLGBMRegressor(n_estimators=30, early_stopping_rounds=5),
@@ -210,6 +213,14 @@ OWN: dict[str, dict[str, str]] = {
         **{name: _HOLDOUT for name in _WEIGHT_EQUIVALENCE},
         "check_regressor_multioutput": _ONE_TARGET,
     },
+    "CatBoostLabelClassifier": {
+        "check_dict_unchanged": "predict caches the CatBoost model loaded from its bytes",
+    },
+    "CatBoostValueRegressor": {
+        "check_dict_unchanged": "predict caches the CatBoost model loaded from its bytes",
+        "check_fit2d_1sample": "CatBoost refuses one row in its own words: 'All features "
+        "are either constant or ignored' (CatBoostError)",
+    },
     "ContractReader": {
         name: _CONTRACT
         for name in (
@@ -325,6 +336,8 @@ GENERIC: dict[str, tuple[str, ...]] = {
     "EarlyStoppingLGBMRegressor": (),
     "EarlyStoppingXGBClassifier": (),
     "EarlyStoppingXGBRegressor": (),
+    "CatBoostLabelClassifier": (),
+    "CatBoostValueRegressor": (),
     "ContractReader": (
         "check_complex_data",
         "check_dtype_object",

@@ -23,6 +23,7 @@ from loopml.core.boosters import BoosterModel
 from loopml.core.compile import compile_features, feature_difference
 from loopml.core.data.roles import ColumnRoles
 from loopml.core.explain import Explainer, background_sample, explain_rows
+from loopml.core.features import Categoricals
 from loopml.core.models import CATALOG, build_pipeline, make_estimator
 from loopml.core.scoring import column_specs
 from loopml.errors import NotExplainableError
@@ -61,14 +62,24 @@ def _small(name: str, task: str) -> dict[str, object]:
         return {"n_estimators": 30}
     if name in ("lightgbm", "xgboost", "gradient_boosting"):
         return {"n_estimators": 40}
+    if name == "catboost":
+        return {"iterations": 40}
     return {}
 
 
-def _fit(name: str, roles: ColumnRoles, frame: pd.DataFrame, target: str, task: str) -> Pipeline:
+def _fit(
+    name: str,
+    roles: ColumnRoles,
+    frame: pd.DataFrame,
+    target: str,
+    task: str,
+    categoricals: Categoricals | None = None,
+) -> Pipeline:
     estimator = make_estimator(name, _small(name, task), task, 0)  # type: ignore[arg-type]
+    pipeline = build_pipeline(roles, estimator, categoricals)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return build_pipeline(roles, estimator).fit(frame[list(roles.features)], frame[target])
+        return pipeline.fit(frame[list(roles.features)], frame[target])
 
 
 def _own_output(pipeline: Pipeline, rows: pd.DataFrame, space: str, picked: list) -> np.ndarray:
@@ -159,7 +170,7 @@ def test_one_hot_categories_and_missing_indicators_sum_to_their_column(
     titanic: pd.DataFrame,
 ) -> None:
     features = titanic[list(TITANIC.features)]
-    pipeline = _fit("lightgbm", TITANIC, titanic, "Survived", "classification")
+    pipeline = _fit("lightgbm", TITANIC, titanic, "Survived", "classification", "one_hot")
     rows = features[features["Age"].isna()].head(3)  # Age's missing indicator is a feature
     found = explain_rows(pipeline, rows, task="classification")
     encoded = pipeline[:-1].transform(rows)
@@ -181,6 +192,28 @@ def test_one_hot_categories_and_missing_indicators_sum_to_their_column(
             contrib[:, indices].sum(axis=1),
             atol=1e-12,
         )
+
+
+def test_a_native_category_code_is_its_columns_whole_contribution(titanic: pd.DataFrame) -> None:
+    """LightGBM asked for native categories: one code per column, first in the features, and
+    its contribution is the column's (an unseen category and a missing one included)."""
+    pipeline = _fit("lightgbm", TITANIC, titanic, "Survived", "classification", "native")
+    assert pipeline[-1].get_params()["categorical_column"] == [0, 1, 2]
+    rows = titanic[list(TITANIC.features)].iloc[200:204].copy()
+    rows.loc[rows.index[0], "Embarked"] = "X"  # a port no training row has
+    rows.loc[rows.index[1], "Embarked"] = None
+    found = explain_rows(pipeline, rows, task="classification")
+    encoded = pipeline[:-1].transform(rows)
+    dense = encoded.toarray() if hasattr(encoded, "toarray") else np.asarray(encoded)
+    assert dense[0, 1] == -1  # Embarked's code: unknown
+    contrib = pipeline[-1].predict(dense, pred_contrib=True)[:, :-1]
+    for position, column in enumerate(TITANIC.categorical):
+        np.testing.assert_allclose(
+            found.contributions[:, found.columns.index(column)], contrib[:, position], atol=1e-12
+        )
+    np.testing.assert_allclose(
+        found.base_values + found.contributions.sum(axis=1), found.outputs, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("name", ["lightgbm", "logistic_regression", "naive_bayes"])

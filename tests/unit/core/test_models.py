@@ -10,10 +10,12 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.svm import SVC
 
+from loopml.core.data.roles import ColumnRoles
 from loopml.core.models import (
     CATALOG,
     DEFAULT_CANDIDATES,
     baseline,
+    build_pipeline,
     candidate_names,
     make_estimator,
 )
@@ -154,3 +156,33 @@ def test_every_catalog_model_of_the_task_has_a_default_space_that_builds(task: s
             space = tuning.parse_space(name, default_space(name))
             point = {n: v[0] for n, v in tuning.grid(space, 2).items()}
             make_estimator(name, point, task, seed=0)  # type: ignore[arg-type]
+
+
+def test_a_catboost_parameter_that_does_not_exist_is_one_line_naming_it() -> None:
+    pytest.importorskip("catboost")
+    with pytest.raises(ConfigError) as info:
+        make_estimator("catboost", {"max_depth": 4}, "classification", seed=0)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "models.candidates.catboost.max_depth: not a parameter of CatBoostLabelClassifier"
+    )
+    assert "depth" in message.split("known:")[1]
+
+
+def test_native_models_are_told_which_columns_hold_category_codes() -> None:
+    pytest.importorskip("catboost")
+    roles = ColumnRoles(numeric=("x",), categorical=("a", "b"))
+    lightgbm = make_estimator("lightgbm", {}, "regression", seed=0)
+    pipeline = build_pipeline(roles, lightgbm, "native")
+    assert lightgbm.get_params()["categorical_column"] == [0, 1]
+    assert [name for name, _, _ in pipeline[0].transformers] == ["categorical", "numeric"]
+    catboost = build_pipeline(roles, make_estimator("catboost", {}, "regression", seed=0))
+    assert catboost[-1].get_params()["cat_features"] == [0, 1]  # its record's default
+    assert "ordinal" in catboost[0].transformers[0][1].named_steps
+    ridge = build_pipeline(roles, make_estimator("ridge", {}, "regression", seed=0))
+    assert [name for name, _, _ in ridge[0].transformers] == ["numeric", "categorical"]
+    default = make_estimator("lightgbm", {}, "regression", seed=0)
+    one_hot = build_pipeline(roles, default)  # LightGBM's default: one-hot (measured)
+    assert "categorical_column" not in default.get_params()
+    assert "one_hot" in one_hot[0].transformers[1][1].named_steps

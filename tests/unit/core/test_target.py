@@ -209,3 +209,22 @@ def test_explained_exactly_on_the_log1p_scale_and_the_note_says_so(
     total = found.base_values + found.contributions.sum(axis=1)
     np.testing.assert_allclose(total, found.outputs, atol=1e-6)
     assert "log1p of the prediction" in found.note and "expm1" in found.note
+
+
+def test_a_native_categories_model_under_log1p_still_gets_its_category_codes() -> None:
+    """CatBoost wrapped by the target transform is still told which columns hold category
+    codes (the wrapper's regressor is marked), not silently fed one-hot columns."""
+    pytest.importorskip("catboost")
+    from loopml.core import models
+    from loopml.core.data.roles import ColumnRoles
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=120), "c": rng.choice(list("xyz"), 120)})
+    y = np.exp(X["a"] + (X["c"] == "x") * 2)
+    roles = ColumnRoles(numeric=("a",), categorical=("c",))
+    est = models.make_estimator(
+        "catboost", {"target_transform": "log1p", "iterations": 20}, "regression", 0
+    )
+    pipeline = models.build_pipeline(roles, est).fit(X, y)
+    assert pipeline.named_steps["model"].regressor_.get_params()["cat_features"] == [0]
+    assert pipeline.predict(X).min() > 0  # expm1 of the log scale: the price's own scale
