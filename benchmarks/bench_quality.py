@@ -155,6 +155,8 @@ def main() -> None:
                             cache[key] = row
                         rows.append(row)
                         print(table([_shown(row)]), flush=True)
+                        if tool != "loopml":  # a later crash keeps the peers' rows
+                            _save_cache(cache)
     total = time.perf_counter() - started
     store.cleanup()
     summary, paired, best = _summary(rows), _paired(rows), _best_peers(rows)
@@ -329,8 +331,10 @@ def _peer(
         timeout=limit * 3 + 300,
     )
     process_s = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{tool} failed on {dataset} seed {seed}:\n{done.stderr[-3000:]}")
+    if done.returncode != 0:  # a failed peer is a row (no score, its last error line)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        row = _row(dataset, seed, limit, tool, split, math.nan, process_s, process_s)
+        return {**row, "limit_held": None, "failed": lines[-1] if lines else "no message"}
     answer = json.loads(Path(request["output"]).read_text())
     y_test = split["y_test"]
     predicted = pd.Series(answer["predictions"])
@@ -388,7 +392,7 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "mean_test_score": float(group.test_score.mean()),
                 "std": float(group.test_score.std()) if len(group) > 1 else math.nan,
                 "mean_wall_s": round(float(group.wall_s.mean()), 1),
-                "limit_held": f"{int(group.limit_held.sum())} of {len(group)}",
+                "limit_held": f"{sum(held is True for held in group.limit_held)} of {len(group)}",
             }
         )
     return out
@@ -491,6 +495,13 @@ def _save(
     RESULTS.mkdir(exist_ok=True)
     RESULT.write_text(json.dumps(payload, indent=2, default=_plain))
     return RESULT
+
+
+def _save_cache(cache: dict[str, dict[str, Any]]) -> None:
+    """Write the peers' rows into the results JSON now, keeping what else it holds."""
+    payload = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    RESULTS.mkdir(exist_ok=True)
+    RESULT.write_text(json.dumps({**payload, "peer_cache": cache}, indent=2, default=_plain))
 
 
 def _plain(value: Any) -> Any:
