@@ -167,8 +167,9 @@ def main() -> None:
     if paired:
         print()
         print(table(paired))
-    print()
-    print(table(best))
+    if best:
+        print()
+        print(table(best))
     path = _save(args, rows, summary, paired, best, cache, total)
     print(f"\nwhole benchmark: {total:.0f} s; wrote {path}")
 
@@ -431,8 +432,8 @@ def _best_peers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     summary = pd.DataFrame(_summary(rows))
     out = []
     for (dataset, limit), group in summary.groupby(["dataset", "time_limit_s"], sort=False):
-        peers = group[group.tool != "loopml"]
-        if peers.empty:
+        peers = group[(group.tool != "loopml") & group.mean_test_score.notna()]
+        if peers.empty:  # no peer, or every peer failed
             continue
         best = peers.loc[peers.mean_test_score.idxmax()]
         loopml = group[group.tool == "loopml"].mean_test_score
