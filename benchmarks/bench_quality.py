@@ -160,6 +160,17 @@ def main() -> None:
     total = time.perf_counter() - started
     store.cleanup()
     summary, paired, best = _summary(rows), _paired(rows), _best_peers(rows)
+    _print_tables(rows, summary, paired, best)
+    path = _save(args, rows, summary, paired, best, cache, total)
+    print(f"\nwhole benchmark: {total:.0f} s; wrote {path}")
+
+
+def _print_tables(
+    rows: list[dict[str, Any]],
+    summary: list[dict[str, Any]],
+    paired: list[dict[str, Any]],
+    best: list[dict[str, Any]],
+) -> None:
     print()
     print(table([_shown(row) for row in rows]))
     print()
@@ -170,8 +181,6 @@ def main() -> None:
     if best:
         print()
         print(table(best))
-    path = _save(args, rows, summary, paired, best, cache, total)
-    print(f"\nwhole benchmark: {total:.0f} s; wrote {path}")
 
 
 def _tracking_store(folder: Path) -> dict[str, str]:
