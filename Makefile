@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint container-test compose-test lock clean help
+.PHONY: demo test lint container-test compose-test lock clean help bench-peers
 
 help:
 	@echo "make demo   install into .venv/ and run the whole loop on a bundled example"
@@ -45,6 +45,18 @@ container-test: $(VENV)/.dev
 # from Debian packages instead of pulling them, see docker-compose.standin.yaml).
 compose-test: $(VENV)/.dev
 	LOOPML_COMPOSE_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider -q -s tests/e2e/test_compose.py
+
+# The peers of benchmarks/bench_quality.py (FLAML, AutoGluon) in their own virtualenv:
+# AutoGluon 1.6 needs pandas < 2.4 and loopml's lock has pandas 3, so loopml's .venv stays
+# untouched and bench_quality.py calls the peers as subprocesses (benchmarks/_peers.py).
+PEERS := benchmarks/.venv-peers
+bench-peers: $(PEERS)/.installed
+
+$(PEERS)/.installed: $(BIN)/uv
+	$(BIN)/uv venv -q --allow-existing -p $(PYTHON) $(PEERS)
+	$(BIN)/uv pip install -q --python $(PEERS)/bin/python \
+		"autogluon.tabular[lightgbm,catboost,xgboost]==1.6.3" "flaml[automl]==2.8.0"
+	@touch $@
 
 # Regenerate the lock files after changing dependencies in pyproject.toml.
 lock: $(BIN)/uv
