@@ -59,6 +59,7 @@ def test_catboost_runs_quietly_registers_and_loads_with_plain_mlflow(tmp_path: P
     uri = load_config(config).tracking.uri  # resolved beside loopml.yaml
     rows = pd.DataFrame({"size": [0.1, 0.2, 2.0], "city": ["atlantis", None, "rome"]})
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # an in-process loopml run of another test set it
     plain = mlflow.pyfunc.load_model("models:/cats@champion")
     predicted = list(plain.predict(rows))
     assert set(predicted) <= {"yes", "no"}

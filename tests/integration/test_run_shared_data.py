@@ -44,6 +44,7 @@ def test_titanic_beats_baseline_and_loads_with_plain_mlflow(tmp_path: Path) -> N
     rows = pd.read_csv(shared_file("titanic_train.csv")).head(20)
     cfg = load_config(config)
     mlflow.set_tracking_uri(cfg.tracking.uri)
+    mlflow.set_registry_uri(cfg.tracking.uri)  # an in-process loopml run of another test set it
     plain = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     predicted = plain.predict(rows.drop(columns=["Survived"]))
     assert set(pd.Series(predicted).unique()) <= {0, 1}
@@ -71,6 +72,7 @@ def test_text_data_beats_baseline_on_macro_f1(tmp_path: Path) -> None:
     assert metrics["test_f1_macro"] > metrics["baseline_test_f1_macro"] + 0.3
     cfg = load_config(config)
     mlflow.set_tracking_uri(cfg.tracking.uri)
+    mlflow.set_registry_uri(cfg.tracking.uri)  # an in-process loopml run of another test set it
     model = mlflow.pyfunc.load_model("models:/tags@champion")
     holdout = pd.read_csv(shared_file("madewithml_holdout.csv")).head(10)
     assert len(model.predict(holdout.drop(columns=["tag"]))) == 10

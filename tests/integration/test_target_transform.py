@@ -93,6 +93,7 @@ def test_every_entry_point_answers_the_same_value_on_the_original_scale(
     cfg = project.cfg
     rows = _rows(project)
     mlflow.set_tracking_uri(cfg.tracking.uri)
+    mlflow.set_registry_uri(cfg.tracking.uri)  # an in-process loopml run of another test set it
     pyfunc = np.asarray(mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(rows))
     loaded = loopml.load_model(f"models:/{NAME}@champion", tracking_uri=cfg.tracking.uri)
     np.testing.assert_allclose(np.asarray(loaded.predict(rows), dtype=float), pyfunc)
@@ -152,6 +153,7 @@ def test_the_evaluation_scores_the_original_scale(prices: tuple[Project, str]) -
     found = evaluate(cfg, "champion").evaluation
     test = prepare(cfg, SilentReporter()).splits.test
     mlflow.set_tracking_uri(cfg.tracking.uri)
+    mlflow.set_registry_uri(cfg.tracking.uri)  # an in-process loopml run of another test set it
     model = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
     expected = np.asarray(model.predict(test.drop(columns=["price"])))
     np.testing.assert_allclose(found.test.predicted, expected, rtol=1e-9)

@@ -63,17 +63,15 @@ def load_with_compiled(uri: str, *, tracking_uri: str | None = None) -> LoadedMo
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
-    name, version = _registry_coordinates(uri)
-    try:
-        info = mlflow.models.get_model_info(uri)
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    except MlflowException as exc:
-        if not is_not_found(exc):  # the store failed: not the same as "no such model"
-            raise TrackingError(failure_line(exc, f"loading model '{uri}'")) from exc
-        raise _not_found(uri, name, version, first_line(exc)) from None
+    with registry.using_store(tracking_uri):
+        name, version = _registry_coordinates(uri)
+        try:
+            info = mlflow.models.get_model_info(uri)
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        except MlflowException as exc:
+            if not is_not_found(exc):  # the store failed: not the same as "no such model"
+                raise TrackingError(failure_line(exc, f"loading model '{uri}'")) from exc
+            raise _not_found(uri, name, version, first_line(exc)) from None
     meta = info.metadata or {}
     if "loopml" not in meta:
         raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")
@@ -110,17 +108,16 @@ def model_metadata(uri: str, *, tracking_uri: str) -> tuple[str, str | None, dic
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    name, version = _registry_coordinates(uri)
-    try:
-        info = mlflow.models.get_model_info(uri)
-    except MlflowException as exc:
-        if not is_not_found(exc):  # the store failed: not the same as "no such model"
-            raise TrackingError(failure_line(exc, f"reading model '{uri}'")) from exc
-        raise ModelNotFoundError(
-            f"model '{uri}' not found ({first_line(exc)}); see `loopml runs`"
-        ) from None
+    with registry.using_store(tracking_uri):
+        name, version = _registry_coordinates(uri)
+        try:
+            info = mlflow.models.get_model_info(uri)
+        except MlflowException as exc:
+            if not is_not_found(exc):  # the store failed: not the same as "no such model"
+                raise TrackingError(failure_line(exc, f"reading model '{uri}'")) from exc
+            raise ModelNotFoundError(
+                f"model '{uri}' not found ({first_line(exc)}); see `loopml runs`"
+            ) from None
     meta = (info.metadata or {}).get("loopml")
     if meta is None:
         raise TrackingError(f"model '{uri}' was not trained by loopml; load it with mlflow.pyfunc")

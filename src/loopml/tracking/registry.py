@@ -12,15 +12,22 @@ A reference is what the user typed, in one of five forms:
 ``resolve`` asks the registry which version and training run the reference names now.
 A run's version is the highest version of *this* project's model registered from that run.
 
+``using_store`` points MLflow's module-level tracking and registry URIs at one store for a
+block and puts the caller's back after it, so ``loopml.load_model(..., tracking_uri=X)``
+leaves a user's own ``mlflow.set_tracking_uri`` in force.
+
 Writes: ``set_alias`` (retries the race of two processes adding the same new alias) and
 ``tag_version`` (cuts values to ``TAG_VALUE_LIMIT`` characters).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +43,7 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 #: refuses longer values (PostgreSQL) or would make the same tag behave differently per
 #: store: every value is cut to 5,000 characters, on every store.
 TAG_VALUE_LIMIT = 5000
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[\w-]+)$")
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
@@ -337,3 +345,37 @@ def tag_version(tracker: Tracker, version: str, tags: dict[str, str]) -> None:
             tracker.client.set_model_version_tag(
                 tracker.model_name, version, key, value[:TAG_VALUE_LIMIT]
             )
+
+
+@contextmanager
+def using_store(uri: str | None) -> Iterator[None]:
+    """MLflow's tracking and registry URIs set to ``uri`` inside the block, the caller's after.
+
+    ``mlflow.set_tracking_uri`` and ``mlflow.set_registry_uri`` change module state and the
+    ``MLFLOW_TRACKING_URI``/``MLFLOW_REGISTRY_URI`` environment variables for the whole
+    process; a library call that set them for good would send the caller's next
+    ``models:/`` lookup to loopml's store (the same model name in another registry: a
+    silently different model). The previous values are read from the same module state
+    MLflow's own ``_use_tracking_uri`` restores. ``uri`` None: nothing is changed.
+    """
+    if not uri:
+        yield
+        return
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    before = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    environment = {name: os.environ.get(name) for name in _URI_VARIABLES}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before[0])  # type: ignore[arg-type]  # None: unset
+        registry_utils._registry_uri = before[1]
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
