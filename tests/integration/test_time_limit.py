@@ -174,3 +174,52 @@ def test_a_limit_spent_before_the_search_fails_in_one_line_naming_the_key(
         "every candidate ran out of time: tuning.budget.time_limit 5 s left 0.0 s of search"
     )
     assert message.endswith("raise --time-limit") and len(message.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_successive_halving_gives_the_better_half_more_search_and_says_so(tmp_path: Path) -> None:
+    from tests.integration.conftest import cli
+    from tests.integration.test_tuning_train import _project
+
+    config = _project(
+        tmp_path,
+        {
+            "models": {"candidates": ["logistic_regression", "lightgbm", "knn"]},
+            "tuning": {
+                "budget": {"successive_halving": True},
+                "learning_curve": False,
+                "n_jobs": 1,
+            },
+        },
+    )
+    cli("runs", "-c", str(config))  # the tracking store made first (its migrations take s)
+    code, stdout, stderr = cli("train", "-c", str(config), "--time-limit", "60")
+    assert code == 0, stderr
+    line = " ".join(stderr.split())
+    cfg = load_config(config, ["tuning.budget.time_limit=60"])
+    client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
+    run_id = stdout.strip().splitlines()[-1]
+    tuning = json.loads(
+        Path(client.download_artifacts(run_id, "tuning.json", str(tmp_path))).read_text()
+    )
+    first = tuning["time_limit"]["share"] / 2
+    assert f"same budget ({first:.1f} s each of the 60 s time limit, then the rest" in line
+    went = re.search(
+        r"Successive halving: ([\w, ]+) go on with ([\d.]+) s more each; ([\w, ]+) stop "
+        rf"after {first:.1f} s \(tuning.budget.successive_halving\)",
+        line,
+    )
+    assert went, line
+    kept, stopped = went.group(1).split(", "), went.group(3).split(", ")
+    assert sorted(kept + stopped) == ["knn", "lightgbm", "logistic_regression"]
+    assert len(kept) <= 2  # the better half of three, of those that finished a trial
+    board = json.loads(
+        Path(client.download_artifacts(run_id, "leaderboard.json", str(tmp_path))).read_text()
+    )
+    rows = {row["name"]: row for row in board}
+    assert all(rows[name]["error"] is None for name in kept)
+    for name in stopped:  # worse on CV, or out of time in the first rung (half a share)
+        error = rows[name]["error"]
+        assert error is None or error.endswith(f"> share {first:.1f} s"), error
+        if error is None:
+            assert min(rows[k]["cv_mean"] for k in kept) >= rows[name]["cv_mean"]

@@ -116,3 +116,19 @@ def test_the_time_limit_flag_is_the_yaml_key(tmp_path: Path, command: str) -> No
     result = CliRunner().invoke(app, [command, "-c", str(path), "--time-limit", "soon"])
     assert result.exit_code != 0
     assert "tuning.budget.time_limit: 'soon' is not a duration" in result.stderr
+
+
+def test_successive_halving_needs_a_time_limit_and_changes_the_key_only_when_on(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, "tuning.budget.successive_halving=true")
+    message = str(info.value)
+    assert message.startswith("loopml.yaml: tuning.budget.successive_halving splits a time")
+    assert "set tuning.budget.time_limit (or --time-limit)" in message
+    assert len(message.splitlines()) == 1 and "{" not in message
+    limited = _load(tmp_path, "tuning.budget.time_limit=60")
+    assert "successive_halving" not in limited.training_settings()["tuning"]["budget"]
+    halving = _load(tmp_path, "tuning.budget.time_limit=60", "tuning.budget.successive_halving=1")
+    assert halving.tuning.budget.successive_halving is True
+    assert halving.training_key() != limited.training_key()

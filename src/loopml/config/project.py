@@ -108,6 +108,11 @@ class ProjectConfig(_Strict):
     @model_validator(mode="after")
     def _time_limit_local(self) -> ProjectConfig:
         if self.tuning.budget.time_limit is None:
+            if self.tuning.budget.successive_halving:
+                raise ValueError(
+                    "tuning.budget.successive_halving splits a time limit: set "
+                    "tuning.budget.time_limit (or --time-limit) too, or remove it"
+                )
             return self
         if self.train.distributed:
             raise ValueError(

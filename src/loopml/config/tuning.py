@@ -33,6 +33,12 @@ class BudgetConfig(_Strict):
         "rest is kept for refits, ensemble, test scoring and logging; e.g. 5m (--time-limit).",
     )
 
+    successive_halving: bool = Field(
+        False,
+        description="With time_limit: every candidate gets half its share, then the better "
+        "half of the candidates (by CV score) share the rest of the search equally.",
+    )
+
     @model_validator(mode="after")
     def _some_limit(self) -> BudgetConfig:
         if self.trials is None and self.timeout is None and self.time_limit is None:

@@ -245,3 +245,69 @@ def fits(clock: Clock, seconds: float, after: float) -> bool:
     bool
     """
     return clock.left() - after >= seconds
+
+
+def first_rung(plan: TimePlan) -> float:
+    """Each candidate's seconds in the first rung of successive halving across candidates.
+
+    Half the planned share: every candidate gets it (the fairness rule holds for the
+    first rung); the other half of the search goes to the better half of the candidates
+    (:func:`survivors`, :func:`second_rung`). Successive halving as in Jamieson &
+    Talwalkar (2016), "Non-stochastic best arm identification and hyperparameter
+    optimization", with two rungs and a halving rate of 2, over candidates rather than
+    configurations.
+
+    Parameters
+    ----------
+    plan : TimePlan
+
+    Returns
+    -------
+    float
+        Seconds, ``plan.share / 2``.
+    """
+    return plan.share / 2
+
+
+def survivors(scores: dict[str, float], *, higher_is_better: bool) -> list[str]:
+    """The better half of the candidates by cross-validation score, best first.
+
+    Parameters
+    ----------
+    scores : dict of str to float
+        Candidate name to the CV score of its best trial; NaN (no trial finished) never
+        survives.
+    higher_is_better : bool
+        The scorer's direction.
+
+    Returns
+    -------
+    list of str
+        ``ceil(n / 2)`` names of the ``n`` scored candidates; ties keep the given order.
+    """
+    scored = [(name, s) for name, s in scores.items() if not math.isnan(s)]
+    ranked = sorted(scored, key=lambda pair: -pair[1] if higher_is_better else pair[1])
+    return [name for name, _ in ranked[: math.ceil(len(ranked) / 2)]]
+
+
+def second_rung(seconds: float, survivors: int, at_once: int) -> float:
+    """Each survivor's extra seconds in the second rung: what is left of the search,
+    split equally among the waves of survivors.
+
+    Parameters
+    ----------
+    seconds : float
+        Seconds of the planned search still left (``TimePlan.search`` minus what the first
+        rung used); negative counts as 0.
+    survivors : int
+        Candidates in the second rung, at least 1.
+    at_once : int
+        Candidates searched at a time, at least 1.
+
+    Returns
+    -------
+    float
+        ``max(0, seconds) / ceil(survivors / at_once)``.
+    """
+    waves = math.ceil(survivors / max(1, min(at_once, survivors)))
+    return max(0.0, seconds) / waves

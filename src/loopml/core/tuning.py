@@ -702,12 +702,16 @@ class Budget:
     share : float or None, default None
         Seconds of search each candidate gets from ``time_limit`` (``core.budget.plan``);
         unlike ``timeout`` it also stops a running trial between folds. None: not planned.
+    successive_halving : bool, default False
+        ``share`` is split in two rungs: half for every candidate, the rest of the search
+        for the better half (``core.budget.first_rung``).
     """
 
     trials: int | None
     timeout: float | None
     time_limit: float | None = None
     share: float | None = None
+    successive_halving: bool = False
 
     @property
     def seconds(self) -> float | None:
@@ -727,6 +731,11 @@ class Budget:
         parts += [f"{self.timeout:g} s"] if self.timeout else []
         if self.time_limit is not None and self.share is not None:
             parts += [f"{self.share:.1f} s each of the {self.time_limit:g} s time limit"]
+            if self.successive_halving:
+                parts[-1] = (
+                    f"{self.share / 2:.1f} s each of the {self.time_limit:g} s time limit, "
+                    "then the rest of the search for the better half (successive halving)"
+                )
         return " / ".join(parts)
 
 

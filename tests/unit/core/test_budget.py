@@ -101,3 +101,18 @@ def test_trials_and_a_share_together_stop_at_whichever_comes_first() -> None:
     task = _planned(_task("random", {"C": {"low": 1e-2, "high": 10.0, "log": True}}, 1), 30, 2)
     result = run_study(task, None, "capped", resume=False)
     assert len(result.trials) == 2 and result.seconds < 30
+
+
+def test_successive_halving_gives_the_better_half_the_rest_of_the_search() -> None:
+    plan = budget.plan(_clock(100, 2), candidates=4, at_once=1, folds=5, trials=None)
+    assert budget.first_rung(plan) == pytest.approx(plan.share / 2)
+    # accuracy: higher is better; a candidate with no finished trial (NaN) never goes on
+    scores = {"a": 0.80, "b": 0.85, "c": math.nan, "d": 0.83, "e": 0.70}
+    assert budget.survivors(scores, higher_is_better=True) == ["b", "d"]
+    assert budget.survivors({"x": 3.0, "y": 1.0, "z": 2.0}, higher_is_better=False) == ["y", "z"]
+    assert budget.survivors({"x": math.nan}, higher_is_better=True) == []
+    # what is left of the search, by waves of survivors searched at once
+    assert budget.second_rung(40.0, 2, 1) == pytest.approx(20.0)
+    assert budget.second_rung(40.0, 2, 2) == pytest.approx(40.0)
+    assert budget.second_rung(40.0, 3, 2) == pytest.approx(20.0)
+    assert budget.second_rung(-1.0, 2, 1) == 0.0
