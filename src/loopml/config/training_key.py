@@ -70,6 +70,8 @@ def training_settings(cfg: ProjectConfig) -> dict[str, Any]:
     relevant["tuning"].pop("n_jobs", None)  # how fast, not what: results do not depend on it
     if cfg.tuning.budget.time_limit is None:  # keys made before the setting existed stay
         relevant["tuning"]["budget"].pop("time_limit", None)
+    if cfg.models.bagging.folds == 0:  # likewise: off, as before bagging existed
+        relevant["models"].pop("bagging", None)
     if cfg.train.distributed:
         relevant["train"] = {"distributed": True, "sample_rows": cfg.train.sample_rows}
     if cfg.refit_rows() != "train":

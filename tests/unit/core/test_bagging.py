@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from loopml.config import BaggingConfig, CVConfig
+from loopml.config import CVConfig
 from loopml.core import bagging, tuning
 from loopml.core.bagging import BaggedClassifier, BaggedRegressor
 
@@ -100,10 +100,3 @@ def test_a_members_reason_to_run_natively_is_the_bags() -> None:
         BaggedRegressor(DummyRegressor(), cv=3).fit(np.ones((9, 1)), np.arange(9)).native_only
         is None
     )
-
-
-@pytest.mark.parametrize("folds", [1, -2])
-def test_bagging_folds_are_off_or_at_least_two(folds: int) -> None:
-    with pytest.raises(ValueError, match=f"folds is {folds}: write 0 \\(off\\) or at least 2"):
-        BaggingConfig(folds=folds)
-    assert BaggingConfig().folds == 0 and BaggingConfig(folds=5).folds == 5
