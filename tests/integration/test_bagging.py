@@ -1,12 +1,13 @@
 """k-fold bagging end to end (models.bagging.folds): the bagged best candidate is on the
 leaderboard with its out-of-fold CV, wins here, registers, compiles to ONNX with the same
-answers as the native pipeline, loads with plain MLflow and explains."""
+answers as the native pipeline, is served on ONNX, loads with plain MLflow and explains."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import httpx
 import mlflow
 import numpy as np
 import pandas as pd
@@ -16,9 +17,10 @@ import loopml
 from loopml.config import load_config
 from loopml.core.compile import OnnxPredictor
 from loopml.serving.engine import choose_engine
+from loopml.serving.runner import ServeArgs, build_app
 from loopml.tracking.models import load_with_compiled
 from tests.conftest import write_project
-from tests.integration.conftest import cli
+from tests.integration.conftest import LiveServer, cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NAME = "bagged"
@@ -107,6 +109,15 @@ def test_it_registers_compiles_with_the_native_answers_and_loads_with_plain_mlfl
     assert proba is not None
     np.testing.assert_allclose(proba, native, atol=1e-5)
     assert list(labels) == list(plain)
+
+    args = ServeArgs(
+        str(config), ["serve.reload_interval=0", "serve.prediction_log.enabled=false"], None
+    )
+    with LiveServer(build_app(args)) as live, httpx.Client(timeout=10) as http:
+        assert http.get(f"{live.url}/health").json()["engine"] == "onnx"
+        answer = http.post(f"{live.url}/predict", json={"records": rows.to_dict("records")})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"] == list(plain)
 
     champion = loopml.load_model(f"models:/{NAME}@champion", tracking_uri=uri)
     assert list(champion.predict(rows)) == list(plain)

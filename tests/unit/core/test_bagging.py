@@ -72,8 +72,10 @@ def test_the_searchs_splitter_gives_the_searchs_folds_and_splits_more_rows_too()
     )
 
 
-def test_a_bag_of_pipelines_compiles_as_a_vote_with_the_native_answers() -> None:
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_bag_of_pipelines_compiles_as_a_vote_with_the_native_answers(task: str) -> None:
     from skl2onnx import to_onnx
+    from sklearn.linear_model import Ridge
 
     from loopml.core._converters import register_converters
 
@@ -81,13 +83,19 @@ def test_a_bag_of_pipelines_compiles_as_a_vote_with_the_native_answers() -> None
     register_converters()
     X, y = make_classification(150, 4, random_state=1)
     X = X.astype(np.float32)
-    member = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())])
-    bag = BaggedClassifier(member, cv=5).fit(X, y)
-    graph = to_onnx(bag, X[:1], options={id(bag): {"zipmap": False}})
+    model = LogisticRegression() if task == "classification" else Ridge()
+    member = Pipeline([("scale", StandardScaler()), ("model", model)])
+    bag = bagging.bag(member, task, 5).named_steps["model"]
+    bag.fit(X, y if task == "classification" else X @ np.arange(4.0) + y)
+    options = {id(bag): {"zipmap": False}} if task == "classification" else None
+    graph = to_onnx(bag, X[:1], options=options)
     session = onnxruntime.InferenceSession(graph.SerializeToString())
-    labels, proba = session.run(None, {session.get_inputs()[0].name: X})
-    np.testing.assert_allclose(proba, bag.predict_proba(X), atol=1e-5)
-    np.testing.assert_array_equal(labels, bag.predict(X))
+    answers = session.run(None, {session.get_inputs()[0].name: X})
+    if task == "regression":
+        np.testing.assert_allclose(answers[0].ravel(), bag.predict(X), rtol=1e-4, atol=1e-4)
+        return
+    np.testing.assert_allclose(answers[1], bag.predict_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(answers[0], bag.predict(X))
 
 
 def test_a_members_reason_to_run_natively_is_the_bags() -> None:
