@@ -847,7 +847,10 @@ def _add_bagging(
     best, fair = searched[0], outcome.settings
     factory = make_model_factory(best.name, data, cfg.imbalance.strategy, fair.seed)
     fold = _best_fold_seconds(outcome.searches[best.name])
-    estimate = budget.refit_seconds(fold, len(fair.folds)) * (k - 1) / min(fair.n_jobs, k)
+    # k fits of (k - 1) / k of the rows; twice when a bagged winner is bagged again on
+    # train+validation (train.refit), which the time limit must also hold
+    rounds = 1 if cfg.refit_rows() == "train" else 2
+    estimate = rounds * budget.refit_seconds(fold, len(fair.folds)) * (k - 1) / min(fair.n_jobs, k)
     why = _why_not_bagged(fair, data, factory(best.params)) or timing.skip(estimate)
     if why:
         reporter.warn(f"bagging of {best.name} skipped: {why}")
