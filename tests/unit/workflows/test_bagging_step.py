@@ -88,3 +88,19 @@ def test_a_bag_that_would_not_fit_in_the_time_left_is_skipped_and_said(tmp_path:
     assert len(said.warnings) == 1
     assert said.warnings[0].startswith("bagging of logistic_regression skipped: it would take")
     assert "tuning.budget.time_limit 10 s" in said.warnings[0]
+
+
+def test_the_learning_curve_rebuilds_a_bagged_winner_unfitted(tmp_path: Path) -> None:
+    from sklearn.base import clone
+
+    outcome, _, (cfg, data, _) = _outcome(tmp_path)
+    bag = next(e for e in outcome.entries if e.name == "bagged_logistic_regression")
+    rebuilt = tune._unfitted(cfg, data, outcome.settings, bag, outcome)
+    assert bag.pipeline is not None
+    assert type(rebuilt[-1]) is type(bag.pipeline[-1])
+    X, y = data.splits.train[list(data.roles.features)], data.splits.train[data.target]
+    refitted = clone(rebuilt).fit(X, y)
+    np.testing.assert_allclose(refitted.predict_proba(X), bag.pipeline.predict_proba(X))
+    assert tune._fold_seconds_of(outcome, bag) == pytest.approx(
+        5 * tune._best_fold_seconds(outcome.searches["logistic_regression"])
+    )
