@@ -851,7 +851,9 @@ def _add_bagging(
     # train+validation (train.refit), which the time limit must also hold
     rounds = 1 if cfg.refit_rows() == "train" else 2
     estimate = rounds * budget.refit_seconds(fold, len(fair.folds)) * (k - 1) / min(fair.n_jobs, k)
-    why = _why_not_bagged(fair, data, factory(best.params)) or timing.skip(estimate)
+    late = timing.skip(estimate)
+    late = f"{late} (models.bagging.folds: 0 turns it off)" if late else ""
+    why = _why_not_bagged(fair, data, factory(best.params)) or late
     if why:
         reporter.warn(f"bagging of {best.name} skipped: {why}")
         outcome.notes.append(f"bagging skipped: {why}")

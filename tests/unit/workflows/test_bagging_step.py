@@ -87,7 +87,9 @@ def test_a_bag_that_would_not_fit_in_the_time_left_is_skipped_and_said(tmp_path:
     assert not any(e.name.startswith("bagged_") for e in outcome.entries)
     assert len(said.warnings) == 1
     assert said.warnings[0].startswith("bagging of logistic_regression skipped: it would take")
-    assert "tuning.budget.time_limit 10 s" in said.warnings[0]
+    assert said.warnings[0].endswith(
+        "(tuning.budget.time_limit 10 s) (models.bagging.folds: 0 turns it off)"
+    )
 
 
 def test_the_learning_curve_rebuilds_a_bagged_winner_unfitted(tmp_path: Path) -> None:
