@@ -28,7 +28,7 @@ from loopml.core import training
 from loopml.core.evaluation import metrics
 from loopml.workflows import tune
 from loopml.workflows.events import SilentReporter
-from loopml.workflows.prepare import prepare
+from loopml.workflows.prepare import Prepared, prepare
 
 # NYC taxis fare (not in the shared DATASETS table yet): the fare from the trip, without
 # the columns computed from it.
@@ -78,16 +78,37 @@ def main() -> None:
 
 
 def _one(dataset: str, folder: Path, seed: int, trials: int) -> dict[str, Any]:
+    ensemble_settings = {"ensemble": {"method": "weighted", "top_k": 3}}
+    outcome, data, metric = tuned(dataset, folder, seed, trials, ensemble_settings)
+    entries = [e for e in outcome.entries[1:] if e.pipeline is not None]
+    singles = [e for e in entries if not e.name.startswith("weighted(")]
+    single = training.pick_best(singles, metric)
+    shipped = training.pick_best(entries, metric)
+    ensemble = next((e for e in entries if e.name.startswith("weighted(")), None)
+    return {
+        "dataset": dataset,
+        "seed": seed,
+        "single": single.name,
+        "single_test": scored_on_test(single, data, metric),
+        "ensemble": ensemble.name if ensemble else None,
+        "ensemble_test": scored_on_test(ensemble, data, metric) if ensemble else np.nan,
+        "shipped": shipped.name,
+        "shipped_test": scored_on_test(shipped, data, metric),
+        "ensemble_picked": shipped is ensemble,
+    }
+
+
+def tuned(
+    dataset: str, folder: Path, seed: int, trials: int, models: dict[str, Any]
+) -> tuple[tune.Outcome, Prepared, metrics.Metric]:
+    """One search on ``dataset`` with the task's ``CANDIDATES`` and ``models`` settings."""
     spec = DATASETS[dataset]
     task = "regression" if spec["metric"] in ("r2", "rmse", "mae") else "classification"
     config = write_project(
         folder,
         dataset,
         {
-            "models": {
-                "candidates": CANDIDATES[task],
-                "ensemble": {"method": "weighted", "top_k": 3},
-            },
+            "models": {"candidates": CANDIDATES[task], **models},
             "tuning": {"budget": {"trials": trials}, "learning_curve": False},
         },
         seed=seed,
@@ -95,32 +116,16 @@ def _one(dataset: str, folder: Path, seed: int, trials: int) -> dict[str, Any]:
     cfg = load_config(config)
     data = prepare(cfg, SilentReporter())
     metric = metrics.resolve(cfg.metric, data.task)
-    outcome = tune.tune(cfg, data, metric, SilentReporter())
-    entries = [e for e in outcome.entries[1:] if e.pipeline is not None]
-    singles = [e for e in entries if not e.name.startswith("weighted(")]
-    single = training.pick_best(singles, metric)
-    shipped = training.pick_best(entries, metric)
+    return tune.tune(cfg, data, metric, SilentReporter()), data, metric
+
+
+def scored_on_test(entry: training.Fitted, data: Prepared, metric: metrics.Metric) -> float:
+    """``entry``'s pipeline (fitted on the training split) scored on the test split."""
+    assert entry.pipeline is not None
     test = data.splits.test
-    features = list(data.roles.features)
-
-    def score(entry: training.Fitted) -> float:
-        assert entry.pipeline is not None
-        predicted, proba = training.predict(entry.pipeline, test[features], data.task)
-        classes = getattr(entry.pipeline, "classes_", None)
-        return metrics.score(metric, test[data.target], predicted, proba, classes)
-
-    ensemble = next((e for e in entries if e.name.startswith("weighted(")), None)
-    return {
-        "dataset": dataset,
-        "seed": seed,
-        "single": single.name,
-        "single_test": score(single),
-        "ensemble": ensemble.name if ensemble else None,
-        "ensemble_test": score(ensemble) if ensemble else np.nan,
-        "shipped": shipped.name,
-        "shipped_test": score(shipped),
-        "ensemble_picked": shipped is ensemble,
-    }
+    predicted, proba = training.predict(entry.pipeline, test[list(data.roles.features)], data.task)
+    classes = getattr(entry.pipeline, "classes_", None)
+    return metrics.score(metric, test[data.target], predicted, proba, classes)
 
 
 if __name__ == "__main__":

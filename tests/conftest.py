@@ -20,6 +20,23 @@ def shared_file(name: str) -> Path:
     return path
 
 
+class Recorder:
+    """A workflow reporter that keeps its stages and warnings, for tests to read."""
+
+    def __init__(self) -> None:
+        self.stages: list[str] = []
+        self.warnings: list[str] = []
+
+    def stage(self, message: str) -> None:
+        self.stages.append(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def progress(self, task: str, done: int, total: int) -> None:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

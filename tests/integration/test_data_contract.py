@@ -15,22 +15,8 @@ import pytest
 
 from loopml.config import load_config
 from loopml.workflows.prepare import Prepared, prepare
+from tests.conftest import Recorder
 from tests.integration.conftest import cli
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.stages: list[str] = []
-        self.warnings: list[str] = []
-
-    def stage(self, message: str) -> None:
-        self.stages.append(message)
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-
-    def progress(self, task: str, done: int, total: int) -> None:
-        pass
 
 
 def sales(rows: int = 300, seed: int = 0) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from loopml.config.evaluation import EvaluationConfig, ThresholdConfig
 from loopml.config.gate import BeatChampionConfig, GateConfig
 from loopml.config.imbalance import ImbalanceConfig
 from loopml.config.loader import load_config
-from loopml.config.models import EnsembleConfig, ModelsConfig, RuleConfig, Value
+from loopml.config.models import BaggingConfig, EnsembleConfig, ModelsConfig, RuleConfig, Value
 from loopml.config.monitoring import (
     AlertsConfig,
     DecayConfig,
@@ -55,6 +55,7 @@ __all__ = [
     "STATE_DIR",
     "AlertsConfig",
     "AuthConfig",
+    "BaggingConfig",
     "BatchConfig",
     "BatchingConfig",
     "BeatChampionConfig",

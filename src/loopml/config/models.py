@@ -1,4 +1,4 @@
-"""models: the candidates and their search spaces, ensembles and rule baselines."""
+"""models: the candidates and their search spaces, ensembles, bagging and rule baselines."""
 
 from __future__ import annotations
 
@@ -37,6 +37,24 @@ class EnsembleConfig(_Strict):
     top_k: int = Field(3, ge=2, description="How many of the best candidates it combines.")
 
 
+class BaggingConfig(_Strict):
+    """k-fold bagging of the best candidate (AutoGluon's ``num_bag_folds``): its best
+    configuration fitted on each of k training folds and the k models averaged, entered
+    on the leaderboard as ``bagged_<name>`` and picked on validation like any candidate."""
+
+    folds: int = Field(
+        0,
+        description="0: off. k >= 2: bag the best candidate on k folds (the search's folds "
+        "when k equals tuning.cv.folds); stratified or k-fold CV only.",
+    )
+
+    @model_validator(mode="after")
+    def _off_or_two(self) -> BaggingConfig:
+        if self.folds == 1 or self.folds < 0:
+            raise ValueError(f"folds is {self.folds}: write 0 (off) or at least 2")
+        return self
+
+
 class ModelsConfig(_Strict):
     candidates: dict[str, dict[str, Any]] | None = Field(
         None,
@@ -46,6 +64,7 @@ class ModelsConfig(_Strict):
         "(added by loopml when the target is skewed).",
     )
     ensemble: EnsembleConfig = Field(default_factory=lambda: EnsembleConfig())
+    bagging: BaggingConfig = Field(default_factory=lambda: BaggingConfig())
     rules: dict[str, RuleConfig] = Field(
         default_factory=dict,
         description="Rule baselines by name, scored on the same splits as the candidates and "

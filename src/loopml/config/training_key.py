@@ -72,6 +72,8 @@ def training_settings(cfg: ProjectConfig) -> dict[str, Any]:
         relevant["tuning"]["budget"].pop("time_limit", None)
     if not cfg.tuning.budget.successive_halving:  # the same: only when it is on
         relevant["tuning"]["budget"].pop("successive_halving", None)
+    if cfg.models.bagging.folds == 0:  # likewise: off, as before bagging existed
+        relevant["models"].pop("bagging", None)
     if cfg.train.distributed:
         relevant["train"] = {"distributed": True, "sample_rows": cfg.train.sample_rows}
     if cfg.refit_rows() != "train":

@@ -33,7 +33,8 @@ def register_converters() -> None:
     ``OrdinalEncoder`` (infrequent categories, a code for unknown ones) and TF-IDF;
     re-registers scikit-learn's forests and trees (fed float32-rounded values) and
     LightGBM (onnxmltools' converter); adds ``TransformedTargetRegressor`` with
-    ``log1p`` (the inner regressor's graph, then expm1). See ``loopml.core.compile``.
+    ``log1p`` (the inner regressor's graph, then expm1) and the bagged estimators (as
+    voting ensembles of their fold members). See ``loopml.core.compile``.
     """
     from skl2onnx import update_registered_converter
     from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
@@ -61,6 +62,7 @@ def register_converters() -> None:
     _register_trees(update_registered_converter)
     _register_lightgbm(update_registered_converter)
     _register_target_transform(update_registered_converter)
+    _register_bagging(update_registered_converter)
 
 
 def _node(scope: Any, container: Any, op: str, inputs: list[str], **attrs: Any) -> str:
@@ -488,6 +490,31 @@ def _register_lightgbm(update: Callable[..., None]) -> None:
         alias = f"LightGbm{cls.__name__}"
         update(cls, alias, shape, convert_lightgbm, options=options)
         update(cls, f"Loopml{alias}", shape, _island(alias, float_inside=True), options=options)
+
+
+# --- k-fold bags: a soft, equally weighted vote of their members ---
+
+
+def _register_bagging(update: Callable[..., None]) -> None:
+    """``BaggedClassifier`` / ``BaggedRegressor`` through skl2onnx's voting converters: a bag
+    has the ``estimators_``, ``voting``, ``weights`` and ``flatten_transform`` they read."""
+    from skl2onnx.common._registration import get_converter, get_shape_calculator
+    from skl2onnx.operator_converters.voting_classifier import convert_voting_classifier
+    from skl2onnx.operator_converters.voting_regressor import convert_voting_regressor
+
+    from loopml.core.bagging import BaggedClassifier, BaggedRegressor
+
+    for cls, alias, convert in (
+        (BaggedClassifier, "SklearnVotingClassifier", convert_voting_classifier),
+        (BaggedRegressor, "SklearnVotingRegressor", convert_voting_regressor),
+    ):
+        update(
+            cls,
+            f"Loopml{cls.__name__}",
+            get_shape_calculator(alias),
+            convert,
+            options=get_converter(alias).get_allowed_options(),
+        )
 
 
 # --- TransformedTargetRegressor(log1p / expm1): the regressor's graph, then Exp - 1 ---

@@ -30,7 +30,7 @@ How, by the final estimator of the pipeline (``explainer_method`` names it):
   the training rows' cover as background) is used for that block instead.
 - scikit-learn linear models: ``shap.LinearExplainer`` on the background (independent
   features: coefficient × (value − background mean)). Exact.
-- anything else (SVM, k-NN, naive Bayes, ensembles, the baseline, any model the pipeline
+- anything else (SVM, k-NN, naive Bayes, ensembles, bags, the baseline, any model the pipeline
   does not expose): ``shap.PermutationExplainer`` over the *input columns* on the
   background sample, ``PERMUTATIONS`` antithetic orderings per row, seeded per row so a
   row's explanation does not depend on the rows beside it. Labelled approximate: the

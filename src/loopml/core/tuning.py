@@ -454,14 +454,36 @@ def make_folds(
                 f"tuning.cv.folds: {cv.folds} stratified folds need {cv.folds} rows of every "
                 f"class in the training split, but one class has {smallest}; lower the folds"
             )
-        splitter: Any = StratifiedKFold(cv.folds, shuffle=True, random_state=seed)
-    elif kind == "kfold":
-        splitter = KFold(cv.folds, shuffle=True, random_state=seed)
+    if kind in ("stratified", "kfold"):
+        splitter: Any = shuffled_splitter(kind, cv.folds, seed)
     elif kind == "time_series":
         splitter = TimeSeriesSplit(cv.folds)
     else:
         return _group_folds(cv, frame, y)
     return [(train, valid) for train, valid in splitter.split(frame, y)]
+
+
+def shuffled_splitter(kind: str, folds: int, seed: int) -> StratifiedKFold | KFold:
+    """The shuffled splitter of ``make_folds`` for a "stratified" or "kfold" ``kind``.
+
+    Given the same training split, target and seed it yields the same folds as
+    ``make_folds``; on more rows (train + validation) it splits those rows the same way.
+
+    Parameters
+    ----------
+    kind : {"stratified", "kfold"}
+    folds : int
+        Number of folds, at least 2.
+    seed : int
+        Shuffle seed.
+
+    Returns
+    -------
+    sklearn.model_selection.StratifiedKFold or sklearn.model_selection.KFold
+    """
+    if kind == "stratified":
+        return StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return KFold(folds, shuffle=True, random_state=seed)
 
 
 def _group_folds(cv: CVConfig, frame: pd.DataFrame, y: pd.Series) -> Folds:

@@ -30,6 +30,7 @@ import pandas as pd
 from loopml import compute
 from loopml.config import ProjectConfig, Task
 from loopml.core import (
+    bagging,
     budget,
     ensembles,
     imbalance,
@@ -203,7 +204,8 @@ def tune(
     resume: bool = False,
     clock: budget.Clock | None = None,
 ) -> Outcome:
-    """Search every candidate, refit the best of each, add the ensemble, pick, plot.
+    """Search every candidate, refit the best of each, add the ensemble and the bagged
+    best candidate, pick, plot.
 
     With ``clock`` (``tuning.budget.time_limit``) the time left is planned first
     (``core.budget.plan``, said in one line): every candidate gets the same share of the
@@ -242,6 +244,7 @@ def tune(
     outcome = Outcome(entries, fair, {s.name: s for s in searches}, plan=timing.plan)
     _warn_left_out(outcome, reporter)
     _add_ensemble(cfg, data, metric, outcome, reporter, timing)
+    _add_bagging(cfg, data, metric, outcome, reporter, timing)
     if cfg.tuning.learning_curve:
         _add_learning_curve(cfg, data, metric, outcome, reporter, timing)
     outcome.entries += rule_entries(cfg, data, metric, fair)
@@ -872,6 +875,80 @@ def _add_weighted(
     outcome.entries.append(_with_search(fitted, data, fold_scores, 1, 0, seconds))
 
 
+BAGGED_PREFIX = "bagged_"  # the bagged best candidate's name: bagged_<candidate>
+
+
+def _add_bagging(
+    cfg: ProjectConfig,
+    data: Prepared,
+    metric: metrics.Metric,
+    outcome: Outcome,
+    reporter: Reporter,
+    timing: _Timing,
+) -> None:
+    """``models.bagging.folds``: the best candidate by CV fitted on each of k training folds
+    (the search's folds when k is ``tuning.cv.folds``) and averaged (``core.bagging``).
+
+    It enters the leaderboard as ``bagged_<name>``: its CV is its members' scores on the
+    folds each held out, and it is scored on validation like any candidate. Skipped, with
+    one line saying why, for time-series or group folds, a classifier without class
+    probabilities, or when it would not fit in the time limit."""
+    k = cfg.models.bagging.folds
+    searched = [e for e in _ranked_by_cv(outcome) if e.name in outcome.searches]
+    if k == 0 or not searched:
+        if k and not searched:
+            outcome.notes.append("bagging skipped: no candidate succeeded")
+        return
+    best, fair = searched[0], outcome.settings
+    factory = make_model_factory(best.name, data, cfg.imbalance.strategy, fair.seed)
+    fold = _best_fold_seconds(outcome.searches[best.name])
+    # k fits of (k - 1) / k of the rows; twice when a bagged winner is bagged again on
+    # train+validation (train.refit), which the time limit must also hold
+    rounds = 1 if cfg.refit_rows() == "train" else 2
+    estimate = rounds * budget.refit_seconds(fold, len(fair.folds)) * (k - 1) / min(fair.n_jobs, k)
+    late = timing.skip(estimate)
+    late = f"{late} (models.bagging.folds: 0 turns it off)" if late else ""
+    why = _why_not_bagged(fair, data, factory(best.params)) or late
+    if why:
+        reporter.warn(f"bagging of {best.name} skipped: {why}")
+        outcome.notes.append(f"bagging skipped: {why}")
+        return
+    name = BAGGED_PREFIX + best.name
+    reporter.stage(f"Bagging {best.name}: its best configuration fitted on {k} folds ({name})")
+    splitter = tuning.shuffled_splitter(fair.fold_kind, k, fair.seed)
+    model = bagging.bag(factory(best.params), data.task, splitter, fair.n_jobs)
+    fitted = _fit(data, metric, name, model, {"members": [best.name], "folds": k})
+    if fitted.pipeline is None:
+        outcome.entries.append(fitted)
+        return
+    started = time.perf_counter()
+    scores = _held_out_scores(fitted.pipeline.steps[-1][1], data, fair.scorer)
+    entry = _with_search(fitted, data, scores, 1, 0, time.perf_counter() - started)
+    outcome.entries.append(entry)
+
+
+def _why_not_bagged(fair: Settings, data: Prepared, model: Any) -> str:
+    """Why the best candidate cannot be bagged here ("" when it can)."""
+    if fair.fold_kind not in ("stratified", "kfold"):
+        return (
+            f"it refits on shuffled folds, and tuning.cv.kind is {fair.fold_kind}; "
+            "use stratified or kfold, or models.bagging.folds: 0"
+        )
+    if data.task == "classification" and not ensembles.has_proba(model):
+        return "it averages class probabilities, and this model gives none"
+    return ""
+
+
+def _held_out_scores(model: Any, data: Prepared, scorer: tuning.Scorer) -> list[float]:
+    """Each member's score on the fold it held out: the bag's out-of-fold CV scores."""
+    X, y = _xy(data)
+    folds = model.folds(X, y)
+    return [
+        scorer(member, X.iloc[held], y.iloc[held])
+        for member, (_, held) in zip(model.estimators_, folds, strict=True)
+    ]
+
+
 def _xy(data: Prepared) -> tuple[pd.DataFrame, pd.Series]:
     """The training split's features and target."""
     return data.splits.train[list(data.roles.features)], data.splits.train[data.target]
@@ -939,6 +1016,11 @@ def _unfitted(
         if best.name == models.BASELINE:
             return models.build_pipeline(data.roles, models.baseline(data.task))
         return make_model_factory(best.name, data, strategy, fair.seed)(best.params)
+    if best.name.startswith(BAGGED_PREFIX) and "folds" in best.params:
+        member = best.params["members"][0]
+        model = make_model_factory(member, data, strategy, fair.seed)(_params_of(outcome, member))
+        splitter = tuning.shuffled_splitter(fair.fold_kind, best.params["folds"], fair.seed)
+        return bagging.bag(model, data.task, splitter, fair.n_jobs)
     members = [
         (_member_name(n), make_model_factory(n, data, strategy, fair.seed)(_params_of(outcome, n)))
         for n in best.params["members"]
@@ -948,11 +1030,14 @@ def _unfitted(
 
 
 def _fold_seconds_of(outcome: Outcome, entry: training.Fitted) -> float:
-    """One fold's seconds for ``entry``: its search's, or its members' for an ensemble."""
+    """One fold's seconds for ``entry``: its search's, or its members' for an ensemble or
+    a bag."""
     if entry.name in outcome.searches:
         return _best_fold_seconds(outcome.searches[entry.name])
-    names = entry.params.get("members", []) if isinstance(entry.params, dict) else []
-    return sum(_best_fold_seconds(outcome.searches[n]) for n in names if n in outcome.searches)
+    params = entry.params if isinstance(entry.params, dict) else {}
+    names = params.get("members", [])
+    fold = sum(_best_fold_seconds(outcome.searches[n]) for n in names if n in outcome.searches)
+    return fold * params.get("folds", 1)  # a bag fits its member once per fold
 
 
 def _params_of(outcome: Outcome, name: str) -> dict[str, Any]:
