@@ -506,10 +506,10 @@ def _tfidf_weighting(scope: Any, container: Any, raw: Any, counts: str, output: 
     x = _node(scope, container, "Cast", [counts], to=TensorProto.DOUBLE)
     zero = _constant(scope, container, TensorProto.DOUBLE, [], [0.0])
     one = _constant(scope, container, TensorProto.DOUBLE, [], [1.0])
-    if raw.sublinear_tf:  # log(tf) + 1 where tf > 0, as scikit-learn computes it
-        positive = _node(scope, container, "Greater", [x, zero])
+    if raw.sublinear_tf:  # log(tf) + 1 where tf > 0, as scikit-learn computes it: a count
+        # of 0 gives log(0) + 1 = -inf, which Max makes 0 (fewer passes than a Where)
         logged = _node(scope, container, "Add", [_node(scope, container, "Log", [x]), one])
-        x = _node(scope, container, "Where", [positive, logged, x])
+        x = _node(scope, container, "Max", [logged, zero])
     if raw.use_idf:
         idf = np.asarray(raw.idf_, dtype=np.float64).tolist()
         weights = _constant(scope, container, TensorProto.DOUBLE, [len(idf)], idf)
