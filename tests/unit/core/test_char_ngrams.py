@@ -131,3 +131,22 @@ def test_naive_bayes_takes_words_and_character_ngrams_and_compiles() -> None:
     )
     assert report.ok and compiled is not None, report.reason
     assert report.max_proba_diff is not None and report.max_proba_diff < 1e-9
+
+
+@pytest.mark.parametrize(
+    ("name", "chars"),
+    [
+        ("logistic_regression", True),
+        ("naive_bayes", True),
+        ("random_forest", True),
+        ("lightgbm", False),  # fit time grows with the non-zero values: the boosters say no
+        ("xgboost", False),
+        ("catboost", False),
+    ],
+)
+def test_the_catalog_decides_which_models_get_character_ngrams(name: str, chars: bool) -> None:
+    pytest.importorskip(models.MODELS[name].pip or "sklearn")
+    estimator = models.make_estimator(name, {}, "classification", 0)
+    features = models.build_pipeline(ROLES, estimator).named_steps["features"]
+    branches = [branch for branch, _, _ in features.transformers]
+    assert branches == (["text_t", "chars_t"] if chars else ["text_t"])

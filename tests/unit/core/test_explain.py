@@ -192,7 +192,7 @@ def test_one_hot_categories_and_missing_indicators_sum_to_their_column(
     expected = {
         "Age": [where["numeric"].start + numeric.index(n) for n in ("Age", "missingindicator_Age")],
         "Sex": [where["categorical"].start + i for i, n in enumerate(one_hot) if "Sex_" in n],
-        "Name": list(range(where["text_Name"].start, where["chars_Name"].stop)),
+        "Name": list(range(where["text_Name"].start, where["text_Name"].stop)),
     }
     assert len(expected["Sex"]) == 2 and len(expected["Name"]) > 10
     for column, indices in expected.items():
