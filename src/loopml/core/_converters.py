@@ -7,6 +7,7 @@ See ``loopml.core.compile`` for why each exists; parity is checked on every comp
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -345,11 +346,17 @@ def _register_tfidf(update: Callable[..., None], transformer: type, vectorizer: 
         get_shape_calculator("SklearnTfidfVectorizer")(operator)
         operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
 
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        if operator.raw_operator.analyzer == "char_wb":
+            _char_wb_tfidf(scope, operator, container)
+        else:
+            original._fct(scope, operator, container)
+
     update(
         vectorizer,
         "LoopmlTfidfVectorizer",
         shape,
-        original._fct,
+        convert,
         options=original.get_allowed_options(),
     )
 
@@ -358,16 +365,153 @@ def _tfidf(scope: Any, operator: Any, container: Any) -> None:
     """scikit-learn's TF-IDF weighting in double precision: the counts (exact in float) are
     cast to double first, so the idf weights and the norm are not rounded to float32 (which
     moved values by up to 5e-8, relative); an all-zero row stays zero, as in ``normalize``."""
+    raw, counts = operator.raw_operator, operator.inputs[0].full_name
+    _tfidf_weighting(scope, container, raw, counts, operator.outputs[0].full_name)
+
+
+# --- TF-IDF of character n-grams inside words (analyzer="char_wb") ---
+
+WORD_PAD = " "  # pads a row's words: white space, which no word holds
+CHAR_PAD = "  "  # pads a word's characters: two characters, which no character token is
+
+
+@functools.cache
+def _word_pattern() -> str:
+    """RE2 pattern of one word as Python's ``str.split()`` finds it: a run of characters
+    that are not white space by ``str.isspace`` (29 of them: tab to carriage return, the
+    separators 0x1c-0x1f, space, next line, no-break space, the em and other spaces, the
+    line and paragraph separators, ideographic space...)."""
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    return "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in spaces) + "]+"
+
+
+def _char_wb_pool(vocabulary: dict[str, int]) -> dict[str, Any]:
+    """The ``TfIdfVectorizer`` op's attributes that count each term of ``vocabulary`` as a
+    sequence of characters (one token per code point) at its output index."""
+    if not vocabulary:
+        raise NotImplementedError("a char_wb vectorizer with an empty vocabulary")
+    by_length: dict[int, list[str]] = {}
+    for term in vocabulary:
+        by_length.setdefault(len(term), []).append(term)
+    pool: list[str] = []
+    starts: list[int] = []
+    indexes: list[int] = []
+    for n in range(1, max(by_length) + 1):
+        starts.append(len(pool))
+        for term in sorted(by_length.get(n, [])):
+            pool.extend(term)
+            indexes.append(vocabulary[term])
+    return {
+        "mode": "TF",
+        "min_gram_length": min(by_length),
+        "max_gram_length": max(by_length),
+        "max_skip_count": 0,
+        "ngram_counts": starts,
+        "ngram_indexes": indexes,
+        "pool_strings": pool,
+    }
+
+
+def _char_wb_tfidf(scope: Any, operator: Any, container: Any) -> None:
+    """scikit-learn's ``char_wb`` analyzer, then its TF-IDF weighting.
+
+    scikit-learn splits the text with ``str.split()``, pads each word with one space on
+    each side and takes the character n-grams inside each padded word (a word shorter than
+    n gives itself once). The graph: the words (``Tokenizer`` on the ``str.split``
+    pattern, a row's missing words filled with ``WORD_PAD``), each between two spaces
+    (``StringConcat``; a filler becomes ""), each cut into characters (``Tokenizer`` in
+    character mode, filled with ``CHAR_PAD``), the words of a row laid end to end, and the
+    ``TfIdfVectorizer`` op counts every term of the vocabulary in that sequence. That count
+    equals scikit-learn's: a term holds a space only at its ends, so it cannot span two
+    words, nor match a filler (``CHAR_PAD`` is no single character), and a term of length n
+    inside a padded word is one of its n-grams, or the whole word when n is its length (or
+    less: a word shorter than the smallest n gives itself). Lower-casing is done before
+    the graph (``compile._take_over_lowercasing``).
+    """
     from onnx import TensorProto
 
     raw = operator.raw_operator
-    x = _node(scope, container, "Cast", [operator.inputs[0].full_name], to=TensorProto.DOUBLE)
+    if raw.lowercase or raw.preprocessor is not None or raw.strip_accents is not None:
+        raise NotImplementedError("a char_wb vectorizer that changes the text in the graph")
+    if raw.binary or raw.input != "content":
+        raise NotImplementedError("a char_wb vectorizer with binary counts or file input")
+    flat = _node(
+        scope,
+        container,
+        "Reshape",
+        [operator.inputs[0].full_name, _constant(scope, container, TensorProto.INT64, [1], [-1])],
+    )
+    words = _node(
+        scope,
+        container,
+        "Tokenizer",
+        [flat],
+        tokenexp=_word_pattern(),
+        pad_value=WORD_PAD,
+        mark=0,
+        mincharnum=1,
+        op_domain="com.microsoft",
+    )
+    space = _constant(scope, container, TensorProto.STRING, [], [b" "])
+    nothing = _constant(scope, container, TensorProto.STRING, [], [b""])
+    is_word = _node(
+        scope,
+        container,
+        "Not",
+        [
+            _node(
+                scope,
+                container,
+                "Equal",
+                [words, _constant(scope, container, TensorProto.STRING, [], [WORD_PAD.encode()])],
+            )
+        ],
+    )
+    between = _node(
+        scope,
+        container,
+        "StringConcat",
+        [_node(scope, container, "StringConcat", [space, words]), space],
+    )
+    padded = _node(scope, container, "Where", [is_word, between, nothing])
+    characters = _node(
+        scope,
+        container,
+        "Tokenizer",
+        [padded],
+        separators=[""],
+        pad_value=CHAR_PAD,
+        mark=0,
+        mincharnum=1,
+        op_domain="com.microsoft",
+    )
+    rest = _constant(scope, container, TensorProto.INT64, [1], [-1])
+    rows = _node(
+        scope, container, "Concat", [_node(scope, container, "Shape", [flat]), rest], axis=0
+    )
+    sequence = _node(scope, container, "Reshape", [characters, rows])
+    counts = _node(
+        scope,
+        container,
+        "TfIdfVectorizer",
+        [sequence],
+        **_char_wb_pool(raw.vocabulary_),
+    )
+    _tfidf_weighting(scope, container, raw, counts, operator.outputs[0].full_name)
+
+
+def _tfidf_weighting(scope: Any, container: Any, raw: Any, counts: str, output: str) -> None:
+    """``output`` = ``counts`` (term counts, any numeric type) weighted as ``raw`` (a
+    fitted ``TfidfTransformer`` or ``TfidfVectorizer``) weights them, in double."""
+    from onnx import TensorProto
+
+    x = _node(scope, container, "Cast", [counts], to=TensorProto.DOUBLE)
     zero = _constant(scope, container, TensorProto.DOUBLE, [], [0.0])
     one = _constant(scope, container, TensorProto.DOUBLE, [], [1.0])
-    if raw.sublinear_tf:  # log(tf) + 1 where tf > 0, as scikit-learn computes it
-        positive = _node(scope, container, "Greater", [x, zero])
+    if raw.sublinear_tf:  # log(tf) + 1 where tf > 0, as scikit-learn computes it: a count
+        # of 0 gives log(0) + 1 = -inf, which Max makes 0 (fewer passes than a Where)
         logged = _node(scope, container, "Add", [_node(scope, container, "Log", [x]), one])
-        x = _node(scope, container, "Where", [positive, logged, x])
+        x = _node(scope, container, "Max", [logged, zero])
     if raw.use_idf:
         idf = np.asarray(raw.idf_, dtype=np.float64).tolist()
         weights = _constant(scope, container, TensorProto.DOUBLE, [len(idf)], idf)
@@ -383,12 +527,7 @@ def _tfidf(scope: Any, operator: Any, container: Any) -> None:
         x = _node(
             scope, container, "Div", [x, _node(scope, container, "Where", [empty, one, norm])]
         )
-    container.add_node(
-        "Identity",
-        [x],
-        [operator.outputs[0].full_name],
-        name=scope.get_unique_operator_name("Identity"),
-    )
+    container.add_node("Identity", [x], [output], name=scope.get_unique_operator_name("Identity"))
 
 
 # --- Trees: scikit-learn rounds inputs to float32; LightGBM's converter is float-only ---

@@ -305,18 +305,24 @@ def _text_options(pipeline: Any) -> dict[int, dict[str, Any]]:
 
 
 def _take_over_lowercasing(pipeline: Any) -> dict[str, bool]:
-    """Lower-case text in numpy (ONNX Runtime's needs an installed locale): column -> lower."""
+    """Lower-case text in numpy (ONNX Runtime's needs an installed locale): column -> lower.
+
+    A column's vectorizers (its words and its character n-grams, in two branches) read
+    the one graph input, so they must agree on lower-casing."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     lowered: dict[str, bool] = {}
     features = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
     for _, branch, selected in getattr(features, "transformers_", []):
         vectorizers = [s for s in _walk(branch) if isinstance(s, TfidfVectorizer)]
-        if vectorizers and isinstance(selected, list) and len(selected) == 1:
-            lowered[selected[0]] = vectorizers[0].lowercase
-            vectorizers[0].lowercase = False
-        elif vectorizers:
+        if not vectorizers:
+            continue
+        if not (isinstance(selected, list) and len(selected) == 1):
             raise NotImplementedError("a text vectorizer over several columns")
+        for vectorizer in vectorizers:
+            if lowered.setdefault(selected[0], vectorizer.lowercase) != vectorizer.lowercase:
+                raise NotImplementedError("text vectorizers of one column differ in lowercase")
+            vectorizer.lowercase = False
     return lowered
 
 

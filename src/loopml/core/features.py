@@ -6,6 +6,7 @@ transforms fitted at training time.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 import numpy as np
@@ -259,7 +260,7 @@ class CalendarEncoder(TransformerMixin, BaseEstimator):
 
 
 def build_preprocessor(
-    roles: ColumnRoles, categoricals: Categoricals = "one_hot"
+    roles: ColumnRoles, categoricals: Categoricals = "one_hot", char_ngrams: bool = True
 ) -> ColumnTransformer:
     """One branch per role: impute+scale numbers, encode categories, TF-IDF text, dates as a
     bounded time line and daily and weekly cycles (``CalendarEncoder``).
@@ -273,7 +274,8 @@ def build_preprocessor(
     below 5 rows share one code, an unknown category is ``UNKNOWN_CODE`` -1, which
     LightGBM scores as missing and CatBoost as an unseen category). Text, one branch per
     column: ``TfidfVectorizer`` on 1-2 grams, ``min_df=2``, at most 20,000 terms,
-    sublinear tf. Dates: ``CalendarFeatures``, median imputation, ``CalendarEncoder``.
+    sublinear tf; then, in the next branch, its character n-grams (``char_ngrams``).
+    Dates: ``CalendarFeatures``, median imputation, ``CalendarEncoder``.
 
     Parameters
     ----------
@@ -283,6 +285,13 @@ def build_preprocessor(
         How categories reach the model. "native": the codes come first, so output column
         ``i`` is the code of ``roles.categorical[i]`` (see ``categorical_positions``), for a
         model that splits on categories itself (LightGBM, CatBoost).
+    char_ngrams : bool, default True
+        Give each text column a second branch, ``chars_<column>`` right after its word
+        branch ``text_<column>``: TF-IDF of the character 2-5 grams inside words
+        (``analyzer="char_wb"``: each word between two spaces), ``min_df=2``, at most
+        20,000 terms, sublinear tf, lower-cased. They catch what words miss in short
+        texts: inflections, misspellings, numbers and symbols (``benchmarks/
+        bench_text_features.py``: Made-With-ML macro F1 +0.02, titles alone +0.06).
 
     Returns
     -------
@@ -299,6 +308,8 @@ def build_preprocessor(
         branches.append(("categorical", _categorical(), list(roles.categorical)))
     for column in roles.text:
         branches.append((f"text_{column}", _text(), [column]))
+        if char_ngrams:
+            branches.append((f"chars_{column}", _chars(), [column]))
     if roles.datetime:
         branches.append(("datetime", _calendar(), list(roles.datetime)))
     return ColumnTransformer(branches, remainder="drop", sparse_threshold=0.3)
@@ -371,6 +382,25 @@ def _text() -> Pipeline:
                 "tfidf",
                 TfidfVectorizer(
                     ngram_range=(1, 2), min_df=2, max_features=20_000, sublinear_tf=True
+                ),
+            ),
+        ]
+    )
+
+
+def _chars() -> Pipeline:
+    return Pipeline(
+        [
+            ("column", TextColumn()),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    min_df=2,
+                    max_features=20_000,
+                    sublinear_tf=True,
+                    lowercase=True,
                 ),
             ),
         ]
@@ -503,6 +533,9 @@ def feature_sources(preprocessor: ColumnTransformer) -> list[str]:
 def text_terms(preprocessor: ColumnTransformer) -> dict[str, tuple[slice, np.ndarray]]:
     """Text column -> (its slice of the output features, the TF-IDF term of each).
 
+    A word is shown as it is (``model``, ``deep learning``); a character n-gram in double
+    quotes, so that its spaces show (``"ing "`` ends a word, ``" pre"`` starts one).
+
     Parameters
     ----------
     preprocessor : sklearn.compose.ColumnTransformer
@@ -511,14 +544,32 @@ def text_terms(preprocessor: ColumnTransformer) -> dict[str, tuple[slice, np.nda
     Returns
     -------
     dict of str to (slice, numpy.ndarray of str)
-        For every text column: its columns in the output and the vocabulary term of each,
-        in output order. Empty when there is no text column.
+        For every text column: its columns in the output (the word branch, then its
+        character branch right after it) and the term of each, in output order. Empty when
+        there is no text column.
+
+    Raises
+    ------
+    ValueError
+        A text column whose branches are not side by side in the output.
     """
     terms: dict[str, tuple[slice, np.ndarray]] = {}
     for name, branch, columns in preprocessor.transformers_:
-        if isinstance(branch, Pipeline) and "tfidf" in branch.named_steps:
-            vocabulary = branch.named_steps["tfidf"].get_feature_names_out()
-            terms[str(columns[0])] = (preprocessor.output_indices_[name], vocabulary)
+        steps = branch.named_steps if isinstance(branch, Pipeline) else {}
+        if "tfidf" in steps:
+            names = [str(t) for t in steps["tfidf"].get_feature_names_out()]
+        elif "chars" in steps:
+            grams = steps["chars"].get_feature_names_out()
+            names = [json.dumps(str(t), ensure_ascii=False) for t in grams]
+        else:
+            continue
+        column, piece = str(columns[0]), preprocessor.output_indices_[name]
+        if column in terms:  # the word branch came first: the character terms follow it
+            before, vocabulary = terms[column]
+            if before.stop != piece.start:
+                raise ValueError(f"text column {column!r}: its branches are not side by side")
+            piece, names = slice(before.start, piece.stop), [*vocabulary, *names]
+        terms[column] = (piece, np.array(names, dtype=object))
     return terms
 
 

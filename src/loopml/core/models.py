@@ -182,6 +182,12 @@ class CatalogModel:
         A model that can take categories natively: ``mark_categories(estimator,
         positions)`` tells a fresh estimator which input columns hold category codes
         (LightGBM's ``categorical_feature``, CatBoost's ``cat_features``).
+    char_ngrams : bool, default True
+        Whether its text columns get character n-grams beside their words
+        (``features.build_preprocessor``). False for the boosters, whose fit time grows
+        with the non-zero values: the n-grams multiply those by 17 on Made-With-ML, and a
+        LightGBM fit took 19x as long (0.8 s to 14.7 s), XGBoost's over 20x (3.2 s to more
+        than a minute), CatBoost densifies them.
 
     Raises
     ------
@@ -200,6 +206,7 @@ class CatalogModel:
     portfolio: tuple[dict[str, Any], ...] = ()
     categoricals: Categoricals = "one_hot"
     mark_categories: MarkCategories | None = None
+    char_ngrams: bool = True
 
     def __post_init__(self) -> None:
         if not self.trusts:
@@ -320,6 +327,7 @@ MODELS: dict[str, CatalogModel] = {
             # one-hot by default: native categories did not score better at equal trials
             # (benchmarks/bench_categoricals.py: titanic, taxis; bike has no categories)
             mark_categories=_lightgbm_categories,
+            char_ngrams=False,
         ),
         CatalogModel(
             "catboost",
@@ -333,6 +341,7 @@ MODELS: dict[str, CatalogModel] = {
             pip="catboost",
             categoricals="native",
             mark_categories=_catboost_categories,
+            char_ngrams=False,
         ),
         CatalogModel(
             "xgboost",
@@ -347,6 +356,7 @@ MODELS: dict[str, CatalogModel] = {
             },
             ("xgboost.", "loopml.core.xgb."),
             pip="xgboost",
+            char_ngrams=False,
             portfolio=(
                 # XGBoost's defaults (AutoGluon's "XGB" preset keeps them, at rate 0.1)
                 {"learning_rate": 0.1, "max_depth": 6, "subsample": 1.0, "colsample_bytree": 1.0},
@@ -545,11 +555,30 @@ def categoricals_for(estimator: BaseEstimator) -> CatalogModel | None:
         (so ``lightgbm.LGBMRegressor`` named by its import path counts as well); None
         when its categories can only go one-hot.
     """
+    native = [r for r in _covering(estimator) if r.mark_categories is not None]
+    return native[0] if native else None
+
+
+def char_ngrams_for(estimator: BaseEstimator) -> bool:
+    """Whether text columns get character n-grams for ``estimator`` (any estimator, by
+    import path too): not when a record whose ``trusts`` cover its type has
+    ``char_ngrams=False``.
+
+    Parameters
+    ----------
+    estimator : sklearn.base.BaseEstimator
+
+    Returns
+    -------
+    bool
+    """
+    return all(record.char_ngrams for record in _covering(estimator))
+
+
+def _covering(estimator: BaseEstimator) -> list[CatalogModel]:
+    """The catalog records whose ``trusts`` cover ``estimator``'s type."""
     name = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
-    for record in MODELS.values():
-        if record.mark_categories is not None and is_trusted(name, record.trusts):
-            return record
-    return None
+    return [record for record in MODELS.values() if is_trusted(name, record.trusts)]
 
 
 def build_pipeline(
@@ -572,7 +601,8 @@ def build_pipeline(
     Returns
     -------
     sklearn.pipeline.Pipeline
-        Steps "features" (``features.build_preprocessor``) and "model".
+        Steps "features" (``features.build_preprocessor``, character n-grams of text
+        unless ``char_ngrams_for`` says no) and "model".
     """
     # a target transform (core.target.wrap) holds the model as its regressor
     inner = estimator.regressor if isinstance(estimator, TransformedTargetRegressor) else estimator
@@ -585,5 +615,7 @@ def build_pipeline(
             estimator = marked
         else:
             estimator.set_params(regressor=marked)
-    features = build_preprocessor(roles, "native" if native else "one_hot")
+    features = build_preprocessor(
+        roles, "native" if native else "one_hot", char_ngrams=char_ngrams_for(inner)
+    )
     return Pipeline([("features", features), ("model", estimator)])

@@ -54,7 +54,7 @@ def test_preprocessor_handles_every_role_with_missing_values() -> None:
     assert out.shape[0] == len(frame)
     assert np.isfinite(out).all()
     branches = [name for name, _, _ in pre.transformers_ if name != "remainder"]
-    assert branches == ["numeric", "categorical", "text_note", "datetime"]
+    assert branches == ["numeric", "categorical", "text_note", "chars_note", "datetime"]
     # numeric: 2 scaled + 1 missing indicator (only age has NaN); datetime: 5 calendar parts
     numeric = pre.named_transformers_["numeric"]
     assert numeric.transform(frame[["age", "fare"]]).shape[1] == 3
