@@ -59,6 +59,7 @@ def test_both_names_in_the_file_are_one_error_naming_both(tmp_path: Path) -> Non
         ("0", "tuning.budget.time_limit: Input should be greater than 0"),
         ("-5", "tuning.budget.time_limit: Input should be greater than 0"),
         ("5 minutes", "tuning.budget.time_limit: '5 minutes' is not a duration"),
+        ("inf", "tuning.budget.time_limit: 'inf' is not a finite duration; give a duration"),
     ],
 )
 def test_a_bad_time_limit_is_one_line_naming_the_key(

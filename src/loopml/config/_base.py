@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -91,17 +92,21 @@ def format_duration(seconds: float) -> str:
 
 
 def _to_seconds(value: Any) -> Any:
-    """Strings with a unit become seconds; numbers and the rest go on to float validation."""
+    """Strings with a unit become seconds; numbers and the rest go on to float validation.
+    An infinite or NaN number (``inf``, ``1e400``, ``nan``) is refused here: a duration
+    that never ends is no limit (``--time-limit inf`` would search forever)."""
     if isinstance(value, str):
         seconds = _parse(value)
         if seconds is None:
             try:
-                return float(value)
+                seconds = float(value)
             except ValueError:
                 raise ValueError(
                     f"'{value}' is not {_FORMAT} (or 500ms, or a number of seconds)"
                 ) from None
-        return seconds
+        value = seconds
+    if _is_number(value) and not math.isfinite(value):
+        raise ValueError(f"'{value}' is not a finite duration; give {_FORMAT}")
     return value
 
 

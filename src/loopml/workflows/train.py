@@ -22,7 +22,7 @@ from loopml.config import ProjectConfig, Task
 from loopml.core import budget, learning_curve, rules, training
 from loopml.core.data.contract import CONTRACT_FILE
 from loopml.core.data.roles import ColumnRoles
-from loopml.core.evaluation import fitted_rows, metrics
+from loopml.core.evaluation import fitted_rows, leakage, metrics
 from loopml.core.scoring import column_specs
 from loopml.errors import LoopmlError
 from loopml.reports import plots
@@ -169,6 +169,7 @@ def _train(
     best = _refitted(cfg, data, final.fitted, reporter)
     reporter.stage(f"Scoring {best.name} and the baseline on the test split")
     test, baseline_test, figure = _test_scores(backend, data, metric, best, fitted[0])
+    _warn_leakage(data, best.name, test, reporter)
     rules_test = _rules_test(backend, data, metric, fitted)
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
@@ -245,6 +246,16 @@ def _rules_test(
 def _rule_metric(metric: str, rule: str) -> str:
     """MLflow's name for a rule's test score: rule_test_<metric>.<rule> (unsafe chars as _)."""
     return f"rule_test_{metric}." + re.sub(r"[^\w.\- /]", "_", rule)
+
+
+def _warn_leakage(data: Prepared, winner: str, test: Scores, reporter: Reporter) -> None:
+    """A perfect test score is said, with the columns that alone say most about the target."""
+    perfect = leakage.too_good(test.all, data.task, data.sizes().get("test", 0))
+    if perfect is None:
+        return
+    columns = [*data.roles.numeric, *data.roles.categorical, *data.roles.datetime]
+    found = leakage.suspects(data.splits.train, data.target, columns, data.task)
+    reporter.warn(leakage.line(perfect, winner, found, data.task))
 
 
 def _refitted(

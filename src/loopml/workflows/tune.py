@@ -291,6 +291,11 @@ def _planned(
     )
     reporter.stage(planned.line())
     halving = fair.budget.successive_halving and candidates >= 3  # else no half to drop
+    if fair.budget.successive_halving and not halving:
+        reporter.warn(
+            f"tuning.budget.successive_halving needs three or more candidates ({candidates} "
+            "here: no half to drop); every candidate searches its whole share"
+        )
     shared = dataclasses.replace(fair.budget, share=planned.share, successive_halving=halving)
     return dataclasses.replace(fair, budget=shared), _Timing(clock, planned)
 
@@ -630,10 +635,12 @@ def _search(
     dropped = [name for name in found if name not in kept]
     if not kept or not dropped or extra < 1.0:
         return list(found.values())
+    go_on = "goes on with" if len(kept) == 1 else "go on with"
+    each = "" if len(kept) == 1 else " each"
     reporter.stage(
-        f"Successive halving: {', '.join(kept)} go on with {extra:.1f} s more each; "
-        f"{', '.join(dropped)} stop after {first.budget.share or 0.0:.1f} s "
-        "(tuning.budget.successive_halving)"
+        f"Successive halving: {', '.join(kept)} {go_on} {extra:.1f} s more{each}; "
+        f"{', '.join(dropped)} {'stops' if len(dropped) == 1 else 'stop'} after "
+        f"{first.budget.share or 0.0:.1f} s (tuning.budget.successive_halving)"
     )
     second = _with_share(fair, (first.budget.share or 0.0) + extra)
     going_on = compute.Resume(lambda: None, lambda _: None)  # the first rung's studies
