@@ -119,6 +119,7 @@ def test_a_time_limited_train_ends_in_time_with_a_slow_candidate_out_of_time(
     assert tuning["time_limit"]["line"] in " ".join(done.stderr.split())
     assert rows["random_forest"]["error"].startswith("out of time: trial ~")
     assert rows["random_forest"]["error"].endswith(f"> share {share:.1f} s")
+    assert rows["random_forest"]["search_seconds"] > 0  # the time its folds took, shown
     fast = [rows[name] for name in ("logistic_regression", "lightgbm")]
     assert any(row["error"] is None and row["trials"] >= 1 for row in fast)  # the winner's
     for row in fast:  # on a loaded machine one may run out of time too: with the same share

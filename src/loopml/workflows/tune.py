@@ -699,12 +699,25 @@ def _refit_all(
         trials = len(found.trials)
         pruned = sum(t.state == "pruned" for t in found.trials)
         nan = math.nan
+
+        def left_out(error: str) -> training.Fitted:  # with the search time it took
+            return training.Fitted(
+                spec.name,
+                {},
+                None,
+                nan,
+                nan,
+                0.0,
+                error,
+                trials=trials,
+                search_seconds=found.seconds,
+            )
+
         if found.error:
-            return training.Fitted(spec.name, {}, None, nan, nan, 0.0, found.error, trials=trials)
+            return left_out(found.error)
         late = timing.skip(budget.refit_seconds(_best_fold_seconds(found), folds), needed=True)
         if late and found.name != first:
-            error = f"refit skipped: {late}"
-            return training.Fitted(spec.name, {}, None, nan, nan, 0.0, error, trials=trials)
+            return left_out(f"refit skipped: {late}")
         params = tuning.fixed_params(spec.space) | found.best_params
         factory = make_model_factory(spec.name, data, cfg.imbalance.strategy, fair.seed)
         fitted = _fit(data, metric, spec.name, factory(params), params)
