@@ -37,6 +37,7 @@ PROJECTS: dict[str, dict[str, Any]] = {
             "columns": {"text": ["title", "description"], "ignore": ["created_on", "id"]},
         },
         "models": {"candidates": ["logistic_regression"]},
+        "tuning": {"budget": {"trials": 3}},  # the reports are under test, not the search
         "evaluation": {
             "slices": {"short_titles": "title.str.len() < 20"},
             "calibration": "auto",
@@ -64,6 +65,7 @@ PROJECTS: dict[str, dict[str, Any]] = {
             "columns": {"text": ["Name"], "ignore": ["PassengerId", "Ticket"]},
         },
         "models": {"candidates": ["logistic_regression"]},
+        "tuning": {"budget": {"trials": 3}},
         "evaluation": {"slices": {"children": "Age < 12", "seniors": "Age >= 65"}},
         "behavioral": [
             {

@@ -590,3 +590,54 @@ def _branch_sources(branch: Any, columns: list[str], width: int) -> list[str]:
         encoder, size = steps["encode"], len(steps["encode"].parts)
         return columns + [columns[i // size] for i in encoder.periodic_columns() for _ in (0, 1)]
     raise ValueError(f"unknown preprocessing branch {type(branch).__name__}")
+
+
+def compact_vocabularies(model: object) -> int:
+    """Give every fitted vectorizer in ``model`` a vocabulary of plain ``int`` indices.
+
+    scikit-learn's ``CountVectorizer``/``TfidfVectorizer`` with ``max_features`` keep
+    ``numpy.int64`` indices in ``vocabulary_`` (``_limit_features``); skops stores each
+    such number as an array of its own, so a text model's 30,000 terms made 30,000 arrays
+    (Made-With-ML: 24 s of saving). The indices are the same numbers; transforms are
+    unchanged.
+
+    Parameters
+    ----------
+    model : object
+        A fitted estimator; pipelines, column transformers, ensembles and other
+        estimators inside it are searched (their attributes, lists, tuples and dicts).
+
+    Returns
+    -------
+    int
+        Vocabularies changed, in place.
+    """
+    seen: set[int] = set()
+    changed = 0
+
+    def visit(node: object) -> None:
+        nonlocal changed
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, list | tuple):
+            for item in node:
+                visit(item)
+            return
+        if isinstance(node, dict):
+            for item in node.values():
+                visit(item)
+            return
+        if not isinstance(node, BaseEstimator):
+            return
+        vocabulary = getattr(node, "vocabulary_", None)
+        if isinstance(vocabulary, dict) and any(
+            isinstance(i, np.integer) for i in vocabulary.values()
+        ):
+            node.vocabulary_ = {term: int(i) for term, i in vocabulary.items()}
+            changed += 1
+        for value in vars(node).values():
+            visit(value)
+
+    visit(model)
+    return changed

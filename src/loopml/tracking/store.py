@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from loopml.config import TrackingConfig
 from loopml.core.data.contract import CONTRACT_FILE, DataContract, with_contract
+from loopml.core.features import compact_vocabularies
 from loopml.errors import ModelNotFoundError, TrackingError
 from loopml.tracking.background import write_background
 from loopml.tracking.compiled import compile_model, compiled_metrics
@@ -359,6 +360,7 @@ def _log_model(record: RunRecord) -> str:
 
     from loopml.tracking.models import pip_requirements
 
+    compact_vocabularies(record.model)  # plain int indices: skops saves them 8x faster
     logged = record.model
     if record.contract is not None:
         logged = with_contract(record.model, record.contract, record.model_input.columns)

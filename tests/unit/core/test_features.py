@@ -199,3 +199,28 @@ def test_calendar_encoder_clips_the_time_line_and_keeps_cycles_bounded() -> None
         "d_hour_sin",
         "d_hour_cos",
     ]
+
+
+def test_vocabularies_become_plain_ints_and_transform_the_same() -> None:
+    import skops.io
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from loopml.core.features import compact_vocabularies
+
+    texts = ["alpha beta gamma", "alpha beta eps", "eta theta alpha", "beta gamma eta"]
+    model = make_pipeline(TfidfVectorizer(max_features=4), LogisticRegression())
+    model.fit(texts, [0, 1, 0, 1])
+    before = model.predict_proba(texts)
+    vocabulary = model[0].vocabulary_
+    assert any(isinstance(i, np.integer) for i in vocabulary.values())  # max_features does it
+    assert compact_vocabularies(model) == 1
+    assert all(type(i) is int for i in model[0].vocabulary_.values())
+    assert model[0].vocabulary_ == {t: int(i) for t, i in vocabulary.items()}
+    assert np.array_equal(model.predict_proba(texts), before)
+    assert compact_vocabularies(model) == 0  # nothing left to change
+    loaded = skops.io.loads(
+        skops.io.dumps(model), trusted=skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    )
+    assert np.array_equal(loaded.predict_proba(texts), before)
