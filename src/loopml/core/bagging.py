@@ -16,7 +16,6 @@ allow-list already trusts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -153,6 +152,9 @@ class BaggedClassifier(ClassifierMixin, _Bagged):
     estimators_ : list of estimators
         The fitted members, one per fold, in fold order.
     classes_ : numpy.ndarray of shape (n_classes,)
+    member_columns_ : list of numpy.ndarray
+        Per member, the positions of its ``classes_`` among the bag's (a member that saw
+        fewer classes fills fewer columns).
     """
 
     _tree = DecisionTreeClassifier
@@ -165,6 +167,11 @@ class BaggedClassifier(ClassifierMixin, _Bagged):
             )
         super()._fit_members(X, y)
         self.classes_ = np.unique(np.asarray(y))
+        # where each member's classes sit among the bag's, found once here, not per request
+        self.member_columns_ = [
+            np.searchsorted(self.classes_, np.asarray(member.classes_))
+            for member in self.estimators_
+        ]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The members' class probabilities, averaged.
@@ -181,9 +188,8 @@ class BaggedClassifier(ClassifierMixin, _Bagged):
         """
         check_is_fitted(self, "estimators_")
         total = np.zeros((_num_samples(X), len(self.classes_)))
-        for member in self.estimators_:
-            seen = np.searchsorted(self.classes_, np.asarray(member.classes_))
-            total[:, seen] += member.predict_proba(X)
+        for member, columns in zip(self.estimators_, self.member_columns_, strict=True):
+            total[:, columns] += member.predict_proba(X)
         return total / len(self.estimators_)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -224,10 +230,7 @@ class BaggedRegressor(RegressorMixin, _Bagged):
         numpy.ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "estimators_")
-        parts: Iterable[np.ndarray] = (
-            np.asarray(m.predict(X), dtype=float).ravel() for m in self.estimators_
-        )
-        return np.mean(np.stack(list(parts)), axis=0)
+        return np.mean([np.asarray(m.predict(X), dtype=float).ravel() for m in self.estimators_], 0)
 
 
 def _indexable(X: Any) -> Any:
