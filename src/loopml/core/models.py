@@ -602,7 +602,7 @@ def _records_by_type() -> dict[type, CatalogModel]:
         for task in record.tasks:
             try:
                 found.setdefault(type(record.factory(task, 0)), record)
-            except ImportError:
+            except (ImportError, ConfigError):  # its library is not installed (xgboost, …)
                 continue
     return found
 

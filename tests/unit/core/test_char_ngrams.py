@@ -4,6 +4,7 @@ analyzer does, on text that is hard to split, and explanations quote them."""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,19 @@ def test_the_catalog_decides_which_models_get_character_ngrams(name: str, chars:
     features = models.build_pipeline(ROLES, estimator).named_steps["features"]
     branches = [branch for branch, _, _ in features.transformers]
     assert branches == (["text_t", "chars_t"] if chars else ["text_t"])
+
+
+def test_which_models_get_ngrams_is_known_without_the_optional_libraries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make demo` installs no xgboost or catboost: their factories raise ConfigError."""
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # import xgboost raises ImportError
+    monkeypatch.setitem(sys.modules, "catboost", None)
+    models._records_by_type.cache_clear()
+    try:
+        estimator = models.make_estimator("logistic_regression", {}, "classification", 0)
+        assert models.char_ngrams_for(estimator) is True
+        forest = models.make_estimator("random_forest", {}, "classification", 0)
+        assert models.char_ngrams_for(forest) is False
+    finally:
+        models._records_by_type.cache_clear()
