@@ -22,24 +22,31 @@ is left when the search is about to start is split in three:
   gets ``(folds - 1) / folds`` of what is left after the fixed reserve.
 
 After the search, a step that would not fit in what remains (a refit, the ensemble, the
-learning curve) is skipped and said (:func:`fits`), with its estimate from the fold times
-the search measured.
+learning curve, the winner's refit on train+validation) is skipped and said (:func:`late`),
+with its estimate from the fold times the search measured. The machine may have become
+slower since the plan (other processes competing for the cores): a short pure-Python
+workload (:func:`pace`) is timed when the plan is made and again before each such step,
+and the reserve and the estimate are scaled by the ratio (never below 1).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 import time
 from dataclasses import dataclass
 
 TOLERANCE = 0.1  # the run ends within the limit plus this share of it
 MIN_AFTER = 3.0  # seconds: the least kept for test scoring, logging and registration
-# The fixed reserve as a multiple of the work before the search, measured on titanic and
-# bike sharing (benchmarks/bench_time_limit.py): logging and registration took 1.0-1.4
-# times that work, the evaluation, its report and the gate (run) as much again.
-AFTER_TRAINING = 1.5  # `loopml train`
-AFTER_RUN = 3.0  # `loopml run`: the evaluation, its report and the gate come after training
+# The fixed reserve as a multiple of the work before the search, measured on titanic
+# (2026-12-03, a quiet 2-core machine): test scoring, logging (one child run per trial,
+# about 13 ms each on SQLite: 3.5 s for titanic's ~180 trials) and registration took 7.0 s
+# after 2.9 s of work before the search (2.4x); the evaluation, its report and the gate
+# (run) about as much again (benchmarks/bench_time_limit.py).
+AFTER_TRAINING = 2.5  # `loopml train`
+AFTER_RUN = 4.0  # `loopml run`: the evaluation, its report and the gate come after training
+_PACE_LOOP = 150_000  # iterations of pace()'s loop: about 6 ms on a 2024 server core
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,8 @@ class TimePlan:
         The fixed reserve: test scoring, logging, registration (and evaluation).
     trials : int or None
         The trial cap per candidate within the share (None: unlimited).
+    pace : float, default NaN
+        Seconds :func:`pace` took when the plan was made (NaN: not measured, no scaling).
     """
 
     limit: float
@@ -134,6 +143,24 @@ class TimePlan:
     at_once: int
     after: float
     trials: int | None
+    pace: float = math.nan
+
+    def slowdown(self, now: float | None = None) -> float:
+        """How many times slower the machine is than when the plan was made.
+
+        Parameters
+        ----------
+        now : float or None
+            Seconds :func:`pace` takes now; None: measured now.
+
+        Returns
+        -------
+        float
+            ``now / self.pace``, at least 1 (1 when the plan's pace was not measured).
+        """
+        if math.isnan(self.pace) or self.pace <= 0:
+            return 1.0
+        return max(1.0, (pace() if now is None else now) / self.pace)
 
     @property
     def reserved(self) -> float:
@@ -205,6 +232,7 @@ def plan(
         at_once=at_once,
         after=after,
         trials=trials,
+        pace=pace(),
     )
 
 
@@ -227,6 +255,80 @@ def refit_seconds(fold_seconds: float, folds: int) -> float:
     if math.isnan(fold_seconds):
         return 0.0
     return fold_seconds * folds / (folds - 1)
+
+
+def pace(repeats: int = 5) -> float:
+    """Seconds a fixed single-threaded pure-Python loop takes now (median of ``repeats``).
+
+    Timed when the plan is made and again before each step after the search: the ratio
+    is how much slower the machine has become (other processes competing for the cores
+    slow the logging, which is mostly Python, about as much). About 6 ms a repeat.
+
+    Parameters
+    ----------
+    repeats : int, default 5
+
+    Returns
+    -------
+    float
+        Seconds, the median over the repeats.
+    """
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        total = 0
+        for i in range(_PACE_LOOP):
+            total += i * i % 7
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def late(
+    clock: Clock,
+    plan: TimePlan,
+    seconds: float,
+    *,
+    needed: bool = False,
+    slowdown: float | None = None,
+) -> str:
+    """Why a step after the search is skipped, or "" when it still fits.
+
+    The step's estimate and the fixed reserve are both scaled by the machine's slowdown
+    since the plan (:meth:`TimePlan.slowdown`). A ``needed`` step (a candidate's refit:
+    without it the candidate is lost) may also use the limit's ``TOLERANCE``; an optional
+    one (the ensemble, the learning curve, the refit on train+validation) may not.
+
+    Parameters
+    ----------
+    clock : Clock
+    plan : TimePlan
+    seconds : float
+        The step's estimate at the pace of the search.
+    needed : bool, default False
+    slowdown : float or None
+        The slowdown to use; None: measured now.
+
+    Returns
+    -------
+    str
+        E.g. ``"it would take about 3.1 s and 1.2 s remain before the 12 s kept for test
+        scoring and logging (tuning.budget.time_limit 60 s; the machine is 2.4x slower
+        than when the run was planned)"``; "" when the step fits.
+    """
+    slow = plan.slowdown() if slowdown is None else max(1.0, slowdown)
+    after = plan.after * slow
+    tolerance = TOLERANCE * plan.limit if needed else 0.0
+    if fits(clock, seconds * slow - tolerance, after):
+        return ""
+    left = max(0.0, clock.left() - after)
+    slower = (
+        f"; the machine is {slow:.1f}x slower than when the run was planned" if slow >= 1.2 else ""
+    )
+    return (
+        f"it would take about {seconds * slow:.1f} s and {left:.1f} s remain before the "
+        f"{after:.0f} s kept for test scoring and logging "
+        f"(tuning.budget.time_limit {plan.limit:g} s{slower})"
+    )
 
 
 def fits(clock: Clock, seconds: float, after: float) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,13 +167,14 @@ def _train(
     if best.pipeline is None:
         raise LoopmlError(f"every candidate failed; first error: {best.name}: {best.error}")
     final = finalize.finalize(cfg, data, best, metric, reporter)
-    best = _refitted(cfg, data, final.fitted, reporter)
+    late = _lateness(clock, outcome.plan if outcome is not None else None)
+    best, fitted_on = _refitted(cfg, data, final.fitted, reporter, late)
     reporter.stage(f"Scoring {best.name} and the baseline on the test split")
     test, baseline_test, figure = _test_scores(backend, data, metric, best, fitted[0])
     _warn_leakage(data, best.name, test, reporter)
     rules_test = _rules_test(backend, data, metric, fitted)
     reporter.stage(f"Logging to {cfg.tracking.uri}")
-    record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure)
+    record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure, fitted_on)
     record.metrics |= {_rule_metric(metric.name, n): v for n, v in rules_test.items()}
     final.add_to(record)
     if data.all_here:  # with train.distributed only a sample is here
@@ -258,15 +260,37 @@ def _warn_leakage(data: Prepared, winner: str, test: Scores, reporter: Reporter)
     reporter.warn(leakage.line(perfect, winner, found, data.task))
 
 
+def _lateness(clock: budget.Clock | None, plan: budget.TimePlan | None) -> Callable[[float], str]:
+    """Why an optional step estimated at so many seconds is skipped ("" when it fits or
+    there is no time limit): ``core.budget.late`` with the run's clock and plan."""
+    if clock is None or plan is None:
+        return lambda seconds: ""
+    return lambda seconds: budget.late(clock, plan, seconds)
+
+
 def _refitted(
-    cfg: ProjectConfig, data: Prepared, best: training.Fitted, reporter: Reporter
-) -> training.Fitted:
-    """The winner fitted on train+validation when ``train.refit`` resolves to it."""
+    cfg: ProjectConfig,
+    data: Prepared,
+    best: training.Fitted,
+    reporter: Reporter,
+    late: Callable[[float], str],
+) -> tuple[training.Fitted, str]:
+    """The winner fitted on train+validation when ``train.refit`` resolves to it and, with a
+    time limit, the refit still fits (its estimate: the training-split fit's time scaled
+    by the rows); and the rows it ships fitted on."""
     if cfg.refit_rows() == "train":
-        return best
+        return best, "train"
     rows = pd.concat([data.splits.train, data.splits.validation])
+    estimate = best.fit_seconds * len(rows) / max(1, len(data.splits.train))
+    reason = late(estimate if estimate == estimate else 0.0)
+    if reason:
+        reporter.warn(
+            f"refit of {best.name} on train+validation skipped: {reason}; the model ships "
+            f"fitted on the training split (train.refit: train says so up front)"
+        )
+        return best, "train"
     reporter.stage(f"Refitting {best.name} on train+validation ({len(rows):,} rows)")
-    return training.refit(best, rows, list(data.roles.features), data.target)
+    return training.refit(best, rows, list(data.roles.features), data.target), "train+validation"
 
 
 def _test_scores(
@@ -307,6 +331,7 @@ def _record(
     test: Scores,
     baseline_test: Scores,
     figure: Any,
+    fitted_on: str,
 ) -> RunRecord:
     features = data.splits.train[list(data.roles.features)]
     assert best.pipeline is not None
@@ -322,7 +347,7 @@ def _record(
             "rows": data.sizes(),
             "tuning": cfg.tuning.model_dump(mode="json"),
             "imbalance": cfg.imbalance.strategy,
-            "fitted_on": cfg.refit_rows(),
+            "fitted_on": fitted_on,
             **(data.variant.params() if data.variant else {}),
         },
         metrics=_run_metrics(best, metric.name, test, baseline_test),
@@ -353,7 +378,7 @@ def _record(
         model=best.pipeline,
         model_input=features,
         model_output=best.pipeline.predict(features.head(50)),
-        model_metadata={"loopml": _model_metadata(cfg, data, best)},
+        model_metadata={"loopml": _model_metadata(cfg, data, best, fitted_on)},
         check_input=data.splits.validation[list(data.roles.features)],
         contract=data.contract,
     )
@@ -378,7 +403,9 @@ def _child_metrics(fitted: training.Fitted, metric: str) -> dict[str, float]:
     }
 
 
-def _model_metadata(cfg: ProjectConfig, data: Prepared, best: training.Fitted) -> dict[str, Any]:
+def _model_metadata(
+    cfg: ProjectConfig, data: Prepared, best: training.Fitted, fitted_on: str
+) -> dict[str, Any]:
     classes = getattr(best.pipeline, "classes_", [])
     return {
         "task": data.task,
@@ -388,7 +415,7 @@ def _model_metadata(cfg: ProjectConfig, data: Prepared, best: training.Fitted) -
         "id_columns": list(data.roles.id),
         "custom_estimators": [n for n in (cfg.models.candidates or {}) if "." in n],
         "winner": best.name,
-        "fitted_on": cfg.refit_rows(),
+        "fitted_on": fitted_on,
         "version": loopml.__version__,
     }
 

@@ -259,21 +259,11 @@ class _Timing:
     plan: budget.TimePlan | None
 
     def skip(self, seconds: float, *, needed: bool = False) -> str:
-        """Why a step estimated at ``seconds`` is skipped, or "" when it fits (or no limit).
-
-        A ``needed`` step (a refit: without it the candidate is lost) may also use the
-        limit's 10% tolerance; an optional one (ensemble, learning curve) may not."""
+        """Why a step estimated at ``seconds`` is skipped, or "" when it fits (or no limit);
+        see ``core.budget.late``."""
         if self.clock is None or self.plan is None:
             return ""
-        tolerance = budget.TOLERANCE * self.plan.limit if needed else 0.0
-        if budget.fits(self.clock, seconds - tolerance, self.plan.after):
-            return ""
-        left = max(0.0, self.clock.left() - self.plan.after)
-        return (
-            f"it would take about {seconds:.1f} s and {left:.1f} s remain before the "
-            f"{self.plan.after:.0f} s kept for test scoring and logging "
-            f"(tuning.budget.time_limit {self.plan.limit:g} s)"
-        )
+        return budget.late(self.clock, self.plan, seconds, needed=needed)
 
 
 def _planned(

@@ -55,6 +55,27 @@ def test_a_refit_is_a_fold_scaled_to_the_whole_training_split() -> None:
     assert budget.fits(clock, 1.0, after=3.0) and not budget.fits(clock, 3.0, after=3.0)
 
 
+def test_a_slower_machine_scales_the_reserve_and_the_estimate_and_says_so() -> None:
+    plan = budget.plan(_clock(60, 3), candidates=3, at_once=1, folds=5, trials=None)
+    assert plan.pace > 0  # measured when the plan is made
+    assert plan.slowdown(plan.pace / 2) == 1.0  # a faster machine never shrinks the reserve
+    assert plan.slowdown(plan.pace * 3) == pytest.approx(3.0)
+    assert budget.TimePlan(**{**plan.__dict__, "pace": math.nan}).slowdown(1.0) == 1.0
+    clock = _clock(60, 60 - plan.after - 4.0)  # 4 s left beyond the reserve
+    assert budget.late(clock, plan, 3.0, slowdown=1.0) == ""
+    reason = budget.late(clock, plan, 3.0, slowdown=2.0)  # 6 s of step, 2x the reserve
+    assert "it would take about 6.0 s" in reason
+    assert f"{plan.after * 2:.0f} s kept for test scoring and logging" in reason
+    assert reason.endswith("the machine is 2.0x slower than when the run was planned)")
+    # a needed step (a candidate's refit) may use the limit's 10% tolerance; it is scaled too
+    assert budget.late(clock, plan, 9.0, needed=True, slowdown=1.0) == ""
+    assert budget.late(clock, plan, 9.0, needed=True, slowdown=3.0) != ""
+
+
+def test_pace_takes_milliseconds() -> None:
+    assert 0 < budget.pace(repeats=3) < 1.0
+
+
 def _planned(task: SearchTask, share: float, trials: int | None = None) -> SearchTask:
     planned = tuning.Budget(trials, None, time_limit=60.0, share=share)
     return SearchTask(
