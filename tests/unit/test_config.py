@@ -105,6 +105,18 @@ def test_set_override_is_validated_like_the_file(tmp_path: Path) -> None:
     assert "seven" in message
 
 
+def test_a_bad_value_from_the_command_line_names_the_command_line_not_the_file(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, MINIMAL + "split:\n  seed: x\n")
+    message = error_of(path, ["tuning.budget.time_limit=0"])  # what --time-limit 0 sets
+    assert message.splitlines() == [
+        "loopml.yaml: split.seed: Input should be a valid integer, unable to parse string as "
+        "an integer (got 'x')",
+        "command line: tuning.budget.time_limit: Input should be greater than 0 (got 0)",
+    ]
+
+
 def test_typo_key_names_the_key_and_suggests_the_right_one(tmp_path: Path) -> None:
     text = MINIMAL.replace("target:", "tagret:")
     message = error_of(write(tmp_path, text))

@@ -134,7 +134,7 @@ def test_a_duration_in_no_known_form_is_one_line_naming_key_and_format(tmp_path:
     with pytest.raises(ConfigError) as info:
         _load(tmp_path, "serve.reload_interval=soon")
     message = str(info.value)
-    assert message.startswith("loopml.yaml: serve.reload_interval: 'soon' is not a duration")
+    assert message.startswith("command line: serve.reload_interval: 'soon' is not a duration")
     assert "30s, 10m, 2h or 7d" in message and len(message.splitlines()) == 1
 
 

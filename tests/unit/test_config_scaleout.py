@@ -42,7 +42,7 @@ def test_ray_cluster_and_distributed_training_by_configuration(tmp_path: Path) -
 def test_unknown_backend_is_one_line_naming_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         _load(tmp_path, "compute.backend=spark")
-    assert str(info.value).startswith("loopml.yaml: compute.backend: ")
+    assert str(info.value).startswith("command line: compute.backend: ")
     assert "'spark'" in str(info.value) and len(str(info.value).splitlines()) == 1
 
 

@@ -67,7 +67,7 @@ def test_a_bad_time_limit_is_one_line_naming_the_key(
 ) -> None:
     with pytest.raises(ConfigError) as info:
         _load(tmp_path, f"tuning.budget.time_limit={written}")
-    assert str(info.value).startswith(f"loopml.yaml: {expected}")
+    assert str(info.value).startswith(f"command line: {expected}")
     assert len(str(info.value).splitlines()) == 1
 
 

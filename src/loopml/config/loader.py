@@ -29,7 +29,8 @@ def load_config(path: Path, overrides: list[str] | None = None) -> ProjectConfig
     try:
         cfg = ProjectConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_describe(path.name, exc))) from None
+        given = {tuple(m.group(1).split(".")) for m in map(_OVERRIDE.match, overrides or []) if m}
+        raise ConfigError("\n".join(_describe(path.name, exc, given))) from None
     return _resolved(cfg, path.resolve().parent)
 
 
@@ -75,9 +76,14 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     node[keys[-1]] = value
 
 
-def _describe(filename: str, exc: ValidationError) -> list[str]:
-    """One line per problem; a misspelt required key is one problem, not two."""
+def _describe(
+    filename: str, exc: ValidationError, given: set[tuple[str, ...]] | None = None
+) -> list[str]:
+    """One line per problem; a misspelt required key is one problem, not two. A problem
+    at (or under) a key set on the command line (``--set``, or a flag such as
+    ``--time-limit``: keys ``given``) names the command line, not the file."""
     errors = exc.errors()
+    given = given or set()
     typos = {
         (*err["loc"][:-1], suggestion)
         for err in errors
@@ -86,18 +92,20 @@ def _describe(filename: str, exc: ValidationError) -> list[str]:
     lines = []
     for err in errors:
         loc = ".".join(str(part) for part in err["loc"])
+        parts = tuple(str(part) for part in err["loc"])
+        where = "command line" if any(parts[: len(key)] == key for key in given) else filename
         if err["type"] == "extra_forbidden":
-            lines.append(f"{filename}: {loc}: unknown key{_suggest(err['loc'])}")
+            lines.append(f"{where}: {loc}: unknown key{_suggest(err['loc'])}")
         elif err["type"] == "missing" and tuple(err["loc"]) not in typos:
-            lines.append(f"{filename}: {loc}: required key is missing")
+            lines.append(f"{where}: {loc}: required key is missing")
         elif err["type"] == RENAMED_TWICE:
-            lines.append(f"{filename}: {err['msg']}")
+            lines.append(f"{where}: {err['msg']}")
         elif err["type"] != "missing":
             msg = err["msg"].removeprefix("Value error, ")
             if not loc:  # a rule across sections: its message names the keys
-                lines.append(f"{filename}: {msg}")
+                lines.append(f"{where}: {msg}")
             else:
-                lines.append(f"{filename}: {loc}: {msg} (got {err.get('input')!r})")
+                lines.append(f"{where}: {loc}: {msg} (got {err.get('input')!r})")
     return lines
 
 
