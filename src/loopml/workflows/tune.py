@@ -258,12 +258,18 @@ class _Timing:
     clock: budget.Clock | None
     plan: budget.TimePlan | None
 
-    def skip(self, seconds: float, *, needed: bool = False) -> str:
+    def skip(self, seconds: float, *, needed: bool = False, slowdown: float | None = None) -> str:
         """Why a step estimated at ``seconds`` is skipped, or "" when it fits (or no limit);
-        see ``core.budget.late``."""
+        see ``core.budget.late`` (``slowdown`` None: measured now)."""
         if self.clock is None or self.plan is None:
             return ""
-        return budget.late(self.clock, self.plan, seconds, needed=needed)
+        return budget.late(self.clock, self.plan, seconds, needed=needed, slowdown=slowdown)
+
+    def slowdown(self) -> float:
+        """The machine's slowdown since the plan, measured now (1 without a limit). Taken
+        before steps that run in parallel: measured inside them, it would count their own
+        work as the machine's load."""
+        return 1.0 if self.plan is None else self.plan.slowdown()
 
 
 def _planned(
@@ -683,6 +689,7 @@ def _refit_all(
 ) -> list[training.Fitted]:
     folds = len(fair.folds)
     first = _best_by_cv(searches, fair)  # always refitted: a run ends with a model
+    slowdown = timing.slowdown()  # before the refits run side by side
 
     def refit(pair: tuple[Spec, SearchResult]) -> training.Fitted:
         spec, found = pair
@@ -705,7 +712,8 @@ def _refit_all(
 
         if found.error:
             return left_out(found.error)
-        late = timing.skip(budget.refit_seconds(_best_fold_seconds(found), folds), needed=True)
+        estimate = budget.refit_seconds(_best_fold_seconds(found), folds)
+        late = timing.skip(estimate, needed=True, slowdown=slowdown)
         if late and found.name != first:
             return left_out(f"refit skipped: {late}")
         params = tuning.fixed_params(spec.space) | found.best_params
