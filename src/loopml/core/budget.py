@@ -46,6 +46,9 @@ MIN_AFTER = 3.0  # seconds: the least kept for test scoring, logging and registr
 # (run) about as much again (benchmarks/bench_time_limit.py).
 AFTER_TRAINING = 2.5  # `loopml train`
 AFTER_RUN = 4.0  # `loopml run`: the evaluation, its report and the gate come after training
+# of the fixed reserve: the most the reference's attribution profile may take (TreeSHAP on
+# taxis' 11.7 MB random forest: ~75 ms a row, 7.5 s for its 100 rows, of a 10 s reserve)
+PROFILE_SHARE = 0.25
 _PACE_LOOP = 150_000  # iterations of pace()'s loop: about 6 ms on a 2024 server core
 
 
@@ -329,6 +332,24 @@ def late(
         f"{after:.0f} s kept for test scoring and logging "
         f"(tuning.budget.time_limit {plan.limit:g} s{slower})"
     )
+
+
+def profile_seconds(plan: TimePlan, slowdown: float | None = None) -> float:
+    """Seconds the reference's attribution profile may take: ``PROFILE_SHARE`` of the fixed
+    reserve, at the machine's pace now.
+
+    Parameters
+    ----------
+    plan : TimePlan
+    slowdown : float or None
+        None: measured now (:meth:`TimePlan.slowdown`).
+
+    Returns
+    -------
+    float
+    """
+    slow = plan.slowdown() if slowdown is None else max(1.0, slowdown)
+    return PROFILE_SHARE * plan.after * slow
 
 
 def fits(clock: Clock, seconds: float, after: float) -> bool:

@@ -21,6 +21,7 @@ The profile serialises to a JSON document of a few kilobytes per feature.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Annotated, Any, Literal
 
@@ -41,6 +42,10 @@ ATTRIBUTION_ROWS = 500  # rows an attribution profile explains: LightGBM, XGBoos
 # fewer where a row costs more: interventional TreeSHAP on a 100-tree forest against 100
 # background rows takes ~20 ms a row, the permutation explainer ~0.5 s (an SVM, 30 columns)
 PROFILE_ROWS = {"tree": 100, "permutation": 20}
+# with a time budget (a time-limited run): rows explained first to time one row, and the
+# fewest rows a profile keeps whatever the budget
+PROBE_ROWS = 5
+MIN_PROFILE_ROWS = 10
 BOOTSTRAP = 200  # resamples for the standard error of each attribution share
 _WORD = r"\w+"
 
@@ -498,7 +503,7 @@ def summarize_attributions(explanations: Explanations, seed: int = 0) -> Attribu
 
 
 def explain_sample(
-    explainer: Explainer, features: pd.DataFrame, seed: int = 0
+    explainer: Explainer, features: pd.DataFrame, seed: int = 0, seconds: float | None = None
 ) -> tuple[pd.DataFrame, Explanations]:
     """Up to ``ATTRIBUTION_ROWS`` rows of ``features`` (``PROFILE_ROWS`` for the slower
     explainers), drawn with ``seed``, and their explanations.
@@ -510,6 +515,10 @@ def explain_sample(
         Input rows as the data contract reads them.
     seed : int, default 0
         ``random_state`` of ``DataFrame.sample``; all rows are kept when there are few.
+    seconds : float or None, default None
+        A time budget (a time-limited run): ``PROBE_ROWS`` rows are explained first to time
+        one row, and the sample is cut to the rows that fit, at least ``MIN_PROFILE_ROWS``.
+        None: no budget.
 
     Returns
     -------
@@ -525,12 +534,18 @@ def explain_sample(
         ``Explainer.explain`` (the model, SHAP) raises.
     """
     limit = PROFILE_ROWS.get(explainer.kind, ATTRIBUTION_ROWS)
+    if seconds is not None and len(features) > MIN_PROFILE_ROWS:
+        started = time.perf_counter()
+        explainer.explain(features.head(PROBE_ROWS))
+        per_row = (time.perf_counter() - started) / min(PROBE_ROWS, len(features))
+        fit = int(max(0.0, seconds) / per_row) if per_row > 0 else limit
+        limit = max(MIN_PROFILE_ROWS, min(limit, fit))
     rows = features.sample(limit, random_state=seed) if len(features) > limit else features
     return rows, explainer.explain(rows)
 
 
 def attribution_profile(
-    explainer: Explainer, features: pd.DataFrame, seed: int = 0
+    explainer: Explainer, features: pd.DataFrame, seed: int = 0, seconds: float | None = None
 ) -> AttributionSummary:
     """The attribution summary of a sample of ``features`` (rows as the data contract
     reads them; see ``explain_sample``). Training and monitoring both call it, so their
@@ -542,6 +557,8 @@ def attribution_profile(
     features : pandas.DataFrame, shape (n_rows, n_columns)
     seed : int, default 0
         Seed of the row sample and of the bootstrap.
+    seconds : float or None, default None
+        A time budget for the explanations (see ``explain_sample``); None: no budget.
 
     Returns
     -------
@@ -555,7 +572,7 @@ def attribution_profile(
         A column of the explainer is missing from ``features``; otherwise whatever
         ``Explainer.explain`` raises.
     """
-    return summarize_attributions(explain_sample(explainer, features, seed)[1])
+    return summarize_attributions(explain_sample(explainer, features, seed, seconds)[1])
 
 
 _SUMMARIZERS = {

@@ -17,9 +17,17 @@ ARTIFACT = REFERENCE_ARTIFACT
 
 
 def reference_document(
-    cfg: ProjectConfig, data: Prepared, metric: str, best: training.Fitted, test_score: float
+    cfg: ProjectConfig,
+    data: Prepared,
+    metric: str,
+    best: training.Fitted,
+    test_score: float,
+    seconds: float | None = None,
 ) -> dict[str, Any]:
     """Features from the training split; predictions from the held-out rows.
+
+    ``seconds`` bounds the attribution profile's explanations (a time-limited run: see
+    ``core.reference.explain_sample``); None: no bound.
 
     Predictions on the training rows are overfit (too confident, too close to the labels),
     so the prediction reference comes from validation and test rows, as served rows will be.
@@ -42,13 +50,15 @@ def reference_document(
         test_score=test_score,
         time_column=cfg.split.time_column,
     )
-    profile.attributions = _attributions(best.pipeline, data, data.splits.test[features])
+    profile.attributions = _attributions(best.pipeline, data, data.splits.test[features], seconds)
     document: dict[str, Any] = profile.model_dump(mode="json")
     document["data_end"] = _newest(data, cfg.split.time_column) or document["data_end"]
     return document
 
 
-def _attributions(pipeline: Any, data: Prepared, test: pd.DataFrame) -> AttributionSummary | None:
+def _attributions(
+    pipeline: Any, data: Prepared, test: pd.DataFrame, seconds: float | None
+) -> AttributionSummary | None:
     """The attribution profile on the test rows, against the background sample the
     registered model stores (the same training rows). None for a model with no explainer,
     or with only the permutation explainer (at ~0.5 s a row for an SVM on 30 columns, the
@@ -58,7 +68,7 @@ def _attributions(pipeline: Any, data: Prepared, test: pd.DataFrame) -> Attribut
     background = background_sample(data.splits.train[features])
     try:
         explainer = Explainer(pipeline, data.task, features, background)
-        return attribution_profile(explainer, test) if explainer.exact else None
+        return attribution_profile(explainer, test, seconds=seconds) if explainer.exact else None
     except Exception:  # an explainer failing on a user's estimator must not lose the run
         return None
 

@@ -174,7 +174,11 @@ def _train(
     _warn_leakage(data, best.name, test, reporter)
     rules_test = _rules_test(backend, data, metric, fitted)
     reporter.stage(f"Logging to {cfg.tracking.uri}")
-    record = _record(cfg, data, metric, fitted, best, test, baseline_test, figure, fitted_on)
+    plan = outcome.plan if outcome is not None else None
+    profile = budget.profile_seconds(plan) if clock is not None and plan is not None else None
+    record = _record(
+        cfg, data, metric, fitted, best, test, baseline_test, figure, fitted_on, profile
+    )
     record.metrics |= {_rule_metric(metric.name, n): v for n, v in rules_test.items()}
     final.add_to(record)
     if data.all_here:  # with train.distributed only a sample is here
@@ -332,6 +336,7 @@ def _record(
     baseline_test: Scores,
     figure: Any,
     fitted_on: str,
+    profile_seconds: float | None = None,
 ) -> RunRecord:
     features = data.splits.train[list(data.roles.features)]
     assert best.pipeline is not None
@@ -366,7 +371,9 @@ def _record(
             f"data/{CONTRACT_FILE}": data.contract.as_dict(),
             "data/warnings.json": list(data.warnings),
             "leaderboard.json": [tune.board_row(f) for f in fitted],
-            REFERENCE_ARTIFACT: reference_document(cfg, data, metric.name, best, test.selection),
+            REFERENCE_ARTIFACT: reference_document(
+                cfg, data, metric.name, best, test.selection, profile_seconds
+            ),
         },
         figures={plot_name: figure},
         children=[

@@ -429,3 +429,22 @@ def test_a_log_link_regressor_is_explained_in_raw_score(
     found = explain_rows(pipeline, rows, task="regression")
     assert found.space == "raw_score"  # the log of the prediction
     np.testing.assert_allclose(np.exp(found.outputs), pipeline.predict(rows), rtol=1e-5)
+
+
+def test_a_time_budget_cuts_the_attribution_sample_to_the_rows_that_fit(
+    titanic: pd.DataFrame,
+) -> None:
+    from loopml.core import reference
+
+    pipeline = _fit("random_forest", TITANIC, titanic, "Survived", "classification")
+    features = titanic[list(TITANIC.features)]
+    explainer = Explainer(pipeline, "classification", list(TITANIC.features), features.head(50))
+    assert explainer.kind == "tree"
+    whole, _ = reference.explain_sample(explainer, features)
+    assert len(whole) == reference.PROFILE_ROWS["tree"]  # no budget: the usual sample
+    least, explained = reference.explain_sample(explainer, features, seconds=0.0)
+    assert len(least) == reference.MIN_PROFILE_ROWS == len(explained)  # never fewer
+    roomy, _ = reference.explain_sample(explainer, features, seconds=600.0)
+    assert len(roomy) == reference.PROFILE_ROWS["tree"]  # never more than without one
+    summary = reference.attribution_profile(explainer, features, seconds=0.0)
+    assert summary.rows == reference.MIN_PROFILE_ROWS
