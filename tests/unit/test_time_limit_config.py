@@ -71,6 +71,16 @@ def test_a_bad_time_limit_is_one_line_naming_the_key(
     assert len(str(info.value).splitlines()) == 1
 
 
+def test_a_bad_value_under_the_old_name_on_the_command_line_names_the_command_line(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, "tuning.budget.total_seconds=0")
+    assert str(info.value).startswith(
+        "command line: tuning.budget.time_limit: Input should be greater than 0"
+    )
+
+
 def test_only_a_time_limit_leaves_trials_unlimited_unless_trials_are_set(tmp_path: Path) -> None:
     assert _load(tmp_path).tuning.budget.trials == 10  # the default without a limit
     assert _load(tmp_path, "tuning.budget.time_limit=60").tuning.budget.trials is None

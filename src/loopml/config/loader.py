@@ -29,7 +29,7 @@ def load_config(path: Path, overrides: list[str] | None = None) -> ProjectConfig
     try:
         cfg = ProjectConfig.model_validate(raw)
     except ValidationError as exc:
-        given = {tuple(m.group(1).split(".")) for m in map(_OVERRIDE.match, overrides or []) if m}
+        given = _given_keys(overrides or [])
         raise ConfigError("\n".join(_describe(path.name, exc, given))) from None
     return _resolved(cfg, path.resolve().parent)
 
@@ -74,6 +74,17 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     for other in other_names(".".join(keys[:-1]), keys[-1]):
         node.pop(other, None)  # the same setting under its old or new name: --set wins
     node[keys[-1]] = value
+
+
+def _given_keys(overrides: list[str]) -> set[tuple[str, ...]]:
+    """The keys set on the command line, under every name they have (a renamed key's error
+    names its current name)."""
+    given: set[tuple[str, ...]] = set()
+    for match in filter(None, map(_OVERRIDE.match, overrides)):
+        keys = tuple(match.group(1).split("."))
+        given.add(keys)
+        given |= {(*keys[:-1], other) for other in other_names(".".join(keys[:-1]), keys[-1])}
+    return given
 
 
 def _describe(

@@ -50,6 +50,9 @@ AFTER_RUN = 4.0  # `loopml run`: the evaluation, its report and the gate come af
 # taxis' 11.7 MB random forest: ~75 ms a row, 7.5 s for its 100 rows, of a 10 s reserve)
 PROFILE_SHARE = 0.25
 _PACE_LOOP = 150_000  # iterations of pace()'s loop: about 6 ms on a 2024 server core
+# a ratio of paces below this is the probe's own noise (1.09-1.14 seen on a quiet machine),
+# not a slower machine: it counts as 1
+SLOWDOWN_NOISE = 1.25
 
 
 @dataclass(frozen=True)
@@ -159,11 +162,13 @@ class TimePlan:
         Returns
         -------
         float
-            ``now / self.pace``, at least 1 (1 when the plan's pace was not measured).
+            ``now / self.pace``; 1 below ``SLOWDOWN_NOISE`` (the probe's own noise) and when
+            the plan's pace was not measured.
         """
         if math.isnan(self.pace) or self.pace <= 0:
             return 1.0
-        return max(1.0, (pace() if now is None else now) / self.pace)
+        ratio = (pace() if now is None else now) / self.pace
+        return ratio if ratio >= SLOWDOWN_NOISE else 1.0
 
     @property
     def reserved(self) -> float:
@@ -235,7 +240,7 @@ def plan(
         at_once=at_once,
         after=after,
         trials=trials,
-        pace=pace(),
+        pace=pace(repeats=7),
     )
 
 
@@ -325,7 +330,7 @@ def late(
         return ""
     left = max(0.0, clock.left() - after)
     slower = (
-        f"; the machine is {slow:.1f}x slower than when the run was planned" if slow >= 1.2 else ""
+        f"; the machine is {slow:.1f}x slower than when the run was planned" if slow > 1 else ""
     )
     return (
         f"it would take about {seconds * slow:.1f} s and {left:.1f} s remain before the "
@@ -334,12 +339,13 @@ def late(
     )
 
 
-def profile_seconds(plan: TimePlan, slowdown: float | None = None) -> float:
+def profile_seconds(clock: Clock, plan: TimePlan, slowdown: float | None = None) -> float:
     """Seconds the reference's attribution profile may take: ``PROFILE_SHARE`` of the fixed
-    reserve, at the machine's pace now.
+    reserve at the machine's pace now, and never more than that share of the time left.
 
     Parameters
     ----------
+    clock : Clock
     plan : TimePlan
     slowdown : float or None
         None: measured now (:meth:`TimePlan.slowdown`).
@@ -347,9 +353,10 @@ def profile_seconds(plan: TimePlan, slowdown: float | None = None) -> float:
     Returns
     -------
     float
+        Seconds, at least 0.
     """
     slow = plan.slowdown() if slowdown is None else max(1.0, slowdown)
-    return PROFILE_SHARE * plan.after * slow
+    return PROFILE_SHARE * max(0.0, min(plan.after * slow, clock.left()))
 
 
 def fits(clock: Clock, seconds: float, after: float) -> bool:

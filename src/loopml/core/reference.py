@@ -517,8 +517,9 @@ def explain_sample(
         ``random_state`` of ``DataFrame.sample``; all rows are kept when there are few.
     seconds : float or None, default None
         A time budget (a time-limited run): ``PROBE_ROWS`` rows are explained first to time
-        one row, and the sample is cut to the rows that fit, at least ``MIN_PROFILE_ROWS``.
-        None: no budget.
+        one row (their time counts against the budget), and the sample is cut to the rows
+        that fit in the rest, at least ``MIN_PROFILE_ROWS`` (so a tiny budget is exceeded
+        by at most those rows). None: no budget.
 
     Returns
     -------
@@ -537,8 +538,9 @@ def explain_sample(
     if seconds is not None and len(features) > MIN_PROFILE_ROWS:
         started = time.perf_counter()
         explainer.explain(features.head(PROBE_ROWS))
-        per_row = (time.perf_counter() - started) / min(PROBE_ROWS, len(features))
-        fit = int(max(0.0, seconds) / per_row) if per_row > 0 else limit
+        took = time.perf_counter() - started
+        per_row = took / min(PROBE_ROWS, len(features))
+        fit = int(max(0.0, seconds - took) / per_row) if per_row > 0 else limit
         limit = max(MIN_PROFILE_ROWS, min(limit, fit))
     rows = features.sample(limit, random_state=seed) if len(features) > limit else features
     return rows, explainer.explain(rows)

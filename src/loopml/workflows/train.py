@@ -175,7 +175,9 @@ def _train(
     rules_test = _rules_test(backend, data, metric, fitted)
     reporter.stage(f"Logging to {cfg.tracking.uri}")
     plan = outcome.plan if outcome is not None else None
-    profile = budget.profile_seconds(plan) if clock is not None and plan is not None else None
+    profile = (
+        budget.profile_seconds(clock, plan) if clock is not None and plan is not None else None
+    )
     record = _record(
         cfg, data, metric, fitted, best, test, baseline_test, figure, fitted_on, profile
     )
@@ -290,7 +292,8 @@ def _refitted(
     if reason:
         reporter.warn(
             f"refit of {best.name} on train+validation skipped: {reason}; the model ships "
-            f"fitted on the training split (train.refit: train says so up front)"
+            f"fitted on the training split (raise --time-limit, or set train.refit: train to "
+            f"skip it up front)"
         )
         return best, "train"
     reporter.stage(f"Refitting {best.name} on train+validation ({len(rows):,} rows)")

@@ -59,6 +59,7 @@ def test_a_slower_machine_scales_the_reserve_and_the_estimate_and_says_so() -> N
     plan = budget.plan(_clock(60, 3), candidates=3, at_once=1, folds=5, trials=None)
     assert plan.pace > 0  # measured when the plan is made
     assert plan.slowdown(plan.pace / 2) == 1.0  # a faster machine never shrinks the reserve
+    assert plan.slowdown(plan.pace * 1.15) == 1.0  # within the probe's own noise
     assert plan.slowdown(plan.pace * 3) == pytest.approx(3.0)
     assert budget.TimePlan(**{**plan.__dict__, "pace": math.nan}).slowdown(1.0) == 1.0
     clock = _clock(60, 60 - plan.after - 4.0)  # 4 s left beyond the reserve
@@ -70,6 +71,16 @@ def test_a_slower_machine_scales_the_reserve_and_the_estimate_and_says_so() -> N
     # a needed step (a candidate's refit) may use the limit's 10% tolerance; it is scaled too
     assert budget.late(clock, plan, 9.0, needed=True, slowdown=1.0) == ""
     assert budget.late(clock, plan, 9.0, needed=True, slowdown=3.0) != ""
+
+
+def test_the_attribution_profile_gets_a_quarter_of_the_reserve_or_of_what_is_left() -> None:
+    plan = budget.plan(_clock(60, 3), candidates=3, at_once=1, folds=5, trials=None)
+    roomy = _clock(60, 10)  # 50 s left: a quarter of the reserve, at the pace now
+    assert budget.profile_seconds(roomy, plan, slowdown=1.0) == pytest.approx(plan.after / 4)
+    assert budget.profile_seconds(roomy, plan, slowdown=2.0) == pytest.approx(plan.after / 2)
+    tight = _clock(60, 59)  # 1 s left: a quarter of it, whatever the reserve
+    assert budget.profile_seconds(tight, plan, slowdown=2.0) == pytest.approx(0.25, abs=0.01)
+    assert budget.profile_seconds(_clock(60, 70), plan, slowdown=1.0) == 0.0  # past the limit
 
 
 def test_pace_takes_milliseconds() -> None:

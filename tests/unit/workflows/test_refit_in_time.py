@@ -47,14 +47,18 @@ def test_a_late_refit_on_train_and_validation_is_skipped_and_recorded(
     monkeypatch.setattr(train, "_lateness", lambda clock, plan: late)
     said = Recorder()
     result = train.train(cfg, reporter=said)
-    # the estimate: the training-split fit's time scaled by the rows (160 of 200 -> 200)
-    assert len(estimates) == 1 and estimates[0] > 0
+    # the estimate: the training-split fit's time scaled by the rows (120 -> 160 of 200)
+    sizes = result.split_sizes
+    winner = next(f for f in result.leaderboard if f.name == "logistic_regression")
+    scale = (sizes["train"] + sizes["validation"]) / sizes["train"]
+    assert len(estimates) == 1 and estimates[0] == pytest.approx(winner.fit_seconds * scale)
     skipped = [w for w in said.warnings if w.startswith("refit of logistic_regression")]
     refitting = [s for s in said.stages if s.startswith("Refitting logistic_regression on")]
     if reason:
         assert skipped == [
             "refit of logistic_regression on train+validation skipped: no time; the model "
-            "ships fitted on the training split (train.refit: train says so up front)"
+            "ships fitted on the training split (raise --time-limit, or set train.refit: "
+            "train to skip it up front)"
         ]
         assert refitting == []
     else:
@@ -63,3 +67,35 @@ def test_a_late_refit_on_train_and_validation_is_skipped_and_recorded(
     assert client.get_run(result.run_id).data.params["fitted_on"] == fitted_on
     info = mlflow.models.get_model_info(f"runs:/{result.run_id}/model")
     assert info.metadata is not None and info.metadata["loopml"]["fitted_on"] == fitted_on
+
+
+def test_the_slowdown_is_never_probed_inside_the_refits_running_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probed in a refit's thread, the pace counts the other refits' work as the machine's
+    load (taxis, n_jobs 2, said '2.1x slower' on a quiet machine and skipped a refit)."""
+    import threading
+
+    from loopml.core import budget
+
+    config = _project(tmp_path)
+    cfg = load_config(
+        config,
+        [
+            "models.candidates={logistic_regression: {C: 1.0}, naive_bayes: {}}",
+            "tuning.budget.time_limit=120",
+            "tuning.n_jobs=2",
+        ],
+    )
+    probed: list[str] = []
+    pace = budget.pace
+
+    def counted(repeats: int = 5) -> float:
+        probed.append(threading.current_thread().name)
+        return pace(repeats)
+
+    monkeypatch.setattr(budget, "pace", counted)
+    result = train.train(cfg, reporter=Recorder())
+    assert result.registered is not None
+    assert len(probed) >= 2  # at the plan, and after the search
+    assert set(probed) == {threading.main_thread().name}
