@@ -68,7 +68,7 @@ def test_text_data_beats_baseline_on_macro_f1(tmp_path: Path) -> None:
         },
     )
     # the default candidates, words and character n-grams, within a time limit
-    run_id = train_cli(config, "--time-limit", "60")
+    run_id = train_cli(config, "--time-limit", "40")
     metrics = _metrics(config, run_id)
     assert metrics["test_f1_macro"] > metrics["baseline_test_f1_macro"] + 0.3
     cfg = load_config(config)
