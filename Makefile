@@ -33,7 +33,7 @@ lint: $(VENV)/.dev
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/python -m pytest -p no:cacheprovider -q -n 2 --dist loadfile --durations=40
+	$(BIN)/python -m pytest -p no:cacheprovider -q -n 2 --dist loadfile --no-loadscope-reorder --durations=40
 
 # Build the Docker image and run the compose services from it (needs a Docker engine;
 # LOOPML_BASE_IMAGE=... replaces python:3.11-slim).

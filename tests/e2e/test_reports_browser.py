@@ -110,6 +110,7 @@ def render(browser: Any, page_file: Path, screenshot: Path) -> dict[str, Any]:
     return {**seen, "images": images, "headings": headings}
 
 
+@pytest.mark.slow  # madewithml: a minute on 2 cores
 @pytest.mark.parametrize("name", sorted(PROJECTS))
 def test_reports_render_in_chromium_without_errors(name: str, browser: Any, tmp_path: Path) -> None:
     body = dict(PROJECTS[name])

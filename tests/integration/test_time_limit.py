@@ -194,17 +194,17 @@ def test_successive_halving_gives_the_better_half_more_search_and_says_so(tmp_pa
         },
     )
     cli("runs", "-c", str(config))  # the tracking store made first (its migrations take s)
-    code, stdout, stderr = cli("train", "-c", str(config), "--time-limit", "60")
+    code, stdout, stderr = cli("train", "-c", str(config), "--time-limit", "40")
     assert code == 0, stderr
     line = " ".join(stderr.split())
-    cfg = load_config(config, ["tuning.budget.time_limit=60"])
+    cfg = load_config(config, ["tuning.budget.time_limit=40"])
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
     run_id = stdout.strip().splitlines()[-1]
     tuning = json.loads(
         Path(client.download_artifacts(run_id, "tuning.json", str(tmp_path))).read_text()
     )
     first = tuning["time_limit"]["share"] / 2
-    assert f"same budget ({first:.1f} s each of the 60 s time limit, then the rest" in line
+    assert f"same budget ({first:.1f} s each of the 40 s time limit, then the rest" in line
     went = re.search(
         r"Successive halving: ([\w, ]+) goe?s? on with ([\d.]+) s more( each)?; ([\w, ]+) "
         rf"stops? after {first:.1f} s \(tuning.budget.successive_halving\)",
