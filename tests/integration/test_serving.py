@@ -19,6 +19,7 @@ import pytest
 from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 
 import loopml
+from loopml.config import load_config
 from loopml.errors import ConfigError
 from loopml.serving.loadtest import bodies_from_csv, run_load
 from loopml.serving.runner import ServeArgs, build_app
@@ -75,6 +76,9 @@ def test_predict_returns_labels_probabilities_abstained_model_and_request_id(
     assert body["model"]["version"] == "1"
     assert answer.headers["x-request-id"] == body["request_id"]
     native = pd.Series(body["predictions"])
+    # the project's own store, named: MLflow's global URI is whichever store the worker
+    # opened last
+    mlflow.set_tracking_uri(load_config(breast_cancer.config_path).tracking.uri)
     model = mlflow.sklearn.load_model(f"runs:/{breast_cancer.run_id}/model")
     assert list(native) == list(model.predict(_rows(breast_cancer)[_features(breast_cancer)]))
 

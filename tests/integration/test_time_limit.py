@@ -122,8 +122,14 @@ def test_a_time_limited_train_ends_in_time_with_a_slow_candidate_out_of_time(
     assert rows["random_forest"]["search_seconds"] > 0  # the time its folds took, shown
     fast = [rows[name] for name in ("logistic_regression", "lightgbm")]
     assert any(row["error"] is None and row["trials"] >= 1 for row in fast)  # the winner's
-    for row in fast:  # on a loaded machine one may run out of time too: with the same share
-        assert row["error"] is None or row["error"].endswith(f"> share {share:.1f} s")
+    for row in fast:  # on a loaded machine one may run out of time too: with the same share;
+        # or, not being the best by CV, have its refit skipped when the machine slowed down
+        error = row["error"]
+        assert (
+            error is None
+            or error.endswith(f"> share {share:.1f} s")
+            or error.startswith("refit skipped: it would take about")
+        ), error
 
 
 @pytest.mark.slow
