@@ -23,7 +23,11 @@ is left when the search is about to start is split in three:
 
 After the search, a step that would not fit in what remains (a refit, the ensemble, the
 learning curve, the winner's refit on train+validation) is skipped and said (:func:`late`),
-with its estimate from the fold times the search measured. The machine may have become
+with its estimate from the fold times the search measured. Once the candidates are
+refitted, the reserve also grows with the size of the model that would win
+(:meth:`TimePlan.for_model`, :func:`model_seconds`): logging an 11.7 MB random forest
+takes seconds that a small model's run, which the fixed reserve is measured from, does
+not show. The machine may have become
 slower since the plan (other processes competing for the cores): a short pure-Python
 workload (:func:`pace`) is timed when the plan is made and again before each such step,
 and the reserve and the estimate are scaled by the ratio (never below 1).
@@ -50,6 +54,21 @@ AFTER_RUN = 4.0  # `loopml run`: the evaluation, its report and the gate come af
 # taxis' 11.7 MB random forest: ~75 ms a row, 7.5 s for its 100 rows, of a 10 s reserve)
 PROFILE_SHARE = 0.25
 _PACE_LOOP = 150_000  # iterations of pace()'s loop: about 6 ms on a 2024 server core
+# Logging a fitted model takes longer the larger it is (ONNX Runtime compiles it and
+# checks its parity, skops writes it, MLflow copies it), and so does evaluating it (`run`:
+# permutation importance and the slices predict with it many times). Seconds per MB of
+# the pickled model, beyond the small models the fixed reserve was measured with
+# (2026-12-03, taxis, a random forest of 10 then 60 trees, 3.4 then 20.5 MB refitted on
+# train+validation: logging 4.9 -> 12.8 s, logging and evaluation 15.6 -> 49 s, at a
+# pace() of 7.2 ms); scaled by this machine's pace against REFERENCE_PACE (model_seconds).
+LOG_SECONDS_PER_MB = 0.5
+EVALUATION_SECONDS_PER_MB = 1.5  # `loopml run` adds it: the evaluation and its report
+# Each trial is logged as a child run (a run, a batch of params and metrics, its end):
+# about 13 ms on SQLite at REFERENCE_PACE (titanic, 2026-12-03). The fixed reserve,
+# measured with titanic's ~180 trials, covers a search of that size; a fast search of
+# hundreds more (taxis' LightGBM trials at n_jobs 2) needs more (TimePlan.kept).
+CHILD_RUN_SECONDS = 0.013
+REFERENCE_PACE = 0.007  # seconds pace() took where the per-MB seconds were measured
 # a ratio of paces below this is the probe's own noise (1.09-1.14 seen on a quiet machine),
 # not a slower machine: it counts as 1
 SLOWDOWN_NOISE = 1.25
@@ -139,6 +158,13 @@ class TimePlan:
         The trial cap per candidate within the share (None: unlimited).
     pace : float, default NaN
         Seconds :func:`pace` took when the plan was made (NaN: not measured, no scaling).
+    model_bytes : int, default 0
+        The pickled size of the model that would win (:meth:`for_model`); 0 before the
+        candidates are refitted.
+    trials_run : int, default 0
+        Trials the search ran (:meth:`for_model`), each logged as a child run.
+    evaluates : bool, default False
+        True for ``loopml run``: the evaluation's per-MB seconds are kept too.
     """
 
     limit: float
@@ -150,6 +176,44 @@ class TimePlan:
     after: float
     trials: int | None
     pace: float = math.nan
+    model_bytes: int = 0
+    evaluates: bool = False
+    trials_run: int = 0
+
+    def for_model(self, size_bytes: int, trials: int | None = None) -> TimePlan:
+        """This plan, its reserve grown for logging a model of ``size_bytes``
+        (:func:`model_seconds` at the plan's pace) and ``trials`` child runs; not
+        compounded: the last values given count.
+
+        Parameters
+        ----------
+        size_bytes : int
+            The pickled size of the model that would be logged (``Fitted.size_bytes``).
+        trials : int or None
+            Trials the search ran, each logged as a child run; None: unchanged.
+
+        Returns
+        -------
+        TimePlan
+        """
+        return dataclasses.replace(
+            self,
+            model_bytes=max(0, int(size_bytes)),
+            trials_run=self.trials_run if trials is None else max(0, int(trials)),
+        )
+
+    @property
+    def kept(self) -> float:
+        """Seconds kept for what comes after the optional steps: the fixed reserve or, when
+        larger, ``MIN_AFTER`` plus logging the search's trials (``CHILD_RUN_SECONDS`` each,
+        at the plan's pace), plus logging the model in hand (:func:`model_seconds`)."""
+        trials = MIN_AFTER + CHILD_RUN_SECONDS * self.trials_run * _scale(self.pace)
+        return max(self.after, trials) + self.model_seconds()
+
+    def model_seconds(self) -> float:
+        """Seconds of the reserve for the model in hand: :func:`model_seconds` at the
+        plan's pace, with the evaluation's share for ``loopml run``."""
+        return model_seconds(self.model_bytes, self.pace, evaluates=self.evaluates)
 
     def slowdown(self, now: float | None = None) -> float:
         """How many times slower the machine is than when the plan was made.
@@ -241,6 +305,7 @@ def plan(
         after=after,
         trials=trials,
         pace=pace(repeats=7),
+        evaluates=clock.evaluates,
     )
 
 
@@ -291,6 +356,38 @@ def pace(repeats: int = 5) -> float:
     return statistics.median(times)
 
 
+def model_seconds(size_bytes: int, pace: float = math.nan, *, evaluates: bool = False) -> float:
+    """Seconds logging (and, for ``run``, evaluating) a model of ``size_bytes`` adds to the
+    fixed reserve.
+
+    ``LOG_SECONDS_PER_MB`` (plus ``EVALUATION_SECONDS_PER_MB`` when ``evaluates``) per MB
+    (2**20 bytes) of the pickled model, scaled by how much slower this machine's
+    :func:`pace` is than ``REFERENCE_PACE`` (never below 1).
+
+    Parameters
+    ----------
+    size_bytes : int
+        Pickled size, bytes.
+    pace : float, default NaN
+        Seconds :func:`pace` took on this machine (NaN: not measured, no scaling).
+    evaluates : bool, default False
+        True for ``loopml run``.
+
+    Returns
+    -------
+    float
+        Seconds, at least 0.
+    """
+    per_mb = LOG_SECONDS_PER_MB + (EVALUATION_SECONDS_PER_MB if evaluates else 0.0)
+    return per_mb * max(0, size_bytes) / 2**20 * _scale(pace)
+
+
+def _scale(pace: float) -> float:
+    """How much slower this machine is than the one the per-unit seconds were measured on
+    (``pace / REFERENCE_PACE``, at least 1; 1 when ``pace`` is NaN)."""
+    return 1.0 if math.isnan(pace) else max(1.0, pace / REFERENCE_PACE)
+
+
 def late(
     clock: Clock,
     plan: TimePlan,
@@ -301,8 +398,9 @@ def late(
 ) -> str:
     """Why a step after the search is skipped, or "" when it still fits.
 
-    The step's estimate and the fixed reserve are both scaled by the machine's slowdown
-    since the plan (:meth:`TimePlan.slowdown`). A ``needed`` step (a candidate's refit:
+    The step's estimate and the reserve (:attr:`TimePlan.kept`: the fixed reserve and
+    logging the model in hand) are both scaled by the machine's slowdown since the plan
+    (:meth:`TimePlan.slowdown`). A ``needed`` step (a candidate's refit:
     without it the candidate is lost) may also use the limit's ``TOLERANCE``; an optional
     one (the ensemble, the learning curve, the refit on train+validation) may not.
 
@@ -324,7 +422,7 @@ def late(
         than when the run was planned)"``; "" when the step fits.
     """
     slow = plan.slowdown() if slowdown is None else max(1.0, slowdown)
-    after = plan.after * slow
+    after = plan.kept * slow
     tolerance = TOLERANCE * plan.limit if needed else 0.0
     if fits(clock, seconds * slow - tolerance, after):
         return ""
@@ -332,10 +430,18 @@ def late(
     slower = (
         f"; the machine is {slow:.1f}x slower than when the run was planned" if slow > 1 else ""
     )
+    model = plan.model_seconds() * slow
+    trials = MIN_AFTER + CHILD_RUN_SECONDS * plan.trials_run * _scale(plan.pace)
+    parts = []
+    if trials > plan.after:
+        parts.append(f"{trials * slow:.0f} s for logging {plan.trials_run} trials")
+    if model >= 0.5:
+        parts.append(f"{model:.0f} s for the {plan.model_bytes / 2**20:.1f} MB model")
+    sized = "".join(f"{part}; " for part in parts)
     return (
         f"it would take about {seconds * slow:.1f} s and {left:.1f} s remain before the "
         f"{after:.0f} s kept for test scoring and logging "
-        f"(tuning.budget.time_limit {plan.limit:g} s{slower})"
+        f"({sized}tuning.budget.time_limit {plan.limit:g} s{slower})"
     )
 
 
@@ -356,7 +462,10 @@ def profile_seconds(clock: Clock, plan: TimePlan, slowdown: float | None = None)
         Seconds, at least 0.
     """
     slow = plan.slowdown() if slowdown is None else max(1.0, slowdown)
-    return PROFILE_SHARE * max(0.0, min(plan.after * slow, clock.left()))
+    return PROFILE_SHARE * max(
+        0.0,
+        min(plan.after * slow, clock.left() - plan.model_seconds() * slow),
+    )
 
 
 def fits(clock: Clock, seconds: float, after: float) -> bool:

@@ -97,7 +97,10 @@ class Outcome:
     def documents(self) -> dict[str, Any]:
         docs: dict[str, Any] = {"tuning.json": {"fairness": self.settings.fairness()}}
         if self.plan is not None:
-            plan = dataclasses.asdict(self.plan) | {"reserved": self.plan.reserved}
+            plan = dataclasses.asdict(self.plan) | {
+                "reserved": self.plan.reserved,
+                "kept": self.plan.kept,  # the reserve with the winner's logging
+            }
             docs["tuning.json"]["time_limit"] = plan | {"line": self.plan.line()}
         if self.curve is not None:
             docs["learning_curve.json"] = self.curve.as_dict()
@@ -241,22 +244,46 @@ def tune(
     reporter.stage("Refitting each candidate's best configuration on the training split")
     entries = [_baseline(data, metric, fair)]
     entries += _refit_all(cfg, data, metric, fair, chosen, searches, timing)
-    outcome = Outcome(entries, fair, {s.name: s for s in searches}, plan=timing.plan)
+    outcome = Outcome(entries, fair, {s.name: s for s in searches})
     _warn_left_out(outcome, reporter)
+    timing.follow_leader(outcome, metric)
     _add_ensemble(cfg, data, metric, outcome, reporter, timing)
+    timing.follow_leader(outcome, metric)
     _add_bagging(cfg, data, metric, outcome, reporter, timing)
+    timing.follow_leader(outcome, metric)
     if cfg.tuning.learning_curve:
         _add_learning_curve(cfg, data, metric, outcome, reporter, timing)
+    outcome.plan = timing.plan  # its reserve sized for the winner: train's later steps
     outcome.entries += rule_entries(cfg, data, metric, fair)
     return outcome
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Timing:
-    """The run's clock and the plan of its time limit (both None without a limit)."""
+    """The run's clock and the plan of its time limit (both None without a limit); the
+    plan's reserve follows the model that would win (:meth:`follow_leader`)."""
 
     clock: budget.Clock | None
     plan: budget.TimePlan | None
+
+    def follow_leader(self, outcome: Outcome, metric: metrics.Metric) -> None:
+        """Grow the reserve for logging the search's trials and the candidate that would win
+        now (the best on validation, as ``train`` picks it; ``entries[0]`` is the
+        baseline): ``core.budget.TimePlan.for_model``."""
+        entries = outcome.entries
+        if self.plan is not None and len(entries) > 1:
+            leader = training.pick_best(entries[1:], metric)
+            trials = sum(len(found.trials) for found in outcome.searches.values())
+            self.plan = self.plan.for_model(leader.size_bytes, trials)
+
+    def bigger_model(self, size_bytes: int) -> float:
+        """Seconds logging a model of ``size_bytes`` would add to the reserve, should the
+        step that makes it win (an ensemble, a bag): 0 without a limit or when it is no
+        larger than the leader."""
+        if self.plan is None:
+            return 0.0
+        extra = max(0, size_bytes - self.plan.model_bytes)
+        return budget.model_seconds(extra, self.plan.pace, evaluates=self.plan.evaluates)
 
     def skip(self, seconds: float, *, needed: bool = False, slowdown: float | None = None) -> str:
         """Why a step estimated at ``seconds`` is skipped, or "" when it fits (or no limit);
@@ -801,6 +828,7 @@ def _add_ensemble(
         _best_fold_seconds(outcome.searches[e.name]) for e in top if e.name in outcome.searches
     )
     estimate = fold * folds / min(fair.n_jobs, folds) + budget.refit_seconds(fold, folds)
+    estimate += timing.bigger_model(sum(e.size_bytes for e in top))  # logged if it wins
     late = timing.skip(estimate)
     if late:
         reporter.warn(f"ensemble ({method}) skipped: {late}")
@@ -924,6 +952,7 @@ def _add_bagging(
     # train+validation (train.refit), which the time limit must also hold
     rounds = 1 if cfg.refit_rows() == "train" else 2
     estimate = rounds * budget.refit_seconds(fold, len(fair.folds)) * (k - 1) / min(fair.n_jobs, k)
+    estimate += timing.bigger_model(k * best.size_bytes)  # k members, logged if it wins
     late = timing.skip(estimate)
     late = f"{late} (models.bagging.folds: 0 turns it off)" if late else ""
     why = _why_not_bagged(fair, data, factory(best.params)) or late

@@ -3,6 +3,7 @@ and a search that stops between folds at the candidate's deadline."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -81,6 +82,50 @@ def test_the_attribution_profile_gets_a_quarter_of_the_reserve_or_of_what_is_lef
     tight = _clock(60, 59)  # 1 s left: a quarter of it, whatever the reserve
     assert budget.profile_seconds(tight, plan, slowdown=2.0) == pytest.approx(0.25, abs=0.01)
     assert budget.profile_seconds(_clock(60, 70), plan, slowdown=1.0) == 0.0  # past the limit
+
+
+def test_the_reserve_grows_with_the_model_that_would_win_and_says_so() -> None:
+    plan = budget.plan(_clock(60, 3), candidates=3, at_once=1, folds=5, trials=None)
+    plan = dataclasses.replace(plan, pace=budget.REFERENCE_PACE)  # the measured machine
+    assert plan.kept == plan.after  # no model yet: the fixed reserve
+    mb = 2**20
+    big = plan.for_model(12 * mb)
+    assert big.kept == pytest.approx(plan.after + 12 * budget.LOG_SECONDS_PER_MB)
+    assert big.for_model(mb).kept == pytest.approx(plan.after + budget.LOG_SECONDS_PER_MB)
+    # a machine twice as slow as the one measured takes twice as long per MB; a faster
+    # one never shrinks it
+    assert budget.model_seconds(mb, budget.REFERENCE_PACE * 2) == pytest.approx(
+        2 * budget.LOG_SECONDS_PER_MB
+    )
+    assert budget.model_seconds(mb, budget.REFERENCE_PACE / 2) == budget.LOG_SECONDS_PER_MB
+    assert budget.model_seconds(mb) == budget.LOG_SECONDS_PER_MB  # pace not measured
+    # `run` evaluates the model too: its reserve per MB is larger
+    run = budget.plan(_clock(60, 3, evaluates=True), candidates=3, at_once=1, folds=5, trials=None)
+    run = dataclasses.replace(run, pace=budget.REFERENCE_PACE).for_model(mb)
+    assert run.kept - run.after == pytest.approx(
+        budget.LOG_SECONDS_PER_MB + budget.EVALUATION_SECONDS_PER_MB
+    )
+    # a step that fits beside a small model's logging does not beside a 12 MB model's
+    clock = _clock(60, 60 - plan.after - 4.0)
+    assert budget.late(clock, plan, 3.0, slowdown=1.0) == ""
+    reason = budget.late(clock, big, 3.0, slowdown=1.0)
+    assert f"{big.kept:.0f} s kept for test scoring and logging" in reason
+    assert f"({12 * budget.LOG_SECONDS_PER_MB:.0f} s for the 12.0 MB model; tuning" in reason
+    # a search of many trials keeps time for logging each as a child run
+    many = plan.for_model(0, trials=2_000)
+    assert many.kept == pytest.approx(
+        max(plan.after, budget.MIN_AFTER + 2_000 * budget.CHILD_RUN_SECONDS)
+    )
+    assert plan.for_model(0, trials=10).kept == plan.after  # the fixed reserve covers a few
+    reason = budget.late(clock, many, 3.0, slowdown=1.0)
+    assert f"({many.kept:.0f} s for logging 2000 trials; tuning.budget" in reason
+    # the attribution profile does not take the time the model's logging needs
+    roomy = _clock(60, 60 - plan.after - 12 * budget.LOG_SECONDS_PER_MB)
+    assert budget.profile_seconds(roomy, big, slowdown=1.0) == pytest.approx(
+        plan.after / 4, abs=0.05
+    )
+    tight = _clock(60, 60 - 12 * budget.LOG_SECONDS_PER_MB)  # only the model's logging left
+    assert budget.profile_seconds(tight, big, slowdown=1.0) == pytest.approx(0, abs=0.05)
 
 
 def test_pace_takes_milliseconds() -> None:

@@ -4,6 +4,7 @@ the training split (run params and the model's metadata), never train+validation
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -13,6 +14,7 @@ import pytest
 from tests.conftest import Recorder, write_project
 
 from loopml.config import load_config
+from loopml.core import budget
 from loopml.workflows import train
 
 
@@ -99,3 +101,26 @@ def test_the_slowdown_is_never_probed_inside_the_refits_running_side_by_side(
     assert result.registered is not None
     assert len(probed) >= 2  # at the plan, and after the search
     assert set(probed) == {threading.main_thread().name}
+
+
+def test_the_reserve_is_sized_for_the_model_that_wins(tmp_path: Path) -> None:
+    """The plan train's later steps use (and tuning.json records) keeps time for logging
+    the winner: its pickled size, not a small model's."""
+    cfg = load_config(
+        _project(tmp_path),
+        [
+            "models.candidates={logistic_regression: {C: 1.0}, "
+            "random_forest: {n_estimators: 300, min_samples_leaf: 1}}",
+            "tuning.budget.time_limit=120",
+        ],
+    )
+    result = train.train(cfg, reporter=Recorder())
+    winner = next(f for f in result.leaderboard if f.name == result.winner)
+    assert winner.size_bytes > 0
+    client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
+    tuning = client.download_artifacts(result.run_id, "tuning.json", str(tmp_path))
+    planned = json.loads(Path(tuning).read_text())["time_limit"]
+    assert planned["model_bytes"] == winner.size_bytes
+    assert planned["kept"] == pytest.approx(
+        planned["after"] + budget.model_seconds(winner.size_bytes, planned["pace"])
+    )
