@@ -180,7 +180,7 @@ class TimePlan:
     evaluates: bool = False
     trials_run: int = 0
 
-    def for_model(self, size_bytes: int, trials: int | None = None) -> TimePlan:
+    def for_model(self, size_bytes: int, trials: int) -> TimePlan:
         """This plan, its reserve grown for logging a model of ``size_bytes``
         (:func:`model_seconds` at the plan's pace) and ``trials`` child runs; not
         compounded: the last values given count.
@@ -189,8 +189,8 @@ class TimePlan:
         ----------
         size_bytes : int
             The pickled size of the model that would be logged (``Fitted.size_bytes``).
-        trials : int or None
-            Trials the search ran, each logged as a child run; None: unchanged.
+        trials : int
+            Trials the search ran, each logged as a child run.
 
         Returns
         -------
@@ -199,7 +199,7 @@ class TimePlan:
         return dataclasses.replace(
             self,
             model_bytes=max(0, int(size_bytes)),
-            trials_run=self.trials_run if trials is None else max(0, int(trials)),
+            trials_run=max(0, int(trials)),
         )
 
     @property
@@ -207,8 +207,12 @@ class TimePlan:
         """Seconds kept for what comes after the optional steps: the fixed reserve or, when
         larger, ``MIN_AFTER`` plus logging the search's trials (``CHILD_RUN_SECONDS`` each,
         at the plan's pace), plus logging the model in hand (:func:`model_seconds`)."""
-        trials = MIN_AFTER + CHILD_RUN_SECONDS * self.trials_run * _scale(self.pace)
-        return max(self.after, trials) + self.model_seconds()
+        return max(self.after, self.trials_seconds()) + self.model_seconds()
+
+    def trials_seconds(self) -> float:
+        """``MIN_AFTER`` plus logging the search's trials as child runs
+        (``CHILD_RUN_SECONDS`` each, at the plan's pace)."""
+        return MIN_AFTER + CHILD_RUN_SECONDS * self.trials_run * _scale(self.pace)
 
     def model_seconds(self) -> float:
         """Seconds of the reserve for the model in hand: :func:`model_seconds` at the
@@ -431,7 +435,7 @@ def late(
         f"; the machine is {slow:.1f}x slower than when the run was planned" if slow > 1 else ""
     )
     model = plan.model_seconds() * slow
-    trials = MIN_AFTER + CHILD_RUN_SECONDS * plan.trials_run * _scale(plan.pace)
+    trials = plan.trials_seconds()
     parts = []
     if trials > plan.after:
         parts.append(f"{trials * slow:.0f} s for logging {plan.trials_run} trials")

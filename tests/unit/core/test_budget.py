@@ -89,9 +89,9 @@ def test_the_reserve_grows_with_the_model_that_would_win_and_says_so() -> None:
     plan = dataclasses.replace(plan, pace=budget.REFERENCE_PACE)  # the measured machine
     assert plan.kept == plan.after  # no model yet: the fixed reserve
     mb = 2**20
-    big = plan.for_model(12 * mb)
+    big = plan.for_model(12 * mb, trials=0)
     assert big.kept == pytest.approx(plan.after + 12 * budget.LOG_SECONDS_PER_MB)
-    assert big.for_model(mb).kept == pytest.approx(plan.after + budget.LOG_SECONDS_PER_MB)
+    assert big.for_model(mb, trials=0).kept == pytest.approx(plan.after + budget.LOG_SECONDS_PER_MB)
     # a machine twice as slow as the one measured takes twice as long per MB; a faster
     # one never shrinks it
     assert budget.model_seconds(mb, budget.REFERENCE_PACE * 2) == pytest.approx(
@@ -101,7 +101,7 @@ def test_the_reserve_grows_with_the_model_that_would_win_and_says_so() -> None:
     assert budget.model_seconds(mb) == budget.LOG_SECONDS_PER_MB  # pace not measured
     # `run` evaluates the model too: its reserve per MB is larger
     run = budget.plan(_clock(60, 3, evaluates=True), candidates=3, at_once=1, folds=5, trials=None)
-    run = dataclasses.replace(run, pace=budget.REFERENCE_PACE).for_model(mb)
+    run = dataclasses.replace(run, pace=budget.REFERENCE_PACE).for_model(mb, trials=0)
     assert run.kept - run.after == pytest.approx(
         budget.LOG_SECONDS_PER_MB + budget.EVALUATION_SECONDS_PER_MB
     )
