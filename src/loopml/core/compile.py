@@ -414,6 +414,48 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or value is pd.NA
 
 
+NUMBERS_FEED = "loopml_numbers"  # the one input of every numeric column (OnnxPredictor)
+
+
+def numbers_as_one_input(onnx_bytes: bytes, feeds: list[str]) -> bytes:
+    """The model with its numeric inputs ``feeds`` (each double, shape (n_rows, 1)) replaced
+    by one input ``NUMBERS_FEED`` of shape (n_rows, len(feeds)), split back into the old
+    names by one ONNX ``Split`` node: the same graph on the same values.
+
+    ONNX Runtime checks and converts every input of every call: with 30 numeric columns,
+    one matrix instead of 30 arrays took a one-row call of a 100-tree forest from 68-95 µs
+    to 31-43 µs on the same machine (breast cancer, in process).
+
+    Parameters
+    ----------
+    onnx_bytes : bytes
+        A model from ``convert``.
+    feeds : list of str
+        Names of its numeric inputs, in the matrix's column order.
+
+    Returns
+    -------
+    bytes
+        The rewritten model.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(onnx_bytes)
+    graph = model.graph
+    kept = [i for i in graph.input if i.name not in feeds]
+    del graph.input[:]
+    matrix = helper.make_tensor_value_info(NUMBERS_FEED, TensorProto.DOUBLE, [None, len(feeds)])
+    graph.input.extend([matrix, *kept])
+    sizes = numpy_helper.from_array(np.ones(len(feeds), dtype=np.int64), "loopml_numbers_split")
+    graph.initializer.append(sizes)
+    split = helper.make_node(
+        "Split", [NUMBERS_FEED, sizes.name], list(feeds), axis=1, name="loopml_numbers"
+    )
+    graph.node.insert(0, split)
+    return bytes(model.SerializeToString())
+
+
 class OnnxPredictor:
     """An ONNX Runtime session on one thread that predicts from prepared column arrays.
 
@@ -444,6 +486,12 @@ class OnnxPredictor:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.numbers = [spec for spec in inputs if spec.role == "numeric"]
+        if len(self.numbers) > 1:
+            onnx_bytes = numbers_as_one_input(onnx_bytes, [s.feeds[0] for s in self.numbers])
+        else:
+            self.numbers = []
+        self.others = tuple(s for s in inputs if s.role != "numeric" or not self.numbers)
         self.session = ort.InferenceSession(
             onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -457,7 +505,8 @@ class OnnxPredictor:
         Parameters
         ----------
         feeds : dict of str to numpy.ndarray
-            From ``input_arrays`` or ``column_feeds``.
+            From ``input_arrays`` or ``column_feeds``: one array per graph input of the
+            compiled model.
 
         Returns
         -------
@@ -466,6 +515,32 @@ class OnnxPredictor:
         proba : numpy.ndarray, shape (n_rows, n_classes), or None
             Class probabilities; None for regression.
         """
+        if self.numbers:
+            feeds = dict(feeds)
+            parts = [feeds.pop(spec.feeds[0]) for spec in self.numbers]
+            feeds[NUMBERS_FEED] = np.hstack(parts).astype(np.float64, copy=False)
+        return self._predict(feeds)
+
+    def run_columns(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """``run`` on one array of values per column, as ``column_feeds`` takes them; the
+        numeric columns go in as one (n_rows, n_numeric) matrix, made in one numpy call.
+
+        Parameters
+        ----------
+        columns : dict of str to numpy.ndarray
+            Column name to its values, shape (n_rows,); numbers as float64.
+
+        Returns
+        -------
+        tuple of (numpy.ndarray, numpy.ndarray or None)
+            As ``run``.
+        """
+        feeds = column_feeds(columns, self.others)
+        if self.numbers:
+            feeds[NUMBERS_FEED] = _number_matrix([columns[spec.name] for spec in self.numbers])
+        return self._predict(feeds)
+
+    def _predict(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         (values,) = self.session.run([self._output], feeds)
         if self.task == "classification":
             return self.classes[np.argmax(values, axis=1)], values
@@ -483,7 +558,20 @@ class OnnxPredictor:
         tuple of (numpy.ndarray, numpy.ndarray or None)
             As ``run``.
         """
-        return self.run(input_arrays(frame, self.inputs))
+        return self.run_columns({spec.name: frame[spec.name].to_numpy() for spec in self.inputs})
+
+
+def _number_matrix(arrays: list[np.ndarray]) -> np.ndarray:
+    """Equal-length 1-D arrays as the columns of one C-ordered float64 matrix, shape
+    (n_rows, len(arrays)): one numpy call for a few rows (5.5 µs for 30 columns of one
+    row, against 15 µs for ``np.column_stack``), column by column for many (43 ms against
+    71 ms for 200,000 rows)."""
+    if len(arrays[0]) <= 1024:
+        return np.ascontiguousarray(np.array(arrays, dtype=np.float64).T)
+    matrix = np.empty((len(arrays[0]), len(arrays)), dtype=np.float64)
+    for j, values in enumerate(arrays):
+        matrix[:, j] = values
+    return matrix
 
 
 class FeatureGraph:

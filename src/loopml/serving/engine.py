@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pandas as pd
 
-from loopml.core.compile import OnnxPredictor, column_feeds, thresholded
+from loopml.core.compile import OnnxPredictor, thresholded
 from loopml.core.scoring import ScoringModel
 from loopml.errors import ConfigError
 from loopml.serving.schema import Columns, InputSchema, rows_of
@@ -76,7 +76,7 @@ class OnnxEngine:
         )
 
     def score(self, columns: Columns) -> Scored:
-        predictions, proba = self.predictor.run(column_feeds(columns, self.inputs))
+        predictions, proba = self.predictor.run_columns(columns)
         predictions, abstained = thresholded(self.model, predictions, proba)
         return Scored(predictions, proba, abstained)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,6 +32,24 @@ def _frame(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
 
 
 ROLES = ColumnRoles(numeric=("size",), categorical=("colour",), text=("note",), datetime=("when",))
+
+
+def _fitted_and_compiled(
+    frame: pd.DataFrame, label: pd.Series, roles: ColumnRoles, estimator: str
+) -> tuple[Any, Any, Any]:
+    """The pipeline fitted on the first 160 rows, compiled with parity on the rest, and its
+    OnnxPredictor."""
+    from loopml.core.compile import OnnxPredictor
+
+    params = {"n_estimators": 20} if estimator != "logistic_regression" else {}
+    model = models.make_estimator(estimator, params, "classification", 0)
+    pipeline = models.build_pipeline(roles, model).fit(frame.iloc[:160], label.iloc[:160])
+    compiled, report = compile_pipeline(
+        pipeline, column_specs(roles), "classification", list(pipeline.classes_), frame.iloc[160:]
+    )
+    assert compiled is not None, report.reason
+    predictor = OnnxPredictor(compiled.onnx, compiled.inputs, "classification", ["no", "yes"])
+    return pipeline, compiled, predictor
 
 
 @pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "lightgbm"])
@@ -126,21 +146,13 @@ def test_a_row_scores_the_same_alone_as_in_a_batch_natively_and_compiled(estimat
     served request) has a column that is missing in *every* row of its batch: beside
     another category column, pandas kept that None, the imputer did not count it as
     missing, and the row was scored as an unknown category instead of "(missing)"."""
-    from loopml.core.compile import OnnxPredictor
 
     frame, label = _frame()
     frame["shape"] = np.where(np.arange(len(frame)) % 2 == 0, "round", "square")
     roles = ColumnRoles(
         numeric=("size",), categorical=("colour", "shape"), text=("note",), datetime=("when",)
     )
-    params = {"n_estimators": 20} if estimator != "logistic_regression" else {}
-    model = models.make_estimator(estimator, params, "classification", 0)
-    pipeline = models.build_pipeline(roles, model).fit(frame.iloc[:160], label.iloc[:160])
-    compiled, report = compile_pipeline(
-        pipeline, column_specs(roles), "classification", list(pipeline.classes_), frame.iloc[160:]
-    )
-    assert compiled is not None, report.reason
-    predictor = OnnxPredictor(compiled.onnx, compiled.inputs, "classification", ["no", "yes"])
+    pipeline, _, predictor = _fitted_and_compiled(frame, label, roles, estimator)
     later = frame.iloc[160:].copy()
     for column in ("colour", "shape"):  # as the data contract gives them: object, None
         values = later[column].to_numpy(dtype=object)
@@ -238,3 +250,56 @@ def test_catboost_scores_rows_alone_as_in_a_batch_and_says_why_it_is_not_compile
     assert compiled is None and not report.ok
     assert report.reason.startswith("not compiled: CatBoost's ONNX export")
     assert "natively" in report.reason
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "lightgbm"])
+def test_numeric_columns_fed_as_one_matrix_answer_as_the_stored_graph(estimator: str) -> None:
+    """OnnxPredictor feeds every numeric column as one matrix, split back in the graph by
+    one Split node (``numbers_as_one_input``): the same probabilities as the graph as it
+    was compiled and stored, fed one input per column (within float32 rounding: LightGBM's
+    graph sums in float32), on rows alone and in a batch, gaps included; a model with one
+    numeric column is left as it is."""
+    import onnxruntime as ort
+
+    from loopml.core.compile import NUMBERS_FEED, OnnxPredictor, column_feeds
+
+    frame, label = _frame()
+    rng = np.random.default_rng(3)
+    frame["weight"] = rng.normal(0, 1e6, len(frame))
+    frame["count"] = rng.integers(0, 9, len(frame)).astype(float)
+    frame.loc[frame.index[::5], "count"] = np.nan
+    roles = ColumnRoles(
+        numeric=("size", "weight", "count"), categorical=("colour",), text=("note",),
+        datetime=("when",),
+    )  # fmt: skip
+    _, compiled, predictor = _fitted_and_compiled(frame, label, roles, estimator)
+    stored = ort.InferenceSession(compiled.onnx, providers=["CPUExecutionProvider"])
+    assert predictor.session.get_inputs()[0].name == NUMBERS_FEED
+    assert len(predictor.session.get_inputs()) == len(stored.get_inputs()) - 2  # 3 -> 1
+    later = frame.iloc[160:]
+    columns = {spec.name: later[spec.name].to_numpy() for spec in compiled.inputs}
+    (expected,) = stored.run(["probabilities"], column_feeds(columns, compiled.inputs))
+    _, batch = predictor.run_columns(columns)
+    assert batch is not None
+    np.testing.assert_allclose(batch, expected, rtol=0, atol=1e-6)  # float32 rounding
+    assert (batch.argmax(axis=1) == expected.argmax(axis=1)).all()
+    for i in (0, 5, 17):  # a gap in count at 0 and 5 (rows 160, 165), in size at 17 (187)
+        alone = {name: values[i : i + 1] for name, values in columns.items()}
+        _, row = predictor.run_columns(alone)
+        assert row is not None
+        np.testing.assert_allclose(row[0], expected[i], rtol=0, atol=1e-6)
+    _, framed = predictor.run_frame(later)
+    assert framed is not None
+    np.testing.assert_array_equal(framed, batch)
+
+    one = ColumnRoles(numeric=("size",), categorical=("colour",))
+    small = models.build_pipeline(
+        one, models.make_estimator("logistic_regression", {}, "classification", 0)
+    )
+    small.fit(frame.iloc[:160], label.iloc[:160])
+    kept, _ = compile_pipeline(
+        small, column_specs(one), "classification", list(small.classes_), frame.iloc[160:]
+    )
+    assert kept is not None
+    alone = OnnxPredictor(kept.onnx, kept.inputs, "classification", ["no", "yes"])
+    assert NUMBERS_FEED not in [i.name for i in alone.session.get_inputs()]
