@@ -18,12 +18,12 @@ $(BIN)/uv:
 # compiled modules; uv does not compile by default, and where PYTHONDONTWRITEBYTECODE is set
 # (as in this sandbox, and by its times on CI) nothing is ever compiled: importing MLflow, Ray, scikit-learn and loopml
 # took 8.2 s from source against 3.0 s compiled, in every one of those processes.
-$(VENV)/.runtime: $(BIN)/uv requirements.lock pyproject.toml
+$(VENV)/.runtime: $(BIN)/uv requirements.lock pyproject.toml Makefile
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock Makefile
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements-dev.lock
 	@touch $@
 

@@ -47,14 +47,14 @@ BASELINE = """
 import json, resource, sys, time
 import pyarrow.parquet as pq
 from loopml.config import load_config
-from loopml.core.compile import OnnxPredictor, input_arrays
+from loopml.core.compile import OnnxPredictor
 from loopml.tracking.models import load_with_compiled
 cfg = load_config(__import__("pathlib").Path(sys.argv[1]))
 loaded = load_with_compiled(f"models:/{cfg.model_name}@champion", tracking_uri=cfg.tracking.uri)
 model, compiled = loaded.model, loaded.compiled
 predictor = OnnxPredictor(compiled.onnx, compiled.inputs, model.task, list(model.classes))
 frame = model.conform(pq.read_table(sys.argv[2]).to_pandas())
-feeds = input_arrays(frame, compiled.inputs)
+feeds = predictor.feeds({spec.name: frame[spec.name].to_numpy() for spec in compiled.inputs})
 started = time.perf_counter()
 predictor.run(feeds)
 elapsed = time.perf_counter() - started

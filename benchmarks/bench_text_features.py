@@ -45,7 +45,7 @@ from sklearn.pipeline import Pipeline
 
 from loopml.config import load_config
 from loopml.core import models
-from loopml.core.compile import OnnxPredictor, compile_pipeline, input_arrays
+from loopml.core.compile import OnnxPredictor, compile_pipeline
 from loopml.core.features import build_preprocessor
 from loopml.core.scoring import column_specs
 from loopml.workflows.events import SilentReporter
@@ -140,13 +140,18 @@ def _arm(data: Any, metric: str, name: str, chars: bool, seed: int) -> dict[str,
     return out
 
 
+def _feeds(predictor: OnnxPredictor, rows: pd.DataFrame) -> dict[str, Any]:
+    """The session's feeds of ``rows``, made outside the timed call."""
+    return predictor.feeds({spec.name: rows[spec.name].to_numpy() for spec in predictor.inputs})
+
+
 def _compiled_speed(
     compiled: Any, task: Any, classes: list[Any], rows: pd.DataFrame
 ) -> dict[str, Any]:
     predictor = OnnxPredictor(compiled.onnx, compiled.inputs, task, classes)
-    feeds = input_arrays(rows, compiled.inputs)
+    feeds = _feeds(predictor, rows)
     batch_us = _best_of(lambda: predictor.run(feeds)) / len(rows) * 1e6
-    singles = [input_arrays(rows.iloc[i : i + 1], compiled.inputs) for i in range(SINGLE_ROWS)]
+    singles = [_feeds(predictor, rows.iloc[i : i + 1]) for i in range(SINGLE_ROWS)]
     timings = []
     for feed in singles:
         started = time.perf_counter()

@@ -415,9 +415,10 @@ def _missing(value: Any) -> bool:
 
 
 NUMBERS_FEED = "loopml_numbers"  # the one input of every numeric column (OnnxPredictor)
+NUMBERS_SPLIT = "loopml_numbers_split"  # its Split node and the node's sizes
 
 
-def numbers_as_one_input(onnx_bytes: bytes, feeds: list[str]) -> bytes:
+def numbers_as_one_input(onnx_bytes: bytes, feeds: list[str]) -> bytes | None:
     """The model with its numeric inputs ``feeds`` (each double, shape (n_rows, 1)) replaced
     by one input ``NUMBERS_FEED`` of shape (n_rows, len(feeds)), split back into the old
     names by one ONNX ``Split`` node: the same graph on the same values.
@@ -435,22 +436,27 @@ def numbers_as_one_input(onnx_bytes: bytes, feeds: list[str]) -> bytes:
 
     Returns
     -------
-    bytes
-        The rewritten model.
+    bytes or None
+        The rewritten model; None when the graph already uses the names it would add
+        (a column called ``loopml_numbers``): the model is then fed one input per column.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load_from_string(onnx_bytes)
     graph = model.graph
+    used = {i.name for i in graph.input} | {i.name for i in graph.initializer}
+    used |= {name for node in graph.node for name in (*node.output, node.name)}
+    if {NUMBERS_FEED, NUMBERS_SPLIT} & used:
+        return None
     kept = [i for i in graph.input if i.name not in feeds]
     del graph.input[:]
     matrix = helper.make_tensor_value_info(NUMBERS_FEED, TensorProto.DOUBLE, [None, len(feeds)])
     graph.input.extend([matrix, *kept])
-    sizes = numpy_helper.from_array(np.ones(len(feeds), dtype=np.int64), "loopml_numbers_split")
+    sizes = numpy_helper.from_array(np.ones(len(feeds), dtype=np.int64), NUMBERS_SPLIT)
     graph.initializer.append(sizes)
     split = helper.make_node(
-        "Split", [NUMBERS_FEED, sizes.name], list(feeds), axis=1, name="loopml_numbers"
+        "Split", [NUMBERS_FEED, NUMBERS_SPLIT], list(feeds), axis=1, name=NUMBERS_SPLIT
     )
     graph.node.insert(0, split)
     return bytes(model.SerializeToString())
@@ -487,10 +493,13 @@ class OnnxPredictor:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.numbers = [spec for spec in inputs if spec.role == "numeric"]
+        rewritten = None
         if len(self.numbers) > 1:
-            onnx_bytes = numbers_as_one_input(onnx_bytes, [s.feeds[0] for s in self.numbers])
-        else:
+            rewritten = numbers_as_one_input(onnx_bytes, [s.feeds[0] for s in self.numbers])
+        if rewritten is None:
             self.numbers = []
+        else:
+            onnx_bytes = rewritten
         self.others = tuple(s for s in inputs if s.role != "numeric" or not self.numbers)
         self.session = ort.InferenceSession(
             onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
@@ -505,8 +514,8 @@ class OnnxPredictor:
         Parameters
         ----------
         feeds : dict of str to numpy.ndarray
-            From ``input_arrays`` or ``column_feeds``: one array per graph input of the
-            compiled model.
+            From ``feeds``, or one array per graph input of the stored model
+            (``input_arrays``, ``column_feeds``).
 
         Returns
         -------
@@ -515,30 +524,45 @@ class OnnxPredictor:
         proba : numpy.ndarray, shape (n_rows, n_classes), or None
             Class probabilities; None for regression.
         """
-        if self.numbers:
+        if self.numbers and NUMBERS_FEED not in feeds:
             feeds = dict(feeds)
             parts = [feeds.pop(spec.feeds[0]) for spec in self.numbers]
             feeds[NUMBERS_FEED] = np.hstack(parts).astype(np.float64, copy=False)
         return self._predict(feeds)
 
-    def run_columns(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """``run`` on one array of values per column, as ``column_feeds`` takes them; the
-        numeric columns go in as one (n_rows, n_numeric) matrix, made in one numpy call.
+    def feeds(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The session's feeds from one array of values per column, as ``column_feeds``
+        takes them; the numeric columns as one (n_rows, n_numeric) matrix.
 
         Parameters
         ----------
         columns : dict of str to numpy.ndarray
-            Column name to its values, shape (n_rows,); numbers as float64.
+            Column name to its values, shape (n_rows,).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            For ``run``.
+        """
+        feeds = column_feeds(columns, self.others)
+        if self.numbers:
+            feeds[NUMBERS_FEED] = _number_matrix([columns[spec.name] for spec in self.numbers])
+        return feeds
+
+    def run_columns(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """``run`` on one array of values per column (see ``feeds``).
+
+        Parameters
+        ----------
+        columns : dict of str to numpy.ndarray
+            Column name to its values, shape (n_rows,).
 
         Returns
         -------
         tuple of (numpy.ndarray, numpy.ndarray or None)
             As ``run``.
         """
-        feeds = column_feeds(columns, self.others)
-        if self.numbers:
-            feeds[NUMBERS_FEED] = _number_matrix([columns[spec.name] for spec in self.numbers])
-        return self._predict(feeds)
+        return self._predict(self.feeds(columns))
 
     def _predict(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         (values,) = self.session.run([self._output], feeds)

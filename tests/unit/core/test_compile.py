@@ -283,7 +283,10 @@ def test_numeric_columns_fed_as_one_matrix_answer_as_the_stored_graph(estimator:
     assert batch is not None
     np.testing.assert_allclose(batch, expected, rtol=0, atol=1e-6)  # float32 rounding
     assert (batch.argmax(axis=1) == expected.argmax(axis=1)).all()
-    for i in (0, 5, 17):  # a gap in count at 0 and 5 (rows 160, 165), in size at 17 (187)
+    _, legacy = predictor.run(column_feeds(columns, compiled.inputs))  # the stored graph's feeds
+    assert legacy is not None
+    np.testing.assert_array_equal(legacy, batch)
+    for i in (0, 5, 10, 27):  # gaps: count at 0 and 5 (rows 160, 165), size at 10 and 27
         alone = {name: values[i : i + 1] for name, values in columns.items()}
         _, row = predictor.run_columns(alone)
         assert row is not None
@@ -303,3 +306,12 @@ def test_numeric_columns_fed_as_one_matrix_answer_as_the_stored_graph(estimator:
     assert kept is not None
     alone = OnnxPredictor(kept.onnx, kept.inputs, "classification", ["no", "yes"])
     assert NUMBERS_FEED not in [i.name for i in alone.session.get_inputs()]
+
+    # A column already called loopml_numbers: the graph is fed one input per column.
+    named = frame.rename(columns={"weight": NUMBERS_FEED})
+    clash = ColumnRoles(numeric=("size", NUMBERS_FEED, "count"), categorical=("colour",))
+    _, taken, fed = _fitted_and_compiled(named, label, clash, "logistic_regression")
+    assert [i.name for i in fed.session.get_inputs()] == [
+        i.name for i in ort.InferenceSession(taken.onnx).get_inputs()
+    ]
+    assert fed.run_frame(named.iloc[160:])[1] is not None
