@@ -56,7 +56,17 @@ def test_prediction_log_writes_to_postgresql(postgres: str) -> None:
     _crash_writer(postgres, 200, wait_s=3.0)
     engine = sa.create_engine(postgres)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT count(*), min(model_version) FROM loopml_predictions"))
-        count, version = rows.one()
+        rows = conn.execute(sa.text("SELECT * FROM loopml_predictions")).mappings().all()
     engine.dispose()
-    assert (count, version) == (200, "1")
+    # Written by COPY (psycopg 3): every column of each row as the SQLite INSERTs write it.
+    assert sorted(r["request_id"] for r in rows) == sorted(f"r{i}" for i in range(200))
+    row = next(r for r in rows if r["request_id"] == "r137")
+    assert row["inputs"] == '{"x":[137.5]}'
+    assert row["outputs"] == (
+        '{"predictions":["a"],"probabilities":[[0.9,0.1]],"abstained":[false]}'
+    )
+    assert (row["model_name"], row["model_version"], row["role"], row["engine"]) == (
+        "m", "1", "champion", "onnx"
+    )  # fmt: skip
+    assert (row["endpoint"], row["n_rows"], row["latency_ms"]) == ("predict", 1, 0.3)
+    assert row["ts"].startswith("20") and row["ts"].endswith("+00:00")
