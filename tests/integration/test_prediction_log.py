@@ -53,6 +53,12 @@ def test_a_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
 def test_prediction_log_writes_to_postgresql(postgres: str) -> None:
     import sqlalchemy as sa
 
+    from loopml.serving.predlog import _copy_sql
+    from loopml.tracking.prediction_log import open_engine
+
+    opened = open_engine(postgres)  # as the writer opens it: psycopg 3, so COPY
+    assert (_copy_sql(opened.dialect) or "").startswith("COPY loopml_predictions (request_id, ")
+    opened.dispose()
     _crash_writer(postgres, 200, wait_s=3.0)
     engine = sa.create_engine(postgres)
     with engine.connect() as conn:

@@ -2,10 +2,11 @@
 
 Pure: takes a pipeline, its column specs and rows to check on; returns ONNX bytes and a
 parity report. Per-value input normalisation that ONNX has no operator for is done once
-per batch in numpy (``input_arrays``) before the graph: categories spelt as
+per batch in numpy (``column_feeds``) before the graph: categories spelt as
 ``category_key`` with missing values as a sentinel, text lower-cased with Python's
 ``str.lower`` when the vectorizer lower-cases, dates split into calendar parts. The
-graph gets one input per feature column, in double precision for numbers.
+graph gets one input per feature column, in double precision for numbers
+(``OnnxPredictor`` feeds the numbers as one matrix: ``numbers_as_one_input``).
 
 The loopml converters (registered once, in ``_converters``) cover what skl2onnx lacks or
 gets wrong for this pipeline: the loopml transformers, ``SimpleImputer(add_indicator)``
@@ -337,23 +338,6 @@ def _walk(estimator: Any) -> list[Any]:
     return found
 
 
-def input_arrays(frame: pd.DataFrame, inputs: tuple[InputSpec, ...]) -> dict[str, np.ndarray]:
-    """The graph's feeds from a frame whose columns are already conformed (numbers numeric).
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame, shape (n_rows, n_columns)
-        Holds every column of ``inputs``.
-    inputs : tuple of InputSpec
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        Graph input name to an array of shape (n_rows, 1) (see ``column_feeds``).
-    """
-    return column_feeds({spec.name: frame[spec.name].to_numpy() for spec in inputs}, inputs)
-
-
 def column_feeds(
     columns: dict[str, np.ndarray], inputs: tuple[InputSpec, ...]
 ) -> dict[str, np.ndarray]:
@@ -492,15 +476,14 @@ class OnnxPredictor:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.numbers = [spec for spec in inputs if spec.role == "numeric"]
+        numbers = [spec for spec in inputs if spec.role == "numeric"]
         rewritten = None
-        if len(self.numbers) > 1:
-            rewritten = numbers_as_one_input(onnx_bytes, [s.feeds[0] for s in self.numbers])
-        if rewritten is None:
-            self.numbers = []
-        else:
-            onnx_bytes = rewritten
-        self.others = tuple(s for s in inputs if s.role != "numeric" or not self.numbers)
+        if len(numbers) > 1:
+            rewritten = numbers_as_one_input(onnx_bytes, [spec.feeds[0] for spec in numbers])
+        # Fixed at load: which columns go in the numeric matrix, which one input each.
+        self.numbers = [spec.name for spec in numbers] if rewritten else []
+        self.others = tuple(s for s in inputs if s.name not in self.numbers)
+        onnx_bytes = rewritten or onnx_bytes
         self.session = ort.InferenceSession(
             onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -509,13 +492,12 @@ class OnnxPredictor:
         self._output = "probabilities" if task == "classification" else "variable"
 
     def run(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """(predictions, class probabilities or None) for prepared feeds.
+        """(predictions, class probabilities or None) for the session's feeds.
 
         Parameters
         ----------
         feeds : dict of str to numpy.ndarray
-            From ``feeds``, or one array per graph input of the stored model
-            (``input_arrays``, ``column_feeds``).
+            From ``feeds``.
 
         Returns
         -------
@@ -524,11 +506,10 @@ class OnnxPredictor:
         proba : numpy.ndarray, shape (n_rows, n_classes), or None
             Class probabilities; None for regression.
         """
-        if self.numbers and NUMBERS_FEED not in feeds:
-            feeds = dict(feeds)
-            parts = [feeds.pop(spec.feeds[0]) for spec in self.numbers]
-            feeds[NUMBERS_FEED] = np.hstack(parts).astype(np.float64, copy=False)
-        return self._predict(feeds)
+        (values,) = self.session.run([self._output], feeds)
+        if self.task == "classification":
+            return self.classes[np.argmax(values, axis=1)], values
+        return values.reshape(-1), None
 
     def feeds(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The session's feeds from one array of values per column, as ``column_feeds``
@@ -546,32 +527,11 @@ class OnnxPredictor:
         """
         feeds = column_feeds(columns, self.others)
         if self.numbers:
-            feeds[NUMBERS_FEED] = _number_matrix([columns[spec.name] for spec in self.numbers])
+            feeds[NUMBERS_FEED] = _number_matrix([columns[name] for name in self.numbers])
         return feeds
 
-    def run_columns(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """``run`` on one array of values per column (see ``feeds``).
-
-        Parameters
-        ----------
-        columns : dict of str to numpy.ndarray
-            Column name to its values, shape (n_rows,).
-
-        Returns
-        -------
-        tuple of (numpy.ndarray, numpy.ndarray or None)
-            As ``run``.
-        """
-        return self._predict(self.feeds(columns))
-
-    def _predict(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        (values,) = self.session.run([self._output], feeds)
-        if self.task == "classification":
-            return self.classes[np.argmax(values, axis=1)], values
-        return values.reshape(-1), None
-
     def run_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """``run`` on a conformed frame (see ``input_arrays``).
+        """``run`` on a conformed frame (numbers numeric), one column per input.
 
         Parameters
         ----------
@@ -582,7 +542,9 @@ class OnnxPredictor:
         tuple of (numpy.ndarray, numpy.ndarray or None)
             As ``run``.
         """
-        return self.run_columns({spec.name: frame[spec.name].to_numpy() for spec in self.inputs})
+        return self.run(
+            self.feeds({spec.name: frame[spec.name].to_numpy() for spec in self.inputs})
+        )
 
 
 def _number_matrix(arrays: list[np.ndarray]) -> np.ndarray:

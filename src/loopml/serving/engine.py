@@ -76,7 +76,7 @@ class OnnxEngine:
         )
 
     def score(self, columns: Columns) -> Scored:
-        predictions, proba = self.predictor.run_columns(columns)
+        predictions, proba = self.predictor.run(self.predictor.feeds(columns))
         predictions, abstained = thresholded(self.model, predictions, proba)
         return Scored(predictions, proba, abstained)
 

@@ -279,16 +279,13 @@ def test_numeric_columns_fed_as_one_matrix_answer_as_the_stored_graph(estimator:
     later = frame.iloc[160:]
     columns = {spec.name: later[spec.name].to_numpy() for spec in compiled.inputs}
     (expected,) = stored.run(["probabilities"], column_feeds(columns, compiled.inputs))
-    _, batch = predictor.run_columns(columns)
+    _, batch = predictor.run(predictor.feeds(columns))
     assert batch is not None
     np.testing.assert_allclose(batch, expected, rtol=0, atol=1e-6)  # float32 rounding
     assert (batch.argmax(axis=1) == expected.argmax(axis=1)).all()
-    _, legacy = predictor.run(column_feeds(columns, compiled.inputs))  # the stored graph's feeds
-    assert legacy is not None
-    np.testing.assert_array_equal(legacy, batch)
     for i in (0, 5, 10, 27):  # gaps: count at 0 and 5 (rows 160, 165), size at 10 and 27
         alone = {name: values[i : i + 1] for name, values in columns.items()}
-        _, row = predictor.run_columns(alone)
+        _, row = predictor.run(predictor.feeds(alone))
         assert row is not None
         np.testing.assert_allclose(row[0], expected[i], rtol=0, atol=1e-6)
     _, framed = predictor.run_frame(later)
